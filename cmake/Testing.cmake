@@ -1,0 +1,25 @@
+# Helpers that keep test registration uniform: every test carries exactly one family label
+# (unit, model, spec, refinement, proofs), so `ctest -L <family>` runs one family.
+
+# kniommu_gtest(<target> LABEL <label> SOURCES ... LIBS ...)
+function(kniommu_gtest target)
+  cmake_parse_arguments(A "" "LABEL;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  add_executable(${target} ${A_SOURCES})
+  target_link_libraries(${target} PRIVATE ${A_LIBS} GTest::gtest_main GTest::gmock kniommu_warnings)
+  if(NOT A_TIMEOUT)
+    set(A_TIMEOUT 300)
+  endif()
+  gtest_discover_tests(${target}
+    PROPERTIES LABELS ${A_LABEL} TIMEOUT ${A_TIMEOUT}
+    DISCOVERY_TIMEOUT 60)
+endfunction()
+
+# kniommu_test(<name> LABEL <label> COMMAND ...): a plain command test.
+function(kniommu_test name)
+  cmake_parse_arguments(A "" "LABEL;TIMEOUT" "COMMAND" ${ARGN})
+  add_test(NAME ${name} COMMAND ${A_COMMAND})
+  if(NOT A_TIMEOUT)
+    set(A_TIMEOUT 300)
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS ${A_LABEL} TIMEOUT ${A_TIMEOUT})
+endfunction()
