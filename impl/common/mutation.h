@@ -17,17 +17,16 @@ namespace kniommu {
   X(NoIotlbInvalidateOnRevoke, "closing a grant skips the IOTLB invalidation")                 \
   X(PsiMaskTooSmall, "page-selective mask from the rounded-up size, ignoring alignment")      \
   X(TableFreedBeforeInvalidation, "page-table frame freed before its invalidation completes") \
-  X(SuperpageSplitLeavesMapped, "unmap inside a superpage leaves part of the range mapped")   \
+  X(SuperpageSplitLeavesMapped, "unmap over superpages leaves part of the range mapped")      \
   X(UnmapStopsAtTableBoundary, "unmap stops at the end of the first table page")              \
   X(WrongDidInInvalidation, "IOTLB invalidation uses a DID off by one")                       \
-  X(DidReusedWithoutInvalidation, "a freed domain ID is reused without a DSI")                \
+  X(DidReusedWithoutInvalidation, "domain teardown skips its DSI; the DID is reused stale")   \
   X(ContextLeftPresentAfterDetach, "detach leaves the context entry present")                 \
   X(DeviceAttachedTwice, "attach to a second domain does not check the first")                \
   X(AutoDomainCreatedTwice, "every KnIommuAttachDevice creates a new automatic domain")       \
   X(WriteForToDevice, "DMA_DIR_TO_DEVICE grants write permission")                            \
   X(GrantSurvivesExit, "process exit leaves the grants of its domains mapped")                \
-  X(NoContextInvalidateOnDetach, "detach clears the context entry without invalidating it")   \
-  X(PsiIgnoresSuperpage, "emulated IOTLB: PSI misses a cached superpage containing the page")
+  X(NoContextInvalidateOnDetach, "detach clears the context entry without invalidating it")
 
 enum class Mutant {
   None,

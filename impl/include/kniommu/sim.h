@@ -76,6 +76,10 @@ typedef struct KnSimCacheEntry {
 Retcode KnSimCacheSnapshot(KnSimSystem *system, KnSimCacheEntry *out, size_t capacity,
                            size_t *count);
 
+/* Hardware-side safety violations seen so far: frames freed while a present table entry or a
+ * cache of the remapping unit still referenced them (the hardware could walk freed memory). */
+uint64_t KnSimUseAfterFreeCount(KnSimSystem *system);
+
 /* Frames currently allocated in simulated physical memory (leak accounting). */
 uint64_t KnSimFramesInUse(KnSimSystem *system);
 
