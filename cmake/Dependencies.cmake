@@ -26,6 +26,11 @@ unset(CMAKE_REQUIRED_INCLUDES)
 kniommu_require(KNIOMMU_HAVE_HANA libboost-dev "boost/hana.hpp")
 
 # libz3-dev ships only z3.pc (no Z3Config.cmake); try an upstream CMake install first.
+# KNIOMMU_TEST_HIDE_Z3 simulates a machine without libz3-dev (used by the dependency-message test).
+option(KNIOMMU_TEST_HIDE_Z3 "Pretend Z3 is not installed (tests only)" OFF)
+if(KNIOMMU_TEST_HIDE_Z3)
+  kniommu_require(FALSE libz3-dev "Z3 (z3.pc)")
+endif()
 find_package(Z3 CONFIG QUIET)
 if(Z3_FOUND AND TARGET z3::libz3)
   add_library(kniommu_z3 INTERFACE)
