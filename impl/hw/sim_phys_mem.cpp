@@ -1,0 +1,297 @@
+#include "hw/sim_phys_mem.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/failpoint.h"
+
+namespace kniommu::hw {
+namespace {
+
+constexpr auto kRelaxed = std::memory_order_relaxed;
+
+std::uint64_t load_word(const std::uint64_t& w) {
+  // atomic_ref needs a non-const object; the load does not modify it.
+  return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(w)).load(kRelaxed);
+}
+void store_word(std::uint64_t& w, std::uint64_t v) {
+  std::atomic_ref<std::uint64_t>(w).store(v, kRelaxed);
+}
+unsigned char load_byte(const unsigned char& b) {
+  return std::atomic_ref<unsigned char>(const_cast<unsigned char&>(b)).load(kRelaxed);
+}
+void store_byte(unsigned char& b, unsigned char v) {
+  std::atomic_ref<unsigned char>(b).store(v, kRelaxed);
+}
+
+// Copies within one frame, word-wise where aligned and byte-wise at the edges, every access atomic
+// so concurrent word accesses by other threads are race-free.
+void copy_from_frame(const std::uint64_t* words, std::size_t off, unsigned char* dst,
+                     std::size_t len) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(words);
+  while (len > 0) {
+    if (off % 8 == 0 && len >= 8) {
+      const std::uint64_t v = load_word(words[off / 8]);
+      std::memcpy(dst, &v, 8);
+      off += 8, dst += 8, len -= 8;
+    } else {
+      *dst = load_byte(bytes[off]);
+      ++off, ++dst, --len;
+    }
+  }
+}
+
+void copy_to_frame(std::uint64_t* words, std::size_t off, const unsigned char* src,
+                   std::size_t len) {
+  auto* bytes = reinterpret_cast<unsigned char*>(words);
+  while (len > 0) {
+    if (off % 8 == 0 && len >= 8) {
+      std::uint64_t v;
+      std::memcpy(&v, src, 8);
+      store_word(words[off / 8], v);
+      off += 8, src += 8, len -= 8;
+    } else {
+      store_byte(bytes[off], *src);
+      ++off, ++src, --len;
+    }
+  }
+}
+
+}  // namespace
+
+SimPhysMem::SimPhysMem(std::uint64_t bytes)
+    : frame_count_(std::max<std::uint64_t>(bytes / vtd::kPageSize, 2)),
+      leaves_((frame_count_ + kLeafSize - 1) / kLeafSize) {
+  // Seed the free lists with the largest naturally aligned blocks covering [1, frame_count_);
+  // frame 0 stays reserved forever.
+  std::uint64_t pfn = 1;
+  while (pfn < frame_count_) {
+    unsigned order = 0;
+    while (order < kMaxOrder && pfn % (std::uint64_t{2} << order) == 0 &&
+           pfn + (std::uint64_t{2} << order) <= frame_count_) {
+      ++order;
+    }
+    free_[order].insert(pfn);
+    pfn += std::uint64_t{1} << order;
+  }
+}
+
+SimPhysMem::~SimPhysMem() {
+  for (auto& leaf_slot : leaves_) {
+    Leaf* leaf = leaf_slot.load(kRelaxed);
+    if (leaf == nullptr) continue;
+    for (auto& f : leaf->frames) delete f.load(kRelaxed);
+    delete leaf;
+  }
+}
+
+bool SimPhysMem::contains(PhysAddr pa, std::uint64_t len) const {
+  const std::uint64_t size = size_bytes();
+  return pa <= size && len <= size - pa;
+}
+
+void SimPhysMem::note_out_of_range() const { out_of_range_.fetch_add(1, kRelaxed); }
+
+SimPhysMem::Frame* SimPhysMem::frame_if_present(std::uint64_t pfn) const {
+  const Leaf* leaf = leaves_[pfn >> kLeafBits].load(std::memory_order_acquire);
+  if (leaf == nullptr) return nullptr;
+  return leaf->frames[pfn & (kLeafSize - 1)].load(std::memory_order_acquire);
+}
+
+SimPhysMem::Frame* SimPhysMem::frame_for_write(std::uint64_t pfn) {
+  // Lock-free lazy materialisation: racing writers each build a candidate, one wins the CAS.
+  auto& leaf_slot = leaves_[pfn >> kLeafBits];
+  Leaf* leaf = leaf_slot.load(std::memory_order_acquire);
+  if (leaf == nullptr) {
+    auto* fresh = new Leaf();
+    if (leaf_slot.compare_exchange_strong(leaf, fresh, std::memory_order_acq_rel)) {
+      leaf = fresh;
+    } else {
+      delete fresh;  // `leaf` now holds the winner
+    }
+  }
+  auto& frame_slot = leaf->frames[pfn & (kLeafSize - 1)];
+  Frame* frame = frame_slot.load(std::memory_order_acquire);
+  if (frame == nullptr) {
+    auto* fresh = new Frame();  // value-initialised: zeros
+    if (frame_slot.compare_exchange_strong(frame, fresh, std::memory_order_acq_rel)) {
+      frame = fresh;
+      materialised_.fetch_add(1, kRelaxed);
+    } else {
+      delete fresh;
+    }
+  }
+  return frame;
+}
+
+void SimPhysMem::zero_frame(std::uint64_t pfn) {
+  Frame* f = frame_if_present(pfn);
+  if (f == nullptr) return;  // never written: already reads as zeros
+  for (auto& w : f->words) store_word(w, 0);
+}
+
+std::uint64_t SimPhysMem::read64(PhysAddr pa) const {
+  if (pa % 8 != 0) {
+    std::uint64_t v = 0;
+    read(pa, &v, 8);
+    return v;
+  }
+  if (!contains(pa, 8)) {
+    note_out_of_range();
+    return 0;
+  }
+  const Frame* f = frame_if_present(pa >> vtd::kPageShift);
+  return f == nullptr ? 0 : load_word(f->words[(pa % vtd::kPageSize) / 8]);
+}
+
+void SimPhysMem::write64(PhysAddr pa, std::uint64_t value) {
+  if (pa % 8 != 0) {
+    write(pa, &value, 8);
+    return;
+  }
+  if (!contains(pa, 8)) {
+    note_out_of_range();
+    return;
+  }
+  Frame* f = frame_for_write(pa >> vtd::kPageShift);
+  store_word(f->words[(pa % vtd::kPageSize) / 8], value);
+}
+
+void SimPhysMem::read(PhysAddr pa, void* out, std::size_t len) const {
+  auto* dst = static_cast<unsigned char*>(out);
+  if (!contains(pa, len)) {
+    note_out_of_range();
+    std::memset(dst, 0, len);
+    return;
+  }
+  while (len > 0) {
+    const std::size_t off = pa % vtd::kPageSize;
+    const std::size_t n = std::min<std::size_t>(len, vtd::kPageSize - off);
+    const Frame* f = frame_if_present(pa >> vtd::kPageShift);
+    if (f == nullptr) {
+      std::memset(dst, 0, n);
+    } else {
+      copy_from_frame(f->words, off, dst, n);
+    }
+    pa += n, dst += n, len -= n;
+  }
+}
+
+void SimPhysMem::write(PhysAddr pa, const void* in, std::size_t len) {
+  const auto* src = static_cast<const unsigned char*>(in);
+  if (!contains(pa, len)) {
+    note_out_of_range();
+    return;
+  }
+  while (len > 0) {
+    const std::size_t off = pa % vtd::kPageSize;
+    const std::size_t n = std::min<std::size_t>(len, vtd::kPageSize - off);
+    copy_to_frame(frame_for_write(pa >> vtd::kPageShift)->words, off, src, n);
+    pa += n, src += n, len -= n;
+  }
+}
+
+bool SimPhysMem::take_block(unsigned order, std::uint64_t limit_pfn, std::uint64_t* pfn) {
+  // Lowest-address fit: the candidate of each order is its lowest free block; splitting a larger
+  // block hands out its lower part, so the winner is the lowest start over all orders >= `order`.
+  unsigned best_order = kMaxOrder + 1;
+  std::uint64_t best = 0;
+  const std::uint64_t need = std::uint64_t{1} << order;
+  for (unsigned o = order; o <= kMaxOrder; ++o) {
+    if (free_[o].empty()) continue;
+    const std::uint64_t start = *free_[o].begin();
+    if (start + need > limit_pfn) continue;
+    if (best_order > kMaxOrder || start < best) best = start, best_order = o;
+  }
+  if (best_order > kMaxOrder) return false;
+  free_[best_order].erase(best);
+  // Split down, returning upper halves to the free lists.
+  for (unsigned o = best_order; o > order; --o) {
+    free_[o - 1].insert(best + (std::uint64_t{1} << (o - 1)));
+  }
+  *pfn = best;
+  return true;
+}
+
+void SimPhysMem::release_block(std::uint64_t pfn, unsigned order) {
+  // Coalesce with free buddies as far as possible.
+  while (order < kMaxOrder) {
+    const std::uint64_t buddy = pfn ^ (std::uint64_t{1} << order);
+    auto it = free_[order].find(buddy);
+    if (it == free_[order].end()) break;
+    free_[order].erase(it);
+    pfn = std::min(pfn, buddy);
+    ++order;
+  }
+  free_[order].insert(pfn);
+}
+
+Retcode SimPhysMem::alloc_frames(unsigned order, PhysAddr limit, PhysAddr* out) {
+  if (out == nullptr || order > kMaxOrder) return rcInvalidArgument;
+  if (failpoint_hit()) return rcOutOfMemory;
+  const std::uint64_t limit_pfn =
+      limit == 0 ? frame_count_ : std::min(frame_count_, limit >> vtd::kPageShift);
+  std::uint64_t pfn = 0;
+  {
+    std::lock_guard lock(alloc_mu_);
+    if (!take_block(order, limit_pfn, &pfn)) return rcOutOfMemory;
+    allocated_.emplace(pfn, order);
+    in_use_ += std::uint64_t{1} << order;
+    peak_ = std::max(peak_, in_use_);
+  }
+  // Zero outside the lock: the block is ours now, nobody else can be handed it.
+  for (std::uint64_t i = 0; i < (std::uint64_t{1} << order); ++i) zero_frame(pfn + i);
+  *out = pfn << vtd::kPageShift;
+  return rcOk;
+}
+
+void SimPhysMem::free_frames(PhysAddr pa, unsigned order) {
+  const std::uint64_t pfn = pa >> vtd::kPageShift;
+  FrameFreeListener* listener = nullptr;
+  {
+    std::lock_guard lock(alloc_mu_);
+    auto it = allocated_.find(pfn);
+    if (pa % vtd::kPageSize != 0 || it == allocated_.end() || it->second != order) {
+      ++bad_frees_;
+      return;
+    }
+    listener = listener_;
+  }
+  // The listener inspects the frames (and the unit's state) before they can be reused.
+  if (listener != nullptr) listener->on_frames_freed(pa, order);
+  std::lock_guard lock(alloc_mu_);
+  auto it = allocated_.find(pfn);
+  if (it == allocated_.end() || it->second != order) {  // freed concurrently by someone else
+    ++bad_frees_;
+    return;
+  }
+  allocated_.erase(it);
+  in_use_ -= std::uint64_t{1} << order;
+  release_block(pfn, order);
+}
+
+void SimPhysMem::set_free_listener(FrameFreeListener* listener) {
+  std::lock_guard lock(alloc_mu_);
+  listener_ = listener;
+}
+
+std::uint64_t SimPhysMem::frames_in_use() const {
+  std::lock_guard lock(alloc_mu_);
+  return in_use_;
+}
+
+std::uint64_t SimPhysMem::peak_frames_in_use() const {
+  std::lock_guard lock(alloc_mu_);
+  return peak_;
+}
+
+std::uint64_t SimPhysMem::bad_free_count() const {
+  std::lock_guard lock(alloc_mu_);
+  return bad_frees_;
+}
+
+std::uint64_t SimPhysMem::out_of_range_access_count() const { return out_of_range_.load(kRelaxed); }
+
+std::uint64_t SimPhysMem::materialised_frames() const { return materialised_.load(kRelaxed); }
+
+}  // namespace kniommu::hw

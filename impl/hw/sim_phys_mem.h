@@ -1,0 +1,120 @@
+// Simulated physical memory: the one address space that the driver-side code writes its tables
+// into and that the emulated remapping unit walks and devices DMA into.
+//
+// Storage is sparse: 4 KiB frames are materialised lazily on first write through a two-level
+// radix of frame pointers, so a machine with gigabytes of "RAM" costs only what is touched; reads
+// of never-written memory return zeros. Backing storage is never released while the object lives
+// (a freed frame is zeroed on its next allocation instead), so a device or walker that touches a
+// freed frame reads stale-but-valid host memory: the simulator itself never has a use-after-free,
+// it only *counts* them (see FrameFreeListener).
+//
+// The allocator is a buddy allocator with deterministic lowest-address fit, so identical runs
+// produce identical physical layouts. Frame 0 is never handed out: PA 0 then always means "null"
+// and a table entry pointing at 0 is a bug that shows up instead of silently aliasing.
+//
+// Thread safety: allocation and free take `alloc_mu_`. Word and byte accesses are lock-free and
+// use relaxed atomics, so a device thread reading a frame while the driver writes a table entry in
+// it is a benign race that ThreadSanitizer does not report.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include "vtd/phys_mem.h"
+
+namespace kniommu::hw {
+
+using vtd::PhysAddr;
+
+// Told about every free before the frames return to the allocator (their contents still intact).
+// The remapping unit uses it to detect frames freed while its caches or the live table tree still
+// reference them. Called without any SimPhysMem lock held.
+class FrameFreeListener {
+ public:
+  virtual ~FrameFreeListener() = default;
+  virtual void on_frames_freed(PhysAddr pa, unsigned order) = 0;
+
+ protected:
+  FrameFreeListener() = default;
+  FrameFreeListener(const FrameFreeListener&) = default;
+  FrameFreeListener& operator=(const FrameFreeListener&) = default;
+};
+
+class SimPhysMem final : public vtd::PhysMem {
+ public:
+  // Largest block the buddy allocator manages: 2^18 frames = 1 GiB.
+  static constexpr unsigned kMaxOrder = 18;
+
+  // `bytes` is rounded down to whole frames; at least 2 frames (frame 0 is reserved).
+  explicit SimPhysMem(std::uint64_t bytes);
+  ~SimPhysMem() override;
+  SimPhysMem(const SimPhysMem&) = delete;
+  SimPhysMem& operator=(const SimPhysMem&) = delete;
+
+  std::uint64_t read64(PhysAddr pa) const override;
+  void write64(PhysAddr pa, std::uint64_t value) override;
+  void read(PhysAddr pa, void* out, std::size_t len) const override;
+  void write(PhysAddr pa, const void* in, std::size_t len) override;
+
+  Retcode alloc_frames(unsigned order, PhysAddr limit, PhysAddr* out) override;
+  void free_frames(PhysAddr pa, unsigned order) override;
+
+  // One listener (the remapping unit); nullptr removes it.
+  void set_free_listener(FrameFreeListener* listener);
+
+  std::uint64_t size_bytes() const { return frame_count_ * vtd::kPageSize; }
+  bool contains(PhysAddr pa, std::uint64_t len) const;
+  // Frames handed out and not yet freed (frame 0 excluded), and the highest value it reached.
+  std::uint64_t frames_in_use() const;
+  std::uint64_t peak_frames_in_use() const;
+  // Caller bugs the memory absorbs instead of crashing: frees of blocks that are not allocated
+  // with that order (double free, wrong order), and accesses outside the simulated range (reads
+  // return zeros, writes are dropped).
+  std::uint64_t bad_free_count() const;
+  std::uint64_t out_of_range_access_count() const;
+  // Frames that have host storage behind them (diagnostics for the sparse representation).
+  std::uint64_t materialised_frames() const;
+
+ private:
+  static constexpr std::size_t kWordsPerFrame = vtd::kPageSize / 8;
+  static constexpr unsigned kLeafBits = 10;  // 1024 frames (4 MiB) per leaf
+  static constexpr std::size_t kLeafSize = std::size_t{1} << kLeafBits;
+
+  struct alignas(64) Frame {
+    std::uint64_t words[kWordsPerFrame];
+  };
+  struct Leaf {
+    std::array<std::atomic<Frame*>, kLeafSize> frames{};
+  };
+
+  // nullptr when the frame was never written (reads as zeros).
+  Frame* frame_if_present(std::uint64_t pfn) const;
+  Frame* frame_for_write(std::uint64_t pfn);
+  void zero_frame(std::uint64_t pfn);
+  void note_out_of_range() const;
+  // Allocator internals, called with alloc_mu_ held.
+  bool take_block(unsigned order, std::uint64_t limit_pfn, std::uint64_t* pfn);
+  void release_block(std::uint64_t pfn, unsigned order);
+
+  const std::uint64_t frame_count_;
+  std::vector<std::atomic<Leaf*>> leaves_;
+  mutable std::atomic<std::uint64_t> out_of_range_{0};
+  std::atomic<std::uint64_t> materialised_{0};
+
+  mutable std::mutex alloc_mu_;
+  std::array<std::set<std::uint64_t>, kMaxOrder + 1> free_;  // free block start PFNs per order
+  std::map<std::uint64_t, unsigned> allocated_;               // block start PFN -> order
+  std::uint64_t in_use_ = 0;
+  std::uint64_t peak_ = 0;
+  std::uint64_t bad_frees_ = 0;
+  FrameFreeListener* listener_ = nullptr;
+};
+
+}  // namespace kniommu::hw

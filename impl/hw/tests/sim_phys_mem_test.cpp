@@ -1,0 +1,220 @@
+#include "hw/sim_phys_mem.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "common/failpoint.h"
+
+namespace kniommu::hw {
+namespace {
+
+constexpr std::uint64_t kMiB = 1024 * 1024;
+
+TEST(SimPhysMem, UnwrittenMemoryReadsZeroAndCostsNothing) {
+  SimPhysMem mem(64ull * 1024 * kMiB);  // 64 GiB of address space
+  EXPECT_EQ(mem.read64(0x1234'5000), 0u);
+  std::array<unsigned char, 100> buf;
+  buf.fill(0xAA);
+  mem.read(0x7'0000'0ff0, buf.data(), buf.size());
+  for (auto b : buf) EXPECT_EQ(b, 0);
+  EXPECT_EQ(mem.materialised_frames(), 0u);
+  mem.write64(0x1000, 42);
+  EXPECT_EQ(mem.materialised_frames(), 1u);
+}
+
+TEST(SimPhysMem, WordAndByteAccessAgreeAcrossFrames) {
+  SimPhysMem mem(16 * kMiB);
+  mem.write64(0x2000, 0x1122334455667788ull);
+  unsigned char bytes[8];
+  mem.read(0x2000, bytes, 8);
+  EXPECT_EQ(bytes[0], 0x88);  // little-endian
+  EXPECT_EQ(bytes[7], 0x11);
+
+  // A byte range straddling a frame boundary, unaligned at both ends.
+  std::vector<unsigned char> in(5000);
+  for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<unsigned char>(i * 7 + 3);
+  mem.write(0x3ffd, in.data(), in.size());
+  std::vector<unsigned char> out(in.size());
+  mem.read(0x3ffd, out.data(), out.size());
+  EXPECT_EQ(in, out);
+  std::uint64_t w;
+  std::memcpy(&w, &in[3], 8);
+  EXPECT_EQ(mem.read64(0x4000), w);
+  std::memcpy(&w, &in[6], 8);
+  EXPECT_EQ(mem.read64(0x4003), w);  // an unaligned word goes through the byte path
+}
+
+TEST(SimPhysMem, OutOfRangeAccessIsCountedNotFatal) {
+  SimPhysMem mem(8 * kMiB);
+  EXPECT_EQ(mem.read64(8 * kMiB), 0u);
+  mem.write64(8 * kMiB + 8, 1);
+  unsigned char b[16] = {1};
+  mem.read(8 * kMiB - 8, b, 16);  // crosses the end
+  EXPECT_EQ(b[0], 0);
+  EXPECT_EQ(mem.out_of_range_access_count(), 3u);
+}
+
+TEST(SimPhysMem, FrameZeroIsNeverHandedOut) {
+  SimPhysMem mem(2 * 4096);
+  PhysAddr pa = 0;
+  ASSERT_EQ(mem.alloc_frame(&pa), rcOk);
+  EXPECT_EQ(pa, 0x1000u);
+  EXPECT_EQ(mem.alloc_frame(&pa), rcOutOfMemory);
+}
+
+TEST(SimPhysMem, LowestAddressFitIsDeterministicAndAligned) {
+  SimPhysMem mem(64 * kMiB);
+  PhysAddr a, b, c, d;
+  ASSERT_EQ(mem.alloc_frame(&a), rcOk);
+  ASSERT_EQ(mem.alloc_frames(2, 0, &b), rcOk);  // 16 KiB, aligned to 16 KiB
+  ASSERT_EQ(mem.alloc_frame(&c), rcOk);
+  ASSERT_EQ(mem.alloc_frames(9, 0, &d), rcOk);  // 2 MiB
+  EXPECT_EQ(a, 0x1000u);
+  EXPECT_EQ(b, 0x4000u);
+  EXPECT_EQ(c, 0x2000u);  // fills the hole below b
+  EXPECT_EQ(d % (2 * kMiB), 0u);
+  EXPECT_EQ(d, 2 * kMiB);
+  EXPECT_EQ(mem.frames_in_use(), 1u + 4 + 1 + 512);
+
+  // Freeing and reallocating gives the same addresses again (coalescing restores the blocks).
+  mem.free_frames(d, 9);
+  mem.free_frame(c);
+  mem.free_frames(b, 2);
+  PhysAddr b2, c2;
+  ASSERT_EQ(mem.alloc_frames(2, 0, &b2), rcOk);
+  ASSERT_EQ(mem.alloc_frame(&c2), rcOk);
+  EXPECT_EQ(b2, b);
+  EXPECT_EQ(c2, c);
+}
+
+TEST(SimPhysMem, AllocationsComeZeroedAfterReuse) {
+  SimPhysMem mem(8 * kMiB);
+  PhysAddr pa;
+  ASSERT_EQ(mem.alloc_frames(1, 0, &pa), rcOk);
+  mem.write64(pa + 8, ~0ull);
+  mem.write64(pa + 4096 + 16, 5);
+  mem.free_frames(pa, 1);
+  PhysAddr again;
+  ASSERT_EQ(mem.alloc_frames(1, 0, &again), rcOk);
+  ASSERT_EQ(again, pa);
+  EXPECT_EQ(mem.read64(pa + 8), 0u);
+  EXPECT_EQ(mem.read64(pa + 4096 + 16), 0u);
+}
+
+TEST(SimPhysMem, LimitIsRespected) {
+  SimPhysMem mem(64 * kMiB);
+  PhysAddr pa;
+  // Below 16 KiB only frames 1..3 exist; an order-2 block (frames 0..3 or 4..7) cannot fit.
+  EXPECT_EQ(mem.alloc_frames(2, 0x4000, &pa), rcOutOfMemory);
+  ASSERT_EQ(mem.alloc_frames(0, 0x4000, &pa), rcOk);
+  EXPECT_LT(pa + 4096, 0x4000u + 1);
+  ASSERT_EQ(mem.alloc_frames(0, 0x4000, &pa), rcOk);
+  ASSERT_EQ(mem.alloc_frames(0, 0x4000, &pa), rcOk);
+  EXPECT_EQ(mem.alloc_frames(0, 0x4000, &pa), rcOutOfMemory);
+  EXPECT_EQ(mem.frames_in_use(), 3u);
+}
+
+TEST(SimPhysMem, AccountingTracksPeakAndExhaustion) {
+  SimPhysMem mem(1 * kMiB);  // 256 frames, 255 usable
+  std::vector<PhysAddr> got;
+  PhysAddr pa;
+  while (mem.alloc_frame(&pa) == rcOk) got.push_back(pa);
+  EXPECT_EQ(got.size(), 255u);
+  EXPECT_EQ(mem.frames_in_use(), 255u);
+  for (PhysAddr p : got) mem.free_frame(p);
+  EXPECT_EQ(mem.frames_in_use(), 0u);
+  EXPECT_EQ(mem.peak_frames_in_use(), 255u);
+  // Everything coalesced back: the largest block that fits beside frame 0 is available again.
+  ASSERT_EQ(mem.alloc_frames(7, 0, &pa), rcOk);
+  EXPECT_EQ(pa, 128u * 4096);
+}
+
+TEST(SimPhysMem, BadFreesAreCountedAndIgnored) {
+  SimPhysMem mem(8 * kMiB);
+  PhysAddr pa;
+  ASSERT_EQ(mem.alloc_frames(1, 0, &pa), rcOk);
+  mem.free_frames(pa, 0);  // wrong order
+  EXPECT_EQ(mem.frames_in_use(), 2u);
+  mem.free_frames(pa, 1);
+  mem.free_frames(pa, 1);  // double free
+  mem.free_frames(0, 0);   // the reserved frame
+  EXPECT_EQ(mem.bad_free_count(), 3u);
+  EXPECT_EQ(mem.frames_in_use(), 0u);
+}
+
+TEST(SimPhysMem, FailpointInjectsOutOfMemory) {
+  SimPhysMem mem(8 * kMiB);
+  PhysAddr pa;
+  failpoint_arm(2);
+  EXPECT_EQ(mem.alloc_frame(&pa), rcOk);
+  EXPECT_EQ(mem.alloc_frame(&pa), rcOutOfMemory);
+  EXPECT_EQ(mem.alloc_frame(&pa), rcOk);
+  failpoint_disarm();
+  EXPECT_EQ(mem.frames_in_use(), 2u);
+}
+
+class RecordingListener final : public FrameFreeListener {
+ public:
+  explicit RecordingListener(const SimPhysMem& mem) : mem_(mem) {}
+  void on_frames_freed(PhysAddr pa, unsigned order) override {
+    calls.push_back({pa, order});
+    contents_at_free = mem_.read64(pa);
+    in_use_at_free = mem_.frames_in_use();
+  }
+  std::vector<std::pair<PhysAddr, unsigned>> calls;
+  std::uint64_t contents_at_free = 0;
+  std::uint64_t in_use_at_free = 0;
+
+ private:
+  const SimPhysMem& mem_;
+};
+
+TEST(SimPhysMem, FreeListenerSeesFramesBeforeRelease) {
+  SimPhysMem mem(8 * kMiB);
+  RecordingListener listener(mem);
+  mem.set_free_listener(&listener);
+  PhysAddr pa;
+  ASSERT_EQ(mem.alloc_frames(3, 0, &pa), rcOk);
+  mem.write64(pa, 0xfeed);
+  mem.free_frames(pa, 3);
+  mem.free_frames(pa, 3);  // bad free: not reported
+  ASSERT_EQ(listener.calls.size(), 1u);
+  EXPECT_EQ(listener.calls[0], std::make_pair(pa, 3u));
+  EXPECT_EQ(listener.contents_at_free, 0xfeedu);
+  EXPECT_EQ(listener.in_use_at_free, 8u);  // still accounted while the listener runs
+  mem.set_free_listener(nullptr);
+}
+
+TEST(SimPhysMem, ConcurrentAllocationAndAccess) {
+  SimPhysMem mem(64 * kMiB);
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 200;
+  std::vector<std::thread> threads;
+  std::array<int, kThreads> errors{};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < kRounds; ++r) {
+        PhysAddr pa;
+        if (mem.alloc_frames(static_cast<unsigned>(r % 3), 0, &pa) != rcOk) {
+          ++errors[static_cast<std::size_t>(t)];
+          continue;
+        }
+        const std::uint64_t tag = (static_cast<std::uint64_t>(t) << 32) | static_cast<unsigned>(r);
+        mem.write64(pa + 64, tag);
+        if (mem.read64(pa + 64) != tag || mem.read64(pa) != 0) ++errors[static_cast<std::size_t>(t)];
+        mem.free_frames(pa, static_cast<unsigned>(r % 3));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int e : errors) EXPECT_EQ(e, 0);
+  EXPECT_EQ(mem.frames_in_use(), 0u);
+  EXPECT_EQ(mem.bad_free_count(), 0u);
+}
+
+}  // namespace
+}  // namespace kniommu::hw
