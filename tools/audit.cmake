@@ -1,0 +1,54 @@
+# kniommu-audit and the snapshot file format it reads (docs/snapshot-format.md).
+#   kniommu_snapshot_format  reader + writer of the file format; standard library only, so the
+#                            fuzz harness can compile it with clang++ on its own
+#   kniommu_snapshot         captures a snapshot of a running simulated system (sim.h calls only)
+#   kniommu_audit_lib        the analysis and its text / JSON / DOT renderings
+#   kniommu-audit            the command-line tool
+set(_audit ${CMAKE_CURRENT_SOURCE_DIR}/audit)
+
+add_library(kniommu_snapshot_format STATIC
+  ${_audit}/snapshot/reader.cpp
+  ${_audit}/snapshot/writer.cpp)
+target_include_directories(kniommu_snapshot_format PUBLIC
+  $<BUILD_INTERFACE:${_audit}>
+  $<INSTALL_INTERFACE:include/kniommu/tools>)
+target_link_libraries(kniommu_snapshot_format PRIVATE kniommu_warnings)
+
+kniommu_gtest(snapshot_format_tests LABEL unit
+  SOURCES ${_audit}/tests/snapshot_format_tests.cpp
+  LIBS kniommu_snapshot_format)
+
+# The analysis decodes entries with impl/vtd's layouts (kniommu_vtd: Boost.Hana, header-only use).
+add_library(kniommu_audit_lib STATIC
+  ${_audit}/analysis/analysis.cpp
+  ${_audit}/analysis/names.cpp
+  ${_audit}/analysis/ranges.cpp
+  ${_audit}/analysis/table_walk.cpp
+  ${_audit}/render/common.cpp
+  ${_audit}/render/dot.cpp
+  ${_audit}/render/json.cpp
+  ${_audit}/render/outputs.cpp
+  ${_audit}/render/text.cpp)
+target_link_libraries(kniommu_audit_lib PUBLIC kniommu_snapshot_format PRIVATE kniommu_vtd kniommu_warnings)
+
+add_executable(kniommu-audit ${_audit}/cli/main.cpp)
+target_link_libraries(kniommu-audit PRIVATE kniommu_audit_lib kniommu_warnings)
+
+kniommu_gtest(audit_tests LABEL unit
+  SOURCES ${_audit}/tests/ranges_tests.cpp ${_audit}/tests/analysis_tests.cpp
+          ${_audit}/tests/table_builder.cpp
+  LIBS kniommu_audit_lib kniommu_vtd)
+target_include_directories(audit_tests PRIVATE ${_audit}/tests)
+
+# The fuzz harness compiles the audit's sources itself (clang++), with these include dirs.
+set(KNIOMMU_AUDIT_FUZZ_EXTRA
+  -I${PROJECT_SOURCE_DIR}/impl -I${PROJECT_SOURCE_DIR}/impl/include
+  ${_audit}/analysis/analysis.cpp ${_audit}/analysis/names.cpp ${_audit}/analysis/ranges.cpp
+  ${_audit}/analysis/table_walk.cpp)
+
+# Bounded libFuzzer run (clang++ builds it: g++ has no libFuzzer). The audit's own sources are
+# passed on so the harness also runs the analysis on every snapshot the reader accepts.
+set(KNIOMMU_FUZZ_SECONDS 20 CACHE STRING "Time budget of the snapshot fuzz test (seconds)")
+kniommu_test(snapshot_fuzz LABEL unit TIMEOUT 300
+  COMMAND ${_audit}/fuzz/run_fuzz.sh ${_audit} ${CMAKE_CURRENT_BINARY_DIR}/snapshot_fuzz
+          ${KNIOMMU_FUZZ_SECONDS} ${KNIOMMU_AUDIT_FUZZ_EXTRA})
