@@ -1,0 +1,113 @@
+// The conformance suite as a library: run the RapidCheck refinement check (implementation refines
+// docs/semantics.md's model after every command) against any adapter (kniommu/adapter.h).
+// Used by the refinement CTest entries and by the kniommu-conform CLI. docs/adapter.md and
+// docs/reproducing.md describe the options and how to replay a failure.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kniommu/adapter.h"
+#include "kniommu/sim.h"
+
+namespace kniommu::conformance {
+
+// A named hardware generation the suite runs on (docs/adapter.md lists them).
+struct HwConfig {
+  std::string name;
+  std::string description;
+  KnSimConfig sim{};                // sim.devices points into `devices`; use make_sim()
+  std::vector<uint16_t> devices;    // BDFs on the bus
+  KnSimConfig make_sim() const;     // `sim` with devices/device_count filled in
+};
+
+// The standard matrix: 3/4/5 levels, with and without superpages, CM on and off, IOMMU disabled.
+const std::vector<HwConfig>& standard_configs();
+std::optional<HwConfig> find_config(const std::string& name);
+
+struct Progress {
+  std::string config;
+  int cases_done = 0;   // cases this shard has run for `config`
+  int cases_total = 0;  // cases this shard will run for `config` (without a time budget)
+};
+
+struct ConformanceOptions {
+  // 0: take RapidCheck's configuration (RC_PARAMS seed=..., else a random seed).
+  uint64_t seed = 0;
+  // 0: RC_PARAMS max_success, else the default (KNIOMMU_DEEP=1 multiplies it).
+  int cases = 0;
+  // Longest command sequence (RapidCheck max_size). 0: RC_PARAMS max_size, else the default.
+  int max_length = 0;
+  // Names from standard_configs(); empty = all of them.
+  std::vector<std::string> configs;
+  // Case k of a configuration runs only on shard k % shard_count == shard_index.
+  unsigned shard_index = 0;
+  unsigned shard_count = 1;
+  // Stop starting new cases after this much wall time per run (0 = no limit). Cases already
+  // running complete; the outcome records that the budget ended the run.
+  std::chrono::milliseconds time_budget{0};
+  std::function<void(const Progress&)> progress;
+  // Written on failure: config, mutant, seed and the RC_PARAMS reproduce string (docs/reproducing.md).
+  std::string replay_out;
+  // Read instead of generating: replays exactly the recorded failing case (configs/seed ignored).
+  std::string replay_in;
+  // Mutant to activate through the adapter's select_mutant ("" = none).
+  std::string mutant;
+  bool shrink = true;
+  // Print RapidCheck's own report to stderr (the CTest entries do; a quiet CLI may not).
+  bool verbose = true;
+};
+
+struct ConfigOutcome {
+  enum class Status { Passed, Failed, Unsupported, Error };
+  std::string config;
+  Status status = Status::Passed;
+  int cases_run = 0;
+  bool budget_exhausted = false;
+  std::string failure;         // the failing assertion / discrepancy
+  std::string counterexample;  // the shrunk command list, one command per line
+  int counterexample_length = 0;
+  std::string rc_params;       // RC_PARAMS value that reproduces this failure ("reproduce=...")
+  uint64_t seed = 0;
+  double seconds = 0;
+};
+
+struct ConformanceResult {
+  bool passed = true;
+  std::vector<ConfigOutcome> outcomes;
+};
+
+const char* status_name(ConfigOutcome::Status s);
+
+// Refuses (Status::Error outcome) adapters whose abi_version/struct_size it does not understand.
+ConformanceResult run_conformance(const KnAdapterV1& adapter, const ConformanceOptions& options);
+
+// Mutation adequacy: every mutant the adapter knows (kniommu's kMutants for the built-in adapter)
+// must make run_conformance fail on some configuration within the budget of `options`.
+struct MutantOutcome {
+  std::string mutant;
+  bool caught = false;
+  std::string config;       // where it was caught
+  int commands_to_failure = 0;  // length of the shrunk counterexample
+  std::string failure;
+  double seconds = 0;
+};
+std::vector<MutantOutcome> run_mutation_adequacy(const KnAdapterV1& adapter,
+                                                 const std::vector<std::string>& mutants,
+                                                 const ConformanceOptions& options);
+
+// Linearizability of concurrent API calls: `histories` random histories of 2-3 threads x 2-4
+// calls on a shared system; each must be explained by a sequential order of model steps that
+// respects real time. Returns an empty string on success, else the offending history.
+struct LinearizabilityOptions {
+  uint64_t seed = 1;
+  int histories = 200;
+  std::string config = "l4_sp";
+};
+std::string check_linearizability(const KnAdapterV1& adapter, const LinearizabilityOptions& opts);
+
+}  // namespace kniommu::conformance

@@ -1,0 +1,76 @@
+#include "arg_bias.h"
+
+#include <rapidcheck.h>
+
+#include "kniommu/adapter.h"  // includes kniommu/dma.h without the pedantic warning
+
+namespace kniommu::conformance::bias {
+
+int pick(int n) { return n <= 1 ? 0 : *rc::gen::inRange(0, n); }
+bool chance(int percent) { return pick(100) < percent; }
+
+std::vector<model::Pid> alive_pids(const model::State& s) {
+  std::vector<model::Pid> out;
+  for (const auto& [p, proc] : s.processes)
+    if (proc.alive) out.push_back(p);
+  return out;
+}
+
+model::Pid pid(const model::State& s) {
+  const auto alive = alive_pids(s);
+  return alive.empty() ? 1 : alive[static_cast<size_t>(pick(static_cast<int>(alive.size())))];
+}
+
+model::Bdf unknown_bdf(const model::State& s) {
+  static constexpr model::Bdf kUnknown[] = {0x0018, 0x0200, 0xFFFF, 0x0009};
+  const model::Bdf b = kUnknown[pick(4)];
+  return model::device_known(s, b) ? 0xFFFE : b;
+}
+
+model::Bdf bdf(const model::State& s) {
+  std::vector<model::Bdf> attached;
+  for (const auto& [id, d] : s.domains) attached.insert(attached.end(), d.devices.begin(), d.devices.end());
+  const int r = pick(100);
+  if (r < 40 && !attached.empty()) return attached[static_cast<size_t>(pick(static_cast<int>(attached.size())))];
+  if (r < 90 && !s.config.devices.empty())
+    return s.config.devices[static_cast<size_t>(pick(static_cast<int>(s.config.devices.size())))];
+  return unknown_bdf(s);
+}
+
+Handle handle(const model::State& s, model::Pid p, model::Kind kind) {
+  std::vector<Handle> right, any, foreign;
+  Handle max_value = 0;
+  for (const auto& [q, proc] : s.processes) {
+    for (const auto& [h, e] : proc.handles) {
+      max_value = std::max(max_value, h);
+      if (q == p) {
+        any.push_back(h);
+        if (e.kind == kind) right.push_back(h);
+      } else if (!s.processes.at(p).handles.count(h)) {
+        foreign.push_back(h);
+      }
+    }
+  }
+  auto from = [](const std::vector<Handle>& v) { return v[static_cast<size_t>(pick(static_cast<int>(v.size())))]; };
+  const int r = pick(100);
+  if (r < 70 && !right.empty()) return from(right);
+  if (r < 80 && !any.empty()) return from(any);
+  if (r < 88 && !foreign.empty()) return from(foreign);
+  if (r < 95) return max_value + 1 + static_cast<Handle>(pick(3));
+  return chance(50) ? INVALID_HANDLE : 0;
+}
+
+uint32_t dma_flags() {
+  static constexpr uint32_t kDirs[] = {DMA_DIR_TO_DEVICE, DMA_DIR_FROM_DEVICE, DMA_DIR_BIDIR};
+  static constexpr uint32_t kCache[] = {DMA_ATTR_WRITE_THROUGH, DMA_ATTR_CACHE_DISABLE,
+                                        DMA_ATTR_WRITE_COMBINE};
+  const int r = pick(100);
+  if (r < 4) return 0;                                  // no direction
+  if (r < 8) return DMA_DIR_BIDIR | (chance(50) ? 0x8u : 0x40u);  // bit outside the valid mask
+  uint32_t f = kDirs[pick(3)];
+  if (chance(20)) f |= DMA_ZONE_DMA32;
+  if (chance(20)) f |= kCache[pick(3)];
+  return f;
+}
+
+}  // namespace kniommu::conformance::bias

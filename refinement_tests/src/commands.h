@@ -1,0 +1,63 @@
+// RapidCheck stateful commands. The rc::state model is a *generation* model::State advanced with
+// stand-in IOVAs; every check runs against Sut::model, the model state advanced with the
+// implementation's real choices (see sut.h). After every command: same Retcode (and handle) on
+// both sides, then the full refinement check (refinement_check.h).
+#pragma once
+
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include <rapidcheck.h>
+#include <rapidcheck/state.h>
+
+#include "model/model.h"
+#include "sut.h"
+
+namespace kniommu::conformance {
+
+using Cmd = rc::state::Command<model::State, Sut>;
+using CmdPtr = std::shared_ptr<const Cmd>;
+
+// What the implementation did, as far as the model step needs it.
+struct ImplOutcome {
+  Retcode rc = rcOk;
+  Handle handle = INVALID_HANDLE;
+  uint64_t iova = 0;  // Begin/BeginEx: the IOVA read back with KnIoDmaGetInfo
+  bool oom_plausible = false;  // rcOutOfMemory may be passed to the model as its input
+  KnPid new_pid = 0;
+  uint64_t va = 0;    // Map: the mapping's address
+};
+
+// A command that mirrors one call: the implementation runs first, then the model step with the
+// implementation's choices as inputs, then the comparison and the refinement check.
+class ApiCommand : public Cmd {
+ public:
+  void checkPreconditions(const model::State& s) const override;
+  void apply(model::State& s) const override;
+  void run(const model::State& s0, Sut& sut) const override;
+
+ protected:
+  model::Pid pid_ = 1;
+  virtual bool needs_alive_pid() const { return true; }
+  virtual ImplOutcome call_impl(Sut& sut) const = 0;
+  virtual model::Result step(model::State& s, uint64_t iova, bool oom) const = 0;
+  // Whether the step takes an IOVA (Begin/BeginEx): apply() then searches a legal stand-in.
+  virtual bool takes_iova() const { return false; }
+  // Extra checks / harness bookkeeping after both sides succeeded.
+  virtual void after_success(Sut& sut, const ImplOutcome& impl, const model::Result& m) const;
+};
+
+// Fails the current case (RC_FAIL) with every refinement discrepancy.
+void assert_refines(const Sut& sut, const char* after);
+
+// The command generator for rc::state::check.
+rc::Gen<CmdPtr> gen_command(const model::State& s);
+
+// Commands defined in commands_dma.cpp.
+CmdPtr make_device_dma(const model::State& s);
+CmdPtr make_vm_access(const model::State& s);
+
+std::string hex(uint64_t v);
+
+}  // namespace kniommu::conformance

@@ -1,0 +1,538 @@
+// One command per API call of iommu_api.h / dma.h / handle.h, plus process creation and exit and
+// the null-pointer cases (which the model does not take: they must fail with rcInvalidArgument
+// and change nothing, which the refinement check after them confirms).
+#include <sstream>
+
+#include "arg_bias.h"
+#include "commands.h"
+#include "kniommu/adapter.h"  // includes kniommu/dma.h without the pedantic warning
+
+namespace kniommu::conformance {
+namespace {
+
+using model::Kind;
+namespace b = bias;
+
+// Frames are the only resource a test can exhaust legitimately: rcOutOfMemory is accepted as the
+// model's input only when the request (plus what is in use) approaches physical memory.
+bool memory_nearly_full(const Sut& sut, uint64_t request_bytes) {
+  if (sut.api().frames_in_use == nullptr) return true;
+  const uint64_t used = sut.api().frames_in_use(sut.session()) * kPage;
+  return (used + request_bytes) * 4 > sut.config().sim.phys_mem_bytes * 3;
+}
+
+class CreateProcess final : public ApiCommand {
+ public:
+  explicit CreateProcess(const model::State&) {}
+  bool needs_alive_pid() const override { return false; }
+  ImplOutcome call_impl(Sut& sut) const override {
+    ImplOutcome o;
+    o.rc = sut.api().process_create(sut.session(), &o.new_pid);
+    return o;
+  }
+  model::Result step(model::State& s, uint64_t, bool) const override {
+    return model::process_create(s);
+  }
+  void after_success(Sut& sut, const ImplOutcome& o, const model::Result& m) const override {
+    sut.add_process(m.pid, o.new_pid);
+  }
+  void show(std::ostream& os) const override { os << "ProcessCreate()"; }
+};
+
+class ExitProcess final : public ApiCommand {
+ public:
+  explicit ExitProcess(const model::State& s) { pid_ = b::pid(s); }
+  void checkPreconditions(const model::State& s) const override {
+    ApiCommand::checkPreconditions(s);
+    RC_PRE(b::alive_pids(s).size() >= 2u);  // keep one process alive: every command needs one
+  }
+  ImplOutcome call_impl(Sut& sut) const override {
+    return {sut.api().process_exit(sut.session(), sut.impl_pid(pid_))};
+  }
+  model::Result step(model::State& s, uint64_t, bool) const override {
+    return model::process_exit(s, pid_);
+  }
+  void show(std::ostream& os) const override { os << "ProcessExit(pid=" << pid_ << ")"; }
+};
+
+class Attach final : public ApiCommand {
+ public:
+  explicit Attach(const model::State& s) : bdf_(b::bdf(s)) { pid_ = b::pid(s); }
+  ImplOutcome call_impl(Sut& sut) const override {
+    return {sut.api().iommu_attach_device(sut.session(), sut.impl_pid(pid_), bdf_)};
+  }
+  model::Result step(model::State& s, uint64_t, bool oom) const override {
+    return model::attach_device(s, pid_, bdf_, oom);
+  }
+  void show(std::ostream& os) const override {
+    os << "KnIommuAttachDevice(pid=" << pid_ << ", bdf=" << hex(bdf_) << ")";
+  }
+
+ private:
+  model::Bdf bdf_;
+};
+
+class Detach final : public ApiCommand {
+ public:
+  explicit Detach(const model::State& s) : bdf_(b::bdf(s)) { pid_ = b::pid(s); }
+  ImplOutcome call_impl(Sut& sut) const override {
+    return {sut.api().iommu_detach_device(sut.session(), sut.impl_pid(pid_), bdf_)};
+  }
+  model::Result step(model::State& s, uint64_t, bool) const override {
+    return model::detach_device(s, pid_, bdf_);
+  }
+  void show(std::ostream& os) const override {
+    os << "KnIommuDetachDevice(pid=" << pid_ << ", bdf=" << hex(bdf_) << ")";
+  }
+
+ private:
+  model::Bdf bdf_;
+};
+
+class CreateDomain final : public ApiCommand {
+ public:
+  explicit CreateDomain(const model::State& s) { pid_ = b::pid(s); }
+  ImplOutcome call_impl(Sut& sut) const override {
+    ImplOutcome o;
+    o.rc = sut.api().iommu_create_domain(sut.session(), sut.impl_pid(pid_), &o.handle);
+    return o;
+  }
+  model::Result step(model::State& s, uint64_t, bool oom) const override {
+    return model::create_domain(s, pid_, oom);
+  }
+  void show(std::ostream& os) const override { os << "KnIommuCreateDomain(pid=" << pid_ << ")"; }
+};
+
+class AttachToDomain final : public ApiCommand {
+ public:
+  explicit AttachToDomain(const model::State& s) : bdf_(b::bdf(s)) {
+    pid_ = b::pid(s);
+    dom_ = b::handle(s, pid_, Kind::Domain);
+  }
+  ImplOutcome call_impl(Sut& sut) const override {
+    return {sut.api().iommu_attach_device_to_domain(sut.session(), sut.impl_pid(pid_), bdf_, dom_)};
+  }
+  model::Result step(model::State& s, uint64_t, bool oom) const override {
+    return model::attach_device_to_domain(s, pid_, bdf_, dom_, oom);
+  }
+  void show(std::ostream& os) const override {
+    os << "KnIommuAttachDeviceToDomain(pid=" << pid_ << ", bdf=" << hex(bdf_) << ", domain=" << dom_ << ")";
+  }
+
+ private:
+  model::Bdf bdf_;
+  Handle dom_;
+};
+
+class DetachFromDomain final : public ApiCommand {
+ public:
+  explicit DetachFromDomain(const model::State& s) : bdf_(b::bdf(s)) {
+    pid_ = b::pid(s);
+    dom_ = b::handle(s, pid_, Kind::Domain);
+  }
+  ImplOutcome call_impl(Sut& sut) const override {
+    return {sut.api().iommu_detach_device_from_domain(sut.session(), sut.impl_pid(pid_), bdf_, dom_)};
+  }
+  model::Result step(model::State& s, uint64_t, bool) const override {
+    return model::detach_device_from_domain(s, pid_, bdf_, dom_);
+  }
+  void show(std::ostream& os) const override {
+    os << "KnIommuDetachDeviceFromDomain(pid=" << pid_ << ", bdf=" << hex(bdf_) << ", domain=" << dom_ << ")";
+  }
+
+ private:
+  model::Bdf bdf_;
+  Handle dom_;
+};
+
+// Records the buffer's physical blocks (KnIoDmaGetPhysInfo) and checks what the contract says
+// about them: one block of 2^order pages per descriptor, naturally aligned, below 4 GiB for
+// DMA32, and disjoint from every other live buffer.
+void record_buffer(Sut& sut, model::Pid pid, Handle h) {
+  const model::HandleEntry* e = model::lookup_handle(sut.model, pid, h);
+  RC_ASSERT(e != nullptr);
+  const model::Buffer& buf = sut.model.buffers.at(e->object);
+  InfoPtr info;
+  const Retcode rc = sut.get_info(pid, h, true, &info);
+  if (rc != rcOk) RC_FAIL(std::string("KnIoDmaGetPhysInfo on a new buffer: ") + KnRetcodeName(rc));
+  RC_ASSERT(info->count == buf.blocks);
+  RC_ASSERT(info->orderMin == buf.order);
+  std::vector<PhysBlock> blocks;
+  const uint64_t block_bytes = kPage << buf.order;
+  for (size_t i = 0; i < info->count; ++i) {
+    const uint64_t pa = static_cast<uint64_t>(info->descriptors[i].frame) << 12;
+    RC_ASSERT(static_cast<uint64_t>(info->descriptors[i].order) == buf.order);
+    if (pa % block_bytes != 0) RC_FAIL("physical block not naturally aligned: " + hex(pa));
+    if ((buf.flags & DMA_ZONE_DMA32) != 0 && pa + block_bytes > (uint64_t{1} << 32))
+      RC_FAIL("DMA32 buffer above 4 GiB: " + hex(pa));
+    for (const auto& [other, ob] : sut.model.buffers) {
+      auto pit = sut.phys.find(other);
+      if (other == e->object || pit == sut.phys.end()) continue;
+      for (const PhysBlock& x : pit->second) {
+        const uint64_t xb = kPage << x.order;
+        if (pa < x.pa + xb && x.pa < pa + block_bytes)
+          RC_FAIL("buffer frames overlap a live buffer's frames at " + hex(pa));
+      }
+    }
+    blocks.push_back(PhysBlock{pa, buf.order});
+  }
+  sut.phys[e->object] = std::move(blocks);
+}
+
+class DmaCreate final : public ApiCommand {
+ public:
+  explicit DmaCreate(const model::State& s) {
+    pid_ = b::pid(s);
+    const int r = b::pick(100);
+    order_ = r < 70 ? static_cast<uint32_t>(b::pick(3)) : r < 85 ? 9u : r < 90 ? 10u
+           : r < 97 ? 3u + static_cast<uint32_t>(b::pick(6)) : 19u + static_cast<uint32_t>(b::pick(4));
+    const uint64_t block_pages = order_ <= DMA_ORDER_MAX ? uint64_t{1} << order_ : 1;
+    const uint64_t pages = order_ >= 9 ? block_pages * static_cast<uint64_t>(b::pick(2)) + 1 +
+                                             static_cast<uint64_t>(b::pick(static_cast<int>(block_pages)))
+                                       : 1 + static_cast<uint64_t>(b::pick(12));
+    size_ = pages * kPage;
+    const int bad = b::pick(100);
+    if (bad < 3) size_ = 0;
+    else if (bad < 6) size_ = size_ - 1;
+    else if (bad < 7) size_ = DMA_SIZE_MAX + kPage;
+    flags_ = b::dma_flags();
+  }
+  ImplOutcome call_impl(Sut& sut) const override {
+    ImplOutcome o;
+    o.rc = sut.api().dma_create(sut.session(), sut.impl_pid(pid_), order_, size_, flags_, &o.handle);
+    o.oom_plausible = memory_nearly_full(sut, size_ + (kPage << std::min(order_, 18u)));
+    return o;
+  }
+  model::Result step(model::State& s, uint64_t, bool oom) const override {
+    return model::dma_create(s, pid_, order_, size_, flags_, oom);
+  }
+  void after_success(Sut& sut, const ImplOutcome& o, const model::Result&) const override {
+    record_buffer(sut, pid_, o.handle);
+  }
+  void show(std::ostream& os) const override {
+    os << "KnIoDmaCreate(pid=" << pid_ << ", order=" << order_ << ", size=" << hex(size_)
+       << ", flags=" << hex(flags_) << ")";
+  }
+
+ private:
+  uint32_t order_;
+  uint64_t size_;
+  uint32_t flags_;
+};
+
+class DmaCreateContinuous final : public ApiCommand {
+ public:
+  explicit DmaCreateContinuous(const model::State& s) {
+    pid_ = b::pid(s);
+    const int r = b::pick(100);
+    size_ = r < 75 ? (1 + static_cast<uint64_t>(b::pick(9))) * kPage
+          : r < 90 ? (511 + static_cast<uint64_t>(b::pick(3))) * kPage : r < 95 ? 0 : 3 * kPage + 7;
+    flags_ = b::dma_flags();
+  }
+  ImplOutcome call_impl(Sut& sut) const override {
+    ImplOutcome o;
+    o.rc = sut.api().dma_create_continuous(sut.session(), sut.impl_pid(pid_), size_, flags_, &o.handle);
+    o.oom_plausible = memory_nearly_full(sut, 2 * size_);
+    return o;
+  }
+  model::Result step(model::State& s, uint64_t, bool oom) const override {
+    return model::dma_create_continuous(s, pid_, size_, flags_, oom);
+  }
+  void after_success(Sut& sut, const ImplOutcome& o, const model::Result&) const override {
+    record_buffer(sut, pid_, o.handle);
+  }
+  void show(std::ostream& os) const override {
+    os << "KnIoDmaCreateContinuous(pid=" << pid_ << ", size=" << hex(size_) << ", flags=" << hex(flags_) << ")";
+  }
+
+ private:
+  uint64_t size_;
+  uint32_t flags_;
+};
+
+class DmaMap final : public ApiCommand {
+ public:
+  explicit DmaMap(const model::State& s) {
+    pid_ = b::pid(s);
+    rid_ = b::handle(s, pid_, Kind::Buffer);
+    uint64_t footprint = 4;
+    if (const model::HandleEntry* e = model::lookup_handle(s, pid_, rid_);
+        e != nullptr && e->kind == Kind::Buffer && s.buffers.count(e->object))
+      footprint = s.buffers.at(e->object).footprint_pages();
+    const uint64_t first = static_cast<uint64_t>(b::pick(static_cast<int>(std::min<uint64_t>(footprint, 1024))));
+    const uint64_t count = 1 + static_cast<uint64_t>(b::pick(static_cast<int>(std::min<uint64_t>(footprint - first, 1024))));
+    offset_ = first * kPage;
+    length_ = count * kPage;
+    const int bad = b::pick(100);
+    if (bad < 3) offset_ += 8;
+    else if (bad < 6) length_ = 0;
+    else if (bad < 9) length_ = (footprint - first + 1) * kPage;
+    static constexpr int kFlags[] = {VMM_FLAG_READ, VMM_FLAG_WRITE, VMM_FLAG_READ | VMM_FLAG_WRITE};
+    vmflags_ = b::chance(4) ? 4 : kFlags[b::pick(3)];
+  }
+  ImplOutcome call_impl(Sut& sut) const override {
+    ImplOutcome o;
+    void* addr = nullptr;
+    o.rc = sut.api().dma_map(sut.session(), sut.impl_pid(pid_), rid_, offset_, length_, nullptr,
+                             vmflags_, &addr, &o.handle);
+    o.va = reinterpret_cast<uint64_t>(addr);
+    return o;
+  }
+  model::Result step(model::State& s, uint64_t, bool oom) const override {
+    return model::dma_map(s, pid_, rid_, offset_, length_, vmflags_, oom);
+  }
+  void after_success(Sut& sut, const ImplOutcome& o, const model::Result& m) const override {
+    const model::HandleEntry* e = model::lookup_handle(sut.model, pid_, m.handle);
+    RC_ASSERT(e != nullptr);
+    sut.mapping_va[e->object] = o.va;
+  }
+  void show(std::ostream& os) const override {
+    os << "KnIoDmaMap(pid=" << pid_ << ", rid=" << rid_ << ", offset=" << hex(offset_)
+       << ", length=" << hex(length_) << ", vmflags=" << vmflags_ << ")";
+  }
+
+ private:
+  Handle rid_;
+  uint64_t offset_, length_;
+  int vmflags_;
+};
+
+// Begin and BeginEx: the IOVA the implementation chose is read back with KnIoDmaGetInfo on the
+// grant handle and handed to the model, which checks it is legal (valid_iova).
+class BeginBase : public ApiCommand {
+ protected:
+  bool takes_iova() const override { return true; }
+  ImplOutcome finish(Sut& sut, Retcode rc, Handle grant) const {
+    ImplOutcome o;
+    o.rc = rc;
+    o.handle = grant;
+    if (rc != rcOk) return o;
+    InfoPtr info;
+    const Retcode irc = sut.get_info(pid_, grant, false, &info);
+    if (irc != rcOk) RC_FAIL(std::string("KnIoDmaGetInfo on a new grant: ") + KnRetcodeName(irc));
+    if (info->count == 0) RC_FAIL("KnIoDmaGetInfo on a new grant reports no blocks");
+    o.iova = static_cast<uint64_t>(info->descriptors[0].frame) << 12;
+    // The IOVA blocks of a grant are contiguous, one per buffer block.
+    const uint64_t block_pages = uint64_t{1} << info->orderMin;
+    for (size_t i = 0; i < info->count; ++i)
+      if ((static_cast<uint64_t>(info->descriptors[i].frame) << 12) != o.iova + i * block_pages * kPage)
+        RC_FAIL("grant IOVA blocks are not contiguous");
+    return o;
+  }
+  void after_success(Sut& sut, const ImplOutcome& o, const model::Result& m) const override {
+    const model::HandleEntry* e = model::lookup_handle(sut.model, pid_, m.handle);
+    RC_ASSERT(e != nullptr);
+    const model::Grant& g = sut.model.grants.at(e->object);
+    sut.grant_history[{pid_, o.handle}] = {g.iova, g.pages};
+  }
+};
+
+class Begin final : public BeginBase {
+ public:
+  explicit Begin(const model::State& s) {
+    pid_ = b::pid(s);
+    rid_ = b::handle(s, pid_, Kind::Buffer);
+  }
+  ImplOutcome call_impl(Sut& sut) const override {
+    Handle grant = INVALID_HANDLE;
+    const Retcode rc = sut.api().dma_begin(sut.session(), sut.impl_pid(pid_), rid_, &grant);
+    return finish(sut, rc, grant);
+  }
+  model::Result step(model::State& s, uint64_t iova, bool oom) const override {
+    return model::dma_begin(s, pid_, rid_, iova, oom);
+  }
+  void show(std::ostream& os) const override {
+    os << "KnIoDmaBegin(pid=" << pid_ << ", rid=" << rid_ << ")";
+  }
+
+ private:
+  Handle rid_;
+};
+
+class BeginEx final : public BeginBase {
+ public:
+  explicit BeginEx(const model::State& s) {
+    pid_ = b::pid(s);
+    rid_ = b::handle(s, pid_, Kind::Buffer);
+    dom_ = b::handle(s, pid_, Kind::Domain);
+  }
+  ImplOutcome call_impl(Sut& sut) const override {
+    Handle grant = INVALID_HANDLE;
+    const Retcode rc = sut.api().dma_begin_ex(sut.session(), sut.impl_pid(pid_), rid_, dom_, &grant);
+    return finish(sut, rc, grant);
+  }
+  model::Result step(model::State& s, uint64_t iova, bool oom) const override {
+    return model::dma_begin_ex(s, pid_, rid_, dom_, iova, oom);
+  }
+  void show(std::ostream& os) const override {
+    os << "KnIoDmaBeginEx(pid=" << pid_ << ", rid=" << rid_ << ", domain=" << dom_ << ")";
+  }
+
+ private:
+  Handle rid_, dom_;
+};
+
+class Close final : public ApiCommand {
+ public:
+  explicit Close(const model::State& s) : io_close_(b::chance(50)) {
+    pid_ = b::pid(s);
+    static constexpr Kind kKinds[] = {Kind::Grant, Kind::Grant, Kind::Domain, Kind::Buffer, Kind::Mapping};
+    h_ = b::handle(s, pid_, kKinds[b::pick(5)]);
+  }
+  ImplOutcome call_impl(Sut& sut) const override {
+    const KnPid p = sut.impl_pid(pid_);
+    return {io_close_ ? sut.api().io_close(sut.session(), p, h_)
+                      : sut.api().handle_close(sut.session(), p, h_)};
+  }
+  model::Result step(model::State& s, uint64_t, bool) const override {
+    return model::handle_close(s, pid_, h_);
+  }
+  void show(std::ostream& os) const override {
+    os << (io_close_ ? "KnIoClose" : "KnHandleClose") << "(pid=" << pid_ << ", h=" << h_ << ")";
+  }
+
+ private:
+  bool io_close_;
+  Handle h_;
+};
+
+// GetInfo / GetPhysInfo: Retcode and count as the model says; the blocks as recorded (physical)
+// or as the grant's IOVA range (IOVA view).
+class GetInfo final : public ApiCommand {
+ public:
+  explicit GetInfo(const model::State& s) : phys_(b::chance(40)) {
+    pid_ = b::pid(s);
+    h_ = b::handle(s, pid_, b::chance(50) ? Kind::Grant : Kind::Buffer);
+  }
+  ImplOutcome call_impl(Sut& sut) const override {
+    InfoPtr info;
+    ImplOutcome o;
+    o.rc = sut.get_info(pid_, h_, phys_, &info);
+    if (o.rc == rcOk) check_blocks(sut, *info);
+    return o;
+  }
+  model::Result step(model::State& s, uint64_t, bool) const override {
+    return phys_ ? model::dma_get_phys_info(s, pid_, h_) : model::dma_get_info(s, pid_, h_);
+  }
+  void show(std::ostream& os) const override {
+    os << (phys_ ? "KnIoDmaGetPhysInfo" : "KnIoDmaGetInfo") << "(pid=" << pid_ << ", h=" << h_ << ")";
+  }
+
+ private:
+  void check_blocks(const Sut& sut, const DmaInfo& info) const {
+    const model::Result m = phys_ ? model::dma_get_phys_info(sut.model, pid_, h_)
+                                  : model::dma_get_info(sut.model, pid_, h_);
+    if (m.rc != rcOk) return;  // the Retcode mismatch is reported by run()
+    if (info.count != m.count)
+      RC_FAIL("DmaInfo.count " + std::to_string(info.count) + ", model expects " + std::to_string(m.count));
+    const model::HandleEntry* e = model::lookup_handle(sut.model, pid_, h_);
+    RC_ASSERT(e != nullptr);
+    const model::BufferId bid = e->kind == Kind::Grant ? sut.model.grants.at(e->object).buffer : e->object;
+    const model::Buffer& buf = sut.model.buffers.at(bid);
+    RC_ASSERT(info.flags == buf.flags);
+    RC_ASSERT(info.orderMin == buf.order);
+    RC_ASSERT(info.size == buf.size);
+    for (size_t i = 0; i < info.count; ++i) {
+      const uint64_t addr = static_cast<uint64_t>(info.descriptors[i].frame) << 12;
+      RC_ASSERT(static_cast<uint64_t>(info.descriptors[i].order) == buf.order);
+      if (phys_) {
+        RC_ASSERT(addr == sut.phys.at(bid).at(i).pa);
+      } else {
+        // The grant the IOVA view names: the handle's grant, or the buffer's grant in the
+        // caller's automatic domain (IOMMU disabled: IOVA = physical address).
+        uint64_t base = 0;
+        if (!sut.model.config.iommu_enabled) {
+          base = sut.phys.at(bid).at(0).pa;
+        } else if (e->kind == Kind::Grant) {
+          base = sut.model.grants.at(e->object).iova;
+        } else {
+          const auto& proc = sut.model.processes.at(pid_);
+          for (const auto& [gid, g] : sut.model.grants)
+            if (g.buffer == bid && g.domain && g.domain == proc.auto_domain) base = g.iova;
+        }
+        const uint64_t expect = sut.model.config.iommu_enabled ? base + i * (kPage << buf.order)
+                                                               : sut.phys.at(bid).at(i).pa;
+        if (addr != expect) RC_FAIL("IOVA block " + std::to_string(i) + " is " + hex(addr) + ", expected " + hex(expect));
+      }
+    }
+  }
+  bool phys_;
+  Handle h_;
+};
+
+// Null out-pointers and a non-null hint: rcInvalidArgument before any other check, no effect.
+class NullArgs final : public Cmd {
+ public:
+  explicit NullArgs(const model::State& s)
+      : pid_(b::pid(s)), which_(b::pick(7)), h_(b::handle(s, pid_, Kind::Buffer)) {}
+  void checkPreconditions(const model::State& s) const override { RC_PRE(model::process_alive(s, pid_)); }
+  void apply(model::State&) const override {}
+  void run(const model::State&, Sut& sut) const override {
+    const KnAdapterV1& a = sut.api();
+    KnAdapterSession* ss = sut.session();
+    const KnPid p = sut.impl_pid(pid_);
+    Handle out = INVALID_HANDLE;
+    void* addr = nullptr;
+    int hint = 0;
+    Retcode rc = rcOk;
+    switch (which_) {
+      case 0: rc = a.iommu_create_domain(ss, p, nullptr); break;
+      case 1: rc = a.dma_create(ss, p, 0, kPage, DMA_DIR_BIDIR, nullptr); break;
+      case 2: rc = a.dma_begin(ss, p, h_, nullptr); break;
+      case 3: rc = a.dma_begin_ex(ss, p, h_, h_, nullptr); break;
+      case 4: rc = a.dma_get_info(ss, p, h_, nullptr); break;
+      case 5: rc = a.dma_map(ss, p, h_, 0, kPage, &hint, VMM_FLAG_READ, &addr, &out); break;
+      default: rc = a.dma_map(ss, p, h_, 0, kPage, nullptr, VMM_FLAG_READ, nullptr, &out); break;
+    }
+    std::ostringstream name;
+    show(name);
+    if (rc != rcInvalidArgument)
+      RC_FAIL(name.str() + ": implementation returned " + KnRetcodeName(rc) + ", expected rcInvalidArgument");
+    assert_refines(sut, name.str().c_str());
+  }
+  void show(std::ostream& os) const override {
+    static constexpr const char* kNames[] = {"KnIommuCreateDomain(null)", "KnIoDmaCreate(out=null)",
+                                             "KnIoDmaBegin(out=null)", "KnIoDmaBeginEx(out=null)",
+                                             "KnIoDmaGetInfo(out=null)", "KnIoDmaMap(hint!=null)",
+                                             "KnIoDmaMap(addr=null)"};
+    os << kNames[which_] << "(pid=" << pid_ << ", h=" << h_ << ")";
+  }
+
+ private:
+  model::Pid pid_;
+  int which_;
+  Handle h_;
+};
+
+template <class T>
+rc::Gen<CmdPtr> make(const model::State& s) {
+  return rc::gen::exec([s] { return CmdPtr(std::make_shared<const T>(s)); });
+}
+
+}  // namespace
+
+rc::Gen<CmdPtr> gen_command(const model::State& s) {
+  // Weights: device DMA and the grant lifecycle dominate, so invalidation-sensitive sequences
+  // (begin -> DMA -> close/detach/exit -> DMA) are common.
+  return rc::gen::weightedOneOf<CmdPtr>({
+      {1, make<CreateProcess>(s)},
+      {1, make<ExitProcess>(s)},
+      {4, make<Attach>(s)},
+      {2, make<Detach>(s)},
+      {2, make<CreateDomain>(s)},
+      {3, make<AttachToDomain>(s)},
+      {2, make<DetachFromDomain>(s)},
+      {4, make<DmaCreate>(s)},
+      {1, make<DmaCreateContinuous>(s)},
+      {2, make<DmaMap>(s)},
+      {4, make<Begin>(s)},
+      {3, make<BeginEx>(s)},
+      {4, make<Close>(s)},
+      {2, make<GetInfo>(s)},
+      {1, make<NullArgs>(s)},
+      {8, rc::gen::exec([s] { return make_device_dma(s); })},
+      {2, rc::gen::exec([s] { return make_vm_access(s); })},
+  });
+}
+
+}  // namespace kniommu::conformance

@@ -1,0 +1,65 @@
+#include <sstream>
+
+#include "commands.h"
+#include "refinement_check.h"
+
+namespace kniommu::conformance {
+
+std::string hex(uint64_t v) {
+  std::ostringstream os;
+  os << std::hex << "0x" << v;
+  return os.str();
+}
+
+void assert_refines(const Sut& sut, const char* after) {
+  const std::vector<std::string> problems = check_refinement(sut);
+  if (problems.empty()) return;
+  std::string msg = std::string("refinement broken after ") + after + ":";
+  for (const std::string& p : problems) msg += "\n  " + p;
+  RC_FAIL(msg);
+}
+
+void ApiCommand::checkPreconditions(const model::State& s) const {
+  if (needs_alive_pid()) RC_PRE(model::process_alive(s, pid_));
+}
+
+void ApiCommand::apply(model::State& s) const {
+  if (!takes_iova()) {
+    step(s, 0, false);
+    return;
+  }
+  // A legal stand-in IOVA: the first free 1 GiB slot (any legal value keeps handle numbering
+  // and object ids identical to the real model's, which is all generation needs).
+  for (uint64_t slot = 1; slot < 512; ++slot) {
+    model::State copy = s;
+    const model::Result r = step(copy, slot << 30, false);
+    if (!r.illegal_choice) {
+      s = std::move(copy);
+      return;
+    }
+  }
+}
+
+void ApiCommand::after_success(Sut&, const ImplOutcome&, const model::Result&) const {}
+
+void ApiCommand::run(const model::State&, Sut& sut) const {
+  const ImplOutcome impl = call_impl(sut);
+  const bool oom = impl.rc == rcOutOfMemory && impl.oom_plausible;
+  const model::Result m = step(sut.model, impl.iova, oom);
+  std::ostringstream name;
+  show(name);
+  if (m.illegal_choice)
+    RC_FAIL(name.str() + ": the implementation chose an illegal IOVA " + hex(impl.iova));
+  if (impl.rc != m.rc)
+    RC_FAIL(name.str() + ": implementation returned " + KnRetcodeName(impl.rc) +
+            ", model expects " + KnRetcodeName(m.rc));
+  if (m.rc == rcOk) {
+    if (m.handle != INVALID_HANDLE && impl.handle != m.handle)
+      RC_FAIL(name.str() + ": implementation returned handle " + std::to_string(impl.handle) +
+              ", model expects " + std::to_string(m.handle));
+    after_success(sut, impl, m);
+  }
+  assert_refines(sut, name.str().c_str());
+}
+
+}  // namespace kniommu::conformance

@@ -1,0 +1,252 @@
+// Device DMA probes and CPU access through mappings. A probe's target is usually relative to a
+// grant (the last IOVA range a (pid, grant handle) named — live, or already closed, detached or
+// exited), at its edges: one page before, straddling the start, the first byte, inside,
+// straddling the end, the last byte, just past the end. Sometimes it is a random IOVA or one
+// beyond the address width. The verdict comes from model::can_access page by page; bytes are
+// checked against physical memory at the page the model says the device reaches.
+#include <cstring>
+#include <sstream>
+
+#include "arg_bias.h"
+#include "commands.h"
+#include "kniommu/adapter.h"  // includes kniommu/dma.h without the pedantic warning
+
+namespace kniommu::conformance {
+namespace {
+
+namespace b = bias;
+
+std::vector<uint8_t> pattern(uint32_t seed, size_t len) {
+  std::vector<uint8_t> out(len);
+  uint32_t x = seed * 2654435761u + 12345u;
+  for (auto& byte : out) {
+    x = x * 1103515245u + 12345u;
+    byte = static_cast<uint8_t>(x >> 16);
+  }
+  return out;
+}
+
+// Physical address of byte `off` of buffer `bid`'s footprint.
+uint64_t buffer_pa(const Sut& sut, model::BufferId bid, uint64_t off) {
+  const std::vector<PhysBlock>& blocks = sut.phys.at(bid);
+  const uint64_t block_bytes = kPage << blocks.at(0).order;
+  return blocks.at(off / block_bytes).pa + off % block_bytes;
+}
+
+std::vector<uint8_t> phys_bytes(const Sut& sut, uint64_t pa, size_t len) {
+  std::vector<uint8_t> out(len);
+  if (sut.api().phys_read(sut.session(), pa, out.data(), len) != rcOk)
+    RC_FAIL("phys_read failed at " + hex(pa));
+  return out;
+}
+
+enum class Edge { Before, StraddleStart, First, Inside, StraddleEnd, Last, After };
+
+class DeviceDma final : public Cmd {
+ public:
+  explicit DeviceDma(const model::State& s) {
+    const int br = b::pick(100);
+    bdf_ = br < 92 ? b::bdf(s) : b::unknown_bdf(s);
+    write_ = b::chance(50);
+    const int lr = b::pick(100);
+    len_ = lr < 70 ? 1 + static_cast<size_t>(b::pick(16)) : lr < 85 ? 64 : kPage + 8;
+    seed_ = static_cast<uint32_t>(b::pick(1 << 16));
+    // Grant-relative: a live grant handle of the generation model, or any small (pid, handle).
+    std::vector<std::pair<model::Pid, Handle>> grants;
+    for (const auto& [p, proc] : s.processes)
+      for (const auto& [h, e] : proc.handles)
+        if (e.kind == model::Kind::Grant) grants.emplace_back(p, h);
+    const int tr = b::pick(100);
+    if (tr < 65 && !grants.empty()) {
+      std::tie(pid_, handle_) = grants[static_cast<size_t>(b::pick(static_cast<int>(grants.size())))];
+    } else if (tr < 85) {
+      pid_ = 1 + static_cast<model::Pid>(b::pick(static_cast<int>(s.next_pid)));
+      handle_ = 1 + static_cast<Handle>(b::pick(6));
+    } else {
+      pid_ = 0;  // absolute IOVA
+    }
+    edge_ = static_cast<Edge>(b::pick(7));
+    inside_page_ = static_cast<uint64_t>(b::pick(1024));
+    const unsigned width = s.config.address_width;
+    absolute_ = b::chance(15) ? uint64_t{1} << width
+                              : static_cast<uint64_t>(*rc::gen::inRange<uint64_t>(0, uint64_t{1} << (width - 12))) << 12;
+  }
+
+  void checkPreconditions(const model::State&) const override {}
+  void apply(model::State&) const override {}
+
+  void run(const model::State&, Sut& sut) const override {
+    std::ostringstream name;
+    show(name);
+    const bool disabled = !sut.model.config.iommu_enabled;
+    uint64_t iova = absolute_;
+    auto hist = sut.grant_history.find({pid_, handle_});
+    if (pid_ != 0 && hist != sut.grant_history.end()) {
+      iova = target(hist->second.first, hist->second.second, disabled);
+    } else if (disabled) {
+      return;  // untranslated DMA at random addresses may leave simulated memory: not probed
+    }
+    name << " at " << hex(iova);
+    probe(sut, iova, name.str());
+    assert_refines(sut, name.str().c_str());
+  }
+
+  void show(std::ostream& os) const override {
+    static constexpr const char* kEdges[] = {"before", "straddle-start", "first", "inside",
+                                             "straddle-end", "last", "after"};
+    os << "DeviceDma(bdf=" << hex(bdf_) << (write_ ? ", write" : ", read") << ", len=" << len_;
+    if (pid_ == 0) os << ", iova=" << hex(absolute_);
+    else os << ", grant(pid=" << pid_ << ", h=" << handle_ << ")." << kEdges[static_cast<int>(edge_)];
+    os << ")";
+  }
+
+ private:
+  uint64_t target(uint64_t base, uint64_t pages, bool disabled) const {
+    const uint64_t end = base + pages * kPage;
+    Edge e = edge_;
+    // Untranslated DMA may only touch the buffer itself (outside it lies unmodelled memory).
+    if (disabled && (e == Edge::Before || e == Edge::After || e == Edge::StraddleStart || e == Edge::StraddleEnd))
+      e = Edge::Inside;
+    switch (e) {
+      case Edge::Before: return base - kPage;
+      case Edge::StraddleStart: return base - std::min<uint64_t>(len_ / 2 + 1, base);
+      case Edge::First: return base;
+      case Edge::Inside: return base + (inside_page_ % pages) * kPage + (disabled ? 0 : 8);
+      case Edge::StraddleEnd: return end - len_ / 2 - 1;
+      case Edge::Last: return end - 1;
+      case Edge::After: return end;
+    }
+    return base;
+  }
+
+  void probe(Sut& sut, uint64_t iova, const std::string& name) const {
+    const model::Dir dir = write_ ? model::Dir::Write : model::Dir::Read;
+    size_t len = len_;
+    if (!sut.model.config.iommu_enabled) {
+      // Stay inside the buffer that contains iova (model: untranslated, anything goes).
+      len = std::min<size_t>(len, kPage - (iova % kPage));
+    }
+    const bool known = model::device_known(sut.model, bdf_);
+    // Per-page verdicts; the request succeeds iff all pages do.
+    struct Seg { uint64_t iova; size_t len; model::Access a; uint64_t pa; };
+    std::vector<Seg> segs;
+    bool all = true;
+    uint8_t reason = 0;
+    for (uint64_t cur = iova; cur < iova + len;) {
+      const uint64_t next = std::min<uint64_t>((cur / kPage + 1) * kPage, iova + len);
+      const model::Access a = model::can_access(sut.model, bdf_, cur, dir);
+      uint64_t pa = 0;
+      if (a.allowed) pa = a.untranslated ? cur : buffer_pa(sut, a.buffer, a.page * kPage + cur % kPage);
+      if (!a.allowed && all) reason = a.fault_reason;
+      all = all && a.allowed;
+      segs.push_back(Seg{cur, static_cast<size_t>(next - cur), a, pa});
+      cur = next;
+    }
+    std::vector<std::vector<uint8_t>> before;
+    for (const Seg& sg : segs) before.push_back(sg.a.allowed ? phys_bytes(sut, sg.pa, sg.len) : std::vector<uint8_t>{});
+    std::vector<uint8_t> data = write_ ? pattern(seed_, len) : std::vector<uint8_t>(len, 0xA5);
+    uint8_t fault = 0;
+    const Retcode rc = sut.api().device_dma(sut.session(), bdf_, iova, data.data(), len, write_ ? 1 : 0, &fault);
+    if (!known) {
+      if (rc != rcDeviceNotFound) RC_FAIL(name + ": unknown BDF must give rcDeviceNotFound, got " + KnRetcodeName(rc));
+      return;
+    }
+    if (all && rc != rcOk)
+      RC_FAIL(name + ": the model allows it, the hardware faulted (" + KnRetcodeName(rc) + ", reason " + hex(fault) + ")");
+    if (!all) {
+      if (rc != rcFail) RC_FAIL(name + ": the model forbids it (reason " + hex(reason) + "), the hardware returned " + KnRetcodeName(rc));
+      if (fault != reason) RC_FAIL(name + ": fault reason " + hex(fault) + ", model expects " + hex(reason));
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < segs.size(); ++i) {
+      const Seg& sg = segs[i];
+      if (sg.a.allowed) {
+        const std::vector<uint8_t> now = phys_bytes(sut, sg.pa, sg.len);
+        const bool same = all ? std::memcmp(now.data(), data.data() + off, sg.len) == 0 : now == before[i];
+        if (!same)
+          RC_FAIL(name + (all ? ": bytes moved do not match memory at " : ": a faulting request changed memory at ") + hex(sg.pa));
+      }
+      off += sg.len;
+    }
+  }
+
+  model::Bdf bdf_;
+  bool write_;
+  size_t len_;
+  uint32_t seed_;
+  model::Pid pid_ = 0;
+  Handle handle_ = 0;
+  Edge edge_ = Edge::First;
+  uint64_t inside_page_ = 0;
+  uint64_t absolute_ = 0;
+};
+
+// Write a pattern through a mapping (if writable) and read it back; either way the bytes must be
+// the ones at the physical page the model says the mapping shows.
+class VmAccess final : public Cmd {
+ public:
+  explicit VmAccess(const model::State& s) {
+    std::vector<std::pair<model::Pid, Handle>> maps;
+    for (const auto& [p, proc] : s.processes)
+      if (proc.alive)
+        for (const auto& [h, e] : proc.handles)
+          if (e.kind == model::Kind::Mapping) maps.emplace_back(p, h);
+    RC_PRE(!maps.empty());
+    std::tie(pid_, h_) = maps[static_cast<size_t>(b::pick(static_cast<int>(maps.size())))];
+    offset_ = static_cast<uint64_t>(*rc::gen::inRange<uint64_t>(0, 64 * kPage));
+    len_ = 1 + static_cast<size_t>(b::pick(64));
+    seed_ = static_cast<uint32_t>(b::pick(1 << 16));
+  }
+  void checkPreconditions(const model::State& s) const override { RC_PRE(model::process_alive(s, pid_)); }
+  void apply(model::State&) const override {}
+  void run(const model::State&, Sut& sut) const override {
+    std::ostringstream name;
+    show(name);
+    const model::HandleEntry* e = model::lookup_handle(sut.model, pid_, h_);
+    if (e == nullptr || e->kind != model::Kind::Mapping || e->revoked || !sut.mapping_va.count(e->object)) return;
+    const model::Mapping& m = sut.model.mappings.at(e->object);
+    const uint64_t off = offset_ % m.length;
+    const size_t len = std::min<size_t>(len_, m.length - off);
+    const uint64_t va = sut.mapping_va.at(e->object) + off;
+    const KnPid p = sut.impl_pid(pid_);
+    std::vector<uint8_t> expect;
+    if (m.vmflags & VMM_FLAG_WRITE) {
+      expect = pattern(seed_, len);
+      const Retcode rc = sut.api().vm_write(sut.session(), p, va, expect.data(), len);
+      if (rc != rcOk) RC_FAIL(name.str() + ": vm_write " + KnRetcodeName(rc));
+    }
+    std::vector<uint8_t> mem;
+    for (uint64_t cur = 0; cur < len;) {
+      const uint64_t byte = m.offset + off + cur;
+      const size_t seg = static_cast<size_t>(std::min<uint64_t>(kPage - byte % kPage, len - cur));
+      const std::vector<uint8_t> part = phys_bytes(sut, buffer_pa(sut, m.buffer, byte), seg);
+      mem.insert(mem.end(), part.begin(), part.end());
+      cur += seg;
+    }
+    if (!expect.empty() && mem != expect) RC_FAIL(name.str() + ": bytes written through the mapping are not in the buffer's frames");
+    if (m.vmflags & VMM_FLAG_READ) {
+      std::vector<uint8_t> got(len);
+      const Retcode rc = sut.api().vm_read(sut.session(), p, va, got.data(), len);
+      if (rc != rcOk) RC_FAIL(name.str() + ": vm_read " + KnRetcodeName(rc));
+      if (got != mem) RC_FAIL(name.str() + ": bytes read through the mapping differ from the buffer's frames");
+    }
+    assert_refines(sut, name.str().c_str());
+  }
+  void show(std::ostream& os) const override {
+    os << "VmAccess(pid=" << pid_ << ", mapping=" << h_ << ", offset=" << hex(offset_) << ", len=" << len_ << ")";
+  }
+
+ private:
+  model::Pid pid_ = 1;
+  Handle h_ = 0;
+  uint64_t offset_ = 0;
+  size_t len_ = 1;
+  uint32_t seed_ = 0;
+};
+
+}  // namespace
+
+CmdPtr make_device_dma(const model::State& s) { return std::make_shared<const DeviceDma>(s); }
+CmdPtr make_vm_access(const model::State& s) { return std::make_shared<const VmAccess>(s); }
+
+}  // namespace kniommu::conformance

@@ -1,0 +1,120 @@
+#include "hw_view.h"
+
+#include <array>
+#include <sstream>
+
+namespace kniommu::conformance {
+namespace {
+
+constexpr uint32_t kRegRtaddr = 0x20;
+constexpr uint64_t kAddrMask = 0x000FFFFFFFFFF000ull;  // bits 51:12 of every pointer/leaf
+constexpr uint64_t kPresent = 0x1;
+constexpr uint64_t kSlPerm = 0x3;     // R|W: "present" for second-level entries
+constexpr uint64_t kSlPs = 0x80;      // page size (leaf at level 2/3)
+constexpr unsigned kMaxTablesPerWalk = 1u << 16;  // guards against cyclic/corrupt tables
+
+using Table = std::array<uint64_t, 512>;
+
+class Walker {
+ public:
+  Walker(const KnAdapterV1& api, KnAdapterSession* s, HwView& view)
+      : api_(api), s_(s), view_(view) {}
+
+  bool read_table(uint64_t pa, Table& out) {
+    if (api_.phys_read(s_, pa, out.data(), sizeof(Table)) != rcOk) {
+      error("cannot read table at 0x", pa);
+      return false;
+    }
+    return true;
+  }
+
+  // Runs of the second-level table rooted at `root` with `levels` levels (memoized per root).
+  const Runs& domain_runs(uint64_t root, unsigned levels) {
+    auto key = std::make_pair(root, levels);
+    auto it = memo_.find(key);
+    if (it != memo_.end()) return it->second;
+    Runs runs;
+    tables_ = 0;
+    walk(root, levels, 0, kSlPerm, runs);
+    return memo_.emplace(key, normalize(std::move(runs))).first->second;
+  }
+
+  void error(const char* what, uint64_t value) {
+    std::ostringstream os;
+    os << what << std::hex << value;
+    view_.errors.push_back(os.str());
+  }
+
+ private:
+  void walk(uint64_t table, unsigned level, uint64_t base, uint64_t perm, Runs& out) {
+    if (++tables_ > kMaxTablesPerWalk) {
+      error("second-level walk visits too many tables; last at 0x", table);
+      return;
+    }
+    Table t;
+    if (!read_table(table, t)) return;
+    const unsigned shift = 12 + 9 * (level - 1);
+    for (unsigned i = 0; i < 512; ++i) {
+      const uint64_t e = t[i];
+      if ((e & kSlPerm) == 0) continue;  // not present: nothing below is reachable
+      const uint64_t iova = base + (uint64_t{i} << shift);
+      const uint64_t p = perm & e & kSlPerm;  // effective permission: AND over the walk
+      const bool leaf = level == 1 || ((e & kSlPs) != 0 && (level == 2 || level == 3));
+      if (leaf) {
+        const uint64_t pages = uint64_t{1} << (9 * (level - 1));
+        const uint64_t pa = e & kAddrMask & ~((pages * kPage) - 1);
+        if (p != 0) out.push_back(Run{iova, pages, pa, static_cast<uint8_t>(p)});
+      } else if (p != 0) {
+        walk(e & kAddrMask, level - 1, iova, p, out);
+      }
+    }
+  }
+
+  const KnAdapterV1& api_;
+  KnAdapterSession* s_;
+  HwView& view_;
+  std::map<std::pair<uint64_t, unsigned>, Runs> memo_;
+  unsigned tables_ = 0;
+};
+
+}  // namespace
+
+HwView read_hw_view(const KnAdapterV1& api, KnAdapterSession* session) {
+  HwView view;
+  const uint64_t rtaddr = api.read_reg64(session, kRegRtaddr);
+  const uint64_t rta = rtaddr & kAddrMask;
+  if (rta == 0) return view;  // no root table programmed: every request faults (0x1/0x2)
+  Walker w(api, session, view);
+  Table root;
+  if (!w.read_table(rta, root)) return view;
+  for (unsigned bus = 0; bus < 256; ++bus) {
+    const uint64_t lo = root[2 * bus];
+    if ((lo & kPresent) == 0) continue;
+    Table ctx;
+    if (!w.read_table(lo & kAddrMask, ctx)) continue;
+    for (unsigned devfn = 0; devfn < 256; ++devfn) {
+      const uint64_t clo = ctx[2 * devfn], chi = ctx[2 * devfn + 1];
+      if ((clo & kPresent) == 0) continue;
+      const uint16_t bdf = static_cast<uint16_t>((bus << 8) | devfn);
+      const uint64_t tt = (clo >> 2) & 0x3;
+      if (tt != 0) {
+        w.error("context entry with TT != 00 (only translated DMA is used), bdf 0x", bdf);
+        continue;
+      }
+      const unsigned aw = static_cast<unsigned>(chi & 0x7);
+      if (aw < 1 || aw > 3) {
+        w.error("context entry with AW outside 3..5 levels, bdf 0x", bdf);
+        continue;
+      }
+      HwDevice d;
+      d.did = static_cast<uint16_t>((chi >> 8) & 0xFFFF);
+      d.root = clo & kAddrMask;
+      d.levels = aw + 2;
+      d.runs = w.domain_runs(d.root, d.levels);
+      view.devices.emplace(bdf, std::move(d));
+    }
+  }
+  return view;
+}
+
+}  // namespace kniommu::conformance

@@ -1,0 +1,43 @@
+// Mutation adequacy: a mutant counts as caught when the refinement suite fails on some hardware
+// configuration within the budget (cases x length) of the options. Configurations are tried in a
+// fixed order and the first one that catches the mutant is recorded.
+#include <chrono>
+
+#include "kniommu/conformance.h"
+
+namespace kniommu::conformance {
+
+std::vector<MutantOutcome> run_mutation_adequacy(const KnAdapterV1& adapter,
+                                                 const std::vector<std::string>& mutants,
+                                                 const ConformanceOptions& options) {
+  std::vector<std::string> configs = options.configs;
+  if (configs.empty())
+    for (const HwConfig& c : standard_configs())
+      if (c.sim.iommu_enabled) configs.push_back(c.name);  // no isolation to break when disabled
+  std::vector<MutantOutcome> out;
+  for (const std::string& m : mutants) {
+    MutantOutcome mo;
+    mo.mutant = m;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (const std::string& cfg : configs) {
+      ConformanceOptions opt = options;
+      opt.configs = {cfg};
+      opt.mutant = m;
+      const ConformanceResult r = run_conformance(adapter, opt);
+      const ConfigOutcome& o = r.outcomes.at(0);
+      if (o.status == ConfigOutcome::Status::Failed) {
+        mo.caught = true;
+        mo.config = cfg;
+        mo.commands_to_failure = o.counterexample_length;
+        mo.failure = o.failure;
+        break;
+      }
+      if (o.status == ConfigOutcome::Status::Error) mo.failure = o.failure;
+    }
+    mo.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    out.push_back(std::move(mo));
+  }
+  return out;
+}
+
+}  // namespace kniommu::conformance

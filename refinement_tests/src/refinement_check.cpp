@@ -1,0 +1,143 @@
+#include "refinement_check.h"
+
+#include <set>
+#include <sstream>
+
+#include "hw_view.h"
+
+namespace kniommu::conformance {
+namespace {
+
+uint8_t perm_of(uint32_t flags) { return static_cast<uint8_t>(flags & (kPermR | kPermW)); }
+
+template <class... T>
+std::string cat(const T&... parts) {
+  std::ostringstream os;
+  os << std::hex << std::showbase;
+  (os << ... << parts);
+  return os.str();
+}
+
+// Partition: same model domain <=> same DID and same table root.
+void check_attachments(const model::State& s, const HwView& hw, std::vector<std::string>& out) {
+  std::map<uint16_t, model::DomainId> model_attached;
+  for (const auto& [id, d] : s.domains)
+    for (model::Bdf b : d.devices) model_attached[b] = id;
+  for (const auto& [bdf, dom] : model_attached)
+    if (!hw.devices.count(bdf)) out.push_back(cat("device ", bdf, " attached in the model to domain ", dom,
+                                                  " but its context entry is not present"));
+  for (const auto& [bdf, dev] : hw.devices)
+    if (!model_attached.count(bdf))
+      out.push_back(cat("device ", bdf, " has a present context entry (DID ", dev.did,
+                        ") but is not attached in the model"));
+  for (const auto& [b1, d1] : model_attached) {
+    for (const auto& [b2, d2] : model_attached) {
+      if (b2 <= b1 || !hw.devices.count(b1) || !hw.devices.count(b2)) continue;
+      const HwDevice& h1 = hw.devices.at(b1);
+      const HwDevice& h2 = hw.devices.at(b2);
+      if (d1 == d2 && (h1.did != h2.did || h1.root != h2.root))
+        out.push_back(cat("devices ", b1, " and ", b2, " share model domain ", d1,
+                          " but differ in DID/table root"));
+      if (d1 != d2 && (h1.did == h2.did || h1.root == h2.root))
+        out.push_back(cat("devices ", b1, " and ", b2, " are in different model domains but share ",
+                          h1.did == h2.did ? "a DID" : "a table root"));
+    }
+  }
+}
+
+void check_translations(const model::State& s, const HwView& hw,
+                        const std::map<model::DomainId, Runs>& expected,
+                        std::vector<std::string>& out) {
+  for (const auto& [bdf, dev] : hw.devices) {
+    auto dom = model::attachment(s, bdf);
+    if (!dom) continue;  // reported by check_attachments
+    const Runs& want = expected.at(*dom);
+    if (dev.runs != want) {
+      std::ostringstream os;
+      os << std::hex << "device 0x" << bdf << " reaches " << dev.runs << " but the model's domain "
+         << std::dec << *dom << " grants " << want;
+      out.push_back(os.str());
+    }
+  }
+}
+
+// Every cached translation must be one the model allows now.
+void check_caches(const Sut& sut, const HwView& hw, const std::map<model::DomainId, Runs>& expected,
+                  std::vector<std::string>& out) {
+  size_t count = 0;
+  if (sut.api().cache_snapshot(sut.session(), nullptr, 0, &count) != rcOk) {
+    out.push_back("cache_snapshot failed");
+    return;
+  }
+  std::vector<KnSimCacheEntry> entries(count);
+  if (count != 0 &&
+      sut.api().cache_snapshot(sut.session(), entries.data(), entries.size(), &count) != rcOk) {
+    out.push_back("cache_snapshot failed");
+    return;
+  }
+  entries.resize(std::min(count, entries.size()));
+  // DID -> model domain, through the context entries in memory (what the hardware would use).
+  std::map<uint16_t, model::DomainId> did_domain;
+  for (const auto& [bdf, dev] : hw.devices)
+    if (auto dom = model::attachment(sut.model, bdf)) did_domain[dev.did] = *dom;
+  for (const KnSimCacheEntry& e : entries) {
+    if (e.kind == 0) {
+      auto it = hw.devices.find(e.sid);
+      const bool attached = model::attachment(sut.model, e.sid).has_value();
+      if (!attached || it == hw.devices.end() || it->second.did != e.did ||
+          it->second.root != (e.pa & ~uint64_t{0xFFF}))
+        out.push_back(cat("context cache holds sid ", e.sid, " -> DID ", e.did, " table ", e.pa,
+                          " which the model does not allow (attached: ", attached, ")"));
+      continue;
+    }
+    if (e.perms == 0) continue;  // a cached fault (CM=1) only restricts
+    // Entries of a DID no present context entry uses cannot be reached by any request now; they
+    // are judged when a device gets attached with that DID.
+    auto it = did_domain.find(e.did);
+    if (it == did_domain.end()) continue;
+    const uint64_t pages = e.size / kPage;
+    if (!covers(expected.at(it->second), e.iova, pages, e.pa, e.perms))
+      out.push_back(cat("IOTLB holds DID ", e.did, " iova ", e.iova, " -> ", e.pa, " size ", e.size,
+                        " perms ", static_cast<int>(e.perms), " which model domain ",
+                        it->second, " does not grant"));
+  }
+}
+
+}  // namespace
+
+std::map<model::DomainId, Runs> expected_domain_runs(const model::State& s, const Sut& sut) {
+  std::map<model::DomainId, Runs> runs;
+  for (const auto& [id, d] : s.domains) runs[id];
+  for (const auto& [gid, g] : s.grants) {
+    if (!g.domain) continue;
+    const model::Buffer& b = s.buffers.at(g.buffer);
+    auto pit = sut.phys.find(g.buffer);
+    if (pit == sut.phys.end()) continue;
+    const uint64_t block_pages = uint64_t{1} << b.order;
+    for (size_t j = 0; j < pit->second.size(); ++j)
+      runs[*g.domain].push_back(
+          Run{g.iova + j * block_pages * kPage, block_pages, pit->second[j].pa, perm_of(b.flags)});
+  }
+  for (auto& [id, r] : runs) r = normalize(std::move(r));
+  return runs;
+}
+
+std::vector<std::string> check_refinement(const Sut& sut) {
+  std::vector<std::string> out;
+  for (const std::string& inv : model::check_invariants(sut.model))
+    out.push_back("model invariant violated: " + inv);
+  if (sut.api().use_after_free_count != nullptr) {
+    const uint64_t uaf = sut.api().use_after_free_count(sut.session());
+    if (uaf != 0) out.push_back(cat("hardware saw ", uaf, " frames freed while still reachable"));
+  }
+  if (!sut.model.config.iommu_enabled) return out;  // no tables: every DMA is untranslated
+  const HwView hw = read_hw_view(sut.api(), sut.session());
+  for (const std::string& e : hw.errors) out.push_back("hardware tables: " + e);
+  const auto expected = expected_domain_runs(sut.model, sut);
+  check_attachments(sut.model, hw, out);
+  check_translations(sut.model, hw, expected, out);
+  check_caches(sut, hw, expected, out);
+  return out;
+}
+
+}  // namespace kniommu::conformance

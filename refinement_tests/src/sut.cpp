@@ -1,0 +1,54 @@
+#include "sut.h"
+
+namespace kniommu::conformance {
+
+model::Config model_config(const HwConfig& config) {
+  model::Config c;
+  c.iommu_enabled = config.sim.iommu_enabled != 0;
+  c.devices = config.devices;
+  c.address_width = config.sim.mgaw;
+  // 2^(4+2*ND) DIDs, DID 0 reserved (with CM=1 hardware tags not-present entries with DID 0;
+  // kniommu reserves it on every configuration so the count does not depend on CM).
+  c.max_domains = (1u << (4 + 2 * config.sim.nd)) - 1;
+  return c;
+}
+
+Sut::Sut(const KnAdapterV1& api, const HwConfig& config, int initial_processes)
+    : model(model::initial_state(model_config(config))), api_(api), config_(config) {
+  const KnSimConfig sim = config_.make_sim();
+  const Retcode rc = api_.system_create(&sim, &session_);
+  if (rc != rcOk) {
+    session_ = nullptr;
+    error_ = std::string("system_create failed: ") + KnRetcodeName(rc);
+    return;
+  }
+  for (int i = 0; i < initial_processes; ++i) {
+    KnPid impl = 0;
+    const Retcode prc = api_.process_create(session_, &impl);
+    const model::Result mr = model::process_create(model);
+    if (prc != rcOk || mr.rc != rcOk) {
+      error_ = std::string("process_create failed: ") + KnRetcodeName(prc);
+      return;
+    }
+    add_process(mr.pid, impl);
+  }
+}
+
+Sut::~Sut() {
+  if (session_ != nullptr) api_.system_destroy(session_);
+}
+
+KnPid Sut::impl_pid(model::Pid pid) const {
+  auto it = pids_.find(pid);
+  return it == pids_.end() ? 0 : it->second;
+}
+
+Retcode Sut::get_info(model::Pid pid, Handle h, bool phys_info, InfoPtr* out) const {
+  DmaInfo* raw = nullptr;
+  const Retcode rc = phys_info ? api_.dma_get_phys_info(session_, impl_pid(pid), h, &raw)
+                               : api_.dma_get_info(session_, impl_pid(pid), h, &raw);
+  *out = InfoPtr(rc == rcOk ? raw : nullptr, InfoDeleter{api_.free_info});
+  return rc;
+}
+
+}  // namespace kniommu::conformance

@@ -1,0 +1,81 @@
+// The system under test for one RapidCheck case: a fresh simulated machine reached through the
+// adapter, the REAL model state (advanced with the implementation's own choices: the IOVA of each
+// grant, rcOutOfMemory when frames ran out), and what the harness learnt through API calls (the
+// physical blocks of each buffer from KnIoDmaGetPhysInfo, the address of each mapping).
+//
+// Why two model states: rc::state advances its generation model in apply(), which cannot see the
+// implementation, so that copy uses a stand-in IOVA. Commands are generated against it, but every
+// check is made against `model` here, which follows the implementation's real choices.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kniommu/adapter.h"
+#include "kniommu/conformance.h"
+#include "model/model.h"
+#include "runs.h"
+
+namespace kniommu::conformance {
+
+struct PhysBlock {
+  uint64_t pa = 0;
+  uint32_t order = 0;
+};
+
+// DmaInfo released through the adapter that allocated it.
+struct InfoDeleter {
+  void (*free_info)(DmaInfo*) = nullptr;
+  void operator()(DmaInfo* p) const {
+    if (p != nullptr) free_info(p);
+  }
+};
+using InfoPtr = std::unique_ptr<DmaInfo, InfoDeleter>;
+
+class Sut {
+ public:
+  // Creates the machine and `initial_processes` processes (model pids 1..n).
+  Sut(const KnAdapterV1& api, const HwConfig& config, int initial_processes);
+  ~Sut();
+  Sut(const Sut&) = delete;
+  Sut& operator=(const Sut&) = delete;
+
+  bool ok() const { return session_ != nullptr && error_.empty(); }
+  const std::string& error() const { return error_; }
+
+  const KnAdapterV1& api() const { return api_; }
+  KnAdapterSession* session() const { return session_; }
+  const HwConfig& config() const { return config_; }
+  KnPid impl_pid(model::Pid pid) const;
+
+  // GetInfo / GetPhysInfo as process `pid`.
+  Retcode get_info(model::Pid pid, Handle h, bool phys, InfoPtr* out) const;
+
+  // Registers a process created on both sides.
+  void add_process(model::Pid model_pid, KnPid impl_pid) { pids_[model_pid] = impl_pid; }
+
+  // The real model state (see the file comment).
+  model::State model;
+  // Physical blocks of every buffer ever created, from KnIoDmaGetPhysInfo at creation.
+  std::map<model::BufferId, std::vector<PhysBlock>> phys;
+  // Simulated virtual address of every mapping.
+  std::map<model::MappingId, uint64_t> mapping_va;
+  // Last IOVA a grant handle value of a process named: DMA probes reuse it after the grant is
+  // closed, its domain detached or its process exited (invalidation-sensitive sequences).
+  std::map<std::pair<model::Pid, Handle>, std::pair<uint64_t, uint64_t>> grant_history;
+
+ private:
+  const KnAdapterV1& api_;
+  HwConfig config_;
+  KnAdapterSession* session_ = nullptr;
+  std::map<model::Pid, KnPid> pids_;
+  std::string error_;
+};
+
+model::Config model_config(const HwConfig& config);
+
+}  // namespace kniommu::conformance

@@ -1,0 +1,122 @@
+// The refinement CTest driver over the built-in adapter:
+//   kniommu_refinement config <name>   the suite on one hardware configuration
+//   kniommu_refinement mutants         mutation adequacy over every mutant of kMutants
+//   kniommu_refinement linearizability concurrent histories against the model
+//   kniommu_refinement selftest        the harness itself reports, shrinks and replays a failure
+// Exit status 0 = pass. Budgets: docs/reproducing.md (KNIOMMU_DEEP=1 for the long run).
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <string_view>
+
+#include "common/mutation.h"
+#include "kniommu/builtin_adapter.h"
+#include "kniommu/conformance.h"
+
+namespace kc = kniommu::conformance;
+
+namespace {
+
+bool deep() {
+  const char* v = std::getenv("KNIOMMU_DEEP");
+  return v != nullptr && *v != '\0' && *v != '0';
+}
+
+int run_config(const std::string& name) {
+  kc::ConformanceOptions opt;
+  opt.configs = {name};
+  opt.replay_out = "refinement-" + name + ".replay";
+  const kc::ConformanceResult r = kc::run_conformance(*kniommu_builtin_adapter(), opt);
+  for (const auto& o : r.outcomes)
+    if (o.status == kc::ConfigOutcome::Status::Failed)
+      std::cerr << "Replay file: " << opt.replay_out << "\n";
+  return r.passed ? 0 : 1;
+}
+
+int run_mutants() {
+  if (!kniommu::kMutantsCompiled) {
+    std::cerr << "mutants are not compiled in (configure with -DKNIOMMU_MUTANTS=ON)\n";
+    return 1;
+  }
+  std::vector<std::string> names;
+  for (const auto& m : kniommu::kMutants) names.emplace_back(m.name);
+  kc::ConformanceOptions opt;
+  opt.seed = 1;  // fixed: "caught within the default budget" must not depend on luck
+  opt.verbose = false;
+  if (deep()) opt.seed = 0;
+  const auto results = kc::run_mutation_adequacy(*kniommu_builtin_adapter(), names, opt);
+  bool all = true;
+  std::printf("%-32s %-7s %-11s %-9s %s\n", "mutant", "caught", "config", "commands", "seconds");
+  for (const auto& m : results) {
+    std::printf("%-32s %-7s %-11s %-9d %.1f\n", m.mutant.c_str(), m.caught ? "yes" : "NO",
+                m.config.empty() ? "-" : m.config.c_str(), m.commands_to_failure, m.seconds);
+    all = all && m.caught;
+  }
+  for (const auto& m : results)
+    if (m.caught) std::printf("\n[%s] caught on %s:\n%s\n", m.mutant.c_str(), m.config.c_str(), m.failure.c_str());
+  return all ? 0 : 1;
+}
+
+int run_linearizability() {
+  kc::LinearizabilityOptions opt;
+  opt.histories = deep() ? 3000 : 300;
+  for (const char* cfg : {"l4_sp", "l4_cm_tiny"}) {
+    opt.config = cfg;
+    const std::string problem = kc::check_linearizability(*kniommu_builtin_adapter(), opt);
+    if (!problem.empty()) {
+      std::cerr << problem;
+      return 1;
+    }
+    std::cerr << "linearizability: " << opt.histories << " histories on " << cfg << " explained\n";
+  }
+  return 0;
+}
+
+// The harness must be able to fail: with a mutant active it has to report a failure, shrink it
+// to a few commands, print a reproduce line, and replaying the written replay file must fail
+// again the same way.
+int run_selftest() {
+  if (!kniommu::kMutantsCompiled) {
+    std::cerr << "selftest needs the mutants compiled in\n";
+    return 1;
+  }
+  kc::ConformanceOptions opt;
+  opt.configs = {"l4_sp"};
+  opt.mutant = "WriteForToDevice";
+  opt.seed = 7;
+  opt.replay_out = "refinement-selftest.replay";
+  const kc::ConformanceResult r = kc::run_conformance(*kniommu_builtin_adapter(), opt);
+  const kc::ConfigOutcome& o = r.outcomes.at(0);
+  constexpr int kShort = 8;
+  bool ok = !r.passed && o.status == kc::ConfigOutcome::Status::Failed && o.counterexample_length > 0 &&
+            o.counterexample_length <= kShort && o.rc_params.find("reproduce=") != std::string::npos;
+  if (!ok) {
+    std::cerr << "SELFTEST: expected a failure shrunk to <= " << kShort << " commands with a reproduce line; got "
+              << kc::status_name(o.status) << ", " << o.counterexample_length << " commands\n";
+    return 1;
+  }
+  kc::ConformanceOptions replay;
+  replay.replay_in = opt.replay_out;
+  const kc::ConformanceResult again = kc::run_conformance(*kniommu_builtin_adapter(), replay);
+  const kc::ConfigOutcome& a = again.outcomes.at(0);
+  if (again.passed || a.counterexample != o.counterexample) {
+    std::cerr << "SELFTEST: replaying " << opt.replay_out << " did not reproduce the same counterexample\n";
+    return 1;
+  }
+  std::cerr << "SELFTEST: the harness failed as it must (" << o.counterexample_length
+            << " commands) and the replay file reproduced it\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string_view cmd = argc > 1 ? argv[1] : "";
+  if (cmd == "config" && argc > 2) return run_config(argv[2]);
+  if (cmd == "mutants") return run_mutants();
+  if (cmd == "linearizability") return run_linearizability();
+  if (cmd == "selftest") return run_selftest();
+  std::cerr << "usage: kniommu_refinement config <name> | mutants | linearizability | selftest\n";
+  return 2;
+}
