@@ -1,0 +1,44 @@
+// The simulated machine a System runs on: physical memory, the emulated VT-d remapping unit (absent
+// when the IOMMU is disabled) and the PCIe bus with its devices. A thin owner over impl/hw, so the
+// rest of impl/kos sees only vtd::PhysMem and vtd::Mmio — what a kernel would see.
+//
+// Thread safety: everything here is safe to call concurrently (the hw objects lock internally);
+// device DMA in particular runs without the System mutex, as real devices do.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "kniommu/sim.h"
+#include "vtd/mmio.h"
+#include "vtd/phys_mem.h"
+
+namespace kniommu::kos {
+
+class Hardware {
+ public:
+  static Retcode create(const KnSimConfig& config, std::unique_ptr<Hardware>* out);
+  virtual ~Hardware() = default;
+  Hardware(const Hardware&) = delete;
+  Hardware& operator=(const Hardware&) = delete;
+
+  virtual vtd::PhysMem& mem() = 0;
+  virtual vtd::Mmio* mmio() = 0;  // nullptr: IOMMU disabled
+  virtual bool device_known(std::uint16_t bdf) const = 0;
+  virtual Retcode device_dma(std::uint16_t bdf, std::uint64_t iova, void* data, std::size_t len,
+                             bool is_write, std::uint8_t* fault_reason) = 0;
+  virtual Retcode phys_read(std::uint64_t pa, void* out, std::size_t len) = 0;
+  virtual Retcode cache_snapshot(KnSimCacheEntry* out, std::size_t capacity,
+                                 std::size_t* count) = 0;
+  virtual std::uint64_t use_after_free_count() = 0;
+  virtual std::uint64_t frames_in_use() = 0;
+  // Host physical address width (CPUID MAXPHYADDR on real hardware; not in CAP): page-table
+  // pointers must stay below it.
+  virtual unsigned host_address_width() const = 0;
+
+ protected:
+  Hardware() = default;
+};
+
+}  // namespace kniommu::kos
