@@ -36,20 +36,20 @@ constexpr std::uint64_t level_size(unsigned level) { return std::uint64_t{1} << 
 
 // The 9-bit table index of `iova` at `level`.
 template <class Ops>
-typename Ops::Word level_index(const typename Ops::Word& iova, unsigned level) {
+constexpr typename Ops::Word level_index(const typename Ops::Word& iova, unsigned level) {
   return Ops::shr(iova, level_shift(level)) & Ops::constant(iova, kEntriesPerTable - 1);
 }
 
 // The offset of `iova` inside its 4 KiB page.
 template <class Ops>
-typename Ops::Word page_offset(const typename Ops::Word& iova) {
+constexpr typename Ops::Word page_offset(const typename Ops::Word& iova) {
   return iova & Ops::constant(iova, (std::uint64_t{1} << kOffsetBits) - 1);
 }
 
 // Inverse of the split for a walk of `levels` levels: indices[l-1] is the index at level l (only
 // its low 9 bits are used). recombine(split(iova)) == iova for every iova below 2^(12+9*levels).
 template <class Ops>
-typename Ops::Word recombine(const std::array<typename Ops::Word, 5>& indices,
+constexpr typename Ops::Word recombine(const std::array<typename Ops::Word, 5>& indices,
                              const typename Ops::Word& offset, unsigned levels) {
   const auto nine = Ops::constant(offset, kEntriesPerTable - 1);
   auto v = offset & Ops::constant(offset, (std::uint64_t{1} << kOffsetBits) - 1);
@@ -61,7 +61,7 @@ typename Ops::Word recombine(const std::array<typename Ops::Word, 5>& indices,
 
 // True when `iova` fits in `width` address bits.
 template <class Ops>
-auto fits_width(const typename Ops::Word& iova, unsigned width) {
+constexpr auto fits_width(const typename Ops::Word& iova, unsigned width) {
   return Ops::shr(iova, width) == Ops::constant(iova, 0);
 }
 
@@ -72,7 +72,7 @@ auto fits_width(const typename Ops::Word& iova, unsigned width) {
 // range is unaligned (Linux 59bf3557cf2f, vtd.md §3 item 1). Result is in 0..64; 64 means only a
 // whole-address-space block covers it.
 template <class Ops>
-typename Ops::Word psi_mask(const typename Ops::Word& first_pfn, const typename Ops::Word& last_pfn) {
+constexpr typename Ops::Word psi_mask(const typename Ops::Word& first_pfn, const typename Ops::Word& last_pfn) {
   const auto diff = first_pfn ^ last_pfn;
   const auto zero = Ops::constant(first_pfn, 0);
   auto am = zero;
