@@ -40,6 +40,14 @@ kniommu_gtest(audit_tests LABEL unit
   LIBS kniommu_audit_lib kniommu_vtd)
 target_include_directories(audit_tests PRIVATE ${_audit}/tests)
 
+# The snapshot writer for a live simulated system (sim.h); linked with the built-in implementation.
+add_library(kniommu_snapshot STATIC ${_audit}/capture/capture.cpp ${_audit}/capture/metadata.cpp)
+target_link_libraries(kniommu_snapshot PUBLIC kniommu_audit_lib kniommu_kos PRIVATE kniommu_vtd kniommu_warnings)
+
+kniommu_gtest(snapshot_capture_tests LABEL unit
+  SOURCES ${_audit}/tests/capture_tests.cpp
+  LIBS kniommu_snapshot)
+
 # The fuzz harness compiles the audit's sources itself (clang++), with these include dirs.
 set(KNIOMMU_AUDIT_FUZZ_EXTRA
   -I${PROJECT_SOURCE_DIR}/impl -I${PROJECT_SOURCE_DIR}/impl/include
