@@ -1,0 +1,121 @@
+// The three translation caches of the emulated unit. Each keeps serving what it holds until an
+// invalidation (or capacity eviction) removes it — exactly the staleness real hardware has, which
+// is what lets the tests catch a driver that forgets to invalidate.
+//   ContextCache            SID -> decoded context entry (negative entries too when CM=1)
+//   Iotlb                   (DID, page, size) -> frame + permissions, tagged by DID, not SID
+//   PagingStructureCache    (DID, level, IOVA prefix) -> next-table pointer (non-leaf entries)
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "hw/bounded_cache.h"
+#include "vtd/phys_mem.h"
+
+namespace kniommu::hw {
+
+using vtd::PhysAddr;
+
+// A context entry as the unit decoded it. `present` false = a cached not-present entry (CM=1),
+// which hardware tags with DID 0.
+struct ContextInfo {
+  bool present = false;
+  bool fpd = false;
+  std::uint8_t tt = 0;
+  std::uint8_t levels = 0;  // AW + 2
+  std::uint16_t did = 0;
+  PhysAddr slptptr = 0;
+};
+
+class ContextCache {
+ public:
+  explicit ContextCache(std::size_t capacity) : cache_(capacity) {}
+  const ContextInfo* find(std::uint16_t sid) { return cache_.find(sid); }
+  bool insert(std::uint16_t sid, const ContextInfo& ctx) { return cache_.insert(sid, ctx); }
+  std::size_t invalidate_all() { return cache_.clear(); }
+  std::size_t invalidate_domain(std::uint16_t did);
+  // Device-selective: SIDs equal to `sid` outside the function bits FM masks (FM 1: bit 2,
+  // 2: bits 2:1, 3: bits 2:0), and with the given DID.
+  std::size_t invalidate_device(std::uint16_t sid, unsigned fm, std::uint16_t did);
+  template <class Fn>
+  void for_each(Fn fn) const { cache_.for_each(fn); }
+  std::size_t size() const { return cache_.size(); }
+
+ private:
+  BoundedCache<std::uint16_t, ContextInfo, std::hash<std::uint16_t>> cache_;
+};
+
+struct IotlbKey {
+  std::uint16_t did = 0;
+  std::uint8_t shift = 0;  // page size: 12, 21 or 30
+  std::uint64_t vpn = 0;   // iova >> shift
+  friend bool operator==(const IotlbKey&, const IotlbKey&) = default;
+};
+struct IotlbKeyHash {
+  std::size_t operator()(const IotlbKey& k) const {
+    return std::hash<std::uint64_t>{}((k.vpn * 0x9E3779B97F4A7C15ull) ^
+                                      (std::uint64_t{k.did} << 8) ^ k.shift);
+  }
+};
+struct IotlbEntry {
+  PhysAddr page_pa = 0;     // base of the (super)page
+  std::uint8_t perms = 0;   // kPermRead | kPermWrite; 0 for a negative (not-present) entry
+};
+
+class Iotlb {
+ public:
+  explicit Iotlb(std::size_t capacity) : cache_(capacity) {}
+  // The entry covering `iova` for `did`, trying 4 KiB, then 2 MiB, then 1 GiB; nullptr on miss.
+  const IotlbEntry* find(std::uint16_t did, std::uint64_t iova, unsigned* shift);
+  bool insert(std::uint16_t did, std::uint64_t iova, unsigned shift, const IotlbEntry& e);
+  std::size_t invalidate_all() { return cache_.clear(); }
+  std::size_t invalidate_domain(std::uint16_t did);
+  // Page-selective: every entry of `did` that maps any byte of [addr, addr + 2^(12+am)), with addr
+  // masked down to that alignment — including superpage entries covering part of the range.
+  std::size_t invalidate_pages(std::uint16_t did, std::uint64_t addr, unsigned am);
+  template <class Fn>
+  void for_each(Fn fn) const { cache_.for_each(fn); }
+  std::size_t size() const { return cache_.size(); }
+
+ private:
+  BoundedCache<IotlbKey, IotlbEntry, IotlbKeyHash> cache_;
+};
+
+// Non-leaf entries: the level-L entry (L >= 2) covers 2^(12 + 9(L-1)) bytes of IOVA; its tag is
+// the IOVA bits above that. The value is the next table and the permissions ANDed so far.
+struct PscEntry {
+  PhysAddr next_table = 0;
+  std::uint8_t perms = 0;
+};
+
+class PagingStructureCache {
+ public:
+  explicit PagingStructureCache(std::size_t capacity) : cache_(capacity) {}
+  static unsigned shift_of(unsigned level) { return 12 + 9 * (level - 1); }
+  const PscEntry* find(std::uint16_t did, unsigned level, std::uint64_t iova) {
+    return cache_.find(IotlbKey{did, static_cast<std::uint8_t>(level), iova >> shift_of(level)});
+  }
+  bool insert(std::uint16_t did, unsigned level, std::uint64_t iova, const PscEntry& e) {
+    return cache_.insert(IotlbKey{did, static_cast<std::uint8_t>(level), iova >> shift_of(level)},
+                         e);
+  }
+  std::size_t invalidate_all() { return cache_.clear(); }
+  std::size_t invalidate_domain(std::uint16_t did);
+  std::size_t invalidate_range(std::uint16_t did, std::uint64_t addr, unsigned am);
+  // True when some cached entry points at a table inside [pa, pa + len).
+  bool references(PhysAddr pa, std::uint64_t len) const;
+  std::size_t size() const { return cache_.size(); }
+
+ private:
+  // Key reuse: `shift` holds the level here.
+  BoundedCache<IotlbKey, PscEntry, IotlbKeyHash> cache_;
+};
+
+// [a, a + 2^a_shift) overlaps [b, b + len)?
+inline bool overlaps(std::uint64_t a, unsigned a_shift, std::uint64_t b, std::uint64_t len) {
+  const std::uint64_t a_end = a + (std::uint64_t{1} << a_shift);
+  return a < b + len && b < a_end;
+}
+
+}  // namespace kniommu::hw

@@ -1,0 +1,154 @@
+// The emulated VT-d remapping unit (legacy mode). Driver code reaches it only through vtd::Mmio;
+// devices reach it through translate()/translate_range() (see pcie_bus.h). It walks the bytes the
+// driver wrote into SimPhysMem, through a context cache, an IOTLB and a paging-structure cache that
+// stay stale until the driver invalidates them (queued invalidation or the CCMD/IOTLB registers),
+// and records faults in its fault-recording registers. docs/emulator.md describes what is and is
+// not modelled.
+//
+// Locking: one mutex (mu_) guards all unit state. Lock order: RemappingUnit::mu_ may be taken
+// while no SimPhysMem lock is held; SimPhysMem calls on_frames_freed() with none of its locks
+// held, and the unit never allocates or frees frames, so the two never nest the other way.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "hw/caches.h"
+#include "hw/fault_reason.h"
+#include "hw/reg_file.h"
+#include "hw/sim_phys_mem.h"
+#include "hw/unit_config.h"
+#include "hw/walker.h"
+#include "vtd/formats.h"
+#include "kniommu/sim.h"
+#include "vtd/mmio.h"
+
+namespace kniommu::hw {
+
+struct UnitStats {
+  std::uint64_t translations = 0;       // translate requests with TE on (per page)
+  std::uint64_t untranslated = 0;       // requests with TE off (pass to physical)
+  std::uint64_t iotlb_hits = 0;
+  std::uint64_t iotlb_misses = 0;
+  std::uint64_t context_hits = 0;
+  std::uint64_t context_misses = 0;
+  std::uint64_t psc_entries_now = 0;     // snapshot of the paging-structure cache's size
+  std::uint64_t faults_recorded = 0;
+  std::uint64_t faults_suppressed = 0;   // qualified faults of FPD=1 contexts
+  std::uint64_t faults_dropped = 0;      // PFO set or the next record still full
+  std::uint64_t fault_events = 0;        // fault interrupts raised (FECTL.IM clear) or pended
+  std::uint64_t cc_global = 0, cc_domain = 0, cc_device = 0;
+  std::uint64_t iotlb_global = 0, iotlb_domain = 0, iotlb_page = 0;
+  std::uint64_t wait_descriptors = 0;
+  std::uint64_t queue_errors = 0;        // FSTS.IQE raised
+  std::uint64_t register_invalidations_refused = 0;  // CCMD/IOTLB register used while QI is on
+  std::uint64_t write_buffer_flushes = 0;
+};
+
+// One piece of a translated request: `len` bytes at physical `pa`, inside one 4 KiB page.
+struct DmaChunk {
+  PhysAddr pa = 0;
+  std::uint64_t len = 0;
+};
+
+class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
+ public:
+  // Registers itself as `mem`'s free listener for its lifetime.
+  RemappingUnit(const UnitConfig& config, SimPhysMem& mem);
+  ~RemappingUnit() override;
+  RemappingUnit(const RemappingUnit&) = delete;
+  RemappingUnit& operator=(const RemappingUnit&) = delete;
+
+  // vtd::Mmio: the driver's only way in.
+  std::uint32_t read32(std::uint32_t offset) override;
+  std::uint64_t read64(std::uint32_t offset) override;
+  void write32(std::uint32_t offset, std::uint32_t value) override;
+  void write64(std::uint32_t offset, std::uint64_t value) override;
+
+  // Translates the address `iova` of a request from `sid`. With TE off the address passes through
+  // untranslated. A fault is recorded (unless FPD suppresses it) and returned.
+  Fault translate(std::uint16_t sid, std::uint64_t iova, bool write, PhysAddr* pa,
+                  RequestKind kind = RequestKind::kUntranslated);
+  // A whole request: [iova, iova + len) split at 4 KiB boundaries, every page translated under one
+  // lock acquisition; stops at (and records only) the first fault.
+  Fault translate_range(std::uint16_t sid, std::uint64_t iova, std::uint64_t len, bool write,
+                        std::vector<DmaChunk>* out, RequestKind kind = RequestKind::kUntranslated);
+
+  // FrameFreeListener: counts frees of frames the unit could still reach.
+  void on_frames_freed(PhysAddr pa, unsigned order) override;
+
+  std::vector<KnSimCacheEntry> cache_snapshot() const;
+  UnitStats stats() const;
+  std::uint64_t use_after_free_count() const;
+  const UnitConfig& config() const { return config_; }
+
+ private:
+  // Offsets of the instance registers.
+  std::uint32_t iva_off() const { return config_.iro * 16; }
+  std::uint32_t iotlb_off() const { return config_.iro * 16 + vtd::kIotlbRegFromIva; }
+  std::uint32_t frcd_off(unsigned i) const { return config_.fro * 16 + i * vtd::kFrcdStride; }
+
+  void define_registers();
+  // Side effects after a guest write that covered [off, off + len).
+  void dispatch_write(std::uint32_t off, unsigned len);
+  void handle_gcmd();
+  void handle_ccmd();
+  void handle_iotlb_reg();
+  void handle_fsts_or_frcd_write();
+  void handle_ics_write();
+  void process_queue();
+
+  // Invalidation primitives shared by the register and queued interfaces.
+  void invalidate_context(unsigned granularity, std::uint16_t did, std::uint16_t sid, unsigned fm);
+  void invalidate_iotlb(unsigned granularity, std::uint16_t did, std::uint64_t addr, unsigned am,
+                        bool ih);
+  // Returns 0 on success, else an IQERCD.IQEI code.
+  unsigned run_descriptor(const vtd::layout::Words<2>& desc);
+  void raise_queue_error(unsigned iqei);
+
+  // Translation internals (mu_ held).
+  Fault translate_locked(std::uint16_t sid, std::uint64_t iova, std::uint8_t need,
+                         RequestKind kind, PhysAddr* pa);
+  Fault lookup_context(std::uint16_t sid, ContextInfo* ctx);
+  void report(std::uint16_t sid, std::uint64_t iova, bool write, Fault f, bool fpd);
+  void record_fault(std::uint16_t sid, std::uint64_t iova, bool write, Fault f);
+  void raise_fault_event();
+  void caches_changed() { ++generation_; }
+  bool references_locked(PhysAddr pa, std::uint64_t len) const;
+
+  // Front of the IOTLB: a small direct-mapped array of recent (SID, page) results, valid only
+  // while `generation_` is unchanged (any invalidation, eviction or root change bumps it), so it
+  // can never serve something the caches behind it no longer hold.
+  struct FrontSlot {
+    std::uint64_t generation = 0;  // 0 = empty
+    std::uint64_t vpn = 0;
+    PhysAddr page_pa = 0;
+    std::uint16_t sid = 0;
+    std::uint8_t perms = 0;
+  };
+  static constexpr std::size_t kFrontSlots = 256;
+  static std::size_t front_index(std::uint16_t sid, std::uint64_t vpn) {
+    return static_cast<std::size_t>((vpn ^ (std::uint64_t{sid} * 0x9E37u)) & (kFrontSlots - 1));
+  }
+
+  const UnitConfig config_;
+  SimPhysMem& mem_;
+  const Walker walker_;
+
+  mutable std::mutex mu_;
+  RegFile regs_;
+  PhysAddr root_table_ = 0;  // latched by SRTP
+  bool root_valid_ = false;  // SRTP done with a legacy-mode (TTM=00) RTADDR
+  unsigned next_fault_ = 0;  // next fault-recording register to use
+  ContextCache context_cache_;
+  Iotlb iotlb_;
+  PagingStructureCache psc_;
+  std::uint64_t generation_ = 1;
+  std::array<FrontSlot, kFrontSlots> front_{};
+  UnitStats stats_;
+  std::uint64_t use_after_free_ = 0;
+};
+
+}  // namespace kniommu::hw

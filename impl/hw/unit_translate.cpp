@@ -1,0 +1,190 @@
+// The unit's DMA path: context cache -> IOTLB -> second-level walk (with the paging-structure
+// cache), then fault reporting per the fault-recording algorithm (vtd.md §1.10).
+#include "hw/layout_masks.h"
+#include "hw/remapping_unit.h"
+#include "vtd/entries.h"
+
+namespace kniommu::hw {
+namespace {
+
+// Translated addresses in 0xFEEx_xxxx are the interrupt window and are blocked (vtd.md §1.4).
+constexpr PhysAddr kInterruptBase = 0xFEE0'0000;
+constexpr PhysAddr kInterruptEnd = 0xFEF0'0000;
+constexpr std::uint8_t kTtDeviceTlb = static_cast<std::uint8_t>(vtd::TranslationType::kDeviceTlb);
+constexpr std::uint8_t kTtPassThrough = static_cast<std::uint8_t>(vtd::TranslationType::kPassThrough);
+
+Fault permission_fault(std::uint8_t need) {
+  return (need & kPermWrite) != 0 ? Fault::kNoWrite : Fault::kNoRead;
+}
+
+}  // namespace
+
+Fault RemappingUnit::translate(std::uint16_t sid, std::uint64_t iova, bool write, PhysAddr* pa,
+                               RequestKind kind) {
+  std::lock_guard lock(mu_);
+  return translate_locked(sid, iova, write ? kPermWrite : kPermRead, kind, pa);
+}
+
+Fault RemappingUnit::translate_range(std::uint16_t sid, std::uint64_t iova, std::uint64_t len,
+                                     bool write, std::vector<DmaChunk>* out, RequestKind kind) {
+  out->clear();
+  std::lock_guard lock(mu_);
+  const std::uint8_t need = write ? kPermWrite : kPermRead;
+  while (len > 0) {
+    const std::uint64_t n = std::min(len, vtd::kPageSize - (iova & (vtd::kPageSize - 1)));
+    PhysAddr pa = 0;
+    const Fault f = translate_locked(sid, iova, need, kind, &pa);
+    if (f != Fault::kNone) {
+      out->clear();
+      return f;
+    }
+    out->push_back(DmaChunk{pa, n});
+    iova += n;
+    len -= n;
+  }
+  return Fault::kNone;
+}
+
+Fault RemappingUnit::lookup_context(std::uint16_t sid, ContextInfo* ctx) {
+  if (const ContextInfo* c = context_cache_.find(sid)) {
+    ++stats_.context_hits;
+    *ctx = *c;
+    return ctx->present ? Fault::kNone : Fault::kContextNotPresent;
+  }
+  ++stats_.context_misses;
+  if (!root_valid_) return Fault::kRootTableInvalid;
+  const Fault f = walker_.fetch_context(root_table_, sid, ctx);
+  // CM=1: a not-present context entry may be cached too (hardware tags it with DID 0).
+  const bool cache = f == Fault::kNone || (f == Fault::kContextNotPresent && config_.caching_mode);
+  if (cache && context_cache_.insert(sid, *ctx)) caches_changed();
+  return f;
+}
+
+Fault RemappingUnit::translate_locked(std::uint16_t sid, std::uint64_t iova, std::uint8_t need,
+                                      RequestKind kind, PhysAddr* pa) {
+  const bool te = field_of(vtd::kGstsReg, KNIOMMU_F("TES"), regs_.raw32(vtd::kRegGsts)) != 0;
+  if (!te) {
+    ++stats_.untranslated;
+    *pa = iova;
+    return Fault::kNone;
+  }
+  ++stats_.translations;
+  const std::uint64_t vpn = iova >> vtd::kPageShift;
+  const std::uint64_t offset = iova & (vtd::kPageSize - 1);
+  FrontSlot& front = front_[front_index(sid, vpn)];
+  if (kind == RequestKind::kUntranslated && front.generation == generation_ && front.sid == sid &&
+      front.vpn == vpn && (front.perms & need) == need) {
+    ++stats_.iotlb_hits;
+    ++stats_.context_hits;
+    *pa = front.page_pa + offset;
+    return Fault::kNone;
+  }
+
+  const bool write = (need & kPermWrite) != 0;
+  ContextInfo ctx;
+  Fault f = lookup_context(sid, &ctx);
+  if (f != Fault::kNone) {
+    report(sid, iova, write, f, ctx.fpd);
+    return f;
+  }
+  if (kind == RequestKind::kTranslated || ctx.tt == kTtPassThrough) {
+    // Translated requests carry a host address and need a device-TLB context; pass-through
+    // contexts use the address as is.
+    const bool allowed = kind == RequestKind::kTranslated ? ctx.tt == kTtDeviceTlb
+                                                          : ctx.tt == kTtPassThrough;
+    if (!allowed) {
+      report(sid, iova, write, Fault::kBlockedByTranslationType, ctx.fpd);
+      return Fault::kBlockedByTranslationType;
+    }
+    *pa = iova;
+    return Fault::kNone;
+  }
+
+  PhysAddr page_pa = 0;
+  unsigned shift = 12;
+  std::uint8_t perms = 0;
+  if (const IotlbEntry* e = iotlb_.find(ctx.did, iova, &shift)) {
+    ++stats_.iotlb_hits;
+    page_pa = e->page_pa;
+    perms = e->perms;  // 0 for a cached not-present entry (CM=1)
+    if ((perms & need) != need) f = permission_fault(need);
+  } else {
+    ++stats_.iotlb_misses;
+    WalkResult r;
+    f = walker_.walk(ctx, iova, need, &psc_, &r);
+    if (f == Fault::kNone) {
+      page_pa = r.page_pa;
+      shift = r.shift;
+      perms = r.perms;
+      if (iotlb_.insert(ctx.did, iova, shift, IotlbEntry{page_pa, perms})) caches_changed();
+    } else if (config_.caching_mode && r.not_present) {
+      // CM=1: the not-present result is cached, so the driver must invalidate after mapping.
+      if (iotlb_.insert(ctx.did, iova, 12, IotlbEntry{0, 0})) caches_changed();
+    }
+  }
+  if (f == Fault::kNone) {
+    *pa = page_pa + (iova & ((std::uint64_t{1} << shift) - 1));
+    if (*pa >= kInterruptBase && *pa < kInterruptEnd) f = Fault::kInterruptRange;
+  }
+  if (f != Fault::kNone) {
+    report(sid, iova, write, f, ctx.fpd);
+    return f;
+  }
+  front = FrontSlot{generation_, vpn, *pa - offset, sid, perms};
+  return Fault::kNone;
+}
+
+void RemappingUnit::report(std::uint16_t sid, std::uint64_t iova, bool write, Fault f, bool fpd) {
+  if (fpd && is_qualified(f)) {
+    ++stats_.faults_suppressed;
+    return;
+  }
+  record_fault(sid, iova, write, f);
+}
+
+void RemappingUnit::record_fault(std::uint16_t sid, std::uint64_t iova, bool write, Fault f) {
+  using S = decltype(vtd::kFstsReg);
+  std::uint64_t fsts = regs_.raw32(vtd::kRegFsts);
+  if (field_of(S{}, KNIOMMU_F("PFO"), fsts) != 0) {
+    ++stats_.faults_dropped;
+    return;
+  }
+  const std::uint32_t rec = frcd_off(next_fault_);
+  if (field_of(vtd::kFrcdReg, KNIOMMU_F("F"), regs_.raw64(rec + 8)) != 0) {
+    // The next record is still owned by software: overflow.
+    regs_.set_raw32(vtd::kRegFsts,
+                    static_cast<std::uint32_t>(with_field(S{}, KNIOMMU_F("PFO"), fsts, 1)));
+    ++stats_.faults_dropped;
+    raise_fault_event();
+    return;
+  }
+  vtd::FaultRecord r;
+  r.set_fi_field(iova >> vtd::kPageShift)
+      .set_sid(sid)
+      .set_reason(static_cast<std::uint64_t>(f))
+      .set_type_read(write ? 0 : 1)
+      .set_fault(1);
+  regs_.set_raw64(rec, r.w[0]);
+  regs_.set_raw64(rec + 8, r.w[1]);
+  ++stats_.faults_recorded;
+  if (field_of(S{}, KNIOMMU_F("PPF"), fsts) == 0) {
+    fsts = with_field(S{}, KNIOMMU_F("FRI"), fsts, next_fault_);
+    fsts = with_field(S{}, KNIOMMU_F("PPF"), fsts, 1);
+    regs_.set_raw32(vtd::kRegFsts, static_cast<std::uint32_t>(fsts));
+    raise_fault_event();
+  }
+  next_fault_ = (next_fault_ + 1) % (config_.nfr + 1);
+}
+
+void RemappingUnit::raise_fault_event() {
+  // No interrupt controller is modelled: the event is counted, and pended in FECTL.IP while
+  // FECTL.IM masks it (an unmasked event is "delivered" at once).
+  ++stats_.fault_events;
+  const std::uint64_t fectl = regs_.raw32(vtd::kRegFectl);
+  if (field_of(vtd::kFectlReg, KNIOMMU_F("IM"), fectl) != 0) {
+    regs_.set_raw32(vtd::kRegFectl, static_cast<std::uint32_t>(
+                                        with_field(vtd::kFectlReg, KNIOMMU_F("IP"), fectl, 1)));
+  }
+}
+
+}  // namespace kniommu::hw

@@ -1,0 +1,195 @@
+#include "hw/walker.h"
+
+#include <unordered_set>
+
+#include "hw/layout_masks.h"
+#include "vtd/entries.h"
+
+namespace kniommu::hw {
+namespace {
+
+using RootL = decltype(vtd::kRootEntry);
+using CtxL = decltype(vtd::kContextEntry);
+using TableL = decltype(vtd::kSlTableEntry);
+using Pte4KL = decltype(vtd::kSlPte4K);
+using Pte2ML = decltype(vtd::kSlPte2M);
+using Pte1GL = decltype(vtd::kSlPte1G);
+
+constexpr std::uint64_t kR = mask_of(vtd::kSlTableEntry, KNIOMMU_F("R"));
+constexpr std::uint64_t kW = mask_of(vtd::kSlTableEntry, KNIOMMU_F("W"));
+constexpr std::uint64_t kPs = mask_of(vtd::kSlTableEntry, KNIOMMU_F("PS"));
+constexpr std::uint64_t kTableAddr = mask_of(vtd::kSlTableEntry, KNIOMMU_F("ADDR"));
+constexpr std::uint64_t kLeafAddr[4] = {0, mask_of(vtd::kSlPte4K, KNIOMMU_F("ADDR")),
+                                        mask_of(vtd::kSlPte2M, KNIOMMU_F("ADDR")),
+                                        mask_of(vtd::kSlPte1G, KNIOMMU_F("ADDR"))};
+constexpr std::uint64_t kLeafRsvd[4] = {0, Pte4KL::reserved_mask(0), Pte2ML::reserved_mask(0),
+                                        Pte1GL::reserved_mask(0)};
+// SNP and TM have the same position in every leaf shape (checked at compile time).
+constexpr std::uint64_t kSnp = mask_of(vtd::kSlPte4K, KNIOMMU_F("SNP"));
+constexpr std::uint64_t kTm = mask_of(vtd::kSlPte4K, KNIOMMU_F("TM"));
+static_assert(kSnp == mask_of(vtd::kSlPte2M, KNIOMMU_F("SNP")) &&
+              kSnp == mask_of(vtd::kSlPte1G, KNIOMMU_F("SNP")));
+static_assert(kTm == mask_of(vtd::kSlPte2M, KNIOMMU_F("TM")) &&
+              kTm == mask_of(vtd::kSlPte1G, KNIOMMU_F("TM")));
+// The unit's permission bits are the entries' R and W bits.
+static_assert(kR == kPermRead && kW == kPermWrite);
+
+constexpr unsigned level_shift(unsigned level) { return 12 + 9 * (level - 1); }
+
+}  // namespace
+
+Walker::Walker(const UnitConfig& config, const SimPhysMem& mem) : config_(config), mem_(mem) {
+  root_rsvd_[0] = RootL::reserved_mask(0) | haw_bits(mask_of(vtd::kRootEntry, KNIOMMU_F("CTP")));
+  root_rsvd_[1] = RootL::reserved_mask(1);
+  context_rsvd_[0] =
+      CtxL::reserved_mask(0) | haw_bits(mask_of(vtd::kContextEntry, KNIOMMU_F("SLPTPTR")));
+  context_rsvd_[1] = CtxL::reserved_mask(1);
+
+  leaf_allowed_[1] = true;
+  leaf_allowed_[2] = (config.sllps & 1) != 0;
+  leaf_allowed_[3] = (config.sllps & 2) != 0;
+  // SNP is reserved because the unit never advertises ECAP.SC; TM unless ECAP.DT (vtd.md §3.21).
+  const std::uint64_t leaf_cap_rsvd = kSnp | (config.device_tlb ? 0 : kTm);
+  for (unsigned level = 1; level <= 5; ++level) {
+    // PS on a non-leaf level that cannot hold a leaf of that size is reserved.
+    const bool ps_reserved = level >= 4 || !leaf_allowed_[level];
+    table_rsvd_[level] = TableL::reserved_mask(0) | haw_bits(kTableAddr) | (ps_reserved ? kPs : 0);
+    if (level <= 3) {
+      leaf_rsvd_[level] = kLeafRsvd[level] | leaf_cap_rsvd | haw_bits(kLeafAddr[level]);
+    }
+  }
+}
+
+std::uint64_t Walker::haw_bits(std::uint64_t field_mask) const {
+  return config_.haw >= 64 ? 0 : field_mask & ~((std::uint64_t{1} << config_.haw) - 1);
+}
+
+bool Walker::readable(PhysAddr pa, std::uint64_t len) const {
+  const bool below_haw = config_.haw >= 64 || pa + len <= (std::uint64_t{1} << config_.haw);
+  return below_haw && mem_.contains(pa, len);
+}
+
+unsigned Walker::input_width(const ContextInfo& ctx) const {
+  const unsigned agaw = 30 + 9 * (ctx.levels - 2u);
+  return agaw < config_.mgaw ? agaw : config_.mgaw;
+}
+
+Fault Walker::fetch_context(PhysAddr rta, std::uint16_t sid, ContextInfo* out) const {
+  *out = ContextInfo{};
+  const PhysAddr root_pa = rta + 16 * (sid >> 8);
+  if (!readable(root_pa, 16)) return Fault::kRootTableInvalid;
+  vtd::RootEntry root;
+  root.w = vtd::read_entry128(mem_, root_pa);
+  if (root.present() == 0) return Fault::kRootNotPresent;
+  if ((root.w[0] & root_rsvd_[0]) != 0 || (root.w[1] & root_rsvd_[1]) != 0) {
+    return Fault::kRootReserved;
+  }
+  const PhysAddr ctx_pa = root.context_table() + 16 * (sid & 0xFF);
+  if (!readable(ctx_pa, 16)) return Fault::kContextTableInvalid;
+  vtd::ContextEntry ce;
+  ce.w = vtd::read_entry128(mem_, ctx_pa);
+  out->fpd = ce.fpd() != 0;
+  if (ce.present() == 0) return Fault::kContextNotPresent;
+  if ((ce.w[0] & context_rsvd_[0]) != 0 || (ce.w[1] & context_rsvd_[1]) != 0) {
+    return Fault::kContextReserved;
+  }
+  const auto tt = static_cast<vtd::TranslationType>(ce.tt());
+  const bool tt_ok = tt == vtd::TranslationType::kUntranslated ||
+                     (tt == vtd::TranslationType::kDeviceTlb && config_.device_tlb) ||
+                     (tt == vtd::TranslationType::kPassThrough && config_.pass_through);
+  const unsigned levels = static_cast<unsigned>(ce.aw()) + 2;
+  // AW must name a supported depth even for pass-through (vtd.md §1.3).
+  if (!tt_ok || !config_.supports_levels(levels)) return Fault::kContextInvalid;
+  out->present = true;
+  out->tt = static_cast<std::uint8_t>(ce.tt());
+  out->levels = static_cast<std::uint8_t>(levels);
+  out->did = static_cast<std::uint16_t>(ce.did());
+  out->slptptr = ce.slptptr();
+  return Fault::kNone;
+}
+
+Fault Walker::walk(const ContextInfo& ctx, std::uint64_t iova, std::uint8_t need,
+                   PagingStructureCache* psc, WalkResult* out) const {
+  *out = WalkResult{};
+  const unsigned width = input_width(ctx);
+  if (width < 64 && (iova >> width) != 0) return Fault::kBeyondAddressWidth;
+
+  unsigned level = ctx.levels;
+  PhysAddr table = ctx.slptptr;
+  std::uint8_t perms = kPermRead | kPermWrite;
+  if (psc != nullptr) {
+    // Start below the deepest cached non-leaf entry, as a paging-structure cache lets hardware.
+    for (unsigned l = 2; l <= ctx.levels; ++l) {
+      if (const PscEntry* e = psc->find(ctx.did, l, iova)) {
+        table = e->next_table;
+        perms = e->perms;
+        level = l - 1;
+        break;
+      }
+    }
+  }
+  for (;;) {
+    const PhysAddr pte_pa = table + 8 * ((iova >> level_shift(level)) & 511);
+    if (!readable(pte_pa, 8)) {
+      return level == ctx.levels ? Fault::kContextInvalid : Fault::kNextTableInvalid;
+    }
+    const std::uint64_t pte = mem_.read64(pte_pa);
+    const auto entry_perms = static_cast<std::uint8_t>(pte & (kR | kW));
+    perms &= entry_perms;
+    // QEMU order: permission, then reserved bits, then leafness.
+    if ((perms & need) != need) {
+      out->not_present = entry_perms == 0;
+      return (need & kPermWrite) != 0 ? Fault::kNoWrite : Fault::kNoRead;
+    }
+    const bool leaf = level == 1 || ((pte & kPs) != 0 && leaf_allowed_[level]);
+    const std::uint64_t rsvd = leaf ? leaf_rsvd_[level] : table_rsvd_[level];
+    if ((pte & rsvd) != 0) return Fault::kSlReserved;
+    if (leaf) {
+      out->page_pa = pte & kLeafAddr[level];
+      out->shift = level_shift(level);
+      out->perms = perms;
+      return Fault::kNone;
+    }
+    table = pte & kTableAddr;
+    if (psc != nullptr) psc->insert(ctx.did, level, iova, PscEntry{table, perms});
+    --level;
+  }
+}
+
+void Walker::for_each_reachable(
+    PhysAddr rta, const std::function<void(PhysAddr, std::uint64_t)>& visit) const {
+  visit(rta, vtd::kPageSize);
+  std::unordered_set<std::uint64_t> seen;  // (table | level) pairs already visited
+  std::function<void(PhysAddr, unsigned)> visit_table = [&](PhysAddr table, unsigned level) {
+    if (!seen.insert(table | level).second) return;
+    visit(table, vtd::kPageSize);
+    if (!readable(table, vtd::kPageSize)) return;
+    for (unsigned i = 0; i < 512; ++i) {
+      const std::uint64_t pte = mem_.read64(table + 8 * i);
+      if ((pte & (kR | kW)) == 0) continue;
+      const bool leaf = level == 1 || ((pte & kPs) != 0 && leaf_allowed_[level]);
+      if (leaf) {
+        visit(pte & kLeafAddr[level], std::uint64_t{1} << level_shift(level));
+      } else if (level > 1) {
+        visit_table(pte & kTableAddr, level - 1);
+      }
+    }
+  };
+  for (unsigned bus = 0; bus < 256; ++bus) {
+    if (!readable(rta + 16 * bus, 16)) break;
+    vtd::RootEntry root;
+    root.w = vtd::read_entry128(mem_, rta + 16 * bus);
+    if (root.present() == 0) continue;
+    visit(root.context_table(), vtd::kPageSize);
+    for (unsigned devfn = 0; devfn < 256; ++devfn) {
+      ContextInfo ctx;
+      if (fetch_context(rta, static_cast<std::uint16_t>(bus << 8 | devfn), &ctx) != Fault::kNone ||
+          ctx.tt == static_cast<std::uint8_t>(vtd::TranslationType::kPassThrough)) {
+        continue;
+      }
+      visit_table(ctx.slptptr, ctx.levels);
+    }
+  }
+}
+
+}  // namespace kniommu::hw

@@ -1,0 +1,63 @@
+// The structure walk of the emulated unit: root entry -> context entry -> second-level tables,
+// reading the bytes the driver wrote into simulated memory. Every field is decoded through the
+// shared layouts (vtd/formats.h, vtd/entries.h); the reserved-bit masks are derived from those
+// layouts plus the configuration once, per level, at construction (QEMU vtd_spte_rsvd[] style).
+// Functions return a Fault and never record anything: the caller decides (FPD, qualified faults).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+
+#include "hw/caches.h"
+#include "hw/fault_reason.h"
+#include "hw/sim_phys_mem.h"
+#include "hw/unit_config.h"
+
+namespace kniommu::hw {
+
+struct WalkResult {
+  PhysAddr page_pa = 0;    // base of the leaf's (super)page
+  unsigned shift = 12;     // 12, 21 or 30
+  std::uint8_t perms = 0;  // R/W ANDed over every level
+  bool not_present = false;  // the fault came from an entry with R = W = 0 (CM=1 may cache it)
+};
+
+class Walker {
+ public:
+  Walker(const UnitConfig& config, const SimPhysMem& mem);
+
+  // Root and context entry for `sid` under the root table at `rta`. On kContextNotPresent,
+  // `out->fpd` holds the entry's FPD (QEMU honours FPD even when P=0).
+  Fault fetch_context(PhysAddr rta, std::uint16_t sid, ContextInfo* out) const;
+
+  // Second-level walk of `iova` for an access needing `need` (kPermRead / kPermWrite). `psc` may
+  // be null; when given, the walk starts from the deepest cached non-leaf entry and caches the
+  // non-leaf entries it reads. Address-width check included.
+  Fault walk(const ContextInfo& ctx, std::uint64_t iova, std::uint8_t need,
+             PagingStructureCache* psc, WalkResult* out) const;
+
+  // Input address width of a context: min(MGAW, AGAW).
+  unsigned input_width(const ContextInfo& ctx) const;
+
+  // Calls visit(pa, len) for every frame range a present entry reachable from `rta` references:
+  // context tables, SL tables and leaf pages (the unit's use-after-free detector).
+  // Each table is visited once, so a malformed tree cannot make this blow up.
+  void for_each_reachable(PhysAddr rta,
+                          const std::function<void(PhysAddr, std::uint64_t)>& visit) const;
+
+ private:
+  bool readable(PhysAddr pa, std::uint64_t len) const;
+  std::uint64_t haw_bits(std::uint64_t field_mask) const;
+
+  const UnitConfig config_;
+  const SimPhysMem& mem_;
+  std::uint64_t root_rsvd_[2];
+  std::uint64_t context_rsvd_[2];
+  // Indexed by level (1..5): reserved bits of a table entry and of a leaf at that level.
+  std::array<std::uint64_t, 6> table_rsvd_{};
+  std::array<std::uint64_t, 6> leaf_rsvd_{};
+  std::array<bool, 6> leaf_allowed_{};  // level 1 always; 2/3 when SLLPS advertises the size
+};
+
+}  // namespace kniommu::hw
