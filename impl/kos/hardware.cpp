@@ -1,12 +1,11 @@
-// Hardware over impl/hw: SimPhysMem, the emulated RemappingUnit, and device DMA (a device's
-// request is translated by the unit page by page, then the bytes move through physical memory).
+// Hardware over impl/hw: SimPhysMem, the emulated RemappingUnit and the PCIe bus.
 #include "kos/hardware.h"
 
 #include <algorithm>
 #include <cstring>
-#include <set>
 #include <vector>
 
+#include "hw/pcie_bus.h"
 #include "hw/remapping_unit.h"
 #include "hw/sim_phys_mem.h"
 #include "hw/unit_config.h"
@@ -17,42 +16,26 @@ namespace {
 class SimHardware final : public Hardware {
  public:
   SimHardware(const KnSimConfig& config, const hw::UnitConfig& unit_config)
-      : mem_(config.phys_mem_bytes), haw_(unit_config.haw) {
-    for (std::size_t i = 0; i < config.device_count; ++i) devices_.insert(config.devices[i]);
-    if (config.iommu_enabled != 0) unit_ = std::make_unique<hw::RemappingUnit>(unit_config, mem_);
+      : mem_(config.phys_mem_bytes),
+        haw_(unit_config.haw),
+        unit_(config.iommu_enabled != 0 ? std::make_unique<hw::RemappingUnit>(unit_config, mem_)
+                                        : nullptr),
+        bus_(mem_, unit_.get()) {
+    for (std::size_t i = 0; i < config.device_count; ++i) bus_.add_device(config.devices[i]);
   }
 
   vtd::PhysMem& mem() override { return mem_; }
   vtd::Mmio* mmio() override { return unit_.get(); }
-  bool device_known(std::uint16_t bdf) const override { return devices_.contains(bdf); }
+  bool device_known(std::uint16_t bdf) const override { return bus_.has_device(bdf); }
   unsigned host_address_width() const override { return haw_; }
 
   Retcode device_dma(std::uint16_t bdf, std::uint64_t iova, void* data, std::size_t len,
                      bool is_write, std::uint8_t* fault_reason) override {
-    if (!device_known(bdf)) return rcDeviceNotFound;
-    if (len == 0) return rcOk;
-    if (data == nullptr) return rcInvalidArgument;
-    std::vector<hw::DmaChunk> chunks;
-    if (unit_ == nullptr) {
-      // No remapping unit: the address is physical.
-      if (iova + len < iova || !mem_.contains(iova, len)) return rcInvalidArgument;
-      chunks.push_back({iova, len});
-    } else {
-      const hw::Fault f = unit_->translate_range(bdf, iova, len, is_write, &chunks);
-      if (f != hw::Fault::kNone) {
-        if (fault_reason != nullptr) *fault_reason = static_cast<std::uint8_t>(f);
-        return rcFail;  // a faulting request transfers nothing
-      }
-    }
-    auto* bytes = static_cast<unsigned char*>(data);
-    for (const hw::DmaChunk& c : chunks) {
-      if (is_write)
-        mem_.write(c.pa, bytes, c.len);
-      else
-        mem_.read(c.pa, bytes, c.len);
-      bytes += c.len;
-    }
-    return rcOk;
+    if (data == nullptr && len != 0) return rcInvalidArgument;
+    std::uint8_t reason = 0;
+    const Retcode rc = bus_.dma(bdf, iova, data, len, is_write, &reason);
+    if (fault_reason != nullptr) *fault_reason = reason;
+    return rc;
   }
 
   Retcode phys_read(std::uint64_t pa, void* out, std::size_t len) override {
@@ -82,8 +65,8 @@ class SimHardware final : public Hardware {
  private:
   hw::SimPhysMem mem_;
   unsigned haw_;
-  std::set<std::uint16_t> devices_;
   std::unique_ptr<hw::RemappingUnit> unit_;  // declared after mem_: destroyed first
+  hw::PcieBus bus_;
 };
 
 }  // namespace

@@ -103,36 +103,39 @@ Retcode System::create_domain(KnPid pid, Handle* out) {
   return rcOk;
 }
 
-Retcode System::attach_device_to_domain(KnPid pid, std::uint16_t bdf, Handle domain) {
-  std::lock_guard lock(mu_);
+Retcode System::domain_call_prefix_locked(KnPid pid, std::uint16_t bdf, Handle domain,
+                                          Domain** d) {
+  *d = nullptr;
   Process* p = process_locked(pid);
   if (p == nullptr) return rcInvalidArgument;
   Object* obj = nullptr;
   if (Retcode rc = p->handles.resolve(domain, ObjectKind::Domain, &obj); rc != rcOk) return rc;
-  if (driver_ == nullptr) return rcOk;
-  const auto dev = attachment_.find(bdf);
-  if (dev == attachment_.end()) return rcDeviceNotFound;
-  auto& d = static_cast<Domain&>(*obj);
-  Domain* current = dev->second;
-  if (current == &d) return rcAlreadyExists;
+  if (driver_ == nullptr) return rcOk;  // IOMMU disabled: nothing to do, *d stays null
+  if (!attachment_.contains(bdf)) return rcDeviceNotFound;
+  *d = static_cast<Domain*>(obj);
+  return rcOk;
+}
+
+Retcode System::attach_device_to_domain(KnPid pid, std::uint16_t bdf, Handle domain) {
+  std::lock_guard lock(mu_);
+  Domain* d = nullptr;
+  if (Retcode rc = domain_call_prefix_locked(pid, bdf, domain, &d); rc != rcOk || d == nullptr)
+    return rc;
+  Domain* current = attachment_[bdf];
+  if (current == d) return rcAlreadyExists;
   if (current != nullptr && !mutant(Mutant::DeviceAttachedTwice)) return rcBusy;
   if (Retcode rc = driver_->prepare_attach(bdf); rc != rcOk) return rc;
   if (current != nullptr) current->devices.erase(bdf);  // DeviceAttachedTwice mutant only
-  return attach_locked(d, bdf);
+  return attach_locked(*d, bdf);
 }
 
 Retcode System::detach_device_from_domain(KnPid pid, std::uint16_t bdf, Handle domain) {
   std::lock_guard lock(mu_);
-  Process* p = process_locked(pid);
-  if (p == nullptr) return rcInvalidArgument;
-  Object* obj = nullptr;
-  if (Retcode rc = p->handles.resolve(domain, ObjectKind::Domain, &obj); rc != rcOk) return rc;
-  if (driver_ == nullptr) return rcOk;
-  const auto dev = attachment_.find(bdf);
-  if (dev == attachment_.end()) return rcDeviceNotFound;
-  auto& d = static_cast<Domain&>(*obj);
-  if (dev->second != &d) return rcResourceNotFound;
-  detach_locked(d, bdf);
+  Domain* d = nullptr;
+  if (Retcode rc = domain_call_prefix_locked(pid, bdf, domain, &d); rc != rcOk || d == nullptr)
+    return rc;
+  if (attachment_[bdf] != d) return rcResourceNotFound;
+  detach_locked(*d, bdf);
   return rcOk;
 }
 

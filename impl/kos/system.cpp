@@ -29,6 +29,11 @@ Retcode System::create(const KnSimConfig& config, std::unique_ptr<System>* out) 
                                                     vtd::EcapReg::from(mmio->read64(vtd::kRegEcap)),
                                                     s->hw_->host_address_width());
     s->max_domains_ = std::min(s->max_domains_, s->driver_->dids().capacity());
+    // Context tables for every bus that has a device, at enumeration time (as a kernel does when
+    // it enumerates the bus): an unattached device then faults on its context entry (0x2,
+    // docs/semantics.md "can_access") instead of on a missing root entry (0x1).
+    for (const auto& [bdf, domain] : s->attachment_)
+      if (Retcode rc = s->driver_->prepare_attach(bdf); rc != rcOk) return rc;
   }
   *out = std::move(s);
   return rcOk;

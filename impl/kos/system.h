@@ -75,6 +75,8 @@ class System {
   // Domains (iommu_calls.cpp)
   Retcode new_domain_locked(Process& p, bool automatic, std::unique_ptr<Domain>* out);
   void discard_new_domain_locked(std::unique_ptr<Domain> d);
+  // Checks 1-3 of Attach/DetachDeviceToDomain; *d = nullptr with rcOk when the IOMMU is disabled.
+  Retcode domain_call_prefix_locked(KnPid pid, std::uint16_t bdf, Handle domain, Domain** d);
   Retcode attach_locked(Domain& d, std::uint16_t bdf);
   void detach_locked(Domain& d, std::uint16_t bdf);
 
