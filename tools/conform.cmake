@@ -1,0 +1,47 @@
+# kniommu-conform: the conformance suite (refinement_tests/, library kniommu_conformance) as a
+# tool, for the built-in implementation or an adapter library loaded with dlopen.
+if(NOT TARGET kniommu_conformance OR NOT TARGET kniommu_builtin_adapter)
+  message(STATUS "kniommu-conform: conformance library not available yet; not built")
+  return()
+endif()
+set(_conform ${CMAKE_CURRENT_SOURCE_DIR}/conform)
+
+# Shared with the main-job driver (tools/main): progress bar, result report, JUnit, adapter loading.
+add_library(kniommu_conform_cli STATIC
+  ${_conform}/adapter_loader.cpp
+  ${_conform}/junit.cpp
+  ${_conform}/options.cpp
+  ${_conform}/progress_bar.cpp
+  ${_conform}/report.cpp)
+target_include_directories(kniommu_conform_cli PUBLIC ${_conform})
+target_link_libraries(kniommu_conform_cli PUBLIC kniommu_conformance ${CMAKE_DL_LIBS} PRIVATE kniommu_warnings)
+
+add_executable(kniommu-conform ${_conform}/main.cpp)
+target_link_libraries(kniommu-conform PRIVATE kniommu_conform_cli kniommu_builtin_adapter kniommu_warnings)
+
+if(TARGET kniommu_example_adapter)
+  # A broken adapter (the example adapter with an isolation bug injected) must be caught.
+  add_library(kniommu_broken_adapter SHARED ${_conform}/tests/broken_adapter.cpp)
+  target_compile_definitions(kniommu_broken_adapter PRIVATE
+    KNIOMMU_EXAMPLE_ADAPTER="$<TARGET_FILE:kniommu_example_adapter>")
+  target_link_libraries(kniommu_broken_adapter PRIVATE kniommu_adapter_abi ${CMAKE_DL_LIBS} kniommu_warnings)
+  add_dependencies(kniommu_broken_adapter kniommu_example_adapter)
+
+  kniommu_test(conform.broken_adapter_caught LABEL refinement TIMEOUT 600
+    COMMAND ${_conform}/tests/expect_counterexample.sh $<TARGET_FILE:kniommu-conform>
+            $<TARGET_FILE:kniommu_broken_adapter> ${CMAKE_CURRENT_BINARY_DIR}/conform_broken)
+  # The example adapter, loaded through dlopen like a third party's, conforms.
+  kniommu_test(conform.example_adapter_conforms LABEL refinement TIMEOUT 600
+    COMMAND kniommu-conform --adapter $<TARGET_FILE:kniommu_example_adapter> --config l4_sp,l3_nosp
+            --seed 5 --cases 40 --no-progress)
+endif()
+
+kniommu_gtest(conform_cli_tests LABEL unit
+  SOURCES ${_conform}/tests/cli_tests.cpp
+  LIBS kniommu_conform_cli)
+# A loadable library that is not an adapter, for the loader's error path.
+add_library(conform_not_an_adapter SHARED ${_conform}/tests/not_an_adapter.cpp)
+target_link_libraries(conform_not_an_adapter PRIVATE kniommu_warnings)
+target_compile_definitions(conform_cli_tests PRIVATE
+  NOT_AN_ADAPTER="$<TARGET_FILE:conform_not_an_adapter>")
+add_dependencies(conform_cli_tests conform_not_an_adapter)

@@ -1,0 +1,13 @@
+// JUnit XML for a conformance run: one <testcase> per hardware configuration, so CI systems show
+// which configuration failed and with which counterexample.
+#pragma once
+
+#include <string>
+
+#include "kniommu/conformance.h"
+
+namespace kniommu::conform {
+
+std::string junit_xml(const conformance::ConformanceResult& result, const std::string& suite_name);
+
+}  // namespace kniommu::conform

@@ -1,0 +1,21 @@
+// Human-readable result of a conformance run: one line per configuration, and for a failure the
+// message, the shrunk counterexample and how to reproduce it.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "kniommu/conformance.h"
+
+namespace kniommu::conform {
+
+void print_result(std::FILE* out, const conformance::ConformanceResult& result,
+                  const conformance::ConformanceOptions& options);
+
+struct Totals {
+    int configs = 0, passed = 0, failed = 0, unsupported = 0, errors = 0, cases = 0;
+    double seconds = 0;
+};
+Totals totals(const conformance::ConformanceResult& result);
+
+}  // namespace kniommu::conform
