@@ -1,12 +1,14 @@
 // A fixed-capacity associative cache with deterministic replacement, the storage behind the
 // emulated context cache, IOTLB and paging-structure cache. Entries live in a slot array indexed by
-// a hash map; when every slot is taken the slot under a round-robin "clock hand" is replaced, so a
-// given sequence of fills always evicts the same entries (runs are reproducible).
+// an open-addressing hash table (linear probing, backward-shift deletion: no allocation after
+// construction, which keeps an IOTLB miss-and-fill cheap); when every slot is taken the slot under
+// a round-robin "clock hand" is replaced, so a given sequence of fills always evicts the same
+// entries (runs are reproducible).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <unordered_map>
+#include <limits>
 #include <vector>
 
 namespace kniommu::hw {
@@ -15,19 +17,21 @@ template <class Key, class Value, class Hash>
 class BoundedCache {
  public:
   explicit BoundedCache(std::size_t capacity) : slots_(capacity == 0 ? 1 : capacity) {
-    index_.reserve(slots_.size() * 2);
+    std::size_t buckets = 1;
+    while (buckets < 2 * slots_.size()) buckets *= 2;  // load factor <= 1/2
+    index_.assign(buckets, kEmpty);
     for (std::size_t i = slots_.size(); i > 0; --i) free_.push_back(static_cast<std::uint32_t>(i - 1));
   }
 
   Value* find(const Key& key) {
-    auto it = index_.find(key);
-    return it == index_.end() ? nullptr : &slots_[it->second].value;
+    const std::size_t b = bucket_of(key);
+    return index_[b] == kEmpty ? nullptr : &slots_[index_[b]].value;
   }
 
   // Inserts or replaces; returns true when a different entry had to be evicted to make room.
   bool insert(const Key& key, const Value& value) {
-    if (auto it = index_.find(key); it != index_.end()) {
-      slots_[it->second].value = value;
+    if (Value* v = find(key)) {
+      *v = value;
       return false;
     }
     bool evicted = false;
@@ -38,11 +42,12 @@ class BoundedCache {
     } else {
       slot = hand_;
       hand_ = static_cast<std::uint32_t>((hand_ + 1) % slots_.size());
-      index_.erase(slots_[slot].key);
+      unindex(slots_[slot].key);
       evicted = true;
     }
     slots_[slot] = Slot{key, value, true};
-    index_.emplace(key, slot);
+    index_[bucket_of(key)] = slot;  // the probe stops at the empty bucket the key belongs in
+    ++size_;
     return evicted;
   }
 
@@ -53,7 +58,7 @@ class BoundedCache {
     for (std::uint32_t i = 0; i < slots_.size(); ++i) {
       Slot& s = slots_[i];
       if (s.used && pred(s.key, s.value)) {
-        index_.erase(s.key);
+        unindex(s.key);
         s.used = false;
         free_.push_back(i);
         ++n;
@@ -74,7 +79,7 @@ class BoundedCache {
     }
   }
 
-  std::size_t size() const { return index_.size(); }
+  std::size_t size() const { return size_; }
   std::size_t capacity() const { return slots_.size(); }
 
  private:
@@ -83,8 +88,37 @@ class BoundedCache {
     Value value{};
     bool used = false;
   };
+  static constexpr std::uint32_t kEmpty = std::numeric_limits<std::uint32_t>::max();
+
+  std::size_t home(const Key& key) const { return Hash{}(key) & (index_.size() - 1); }
+  // The bucket holding `key`, or the empty bucket where its probe sequence ends.
+  std::size_t bucket_of(const Key& key) const {
+    const std::size_t mask = index_.size() - 1;
+    std::size_t b = home(key);
+    while (index_[b] != kEmpty && !(slots_[index_[b]].key == key)) b = (b + 1) & mask;
+    return b;
+  }
+  // Removes `key` (present) from the index, shifting later members of its cluster back so every
+  // remaining key stays reachable from its home bucket.
+  void unindex(const Key& key) {
+    const std::size_t mask = index_.size() - 1;
+    std::size_t hole = bucket_of(key);
+    for (std::size_t j = (hole + 1) & mask; index_[j] != kEmpty; j = (j + 1) & mask) {
+      const std::size_t h = home(slots_[index_[j]].key);
+      // Move j into the hole unless its home lies cyclically in (hole, j].
+      const bool stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);
+      if (!stays) {
+        index_[hole] = index_[j];
+        hole = j;
+      }
+    }
+    index_[hole] = kEmpty;
+    --size_;
+  }
+
   std::vector<Slot> slots_;
-  std::unordered_map<Key, std::uint32_t, Hash> index_;
+  std::vector<std::uint32_t> index_;  // bucket -> slot, kEmpty when free
+  std::size_t size_ = 0;
   std::vector<std::uint32_t> free_;
   std::uint32_t hand_ = 0;
 };
