@@ -6,18 +6,9 @@
 #include <fstream>
 
 #include "render/render.h"
+#include "render/shell.h"
 
 namespace kniommu::audit {
-namespace {
-
-std::string shell_quote(const std::string& s) {
-    std::string out = "'";
-    for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
-
-}  // namespace
-
 bool write_text_file(const std::string& path, const std::string& content) {
     std::ofstream file(path, std::ios::trunc);
     file << content;

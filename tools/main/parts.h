@@ -1,0 +1,37 @@
+// The three parts of the main job (README: `scripts/main`) and their results for the summary.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kniommu::main_job {
+
+struct PartResult {
+    enum class Status { kPass, kFail, kMissing };
+    std::string name;
+    Status status = Status::kMissing;
+    std::string details;  // counts, one line
+    double seconds = 0;
+    std::vector<std::pair<std::string, std::string>> outputs;  // what → where
+    std::vector<std::string> notes;                            // printed under the table (failures)
+};
+
+const char* status_name(PartResult::Status status);
+
+struct JobOptions {
+    std::string binary_dir;  // the build tree (ctest runs there)
+    std::string out_dir;     // where outputs go (default: binary_dir)
+    std::uint64_t seed = 0;  // conformance seed (0 = random)
+    int cases = 0;           // conformance cases per configuration (0 = suite default)
+    double time_budget = 0;  // conformance seconds per configuration (0 = none)
+};
+
+PartResult run_conformance_part(const JobOptions& options);
+PartResult run_proofs_part(const JobOptions& options);
+PartResult run_audit_part(const JobOptions& options);
+
+void print_summary(const std::vector<PartResult>& parts, double total_seconds);
+
+}  // namespace kniommu::main_job
