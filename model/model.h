@@ -68,6 +68,7 @@ struct Process {
     bool alive = true;
     std::map<Handle, HandleEntry> handles;
     std::optional<DomainId> auto_domain;  // exists from the first successful attach until exit
+    bool attached_once = false;           // history: some KnIommuAttachDevice attached a device
     bool operator==(const Process &) const = default;
 };
 
