@@ -150,8 +150,12 @@ unsigned RemappingUnit::run_descriptor(const vtd::layout::Words<2>& desc) {
     if (d.interrupt() != 0) {
       regs_.set_raw32(vtd::kRegIcs, static_cast<std::uint32_t>(with_field(
                                         vtd::kIcsReg, KNIOMMU_F("IWC"), regs_.raw32(vtd::kRegIcs), 1)));
-      regs_.set_raw32(kRegIectl, static_cast<std::uint32_t>(with_field(
-                                     vtd::kFectlReg, KNIOMMU_F("IP"), regs_.raw32(kRegIectl), 1)));
+      // The completion event pends in IECTL.IP while IECTL.IM masks it (same format as FECTL).
+      const std::uint64_t iectl = regs_.raw32(kRegIectl);
+      if (field_of(vtd::kFectlReg, KNIOMMU_F("IM"), iectl) != 0) {
+        regs_.set_raw32(kRegIectl, static_cast<std::uint32_t>(
+                                       with_field(vtd::kFectlReg, KNIOMMU_F("IP"), iectl, 1)));
+      }
     }
     return 0;
   }

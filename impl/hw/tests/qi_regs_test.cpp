@@ -114,8 +114,11 @@ TEST_F(Queue, WaitDescriptorWritesStatusAndSignalsCompletion) {
   EXPECT_EQ(data, 0xC0FFEEu);
   const auto iwc = static_cast<std::uint32_t>(mask_of(vtd::kIcsReg, KNIOMMU_F("IWC")));
   EXPECT_EQ(m.unit.read32(vtd::kRegIcs), iwc);
+  const auto ip = static_cast<std::uint32_t>(mask_of(vtd::kFectlReg, KNIOMMU_F("IP")));
+  EXPECT_EQ(m.unit.read32(kRegIectl) & ip, ip);  // IECTL.IM is set at reset: the event pends
   m.unit.write32(vtd::kRegIcs, iwc);  // RW1C
   EXPECT_EQ(m.unit.read32(vtd::kRegIcs), 0u);
+  EXPECT_EQ(m.unit.read32(kRegIectl) & ip, 0u);  // nothing pending any more
   EXPECT_EQ(m.unit.stats().wait_descriptors, 1u);
 }
 
