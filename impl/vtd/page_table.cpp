@@ -29,6 +29,73 @@ bool valid_range(std::uint64_t iova, std::uint64_t size, unsigned width) {
   return width >= 64 || iova + size <= (std::uint64_t{1} << width);
 }
 
+// Reads the entries of one table front to back in chunks: one PhysMem call per chunk instead of
+// one per entry (the interface is virtual and the simulated memory pays a lookup per call). A
+// table known to be all zero (not allocated yet, or freshly allocated) is not read at all. Reads
+// only: every store still goes through write64, one atomic 64-bit word at a time.
+class EntryCursor {
+ public:
+  // `end_idx`: one past the last index the caller will visit.
+  EntryCursor(const PhysMem& mem, PhysAddr table, bool known_empty, unsigned end_idx)
+      : mem_(mem), table_(table), known_empty_(known_empty), end_idx_(end_idx) {}
+  std::uint64_t at(unsigned idx) {
+    if (known_empty_) return 0;
+    if (idx == end_idx_ - 1 && (idx < base_ || idx >= base_ + kChunk)) {
+      return mem_.read64(table_ + 8 * std::uint64_t{idx});  // a lone entry: no bulk read
+    }
+    if (idx < base_ || idx >= base_ + kChunk) {
+      base_ = idx;
+      const unsigned n = std::min(kChunk, end_idx_ - idx);
+      mem_.read(table_ + 8 * std::uint64_t{idx}, buf_, 8 * std::size_t{n});
+    }
+    return buf_[idx - base_];
+  }
+
+ private:
+  static constexpr unsigned kChunk = 32;  // 256 bytes of stack per level
+  const PhysMem& mem_;
+  PhysAddr table_;
+  bool known_empty_;
+  unsigned end_idx_;
+  unsigned base_ = kEntriesPerTable;  // nothing loaded
+  std::uint64_t buf_[kChunk] = {};
+};
+
+// Stores entries into one table. A table this map call allocated and has not linked yet cannot be
+// reached by the hardware, so its entries are gathered and stored in bulk (and must be flushed
+// before the table is linked). A linked table gets one atomic write64 per entry, so a concurrent
+// walker never sees a torn entry.
+class EntryWriter {
+ public:
+  EntryWriter(PhysMem& mem, PhysAddr table, bool unlinked) : mem_(mem), table_(table), unlinked_(unlinked) {}
+  EntryWriter(const EntryWriter&) = delete;
+  EntryWriter& operator=(const EntryWriter&) = delete;
+  ~EntryWriter() { flush(); }
+
+  void put(unsigned idx, std::uint64_t value) {
+    if (!unlinked_) {
+      mem_.write64(table_ + 8 * std::uint64_t{idx}, value);
+      return;
+    }
+    if (n_ != 0 && (idx != base_ + n_ || n_ == kChunk)) flush();
+    if (n_ == 0) base_ = idx;
+    buf_[n_++] = value;
+  }
+  void flush() {
+    if (n_ != 0) mem_.write(table_ + 8 * std::uint64_t{base_}, buf_, 8 * std::size_t{n_});
+    n_ = 0;
+  }
+
+ private:
+  static constexpr unsigned kChunk = 32;
+  PhysMem& mem_;
+  PhysAddr table_;
+  bool unlinked_;
+  unsigned base_ = 0;
+  unsigned n_ = 0;
+  std::uint64_t buf_[kChunk] = {};
+};
+
 }  // namespace
 
 // Frames allocated up front for one map call, chained through their word 0 until used.
@@ -84,29 +151,37 @@ bool SecondLevelPageTable::can_use_leaf(unsigned level, std::uint64_t iova, Phys
 // pass will need. `table` == 0 stands for a table that does not exist yet (all entries empty).
 // Install pass: writes leaves and new tables (each new table is filled before it is linked, so
 // the hardware never walks a half-built subtree). *added: entries of `table` that became present.
-Retcode SecondLevelPageTable::map_level(MapState& s, Pass pass, PhysAddr table, unsigned level,
-                                        std::uint64_t iova, std::uint64_t end, unsigned* added) {
-  for (unsigned idx = slot_index(iova, level); iova < end && idx < kEntriesPerTable; ++idx) {
+Retcode SecondLevelPageTable::map_level(MapState& s, Pass pass, PhysAddr table, bool known_empty,
+                                        unsigned level, std::uint64_t iova, std::uint64_t end,
+                                        unsigned* added) {
+  // In the install pass the plan pass already proved every level-1 slot of the range empty.
+  const unsigned first_idx = slot_index(iova, level);
+  const std::uint64_t span = (end - 1 - slot_start(iova, level)) >> level_shift(level);
+  const unsigned end_idx = static_cast<unsigned>(std::min<std::uint64_t>(kEntriesPerTable, first_idx + span + 1));
+  EntryCursor entries(mem_, table, known_empty || table == 0 || (pass == Pass::Install && level == 1),
+                      end_idx);
+  EntryWriter out(mem_, table, known_empty && pass == Pass::Install);
+  for (unsigned idx = first_idx; iova < end && idx < end_idx; ++idx) {
     const std::uint64_t sub_end = std::min(end, slot_start(iova, level) + level_size(level));
-    const PhysAddr at = table + 8 * idx;
-    const std::uint64_t e = table != 0 ? mem_.read64(at) : 0;
+    const std::uint64_t e = entries.at(idx);
     if (Fmt::present(e)) {
       if (Fmt::is_leaf(level, e)) return rcAlreadyExists;  // only reachable in the plan pass
       unsigned child_added = 0;
-      const Retcode rc = map_level(s, pass, Fmt::table_addr(e), level - 1, iova, sub_end, &child_added);
+      const Retcode rc =
+          map_level(s, pass, Fmt::table_addr(e), false, level - 1, iova, sub_end, &child_added);
       if (rc != rcOk) return rc;
       if (pass == Pass::Install && child_added != 0) {
-        mem_.write64(at, Fmt::with_child_count(e, Fmt::child_count(e) + child_added));
+        out.put(idx, Fmt::with_child_count(e, Fmt::child_count(e) + child_added));
       }
     } else if (can_use_leaf(level, iova, s.pa_of(iova), sub_end)) {
       if (pass == Pass::Install) {
-        mem_.write64(at, Fmt::leaf_entry(level, s.pa_of(iova), s.perms));
+        out.put(idx, Fmt::leaf_entry(level, s.pa_of(iova), s.perms));
         ++*added;
       }
     } else if (pass == Pass::Plan) {
       ++s.tables_needed;
       unsigned ignored = 0;
-      const Retcode rc = map_level(s, pass, 0, level - 1, iova, sub_end, &ignored);
+      const Retcode rc = map_level(s, pass, 0, true, level - 1, iova, sub_end, &ignored);
       if (rc != rcOk) return rc;
     } else {
       const PhysAddr child = s.pool;
@@ -114,13 +189,14 @@ Retcode SecondLevelPageTable::map_level(MapState& s, Pass pass, PhysAddr table, 
       mem_.write64(child, 0);
       ++live_frames_;
       unsigned child_added = 0;
-      const Retcode rc = map_level(s, pass, child, level - 1, iova, sub_end, &child_added);
+      const Retcode rc = map_level(s, pass, child, true, level - 1, iova, sub_end, &child_added);
       if (rc != rcOk) return rc;
-      mem_.write64(at, Fmt::table_entry(child, child_added));
+      out.put(idx, Fmt::table_entry(child, child_added));  // child filled and flushed: link it
       ++*added;
     }
     iova = sub_end;
   }
+  out.flush();
   return rcOk;
 }
 
@@ -137,7 +213,7 @@ Retcode SecondLevelPageTable::map(std::uint64_t iova, PhysAddr pa, std::uint64_t
   s.perms = perms;
   const std::uint64_t end = iova + size;
   unsigned added = 0;
-  Retcode rc = map_level(s, Pass::Plan, root_, config_.levels, iova, end, &added);
+  Retcode rc = map_level(s, Pass::Plan, root_, false, config_.levels, iova, end, &added);
   if (rc != rcOk) return rc;
 
   // Every frame first, so that failure leaves the live table untouched.
@@ -157,7 +233,7 @@ Retcode SecondLevelPageTable::map(std::uint64_t iova, PhysAddr pa, std::uint64_t
     s.pool = frame;
   }
 
-  rc = map_level(s, Pass::Install, root_, config_.levels, iova, end, &added);
+  rc = map_level(s, Pass::Install, root_, false, config_.levels, iova, end, &added);
   root_count_ += added;
   return rc;  // cannot fail: the plan pass saw every conflict and the pool holds every frame
 }

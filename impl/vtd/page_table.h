@@ -104,8 +104,9 @@ class SecondLevelPageTable {
   struct MapState;
   struct UnmapState;
 
-  Retcode map_level(MapState& s, Pass pass, PhysAddr table, unsigned level, std::uint64_t iova,
-                    std::uint64_t end, unsigned* added) ;
+  // `known_empty`: `table` was allocated by this call (all entries zero, no need to read them).
+  Retcode map_level(MapState& s, Pass pass, PhysAddr table, bool known_empty, unsigned level,
+                    std::uint64_t iova, std::uint64_t end, unsigned* added);
   bool can_use_leaf(unsigned level, std::uint64_t iova, PhysAddr pa, std::uint64_t end) const;
   // Clears [iova, end) below `table` at `level`; *removed receives how many entries of `table`
   // became not present.
