@@ -136,6 +136,37 @@ TEST_F(Caches, GlobalInvalidationsDropEverything) {
   EXPECT_EQ(s.iotlb_global, 2u);
 }
 
+TEST_F(Caches, SrtpDoesNotFlushUntilGlobalInvalidations) {
+  PhysAddr pa = 0;
+  ASSERT_EQ(m.xlate(kDev, 0x1000, false, &pa), Fault::kNone);
+  // A second root table in which kDev's domain maps 0x1000 elsewhere.
+  const PhysAddr old_root = m.root;
+  m.root = m.alloc();
+  const PhysAddr top2 = m.alloc();
+  m.map(top2, 4, 0x1000, 0x99'0000, 12, kRW);
+  m.set_context(kDev, 9, top2, 4);
+  m.unit.write64(vtd::kRegRtaddr, m.root);
+  m.gcmd(static_cast<std::uint32_t>(mask_of(vtd::kGcmdReg, KNIOMMU_F("SRTP"))));
+  ASSERT_EQ(m.xlate(kDev, 0x1000, false, &pa), Fault::kNone);
+  EXPECT_EQ(pa, 0x40'0000u);  // cached context and IOTLB entry of the old root table
+  m.submit(Machine::cc_desc(kGlobal, 0));
+  m.submit(Machine::iotlb_desc(kGlobal, 0));
+  ASSERT_EQ(m.xlate(kDev, 0x1000, false, &pa), Fault::kNone);
+  EXPECT_EQ(pa, 0x99'0000u);
+  bool context_listed = false;
+  for (const auto& e : m.unit.cache_snapshot()) {
+    if (e.kind == 0 && e.sid == kDev) {
+      context_listed = true;
+      EXPECT_EQ(e.did, 9);
+      EXPECT_EQ(e.pa, top2);
+    }
+  }
+  EXPECT_TRUE(context_listed);
+  // The old root table is no longer reachable: freeing it is not a violation.
+  m.mem.free_frame(old_root);
+  EXPECT_EQ(m.unit.use_after_free_count(), 0u);
+}
+
 TEST(CachingMode, NotPresentEntriesAreCachedUntilInvalidated) {
   UnitConfig c;
   c.caching_mode = true;
