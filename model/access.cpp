@@ -36,7 +36,11 @@ Access can_access(const State &s, Bdf bdf, uint64_t iova, Dir dir) {
         if (g.domain != domain || page < first || page - first >= g.pages) {
             continue;
         }
-        const DmaAttr flags = s.buffers.at(g.buffer).flags;
+        // A grant of a freed buffer (only in a broken state) maps whatever it mapped: treat it as
+        // reachable both ways so that Isolation reports it.
+        const auto b = s.buffers.find(g.buffer);
+        const DmaAttr flags = b == s.buffers.end() ? DmaAttr{kDirToDevice | kDirFromDevice}
+                                                   : b->second.flags;
         const uint32_t need = dir == Dir::Read ? kDirToDevice : kDirFromDevice;
         if ((flags & need) == 0) {
             return fault(denied);

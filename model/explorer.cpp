@@ -105,16 +105,16 @@ std::string key_under(const State &s, const std::vector<Pid> &pid_of) {
     // Buffers are named last, through what refers to them, in the new names' order.
     std::map<uint32_t, const Grant *> grants_by_name;
     std::map<uint32_t, const Mapping *> mappings_by_name;
-    for (const auto &[id, g] : s.grants) { grants_by_name[grant.at(id)] = &g; }
-    for (const auto &[id, m] : s.mappings) { mappings_by_name[map.at(id)] = &m; }
+    for (const auto &[id, g] : s.grants) { grants_by_name[name(grant, id)] = &g; }
+    for (const auto &[id, m] : s.mappings) { mappings_by_name[name(map, id)] = &m; }
     for (const auto &[n, g] : grants_by_name) { name(buf, g->buffer); }
     for (const auto &[n, m] : mappings_by_name) { name(buf, m->buffer); }
     for (const auto &[id, b] : s.buffers) { name(buf, id); }
 
     std::map<uint32_t, const Domain *> domains_by_name;
     std::map<uint32_t, const Buffer *> buffers_by_name;
-    for (const auto &[id, d] : s.domains) { domains_by_name[dom.at(id)] = &d; }
-    for (const auto &[id, b] : s.buffers) { buffers_by_name[buf.at(id)] = &b; }
+    for (const auto &[id, d] : s.domains) { domains_by_name[name(dom, id)] = &d; }
+    for (const auto &[id, b] : s.buffers) { buffers_by_name[name(buf, id)] = &b; }
     put(key, domains_by_name.size());
     for (const auto &[n, d] : domains_by_name) {
         put(key, n);
@@ -132,13 +132,13 @@ std::string key_under(const State &s, const std::vector<Pid> &pid_of) {
     }
     put(key, grants_by_name.size());
     for (const auto &[n, g] : grants_by_name) {
-        put(key, buf.at(g->buffer));
-        put(key, g->domain ? dom.at(*g->domain) : 0);
+        put(key, name(buf, g->buffer));
+        put(key, g->domain ? name(dom, *g->domain) : 0);
         put(key, g->iova);
     }
     put(key, mappings_by_name.size());
     for (const auto &[n, m] : mappings_by_name) {
-        put(key, buf.at(m->buffer));
+        put(key, name(buf, m->buffer));
         put(key, m->offset);
         put(key, m->length);
         put(key, static_cast<uint64_t>(m->vmflags));
