@@ -5,11 +5,7 @@
 #include "kniommu/iommu_api.h"
 #include "kniommu/sim.h"
 #include "kos/dma_h.h"
-#include "kos/system.h"
-
-struct KnSimSystem {
-  std::unique_ptr<kniommu::kos::System> impl;
-};
+#include "kos/sim_system.h"
 
 namespace {
 

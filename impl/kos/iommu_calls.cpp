@@ -37,8 +37,8 @@ Retcode System::attach_locked(Domain& d, std::uint16_t bdf) {
   return rcOk;
 }
 
-void System::detach_locked(Domain& d, std::uint16_t bdf) {
-  driver_->detach(bdf, d.did);
+void System::detach_locked(Domain& d, std::uint16_t bdf, bool flush_iotlb) {
+  driver_->detach(bdf, d.did, flush_iotlb);
   d.devices.erase(bdf);
   attachment_[bdf] = nullptr;
 }

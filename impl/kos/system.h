@@ -78,7 +78,8 @@ class System {
   // Checks 1-3 of Attach/DetachDeviceToDomain; *d = nullptr with rcOk when the IOMMU is disabled.
   Retcode domain_call_prefix_locked(KnPid pid, std::uint16_t bdf, Handle domain, Domain** d);
   Retcode attach_locked(Domain& d, std::uint16_t bdf);
-  void detach_locked(Domain& d, std::uint16_t bdf);
+  // `flush_iotlb` = false: domain teardown, whose final DSI covers the IOTLB.
+  void detach_locked(Domain& d, std::uint16_t bdf, bool flush_iotlb = true);
 
   // Buffers and grants (dma_calls.cpp)
   Retcode new_buffer_locked(Process& p, std::uint32_t order, std::size_t size,

@@ -36,9 +36,10 @@ void System::close_grant_locked(Process& p, Grant& g) {
 
 void System::destroy_domain_locked(Domain& d, bool leave_grants_mapped) {
   Process& owner = *d.owner;
-  // 1. Devices first: once their context entries are cleared and invalidated, nothing walks the
-  //    table any more.
-  while (!d.devices.empty()) detach_locked(d, *d.devices.begin());
+  // 1. Devices first: once their context entries are cleared and their context-cache entries
+  //    invalidated, no request can use the DID or walk the table any more. Their IOTLB DSIs are
+  //    folded into the one DSI of step 3 (same DID), issued before anything is reused.
+  while (!d.devices.empty()) detach_locked(d, *d.devices.begin(), false);
   // 2. Every grant into the domain is unmapped (no per-range invalidation: one DSI covers all) and
   //    its handle revoked. Buffer references are dropped only after the DSI.
   std::vector<Buffer*> unref;

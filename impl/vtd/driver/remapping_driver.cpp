@@ -77,16 +77,16 @@ void RemappingDriver::attach(std::uint16_t sid, std::uint16_t did, PhysAddr slpt
   queue_.submit_and_wait(flush);
 }
 
-void RemappingDriver::detach(std::uint16_t sid, std::uint16_t old_did) {
+void RemappingDriver::detach(std::uint16_t sid, std::uint16_t old_did, bool flush_iotlb) {
   if (!mutant(Mutant::ContextLeftPresentAfterDetach)) contexts_.clear(sid);
   // Context cache first (device-selective, with the DID the entry had), then the old DID's IOTLB:
   // spec §6.2.2.1 / Fuchsia / Xen / Linux all order it context -> IOTLB.
-  std::array<QiDescriptor, 2> flush = {
+  const std::array<QiDescriptor, 2> flush = {
       desc::context_cache(desc::ContextGranularity::Device, old_did, sid), iotlb_dsi(old_did)};
-  if (mutant(Mutant::NoContextInvalidateOnDetach))
-    queue_.submit_and_wait(std::span<const QiDescriptor>(flush).subspan(1));
-  else
-    queue_.submit_and_wait(flush);
+  std::span<const QiDescriptor> descs(flush);
+  if (mutant(Mutant::NoContextInvalidateOnDetach)) descs = descs.subspan(1);
+  if (!flush_iotlb) descs = descs.first(descs.size() - 1);
+  queue_.submit_and_wait(descs);
 }
 
 void RemappingDriver::flush_range(std::uint16_t did, std::uint64_t iova, std::uint64_t pages,

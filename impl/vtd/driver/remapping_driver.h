@@ -55,7 +55,11 @@ class RemappingDriver {
   // Not-present -> present. Requires prepare_attach(sid) == rcOk before.
   void attach(std::uint16_t sid, std::uint16_t did, PhysAddr slptptr);
   // Present -> not present, then context-cache (device, old DID) and IOTLB DSI (old DID), wait.
-  void detach(std::uint16_t sid, std::uint16_t old_did);
+  // `flush_iotlb` = false only when the caller issues a DSI for `old_did` itself before the DID or
+  // anything the domain mapped is reused (domain teardown folds all its devices' DSIs into one):
+  // once the context entry is gone and its cache entry invalidated, no request can use the DID's
+  // IOTLB entries.
+  void detach(std::uint16_t sid, std::uint16_t old_did, bool flush_iotlb = true);
   ContextEntryValue context(std::uint16_t sid) const { return contexts_.read(sid); }
   const ContextTables& context_tables() const { return contexts_; }
 
