@@ -1,0 +1,145 @@
+#include "obligation.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace kniommu::proofs {
+
+z3::sort Universe::sort(const char* name) {
+  if (scope_ == 0) return ctx.uninterpreted_sort(name);
+  std::vector<std::string> names;
+  for (unsigned i = 0; i < scope_; ++i) names.push_back(std::string(name) + std::to_string(i));
+  std::vector<const char*> cnames;
+  for (const std::string& n : names) cnames.push_back(n.c_str());
+  z3::func_decl_vector consts(ctx), testers(ctx);
+  return ctx.enumeration_sort(name, scope_, cnames.data(), consts, testers);
+}
+
+const char* verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::Proved: return "proved";
+    case Verdict::Refuted: return "refuted";
+    case Verdict::Unknown: return "unknown";
+  }
+  return "?";
+}
+
+namespace {
+
+// One solver configuration of the portfolio.
+struct Strategy {
+  const char* name;
+  unsigned scope;  // 0: uninterpreted sorts; k: finite sorts (may only refute)
+  unsigned timeout_ms;
+  bool ematching;
+};
+
+// Default Z3 first (E-matching + MBQI), briefly; then MBQI alone (with E-matching on, a few
+// obligations over lambda successor states loop, while MBQI alone decides them in milliseconds;
+// the reverse holds for others); then finite scopes, which can only find counterexamples.
+constexpr Strategy kPortfolio[] = {{"default", 0, 3000, true},
+                                   {"mbqi-only", 0, 6000, false},
+                                   {"scope-2", 2, 3000, true},
+                                   {"scope-3", 3, 4000, true}};
+
+struct Raw {
+  z3::check_result result = z3::unknown;
+  double seconds = 0;
+  std::string log;         // per strategy: what it answered
+  std::string model_text;  // evaluated watches when sat
+};
+
+Raw run_one(const QueryBuilder& build, bool negate_goal, const Strategy& st) {
+  z3::context ctx;
+  Universe u(ctx, st.scope);
+  const Query q = build(u);
+  z3::solver s(ctx);
+  z3::params p(ctx);
+  p.set("timeout", st.timeout_ms);
+  p.set("ematching", st.ematching);
+  s.set(p);
+  for (unsigned i = 0; i < q.hypotheses.size(); ++i) s.add(q.hypotheses[i]);
+  if (negate_goal) s.add(!q.goal);
+  // KNIOMMU_PROOFS_DUMP=<file>: write the query as SMT-LIB, to replay it with the z3 command line.
+  if (const char* dump = std::getenv("KNIOMMU_PROOFS_DUMP")) std::ofstream(dump) << s.to_smt2();
+  const auto t0 = std::chrono::steady_clock::now();
+  Raw raw;
+  std::string reason;
+  try {
+    raw.result = s.check();
+  } catch (const z3::exception& e) {
+    // A cancelled query surfaces as an exception in some paths; it is an unknown, never a pass.
+    reason = e.msg();
+  }
+  raw.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (raw.result == z3::sat) {
+    z3::model m = s.get_model();
+    std::ostringstream text;
+    for (const auto& [label, term] : q.watch) text << "    " << label << " = " << m.eval(term, true) << "\n";
+    // With finite sorts the whole model is small enough to read: every state array in full.
+    if (st.scope != 0) text << "  full model (objects named <Sort><i>):\n" << m << "\n";
+    raw.model_text = text.str();
+  } else if (raw.result == z3::unknown && reason.empty()) {
+    reason = s.reason_unknown();
+  }
+  const char* answer = raw.result == z3::sat ? "sat" : raw.result == z3::unsat ? "unsat" : "unknown";
+  raw.log = std::string(st.name) + ": " + answer + (reason.empty() ? "" : " (" + reason + ")");
+  return raw;
+}
+
+Raw run(const QueryBuilder& build, bool negate_goal) {
+  Raw total;
+  for (const Strategy& st : kPortfolio) {
+    const Raw r = run_one(build, negate_goal, st);
+    total.seconds += r.seconds;
+    total.log += (total.log.empty() ? "" : "; ") + r.log;
+    // A finite scope proves nothing: only its sat answers count.
+    if (r.result == z3::sat || (r.result == z3::unsat && st.scope == 0)) {
+      total.result = r.result;
+      total.model_text = r.model_text;
+      return total;
+    }
+  }
+  return total;
+}
+
+std::string headline(const char* what, const std::string& name, double secs) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, " (%.3f s)", secs);
+  return std::string(what) + " " + name + buf + "\n";
+}
+
+}  // namespace
+
+Outcome prove(const std::string& name, const QueryBuilder& build) {
+  const Raw raw = run(build, true);
+  switch (raw.result) {
+    case z3::unsat: return {Verdict::Proved, raw.seconds, headline("PROVED", name, raw.seconds)};
+    case z3::sat:
+      return {Verdict::Refuted, raw.seconds,
+              headline("REFUTED", name, raw.seconds) + "  [" + raw.log + "]\n  counterexample:\n" +
+                  raw.model_text};
+    case z3::unknown: break;
+  }
+  return {Verdict::Unknown, raw.seconds,
+          headline("UNKNOWN", name, raw.seconds) + "  [" + raw.log + "]\n"};
+}
+
+Outcome find_witness(const std::string& name, const QueryBuilder& build) {
+  const Raw raw = run(build, false);
+  switch (raw.result) {
+    case z3::sat:
+      return {Verdict::Refuted, raw.seconds,
+              headline("WITNESS", name, raw.seconds) + "  [" + raw.log + "]\n  trace:\n" +
+                  raw.model_text};
+    case z3::unsat: return {Verdict::Proved, raw.seconds, headline("NO-WITNESS", name, raw.seconds)};
+    case z3::unknown: break;
+  }
+  return {Verdict::Unknown, raw.seconds,
+          headline("UNKNOWN", name, raw.seconds) + "  [" + raw.log + "]\n"};
+}
+
+}  // namespace kniommu::proofs
