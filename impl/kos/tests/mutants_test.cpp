@@ -36,24 +36,27 @@ class Mutants : public SimTest {
     EXPECT_EQ(dma_read(kDev0, iova).rc, rcOk);
     return iova;
   }
+  // Revocation scenarios: a cached translation, then `revoke`; the device must fault afterwards.
+  bool faults_after(const std::function<void(Handle grant)>& revoke) {
+    Handle g = 0;
+    const std::uint64_t iova = granted_and_cached(&g);
+    revoke(g);
+    return faults(dma_read(kDev0, iova));
+  }
+  bool faults_after_grant_close() {
+    return faults_after([](Handle g) { KnHandleClose(g); });
+  }
+  bool faults_after_detach() {
+    return faults_after([](Handle) { KnIommuDetachDevice(kDev0); });
+  }
 };
 
 TEST_F(Mutants, NoIotlbInvalidateOnRevoke) {
-  expect_caught(Mutant::NoIotlbInvalidateOnRevoke, [&] {
-    Handle g = 0;
-    const std::uint64_t iova = granted_and_cached(&g);
-    KnHandleClose(g);
-    return faults(dma_read(kDev0, iova));
-  });
+  expect_caught(Mutant::NoIotlbInvalidateOnRevoke, [&] { return faults_after_grant_close(); });
 }
 
 TEST_F(Mutants, WrongDidInInvalidation) {
-  expect_caught(Mutant::WrongDidInInvalidation, [&] {
-    Handle g = 0;
-    const std::uint64_t iova = granted_and_cached(&g);
-    KnHandleClose(g);
-    return faults(dma_read(kDev0, iova));
-  });
+  expect_caught(Mutant::WrongDidInInvalidation, [&] { return faults_after_grant_close(); });
 }
 
 TEST_F(Mutants, DidReusedWithoutInvalidation) {
@@ -72,21 +75,11 @@ TEST_F(Mutants, DidReusedWithoutInvalidation) {
 }
 
 TEST_F(Mutants, ContextLeftPresentAfterDetach) {
-  expect_caught(Mutant::ContextLeftPresentAfterDetach, [&] {
-    Handle g = 0;
-    const std::uint64_t iova = granted_and_cached(&g);
-    KnIommuDetachDevice(kDev0);
-    return faults(dma_read(kDev0, iova));
-  });
+  expect_caught(Mutant::ContextLeftPresentAfterDetach, [&] { return faults_after_detach(); });
 }
 
 TEST_F(Mutants, NoContextInvalidateOnDetach) {
-  expect_caught(Mutant::NoContextInvalidateOnDetach, [&] {
-    Handle g = 0;
-    const std::uint64_t iova = granted_and_cached(&g);
-    KnIommuDetachDevice(kDev0);
-    return faults(dma_read(kDev0, iova));
-  });
+  expect_caught(Mutant::NoContextInvalidateOnDetach, [&] { return faults_after_detach(); });
 }
 
 TEST_F(Mutants, DeviceAttachedTwice) {
