@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     const auto result = conformance::run_conformance(*adapter, options->run);
     bar.clear();
-    conform::print_result(stdout, result, options->run);
+    conform::print_result(stdout, result, options->run,
+                          options->adapter.empty() ? "kniommu-conform" : "kniommu-conform --adapter " + options->adapter);
 
     if (!options->junit.empty() &&
         !conform::write_file(options->junit, conform::junit_xml(result, "kniommu-conform"))) {

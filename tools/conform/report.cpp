@@ -3,6 +3,17 @@
 #include <sstream>
 
 namespace kniommu::conform {
+namespace {
+
+// Prints every non-empty line of `text` with `indent` in front.
+void print_indented(std::FILE* out, const std::string& text, const char* indent) {
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.find_first_not_of(" \t") != std::string::npos) std::fprintf(out, "%s%s\n", indent, line.c_str());
+    }
+}
+
+}  // namespace
 
 Totals totals(const conformance::ConformanceResult& result) {
     using Status = conformance::ConfigOutcome::Status;
@@ -20,21 +31,22 @@ Totals totals(const conformance::ConformanceResult& result) {
 }
 
 void print_result(std::FILE* out, const conformance::ConformanceResult& result,
-                  const conformance::ConformanceOptions& options) {
+                  const conformance::ConformanceOptions& options, const std::string& command) {
     using Status = conformance::ConfigOutcome::Status;
     for (const auto& o : result.outcomes) {
         std::fprintf(out, "  %-12s %-11s %6d cases %8.2fs%s\n", o.config.c_str(), conformance::status_name(o.status),
                      o.cases_run, o.seconds, o.budget_exhausted ? "  (time budget reached)" : "");
         if (o.status == Status::Error) std::fprintf(out, "      %s\n", o.failure.c_str());
         if (o.status != Status::Failed) continue;
-        std::fprintf(out, "      failure: %s\n", o.failure.c_str());
-        std::fprintf(out, "      counterexample (%d commands, shrunk):\n", o.counterexample_length);
-        std::istringstream lines(o.counterexample);
-        for (std::string line; std::getline(lines, line);) std::fprintf(out, "        %s\n", line.c_str());
+        std::fprintf(out, "      failure:\n");
+        print_indented(out, o.failure, "        ");
+        std::fprintf(out, "      counterexample (%d commands%s):\n", o.counterexample_length,
+                     options.shrink ? ", shrunk" : "");
+        print_indented(out, o.counterexample, "        ");
         std::fprintf(out, "      seed %llu; reproduce with RC_PARAMS=\"%s\"\n",
                      static_cast<unsigned long long>(o.seed), o.rc_params.c_str());
         if (!options.replay_out.empty()) {
-            std::fprintf(out, "      replay file %s: kniommu-conform --replay %s%s%s\n", options.replay_out.c_str(),
+            std::fprintf(out, "      replay file %s: %s --replay %s%s%s\n", options.replay_out.c_str(), command.c_str(),
                          options.replay_out.c_str(), options.mutant.empty() ? "" : " --mutant ",
                          options.mutant.c_str());
         } else {

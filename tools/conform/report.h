@@ -9,8 +9,10 @@
 
 namespace kniommu::conform {
 
+// `command` is how the user reruns the tool (e.g. "kniommu-conform --adapter lib.so"), for the
+// replay hint.
 void print_result(std::FILE* out, const conformance::ConformanceResult& result,
-                  const conformance::ConformanceOptions& options);
+                  const conformance::ConformanceOptions& options, const std::string& command);
 
 struct Totals {
     int configs = 0, passed = 0, failed = 0, unsupported = 0, errors = 0, cases = 0;

@@ -38,7 +38,7 @@ PartResult run_conformance_part(const JobOptions& options) {
     const auto result = conformance::run_conformance(*kniommu_builtin_adapter(), run);
     part.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     bar.clear();
-    conform::print_result(stdout, result, run);
+    conform::print_result(stdout, result, run, "build/release/tools/kniommu-conform");
 
     const auto t = conform::totals(result);
     part.status = result.passed && t.configs > 0 ? PartResult::Status::kPass : PartResult::Status::kFail;
@@ -51,7 +51,7 @@ PartResult run_conformance_part(const JobOptions& options) {
     }
     if (!result.passed) {
         part.outputs.push_back({"failing case replay", run.replay_out});
-        part.notes.push_back("conformance: reproduce with build/release/tools/kniommu-conform --replay " +
+        part.notes.push_back("conformance: replay the failing case with build/release/tools/kniommu-conform --replay " +
                              run.replay_out);
     }
     return part;
