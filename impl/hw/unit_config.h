@@ -24,7 +24,7 @@ struct UnitConfig {
   bool device_tlb = false;          // ECAP.DT: TT=01 allowed (translated requests)
   std::uint32_t iotlb_entries = 1024;
   std::uint32_t context_cache_entries = 256;
-  std::uint32_t paging_structure_cache_entries = 256;
+  std::uint32_t paging_structure_cache_entries = 256;  // 0: no paging-structure cache
   // Register placement (QEMU's choices): IVA/IOTLB at 0xF0, fault records at 0x220.
   std::uint32_t iro = 0xF0 / 16;
   std::uint32_t fro = 0x220 / 16;

@@ -111,7 +111,8 @@ Fault RemappingUnit::translate_locked(std::uint16_t sid, std::uint64_t iova, std
   } else {
     ++stats_.iotlb_misses;
     WalkResult r;
-    f = walker_.walk(ctx, iova, need, &psc_, &r);
+    PagingStructureCache* psc = config_.paging_structure_cache_entries != 0 ? &psc_ : nullptr;
+    f = walker_.walk(ctx, iova, need, psc, &r);
     if (f == Fault::kNone) {
       page_pa = r.page_pa;
       shift = r.shift;

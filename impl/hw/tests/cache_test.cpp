@@ -167,6 +167,26 @@ TEST_F(Caches, SrtpDoesNotFlushUntilGlobalInvalidations) {
   EXPECT_EQ(m.unit.use_after_free_count(), 0u);
 }
 
+TEST(PagingStructureCache, CapacityZeroDisablesIt) {
+  UnitConfig c;
+  c.paging_structure_cache_entries = 0;
+  Machine m(c);
+  const PhysAddr top = m.alloc();
+  m.map(top, 4, 0x2000, 0x42'0000, 12, kRW);
+  m.set_context(kDev, 7, top, 4);
+  m.enable();
+  m.enable_qi();
+  ASSERT_EQ(m.xlate(kDev, 0x2000, false), Fault::kNone);
+  const PhysAddr fresh = m.alloc();
+  m.mem.write64(fresh + 8 * 2, sl_leaf(0x77'0000, 12, kRW));
+  m.mem.write64(m.pte_pa(top, 4, 0x2000, 21), sl_table_entry(fresh));
+  m.submit(Machine::iotlb_desc(kPage, 7, 0x2000, 0, /*ih=*/true));
+  PhysAddr pa = 0;
+  ASSERT_EQ(m.xlate(kDev, 0x2000, false, &pa), Fault::kNone);
+  EXPECT_EQ(pa, 0x77'0000u);  // nothing cached the old PDE
+  EXPECT_EQ(m.unit.stats().psc_entries_now, 0u);
+}
+
 TEST(CachingMode, NotPresentEntriesAreCachedUntilInvalidated) {
   UnitConfig c;
   c.caching_mode = true;
