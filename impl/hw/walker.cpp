@@ -1,6 +1,7 @@
 #include "hw/walker.h"
 
 #include <unordered_set>
+#include <vector>
 
 #include "hw/layout_masks.h"
 #include "vtd/entries.h"
@@ -74,23 +75,21 @@ unsigned Walker::input_width(const ContextInfo& ctx) const {
   return agaw < config_.mgaw ? agaw : config_.mgaw;
 }
 
-Fault Walker::fetch_context(PhysAddr rta, std::uint16_t sid, ContextInfo* out) const {
-  *out = ContextInfo{};
-  const PhysAddr root_pa = rta + 16 * (sid >> 8);
-  if (!readable(root_pa, 16)) return Fault::kRootTableInvalid;
+Fault Walker::check_root(const vtd::layout::Words<2>& w) const {
   vtd::RootEntry root;
-  root.w = vtd::read_entry128(mem_, root_pa);
+  root.w = w;
   if (root.present() == 0) return Fault::kRootNotPresent;
-  if ((root.w[0] & root_rsvd_[0]) != 0 || (root.w[1] & root_rsvd_[1]) != 0) {
-    return Fault::kRootReserved;
-  }
-  const PhysAddr ctx_pa = root.context_table() + 16 * (sid & 0xFF);
-  if (!readable(ctx_pa, 16)) return Fault::kContextTableInvalid;
+  if ((w[0] & root_rsvd_[0]) != 0 || (w[1] & root_rsvd_[1]) != 0) return Fault::kRootReserved;
+  return Fault::kNone;
+}
+
+Fault Walker::decode_context(const vtd::layout::Words<2>& w, ContextInfo* out) const {
+  *out = ContextInfo{};
   vtd::ContextEntry ce;
-  ce.w = vtd::read_entry128(mem_, ctx_pa);
+  ce.w = w;
   out->fpd = ce.fpd() != 0;
   if (ce.present() == 0) return Fault::kContextNotPresent;
-  if ((ce.w[0] & context_rsvd_[0]) != 0 || (ce.w[1] & context_rsvd_[1]) != 0) {
+  if ((w[0] & context_rsvd_[0]) != 0 || (w[1] & context_rsvd_[1]) != 0) {
     return Fault::kContextReserved;
   }
   const auto tt = static_cast<vtd::TranslationType>(ce.tt());
@@ -106,6 +105,19 @@ Fault Walker::fetch_context(PhysAddr rta, std::uint16_t sid, ContextInfo* out) c
   out->did = static_cast<std::uint16_t>(ce.did());
   out->slptptr = ce.slptptr();
   return Fault::kNone;
+}
+
+Fault Walker::fetch_context(PhysAddr rta, std::uint16_t sid, ContextInfo* out) const {
+  *out = ContextInfo{};
+  const PhysAddr root_pa = rta + 16 * (sid >> 8);
+  if (!readable(root_pa, 16)) return Fault::kRootTableInvalid;
+  const vtd::layout::Words<2> root = vtd::read_entry128(mem_, root_pa);
+  if (const Fault f = check_root(root); f != Fault::kNone) return f;
+  vtd::RootEntry re;
+  re.w = root;
+  const PhysAddr ctx_pa = re.context_table() + 16 * (sid & 0xFF);
+  if (!readable(ctx_pa, 16)) return Fault::kContextTableInvalid;
+  return decode_context(vtd::read_entry128(mem_, ctx_pa), out);
 }
 
 Fault Walker::walk(const ContextInfo& ctx, std::uint64_t iova, std::uint8_t need,
@@ -158,14 +170,23 @@ Fault Walker::walk(const ContextInfo& ctx, std::uint64_t iova, std::uint8_t need
 
 void Walker::for_each_reachable(
     PhysAddr rta, const std::function<void(PhysAddr, std::uint64_t)>& visit) const {
+  // Whole 4 KiB tables are copied out once and decoded from the copy: much cheaper than entry-by-
+  // entry reads, and this runs on every free.
+  using Page = std::array<std::uint64_t, 512>;
+  const auto load = [&](PhysAddr table, Page* page) {
+    if (!readable(table, vtd::kPageSize)) return false;
+    mem_.read(table, page->data(), vtd::kPageSize);
+    return true;
+  };
   visit(rta, vtd::kPageSize);
   std::unordered_set<std::uint64_t> seen;  // (table | level) pairs already visited
+  std::vector<Page> pages(6);              // one buffer per level, plus root/context at index 0
   std::function<void(PhysAddr, unsigned)> visit_table = [&](PhysAddr table, unsigned level) {
     if (!seen.insert(table | level).second) return;
     visit(table, vtd::kPageSize);
-    if (!readable(table, vtd::kPageSize)) return;
-    for (unsigned i = 0; i < 512; ++i) {
-      const std::uint64_t pte = mem_.read64(table + 8 * i);
+    Page& page = pages[level];
+    if (!load(table, &page)) return;
+    for (const std::uint64_t pte : page) {
       if ((pte & (kR | kW)) == 0) continue;
       const bool leaf = level == 1 || ((pte & kPs) != 0 && leaf_allowed_[level]);
       if (leaf) {
@@ -175,15 +196,19 @@ void Walker::for_each_reachable(
       }
     }
   };
+  Page root_table;
+  if (!load(rta, &root_table)) return;
   for (unsigned bus = 0; bus < 256; ++bus) {
-    if (!readable(rta + 16 * bus, 16)) break;
-    vtd::RootEntry root;
-    root.w = vtd::read_entry128(mem_, rta + 16 * bus);
-    if (root.present() == 0) continue;
-    visit(root.context_table(), vtd::kPageSize);
+    const vtd::layout::Words<2> root = {root_table[2 * bus], root_table[2 * bus + 1]};
+    if (check_root(root) != Fault::kNone) continue;
+    vtd::RootEntry re;
+    re.w = root;
+    visit(re.context_table(), vtd::kPageSize);
+    if (!load(re.context_table(), &pages[0])) continue;
+    const Page contexts = pages[0];
     for (unsigned devfn = 0; devfn < 256; ++devfn) {
       ContextInfo ctx;
-      if (fetch_context(rta, static_cast<std::uint16_t>(bus << 8 | devfn), &ctx) != Fault::kNone ||
+      if (decode_context({contexts[2 * devfn], contexts[2 * devfn + 1]}, &ctx) != Fault::kNone ||
           ctx.tt == static_cast<std::uint8_t>(vtd::TranslationType::kPassThrough)) {
         continue;
       }

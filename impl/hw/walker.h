@@ -13,6 +13,7 @@
 #include "hw/fault_reason.h"
 #include "hw/sim_phys_mem.h"
 #include "hw/unit_config.h"
+#include "vtd/layout.h"
 
 namespace kniommu::hw {
 
@@ -47,6 +48,9 @@ class Walker {
                           const std::function<void(PhysAddr, std::uint64_t)>& visit) const;
 
  private:
+  // Checks of a root entry and decoding of a context entry already read from memory.
+  Fault check_root(const vtd::layout::Words<2>& w) const;
+  Fault decode_context(const vtd::layout::Words<2>& w, ContextInfo* out) const;
   bool readable(PhysAddr pa, std::uint64_t len) const;
   std::uint64_t haw_bits(std::uint64_t field_mask) const;
 
