@@ -89,7 +89,10 @@ Fault Walker::decode_context(const vtd::layout::Words<2>& w, ContextInfo* out) c
   ce.w = w;
   out->fpd = ce.fpd() != 0;
   if (ce.present() == 0) return Fault::kContextNotPresent;
-  if ((w[0] & context_rsvd_[0]) != 0 || (w[1] & context_rsvd_[1]) != 0) {
+  // DID bits beyond the 2^(4+2*ND) domains the unit advertises are treated as reserved, so a
+  // driver whose DID allocator exceeds CAP.ND is caught instead of silently aliased.
+  if ((w[0] & context_rsvd_[0]) != 0 || (w[1] & context_rsvd_[1]) != 0 ||
+      ce.did() >= config_.domain_count()) {
     return Fault::kContextReserved;
   }
   const auto tt = static_cast<vtd::TranslationType>(ce.tt());

@@ -111,6 +111,18 @@ TEST_F(Faults, ContextReserved_0xB) {
   EXPECT_EQ(m.xlate(kDev, 0x1000, false), Fault::kContextReserved);
 }
 
+TEST_F(Faults, ContextReserved_0xB_DidBeyondNd) {
+  UnitConfig c;
+  c.nd = 0;  // 16 domains
+  Machine small(c);
+  const PhysAddr t = small.alloc();
+  small.set_context(kDev, 16, t, 4);
+  small.set_context(Machine::kDev2, 15, t, 4);
+  small.enable();
+  EXPECT_EQ(small.xlate(kDev, 0x1000, false), Fault::kContextReserved);
+  EXPECT_EQ(small.xlate(Machine::kDev2, 0x1000, false), Fault::kNoRead);  // DID 15 is fine
+}
+
 TEST_F(Faults, SlReserved_0xC) {
   const PhysAddr pte = m.pte_pa(top, 4, 0x1000, 12);
   // SNP is reserved without ECAP.SC; an address bit above HAW (46) is reserved too.
