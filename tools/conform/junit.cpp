@@ -23,6 +23,21 @@ std::string escape(const std::string& s) {
     return out;
 }
 
+// The failure as one line for the message attribute: its non-empty lines joined, shortened.
+std::string headline(const std::string& failure) {
+    std::string out;
+    std::size_t start = 0;
+    while (start < failure.size()) {
+        std::size_t end = failure.find('\n', start);
+        if (end == std::string::npos) end = failure.size();
+        const std::string line = failure.substr(start, end - start);
+        if (line.find_first_not_of(" \t") != std::string::npos) out += (out.empty() ? "" : " | ") + line;
+        start = end + 1;
+    }
+    constexpr std::size_t kMax = 300;
+    return out.size() > kMax ? out.substr(0, kMax) + "..." : out;
+}
+
 }  // namespace
 
 std::string junit_xml(const conformance::ConformanceResult& result, const std::string& suite_name) {
@@ -46,7 +61,7 @@ std::string junit_xml(const conformance::ConformanceResult& result, const std::s
                                     " commands):\n" + o.counterexample + "\nseed " + std::to_string(o.seed) +
                                     "\nRC_PARAMS=\"" + o.rc_params + "\"";
         if (o.status == Status::Failed) {
-            x << "      <failure message=\"" << escape(o.failure.substr(0, o.failure.find('\n'))) << "\">"
+            x << "      <failure message=\"" << escape(headline(o.failure)) << "\">"
               << escape(details) << "</failure>\n";
         } else if (o.status == Status::Error) {
             x << "      <error message=\"" << escape(o.failure) << "\"/>\n";

@@ -16,7 +16,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: kniommu-main [--only conformance,proofs,audit] [--seed N] [--cases N]\n"
     "                    [--time-budget SECONDS] [--out DIR]\n"
-    "Runs the conformance suite, the proofs and the demo audit of this build tree and summarizes them.\n";
+    "Runs the conformance suite (default 500 cases per configuration), the proofs and the demo audit\n"
+    "of this build tree and summarizes them.\n";
 
 }  // namespace
 
@@ -30,11 +31,21 @@ int main(int argc, char** argv) {
         const bool has_value = i + 1 < argc;
         if (a == "--only" && has_value) {
             std::istringstream parts(argv[++i]);
-            for (std::string p; std::getline(parts, p, ',');) only.insert(p);
+            for (std::string p; std::getline(parts, p, ',');) {
+                if (p != "conformance" && p != "proofs" && p != "audit") {
+                    std::fprintf(stderr, "kniommu-main: unknown part '%s'\n%s", p.c_str(), kUsage);
+                    return 2;
+                }
+                only.insert(p);
+            }
         } else if (a == "--seed" && has_value) {
             options.seed = std::strtoull(argv[++i], nullptr, 10);
         } else if (a == "--cases" && has_value) {
             options.cases = std::atoi(argv[++i]);
+            if (options.cases <= 0) {
+                std::fprintf(stderr, "kniommu-main: --cases needs a positive number\n");
+                return 2;
+            }
         } else if (a == "--time-budget" && has_value) {
             options.time_budget = std::atof(argv[++i]);
         } else if (a == "--out" && has_value) {

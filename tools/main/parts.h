@@ -24,7 +24,9 @@ struct JobOptions {
     std::string binary_dir;  // the build tree (ctest runs there)
     std::string out_dir;     // where outputs go (default: binary_dir)
     std::uint64_t seed = 0;  // conformance seed (0 = random)
-    int cases = 0;           // conformance cases per configuration (0 = suite default)
+    // Conformance cases per configuration: more than the suite's quick default (40), since the
+    // main job is the one thorough run a user starts by hand.
+    int cases = 500;
     double time_budget = 0;  // conformance seconds per configuration (0 = none)
 };
 
