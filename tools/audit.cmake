@@ -40,6 +40,13 @@ kniommu_gtest(audit_tests LABEL unit
   LIBS kniommu_audit_lib kniommu_vtd)
 target_include_directories(audit_tests PRIVATE ${_audit}/tests)
 
+# The command line as a user runs it, on the fuzzer's seed snapshot (two devices, metadata).
+add_executable(snapshot_make_seed ${_audit}/fuzz/make_seed.cpp)
+target_link_libraries(snapshot_make_seed PRIVATE kniommu_snapshot_format kniommu_warnings)
+kniommu_test(audit_cli LABEL unit
+  COMMAND ${_audit}/tests/cli_test.sh $<TARGET_FILE:kniommu-audit> $<TARGET_FILE:snapshot_make_seed>
+          ${CMAKE_CURRENT_BINARY_DIR}/audit_cli)
+
 # The snapshot writer for a live simulated system (sim.h); linked with the built-in implementation.
 add_library(kniommu_snapshot STATIC ${_audit}/capture/capture.cpp ${_audit}/capture/metadata.cpp)
 target_link_libraries(kniommu_snapshot PUBLIC kniommu_audit_lib kniommu_kos PRIVATE kniommu_vtd kniommu_warnings)

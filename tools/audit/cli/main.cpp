@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -101,6 +102,8 @@ int main(int argc, char** argv) {
         }
     }
     if (!args.all.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(args.all, ec);
         const auto written = audit::write_all(report, args.all, "audit");
         if (!written.ok) {
             std::cerr << "kniommu-audit: cannot write into " << args.all << "\n";
