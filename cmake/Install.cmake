@@ -15,23 +15,54 @@ include(CMakePackageConfigHelpers)
 set(KNIOMMU_INSTALL_INCLUDEDIR ${CMAKE_INSTALL_INCLUDEDIR}/kniommu)
 set(KNIOMMU_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/kniommu)
 
-# Every target an exported one links, even PRIVATE-ly (a static library's private dependencies
-# are link dependencies of its users), must be in the export set. kniommu_warnings is exported
-# too but only as $<LINK_ONLY:...>, so its flags never reach a user's compile.
-set(_kniommu_exported
-  kniommu_warnings kniommu_common kniommu_vtd kniommu_vtd_driver kniommu_hw kniommu_kos
-  kniommu_model kniommu_adapter_abi kniommu_conformance kniommu_builtin_adapter
-  kniommu_snapshot_format kniommu_audit_lib kniommu_snapshot)
-set(_kniommu_present)
-foreach(t IN LISTS _kniommu_exported)
-  if(TARGET ${t})
-    list(APPEND _kniommu_present ${t})
-    get_target_property(_type ${t} TYPE)
-    if(_type STREQUAL "INTERFACE_LIBRARY")
-      target_include_directories(${t} INTERFACE $<INSTALL_INTERFACE:${KNIOMMU_INSTALL_INCLUDEDIR}>)
-    else()
-      target_include_directories(${t} PUBLIC $<INSTALL_INTERFACE:${KNIOMMU_INSTALL_INCLUDEDIR}>)
+# What users link. Every target these link, even PRIVATE-ly (a static library's private
+# dependencies are link dependencies of its users), must be exported too; the closure is computed
+# from the targets' link properties so a helper adding a library to impl/ cannot break the export.
+# kniommu_warnings ends up exported only as $<LINK_ONLY:...>: its flags never reach a user.
+set(_kniommu_roots kniommu_model kniommu_kos kniommu_conformance kniommu_builtin_adapter kniommu_snapshot)
+
+function(_kniommu_link_closure out)
+  set(seen)
+  set(queue ${ARGN})
+  while(queue)
+    list(POP_FRONT queue t)
+    if(NOT TARGET ${t} OR t IN_LIST seen)
+      continue()
     endif()
+    get_target_property(imported ${t} IMPORTED)
+    if(imported)
+      continue()
+    endif()
+    list(APPEND seen ${t})
+    get_target_property(type ${t} TYPE)
+    set(deps)
+    if(NOT type STREQUAL "INTERFACE_LIBRARY")
+      get_target_property(private ${t} LINK_LIBRARIES)
+      if(private)
+        list(APPEND deps ${private})
+      endif()
+    endif()
+    get_target_property(iface ${t} INTERFACE_LINK_LIBRARIES)
+    if(iface)
+      list(APPEND deps ${iface})
+    endif()
+    foreach(d IN LISTS deps)
+      string(REGEX REPLACE "^\\$<LINK_ONLY:(.*)>$" "\\1" d "${d}")
+      if(NOT d MATCHES "\\$<")
+        list(APPEND queue ${d})
+      endif()
+    endforeach()
+  endwhile()
+  set(${out} ${seen} PARENT_SCOPE)
+endfunction()
+
+_kniommu_link_closure(_kniommu_present ${_kniommu_roots})
+foreach(t IN LISTS _kniommu_present)
+  get_target_property(_type ${t} TYPE)
+  if(_type STREQUAL "INTERFACE_LIBRARY")
+    target_include_directories(${t} INTERFACE $<INSTALL_INTERFACE:${KNIOMMU_INSTALL_INCLUDEDIR}>)
+  else()
+    target_include_directories(${t} PUBLIC $<INSTALL_INTERFACE:${KNIOMMU_INSTALL_INCLUDEDIR}>)
   endif()
 endforeach()
 
@@ -67,7 +98,8 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/kniommuConfig.cmake ${CMAKE_CURRENT_BI
   DESTINATION ${KNIOMMU_INSTALL_CMAKEDIR})
 
 # The package works: install into a scratch prefix, then configure, build and run a consumer
-# project that finds it and links the model and the implementation. Needs the whole tree built.
+# project that finds it and links the model, the implementation and the conformance suite.
+# Needs the whole tree built.
 # The consumer gets this build's compiler flags (sanitizer presets instrument the libraries).
 kniommu_test(package.find_package_consumer LABEL unit TIMEOUT 600
   COMMAND ${CMAKE_CURRENT_LIST_DIR}/package_test/run.sh ${CMAKE_COMMAND} ${CMAKE_BINARY_DIR}

@@ -12,3 +12,4 @@ test -f "$work/prefix/lib/cmake/kniommu/kniommuConfig.cmake" || test -f "$work/p
   -DCMAKE_CXX_FLAGS="$cxxflags" -DCMAKE_EXE_LINKER_FLAGS="$ldflags" -DCMAKE_PREFIX_PATH="$work/prefix"
 "$cmake" --build "$work/consumer"
 "$work/consumer/consumer"
+"$work/consumer/conformance_consumer"
