@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+// Parses a TLA+ module with the official grammar (@tlaplus/tree-sitter-tlaplus, loaded as wasm
+// through web-tree-sitter: no native build) and checks names against it.
+//
+//   node parse.js <module.tla> [--readme <README.md>] [--listed-from <file>]...
+//
+// Fails (exit 1) when the module has a syntax error (every ERROR / MISSING node is reported with
+// its line and column), when an invariant listed in the README's "Invariants" section is not
+// defined in the module, or when a name a --listed-from file checks (C++ `{"Name", check}`
+// entries) is not listed in the README. Exit 2: usage or missing file.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+
+let Parser;
+try {
+  Parser = require('web-tree-sitter');
+  require.resolve('@tlaplus/tree-sitter-tlaplus/tree-sitter-tlaplus.wasm');
+} catch (e) {
+  console.error('tla-parse: the TLA+ grammar is not installed in tools/tla-parse/node_modules;');
+  console.error('run scripts/bootstrap (npm install --ignore-scripts --legacy-peer-deps there)');
+  process.exit(2);
+}
+
+function usage(msg) {
+  console.error(`tla-parse: ${msg}`);
+  console.error('usage: parse.js <module.tla> [--readme README.md] [--listed-from FILE]...');
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const opts = { module: null, readme: null, listedFrom: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--readme' || a === '--listed-from') {
+      if (i + 1 >= argv.length) usage(`${a} needs a file`);
+      if (a === '--readme') opts.readme = argv[++i];
+      else opts.listedFrom.push(argv[++i]);
+    } else if (!opts.module) {
+      opts.module = a;
+    } else {
+      usage(`unexpected argument ${a}`);
+    }
+  }
+  if (!opts.module) usage('no module given');
+  return opts;
+}
+
+function read(file) {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    usage(`cannot read ${file}: ${e.message}`);
+  }
+}
+
+// Every ERROR or MISSING node, depth first.
+function syntaxErrors(node, out) {
+  if (node.type === 'ERROR' || node.isMissing) out.push(node);
+  for (let i = 0; i < node.childCount; i++) syntaxErrors(node.child(i), out);
+  return out;
+}
+
+// Names defined at any level: operators, functions, constants, variables.
+function definedNames(root) {
+  const names = new Set();
+  for (const def of root.descendantsOfType(['operator_definition', 'function_definition'])) {
+    const name = def.childForFieldName('name');
+    if (name) names.add(name.text);
+  }
+  for (const decl of root.descendantsOfType(['constant_declaration', 'variable_declaration'])) {
+    for (const id of decl.descendantsOfType('identifier')) names.add(id.text);
+  }
+  return names;
+}
+
+// Names listed as "- `Name`" bullets under the README's "## Invariants" heading.
+function readmeInvariants(text) {
+  const names = [];
+  let inSection = false;
+  for (const line of text.split('\n')) {
+    if (/^#+\s/.test(line)) inSection = /^#+\s+Invariants\b/.test(line);
+    const m = inSection && line.match(/^[-*]\s+`([A-Za-z][A-Za-z0-9_]*)`/);
+    if (m) names.push(m[1]);
+  }
+  return names;
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const source = read(opts.module);
+  await Parser.init();
+  const wasm = require.resolve('@tlaplus/tree-sitter-tlaplus/tree-sitter-tlaplus.wasm');
+  const lang = await Parser.Language.load(wasm);
+  const parser = new Parser();
+  parser.setLanguage(lang);
+  const tree = parser.parse(source);
+  const problems = [];
+
+  if (tree.rootNode.hasError) {
+    for (const n of syntaxErrors(tree.rootNode, [])) {
+      const where = `${path.basename(opts.module)}:${n.startPosition.row + 1}:${n.startPosition.column + 1}`;
+      const what = n.isMissing ? `missing ${n.type}` : `syntax error near "${n.text.slice(0, 40)}"`;
+      problems.push(`${where}: ${what}`);
+    }
+    if (problems.length === 0) problems.push('syntax error (hasError) at an unknown place');
+  }
+
+  const defined = definedNames(tree.rootNode);
+  let listed = [];
+  if (opts.readme) {
+    listed = readmeInvariants(read(opts.readme));
+    if (listed.length === 0) problems.push(`${opts.readme}: no invariants listed under "## Invariants"`);
+    for (const name of listed) {
+      if (!defined.has(name)) problems.push(`${opts.readme}: invariant ${name} is not defined in the module`);
+    }
+  }
+  for (const file of opts.listedFrom) {
+    const checked = [...read(file).matchAll(/\{"([A-Z][A-Za-z0-9_]*)",/g)].map((m) => m[1]);
+    if (checked.length === 0) problems.push(`${file}: no checked invariant names found`);
+    for (const name of checked) {
+      if (!listed.includes(name)) problems.push(`${file}: checks ${name}, which the README does not list`);
+    }
+  }
+
+  if (problems.length > 0) {
+    for (const p of problems) console.error(`FAIL ${p}`);
+    process.exit(1);
+  }
+  console.log(`OK ${path.basename(opts.module)}: parsed without error, ${defined.size} names defined` +
+              (opts.readme ? `, all ${listed.length} listed invariants defined` : ''));
+}
+
+main().catch((e) => {
+  console.error(`tla-parse: ${e.stack || e}`);
+  process.exit(2);
+});
