@@ -20,6 +20,11 @@ constexpr std::uint64_t slot_start(std::uint64_t iova, unsigned level) {
 constexpr unsigned slot_index(std::uint64_t iova, unsigned level) {
   return static_cast<unsigned>(level_index<U64Ops>(iova, level));
 }
+// One past the last index of the table at `level` that [iova, end) touches (end > iova).
+constexpr unsigned end_index(std::uint64_t iova, std::uint64_t end, unsigned level) {
+  const std::uint64_t span = (end - 1 - slot_start(iova, level)) >> level_shift(level);
+  return static_cast<unsigned>(std::min<std::uint64_t>(kEntriesPerTable, slot_index(iova, level) + span + 1));
+}
 constexpr bool page_aligned(std::uint64_t v) { return (v & (kPageSize - 1)) == 0; }
 
 // Checks shared by map and unmap: 4 KiB granularity, non-empty, no wrap, below 2^width.
@@ -58,7 +63,7 @@ class EntryCursor {
   bool known_empty_;
   unsigned end_idx_;
   unsigned base_ = kEntriesPerTable;  // nothing loaded
-  std::uint64_t buf_[kChunk] = {};
+  std::uint64_t buf_[kChunk];  // filled before use; not zeroed (per-call cost)
 };
 
 // Stores entries into one table. A table this map call allocated and has not linked yet cannot be
@@ -93,7 +98,7 @@ class EntryWriter {
   bool unlinked_;
   unsigned base_ = 0;
   unsigned n_ = 0;
-  std::uint64_t buf_[kChunk] = {};
+  std::uint64_t buf_[kChunk];  // filled before use; not zeroed (per-call cost)
 };
 
 }  // namespace
@@ -156,8 +161,7 @@ Retcode SecondLevelPageTable::map_level(MapState& s, Pass pass, PhysAddr table, 
                                         unsigned* added) {
   // In the install pass the plan pass already proved every level-1 slot of the range empty.
   const unsigned first_idx = slot_index(iova, level);
-  const std::uint64_t span = (end - 1 - slot_start(iova, level)) >> level_shift(level);
-  const unsigned end_idx = static_cast<unsigned>(std::min<std::uint64_t>(kEntriesPerTable, first_idx + span + 1));
+  const unsigned end_idx = end_index(iova, end, level);
   EntryCursor entries(mem_, table, known_empty || table == 0 || (pass == Pass::Install && level == 1),
                       end_idx);
   EntryWriter out(mem_, table, known_empty && pass == Pass::Install);
@@ -253,11 +257,13 @@ void SecondLevelPageTable::unmap_level(UnmapState& s, PhysAddr table, unsigned l
                                        std::uint64_t iova, std::uint64_t end, unsigned* removed) {
   const std::uint64_t table_end = slot_start(iova, level + 1) + level_size(level + 1);
   bool cleared_leaf = false;
-  for (unsigned idx = slot_index(iova, level); iova < end && idx < kEntriesPerTable && !s.stop; ++idx) {
+  const unsigned end_idx = end_index(iova, end, level);
+  EntryCursor entries(mem_, table, false, end_idx);
+  for (unsigned idx = slot_index(iova, level); iova < end && idx < end_idx && !s.stop; ++idx) {
     const std::uint64_t start = slot_start(iova, level);
     const std::uint64_t sub_end = std::min(end, start + level_size(level));
     const PhysAddr at = table + 8 * idx;
-    const std::uint64_t e = mem_.read64(at);
+    const std::uint64_t e = entries.at(idx);
     if (Fmt::present(e) && Fmt::is_leaf(level, e)) {
       const bool skip = level >= 2 && s.cleared_superpage && mutant(Mutant::SuperpageSplitLeavesMapped);
       if (!skip) {
