@@ -89,7 +89,7 @@ Footprint(g) == {grant[g].iova + i : i \in 0..(bufPages[grant[g].buf] - 1)}
 ApiCtx == {<<d, m>> \in Devices \X Dids : domLive[m] /\ d \in devs[m]}
 ApiMap == UNION {{<<grant[g].dom, grant[g].iova + i, grant[g].buf, i, bufDir[grant[g].buf]>> :
                     i \in 0..(bufPages[grant[g].buf] - 1)} :
-                 g \in {x \in LiveGrants : grant[x].dom # None}}
+                 g \in {x \in LiveGrants : grant[x].dom # None /\ IommuEnabled}}
 StaleCtx == UNION {staleCtx[p] : p \in Pids}
 StaleMap == UNION {staleMap[p] : p \in Pids}
 
@@ -373,17 +373,18 @@ DmaMap(p, h) ==
 BeginRc(p, b, m) ==
     IF \E g \in LiveGrants : grant[g].buf = b /\ grant[g].dom = m THEN "rcAlreadyExists"
     ELSE IF FreeGrantIds = {} \/ FreeHandle(p) = None THEN "rcOutOfMemory"
-    ELSE IF m # None /\ ValidIovas(m, bufPages[b]) = {} THEN "rcOutOfMemory"
+    ELSE IF m # None /\ IommuEnabled /\ ValidIovas(m, bufPages[b]) = {} THEN "rcOutOfMemory"
     ELSE "rcOk"
 
 NewGrant(name, p, b, m) ==
     LET g == CHOOSE x \in FreeGrantIds : TRUE
         h == FreeHandle(p)
-    IN \E v \in (IF m = None THEN {0} ELSE ValidIovas(m, bufPages[b])) :
+        translated == m # None /\ IommuEnabled  \* else IOVA = physical address, no translation
+    IN \E v \in (IF translated THEN ValidIovas(m, bufPages[b]) ELSE {0}) :
           /\ grant' = [grant EXCEPT ![g] = [buf |-> b, dom |-> m, iova |-> v]]
           /\ handles' = [handles EXCEPT ![p][h] = [kind |-> "Grant", obj |-> g, revoked |-> FALSE]]
           \* Granting takes effect at once (with CM=1 after an invalidation inside the call).
-          /\ hwMap' = IF m = None THEN hwMap
+          /\ hwMap' = IF ~translated THEN hwMap
                       ELSE hwMap \cup {<<m, v + i, b, i, bufDir[b]>> : i \in 0..(bufPages[b] - 1)}
           /\ Record(name, p, "rcOk")
           /\ UNCHANGED <<status, autoDom, attachedOnce, domVars, bufCreator, bufPages, bufDir,
@@ -445,10 +446,10 @@ HandleClose(p, h) ==
           \/ /\ h \in HandleVals /\ e # None /\ ~e.revoked /\ e.kind = "Grant"
              /\ handles' = hs
              /\ grant' = [grant EXCEPT ![e.obj] = None]
+             /\ bufCreator' = Collect(hs, grant', mapping, hwMap)
              /\ Revoke(p, {}, {x \in hwMap : x[1] = grant[e.obj].dom /\ x[3] = grant[e.obj].buf})
              /\ Record("handle_close", p, "rcOk")
-             /\ UNCHANGED <<status, autoDom, attachedOnce, domVars, bufCreator, bufPages, bufDir,
-                            mapping>>
+             /\ UNCHANGED <<status, autoDom, attachedOnce, domVars, bufPages, bufDir, mapping>>
           \* Closing a created domain: detach its devices, remove and revoke its grants.
           \/ /\ h \in HandleVals /\ e # None /\ ~e.revoked /\ e.kind = "Domain"
              /\ LET m == e.obj
@@ -459,12 +460,13 @@ HandleClose(p, h) ==
                                          THEN [handles[q][k] EXCEPT !.revoked = TRUE]
                                          ELSE handles[q][k]]]
                    /\ grant' = [g \in GrantIds |-> IF g \in gone THEN None ELSE grant[g]]
+                   /\ bufCreator' = Collect(handles', grant', mapping, hwMap)
                    /\ domLive' = [domLive EXCEPT ![m] = FALSE]
                    /\ devs' = [devs EXCEPT ![m] = {}]
                    /\ Revoke(p, {x \in hwCtx : x[2] = m}, {x \in hwMap : x[1] = m})
              /\ Record("handle_close", p, "rcOk")
-             /\ UNCHANGED <<status, autoDom, attachedOnce, domOwner, domAuto, bufCreator, bufPages,
-                            bufDir, mapping>>
+             /\ UNCHANGED <<status, autoDom, attachedOnce, domOwner, domAuto, bufPages, bufDir,
+                            mapping>>
 
 (***************************************************************************)
 (* A device DMA of one page: succeeds iff the hardware view allows it.     *)
@@ -569,15 +571,16 @@ GrantRefsLive ==
                              /\ IF grant[g].dom = None THEN ~IommuEnabled ELSE domLive[grant[g].dom]
     /\ \A x \in MapIds : mapping[x] # None => bufCreator[mapping[x]] # None
 
-\* In one domain, a buffer has at most one grant and grants' IOVA ranges do not overlap.
+\* In one domain, a buffer has at most one grant and grants' IOVA ranges do not overlap
+\* (with the IOMMU disabled IOVAs are physical addresses: nothing to check).
 GrantsDisjoint ==
-    \A g1, g2 \in LiveGrants :
+    IommuEnabled => \A g1, g2 \in LiveGrants :
         (g1 # g2 /\ grant[g1].dom = grant[g2].dom /\ grant[g1].dom # None) =>
             grant[g1].buf # grant[g2].buf /\ Footprint(g1) \cap Footprint(g2) = {}
 
 \* Every grant lies below 2^address_width.
 GrantInRange ==
-    \A g \in LiveGrants : grant[g].dom # None => grant[g].iova + bufPages[grant[g].buf] <= IovaPages
+    IommuEnabled => \A g \in LiveGrants : grant[g].iova + bufPages[grant[g].buf] <= IovaPages
 
 \* No leak: an allocated buffer is referenced by a handle, a grant, a mapping or a translation
 \* the hardware may still use.
