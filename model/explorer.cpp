@@ -65,33 +65,64 @@ void put(std::string &key, uint64_t v) {
 //    devices are represented by their number;
 //  - processes are renumbered by `pid_of` (new pid of old pid p is pid_of[p - 1]); see
 //    canonical_key below for when that is a symmetry.
+// New names 1, 2, ... for the ids of one kind, in order of first use.
+class Renamer {
+public:
+    explicit Renamer(uint32_t next_id) : to_(next_id, 0) {}
+    uint32_t operator()(uint32_t id) {
+        if (id >= to_.size()) {
+            to_.resize(id + 1, 0);
+        }
+        if (to_[id] == 0) {
+            to_[id] = ++count_;
+        }
+        return to_[id];
+    }
+    uint32_t count() const { return count_; }
+
+private:
+    std::vector<uint32_t> to_;
+    uint32_t count_ = 0;
+};
+
+// `objects` (id -> object) listed by their new names.
+template <class T>
+std::vector<const T *> by_new_name(const std::map<uint32_t, T> &objects, Renamer &rename) {
+    for (const auto &[id, o] : objects) {
+        rename(id);
+    }
+    std::vector<const T *> out(rename.count() + 1, nullptr);
+    for (const auto &[id, o] : objects) {
+        out[rename(id)] = &o;
+    }
+    return out;
+}
+
 std::string key_under(const State &s, const std::vector<Pid> &pid_of) {
     auto pid = [&](Pid p) { return pid_of.at(p - 1); };
-    std::map<Pid, const Process *> by_new_pid;
+    std::vector<const Process *> by_new_pid(s.processes.size() + 1, nullptr);
     for (const auto &[old, p] : s.processes) {
-        by_new_pid[pid(old)] = &p;
+        by_new_pid.at(pid(old)) = &p;
     }
-    std::map<DomainId, uint32_t> dom;
-    std::map<BufferId, uint32_t> buf;
-    std::map<GrantId, uint32_t> grant;
-    std::map<MappingId, uint32_t> map;
-    auto name = [](std::map<uint32_t, uint32_t> &m, uint32_t id) {
-        return m.emplace(id, static_cast<uint32_t>(m.size() + 1)).first->second;
-    };
+    Renamer dom(s.next_domain);
+    Renamer buf(s.next_buffer);
+    Renamer grant(s.next_grant);
+    Renamer map(s.next_mapping);
     std::string key;
-    for (const auto &[new_pid, p] : by_new_pid) {
-        put(key, new_pid);
+    key.reserve(128);
+    for (Pid new_pid = 1; new_pid < by_new_pid.size(); ++new_pid) {
+        const Process *p = by_new_pid[new_pid];
         put(key, (p->alive ? 1u : 0u) | (p->attached_once ? 2u : 0u));
-        put(key, p->auto_domain ? name(dom, *p->auto_domain) : 0);
+        put(key, p->auto_domain ? dom(*p->auto_domain) : 0);
         put(key, p->handles.size());
         for (const auto &[h, e] : p->handles) {
             uint32_t obj = 0;  // a revoked handle names a dead grant; which one no longer matters
             if (!e.revoked) {
                 switch (e.kind) {
-                case Kind::Domain: obj = name(dom, e.object); break;
-                case Kind::Buffer: obj = name(buf, e.object); break;
-                case Kind::Grant: obj = name(grant, e.object); break;
-                case Kind::Mapping: obj = name(map, e.object); break;
+                case Kind::Domain: obj = dom(e.object); break;
+                case Kind::Buffer: obj = buf(e.object); break;
+                case Kind::Grant: obj = grant(e.object); break;
+                case Kind::Mapping: obj = map(e.object); break;
                 }
             }
             put(key, h);
@@ -99,49 +130,63 @@ std::string key_under(const State &s, const std::vector<Pid> &pid_of) {
             put(key, obj);
         }
     }
-    for (const auto &[id, d] : s.domains) { name(dom, id); }
-    for (const auto &[id, g] : s.grants) { name(grant, id); }
-    for (const auto &[id, m] : s.mappings) { name(map, id); }
+    const auto domains = by_new_name(s.domains, dom);
+    const auto grants = by_new_name(s.grants, grant);
+    const auto mappings = by_new_name(s.mappings, map);
     // Buffers are named last, through what refers to them, in the new names' order.
-    std::map<uint32_t, const Grant *> grants_by_name;
-    std::map<uint32_t, const Mapping *> mappings_by_name;
-    for (const auto &[id, g] : s.grants) { grants_by_name[name(grant, id)] = &g; }
-    for (const auto &[id, m] : s.mappings) { mappings_by_name[name(map, id)] = &m; }
-    for (const auto &[n, g] : grants_by_name) { name(buf, g->buffer); }
-    for (const auto &[n, m] : mappings_by_name) { name(buf, m->buffer); }
-    for (const auto &[id, b] : s.buffers) { name(buf, id); }
-
-    std::map<uint32_t, const Domain *> domains_by_name;
-    std::map<uint32_t, const Buffer *> buffers_by_name;
-    for (const auto &[id, d] : s.domains) { domains_by_name[name(dom, id)] = &d; }
-    for (const auto &[id, b] : s.buffers) { buffers_by_name[name(buf, id)] = &b; }
-    put(key, domains_by_name.size());
-    for (const auto &[n, d] : domains_by_name) {
-        put(key, n);
-        put(key, pid(d->owner));
-        put(key, d->automatic);
-        put(key, d->devices.size());
+    for (const Grant *g : grants) {
+        if (g != nullptr) {
+            buf(g->buffer);
+        }
     }
-    put(key, buffers_by_name.size());
-    for (const auto &[n, b] : buffers_by_name) {
-        put(key, n);
-        put(key, pid(b->creator));
-        put(key, b->flags);
-        put(key, b->order);
-        put(key, b->size);
+    for (const Mapping *m : mappings) {
+        if (m != nullptr) {
+            buf(m->buffer);
+        }
     }
-    put(key, grants_by_name.size());
-    for (const auto &[n, g] : grants_by_name) {
-        put(key, name(buf, g->buffer));
-        put(key, g->domain ? name(dom, *g->domain) : 0);
-        put(key, g->iova);
+    const auto buffers = by_new_name(s.buffers, buf);
+    // Objects named through a reference but missing (only in a broken state) encode as 0.
+    put(key, domains.size());
+    for (const Domain *d : domains) {
+        if (d != nullptr) {
+            put(key, 1 + pid(d->owner));
+            put(key, d->automatic);
+            put(key, d->devices.size());
+        } else {
+            put(key, 0);
+        }
     }
-    put(key, mappings_by_name.size());
-    for (const auto &[n, m] : mappings_by_name) {
-        put(key, name(buf, m->buffer));
-        put(key, m->offset);
-        put(key, m->length);
-        put(key, static_cast<uint64_t>(m->vmflags));
+    put(key, buffers.size());
+    for (const Buffer *b : buffers) {
+        if (b != nullptr) {
+            put(key, 1 + pid(b->creator));
+            put(key, b->flags);
+            put(key, b->order);
+            put(key, b->size);
+        } else {
+            put(key, 0);
+        }
+    }
+    put(key, grants.size());
+    for (const Grant *g : grants) {
+        if (g != nullptr) {
+            put(key, buf(g->buffer));
+            put(key, g->domain ? dom(*g->domain) : 0);
+            put(key, g->iova);
+        } else {
+            put(key, 0);
+        }
+    }
+    put(key, mappings.size());
+    for (const Mapping *m : mappings) {
+        if (m != nullptr) {
+            put(key, buf(m->buffer));
+            put(key, m->offset);
+            put(key, m->length);
+            put(key, static_cast<uint64_t>(m->vmflags));
+        } else {
+            put(key, 0);
+        }
     }
     return key;
 }
