@@ -6,8 +6,11 @@
 
 namespace kniommu::conformance::bias {
 
-int pick(int n) { return n <= 1 ? 0 : *rc::gen::inRange(0, n); }
-bool chance(int percent) { return pick(100) < percent; }
+// Full range at every size (inRange alone narrows the range for small sizes, which would make
+// the first cases degenerate); shrinking still moves towards 0, the most typical choice.
+int pick(int n) { return n <= 1 ? 0 : *rc::gen::resize(rc::kNominalSize, rc::gen::inRange(0, n)); }
+// Shrinks towards false.
+bool chance(int percent) { return pick(100) >= 100 - percent; }
 
 std::vector<model::Pid> alive_pids(const model::State& s) {
   std::vector<model::Pid> out;
@@ -17,8 +20,11 @@ std::vector<model::Pid> alive_pids(const model::State& s) {
 }
 
 model::Pid pid(const model::State& s) {
+  // Mostly the first live process, so calls pile up on one process's domains and buffers (the
+  // interesting sequences need several calls by the same process); sometimes any other.
   const auto alive = alive_pids(s);
-  return alive.empty() ? 1 : alive[static_cast<size_t>(pick(static_cast<int>(alive.size())))];
+  if (alive.empty()) return 1;
+  return chance(35) ? alive[static_cast<size_t>(pick(static_cast<int>(alive.size())))] : alive.front();
 }
 
 model::Bdf unknown_bdf(const model::State& s) {
@@ -31,7 +37,7 @@ model::Bdf bdf(const model::State& s) {
   std::vector<model::Bdf> attached;
   for (const auto& [id, d] : s.domains) attached.insert(attached.end(), d.devices.begin(), d.devices.end());
   const int r = pick(100);
-  if (r < 40 && !attached.empty()) return attached[static_cast<size_t>(pick(static_cast<int>(attached.size())))];
+  if (r < 55 && !attached.empty()) return attached[static_cast<size_t>(pick(static_cast<int>(attached.size())))];
   if (r < 90 && !s.config.devices.empty())
     return s.config.devices[static_cast<size_t>(pick(static_cast<int>(s.config.devices.size())))];
   return unknown_bdf(s);
@@ -53,10 +59,10 @@ Handle handle(const model::State& s, model::Pid p, model::Kind kind) {
   }
   auto from = [](const std::vector<Handle>& v) { return v[static_cast<size_t>(pick(static_cast<int>(v.size())))]; };
   const int r = pick(100);
-  if (r < 70 && !right.empty()) return from(right);
-  if (r < 80 && !any.empty()) return from(any);
-  if (r < 88 && !foreign.empty()) return from(foreign);
-  if (r < 95) return max_value + 1 + static_cast<Handle>(pick(3));
+  if (r < 82 && !right.empty()) return from(right);
+  if (r < 88 && !any.empty()) return from(any);
+  if (r < 94 && !foreign.empty()) return from(foreign);
+  if (r < 98) return max_value + 1 + static_cast<Handle>(pick(3));
   return chance(50) ? INVALID_HANDLE : 0;
 }
 
@@ -65,8 +71,8 @@ uint32_t dma_flags() {
   static constexpr uint32_t kCache[] = {DMA_ATTR_WRITE_THROUGH, DMA_ATTR_CACHE_DISABLE,
                                         DMA_ATTR_WRITE_COMBINE};
   const int r = pick(100);
-  if (r < 4) return 0;                                  // no direction
-  if (r < 8) return DMA_DIR_BIDIR | (chance(50) ? 0x8u : 0x40u);  // bit outside the valid mask
+  if (r >= 96) return 0;                                           // no direction
+  if (r >= 92) return DMA_DIR_BIDIR | (chance(50) ? 0x8u : 0x40u);  // bit outside the valid mask
   uint32_t f = kDirs[pick(3)];
   if (chance(20)) f |= DMA_ZONE_DMA32;
   if (chance(20)) f |= kCache[pick(3)];

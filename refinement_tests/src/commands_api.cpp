@@ -191,10 +191,10 @@ class DmaCreate final : public ApiCommand {
                                              static_cast<uint64_t>(b::pick(static_cast<int>(block_pages)))
                                        : 1 + static_cast<uint64_t>(b::pick(12));
     size_ = pages * kPage;
-    const int bad = b::pick(100);
-    if (bad < 3) size_ = 0;
-    else if (bad < 6) size_ = size_ - 1;
-    else if (bad < 7) size_ = DMA_SIZE_MAX + kPage;
+    const int bad = b::pick(100);  // 0 = a valid size, the shrink target
+    if (bad >= 97) size_ = 0;
+    else if (bad >= 94) size_ = size_ - 1;
+    else if (bad >= 93) size_ = DMA_SIZE_MAX + kPage;
     flags_ = b::dma_flags();
   }
   ImplOutcome call_impl(Sut& sut) const override {
@@ -226,7 +226,7 @@ class DmaCreateContinuous final : public ApiCommand {
     pid_ = b::pid(s);
     const int r = b::pick(100);
     size_ = r < 75 ? (1 + static_cast<uint64_t>(b::pick(9))) * kPage
-          : r < 90 ? (511 + static_cast<uint64_t>(b::pick(3))) * kPage : r < 95 ? 0 : 3 * kPage + 7;
+          : r < 90 ? (511 + static_cast<uint64_t>(b::pick(3))) * kPage : r < 95 ? 3 * kPage + 7 : 0;
     flags_ = b::dma_flags();
   }
   ImplOutcome call_impl(Sut& sut) const override {
@@ -264,9 +264,9 @@ class DmaMap final : public ApiCommand {
     offset_ = first * kPage;
     length_ = count * kPage;
     const int bad = b::pick(100);
-    if (bad < 3) offset_ += 8;
-    else if (bad < 6) length_ = 0;
-    else if (bad < 9) length_ = (footprint - first + 1) * kPage;
+    if (bad >= 97) offset_ += 8;
+    else if (bad >= 94) length_ = 0;
+    else if (bad >= 91) length_ = (footprint - first + 1) * kPage;
     static constexpr int kFlags[] = {VMM_FLAG_READ, VMM_FLAG_WRITE, VMM_FLAG_READ | VMM_FLAG_WRITE};
     vmflags_ = b::chance(4) ? 4 : kFlags[b::pick(3)];
   }
@@ -312,9 +312,10 @@ class BeginBase : public ApiCommand {
     if (irc != rcOk) RC_FAIL(std::string("KnIoDmaGetInfo on a new grant: ") + KnRetcodeName(irc));
     if (info->count == 0) RC_FAIL("KnIoDmaGetInfo on a new grant reports no blocks");
     o.iova = static_cast<uint64_t>(info->descriptors[0].frame) << 12;
-    // The IOVA blocks of a grant are contiguous, one per buffer block.
+    // The IOVA blocks of a grant are contiguous, one per buffer block (IOMMU disabled: IOVA =
+    // physical address, so the blocks are wherever the frames are).
     const uint64_t block_pages = uint64_t{1} << info->orderMin;
-    for (size_t i = 0; i < info->count; ++i)
+    for (size_t i = 0; sut.model.config.iommu_enabled && i < info->count; ++i)
       if ((static_cast<uint64_t>(info->descriptors[i].frame) << 12) != o.iova + i * block_pages * kPage)
         RC_FAIL("grant IOVA blocks are not contiguous");
     return o;

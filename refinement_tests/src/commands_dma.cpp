@@ -69,7 +69,7 @@ class DeviceDma final : public Cmd {
     inside_page_ = static_cast<uint64_t>(b::pick(1024));
     const unsigned width = s.config.address_width;
     absolute_ = b::chance(15) ? uint64_t{1} << width
-                              : static_cast<uint64_t>(*rc::gen::inRange<uint64_t>(0, uint64_t{1} << (width - 12))) << 12;
+                              : static_cast<uint64_t>(*rc::gen::resize(rc::kNominalSize, rc::gen::inRange<uint64_t>(0, uint64_t{1} << (width - 12)))) << 12;
   }
 
   void checkPreconditions(const model::State&) const override {}
@@ -193,7 +193,7 @@ class VmAccess final : public Cmd {
           if (e.kind == model::Kind::Mapping) maps.emplace_back(p, h);
     RC_PRE(!maps.empty());
     std::tie(pid_, h_) = maps[static_cast<size_t>(b::pick(static_cast<int>(maps.size())))];
-    offset_ = static_cast<uint64_t>(*rc::gen::inRange<uint64_t>(0, 64 * kPage));
+    offset_ = static_cast<uint64_t>(*rc::gen::resize(rc::kNominalSize, rc::gen::inRange<uint64_t>(0, 64 * kPage)));
     len_ = 1 + static_cast<size_t>(b::pick(64));
     seed_ = static_cast<uint32_t>(b::pick(1 << 16));
   }

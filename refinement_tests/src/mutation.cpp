@@ -14,12 +14,26 @@ std::vector<MutantOutcome> run_mutation_adequacy(const KnAdapterV1& adapter,
   if (configs.empty())
     for (const HwConfig& c : standard_configs())
       if (c.sim.iommu_enabled) configs.push_back(c.name);  // no isolation to break when disabled
+  // A configuration judges mutants only if the unmutated implementation passes on it with the
+  // same budget; otherwise a "catch" could be the baseline failure.
+  std::vector<std::string> usable;
+  std::string baseline_failures;
+  for (const std::string& cfg : configs) {
+    ConformanceOptions opt = options;
+    opt.configs = {cfg};
+    opt.mutant.clear();
+    const ConformanceResult r = run_conformance(adapter, opt);
+    if (r.passed) usable.push_back(cfg);
+    else baseline_failures += " " + cfg;
+  }
   std::vector<MutantOutcome> out;
   for (const std::string& m : mutants) {
     MutantOutcome mo;
     mo.mutant = m;
     const auto t0 = std::chrono::steady_clock::now();
-    for (const std::string& cfg : configs) {
+    if (!baseline_failures.empty())
+      mo.failure = "configurations failing without any mutant (not used):" + baseline_failures;
+    for (const std::string& cfg : usable) {
       ConformanceOptions opt = options;
       opt.configs = {cfg};
       opt.mutant = m;
