@@ -159,6 +159,8 @@ bool SecondLevelPageTable::can_use_leaf(unsigned level, std::uint64_t iova, Phys
 Retcode SecondLevelPageTable::map_level(MapState& s, Pass pass, PhysAddr table, bool known_empty,
                                         unsigned level, std::uint64_t iova, std::uint64_t end,
                                         unsigned* added) {
+  // A leaf table that does not exist yet has nothing to check and needs no tables below it.
+  if (pass == Pass::Plan && table == 0 && level == 1) return rcOk;
   // In the install pass the plan pass already proved every level-1 slot of the range empty.
   const unsigned first_idx = slot_index(iova, level);
   const unsigned end_idx = end_index(iova, end, level);

@@ -72,6 +72,8 @@ class SecondLevelPageTable {
   Retcode init();
 
   PhysAddr root() const { return root_; }
+  // Context-entry AW for this table (levels - 2).
+  std::uint64_t context_aw() const { return aw_for_levels(config_.levels); }
   const PageTableConfig& config() const { return config_; }
   const SlReservedMasks& reserved_masks() const { return masks_; }
 
