@@ -31,8 +31,11 @@ int main(int argc, char **argv) {
     for (const auto &name : r.violated) {
         std::cout << " " << name;
     }
-    std::cout << "\nTrace (shortest, " << r.trace.size() << " steps):\ninitial state\n"
-              << r.initial;
+    std::cout << "\nTrace (shortest, " << r.trace.size() << " steps):\ninitial state\n";
+    if (r.initial.processes.empty()) {
+        std::cout << "  (no processes)\n";
+    }
+    std::cout << r.initial;
     for (size_t i = 0; i < r.trace.size(); ++i) {
         std::cout << "step " << i + 1 << ": " << r.trace[i].action << "\n" << r.trace[i].state;
     }

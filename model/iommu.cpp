@@ -24,14 +24,9 @@ Result process_exit(State &s, Pid pid) {
     while (!p->handles.empty()) {
         handle_close(s, pid, p->handles.begin()->first);
     }
-#ifndef KNIOMMU_MODEL_SEEDED_BUG
     if (p->auto_domain) {
         detail::destroy_domain(s, *p->auto_domain);
     }
-#else
-    // Seeded bug for the explorer's self-test: the automatic domain survives its process, so the
-    // devices attached to it stay attached to a domain nobody owns (ExitedUnreachable).
-#endif
     p->alive = false;
     return Result{};
 }
