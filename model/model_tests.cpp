@@ -234,6 +234,33 @@ TEST_F(ModelTest, RevokedHandleIsReportedBeforeItsType) {
     expect_invariants();
 }
 
+TEST_F(ModelTest, RevokedHandleInEveryHandleArgument) {
+    const Handle d = ok_handle(create_domain(s, 1));
+    const Handle b = buffer(1);
+    const Handle g = ok_handle(dma_begin_ex(s, 1, b, d, 0));
+    ASSERT_EQ(handle_close(s, 1, d).rc, rcOk);  // g is now revoked
+    const Handle d2 = ok_handle(create_domain(s, 1));
+    EXPECT_EQ(expect_unchanged([&] { return detach_device_from_domain(s, 1, kDev0, g); }).rc,
+              rcHandleRevoked);
+    EXPECT_EQ(expect_unchanged([&] { return dma_map(s, 1, g, 0, kPage, 3); }).rc, rcHandleRevoked);
+    EXPECT_EQ(expect_unchanged([&] { return dma_begin_ex(s, 1, g, d2, 0); }).rc, rcHandleRevoked);
+    EXPECT_EQ(expect_unchanged([&] { return dma_begin_ex(s, 1, b, g, 0); }).rc, rcHandleRevoked)
+        << "the domain argument";
+    EXPECT_EQ(expect_unchanged([&] { return dma_begin_ex(s, 1, b, d2, 0, true); }).rc,
+              rcOutOfMemory);
+    ok_handle(dma_begin_ex(s, 1, b, d2, 0));
+    expect_invariants();
+}
+
+TEST_F(ModelTest, StateHashAgreesWithEquality) {
+    ASSERT_EQ(attach_device(s, 1, kDev0).rc, rcOk);
+    const State copy = s;
+    EXPECT_EQ(StateHash{}(copy), StateHash{}(s));
+    ok_handle(dma_begin(s, 1, buffer(1), 0));
+    EXPECT_NE(copy, s);
+    EXPECT_NE(StateHash{}(copy), StateHash{}(s));
+}
+
 TEST_F(ModelTest, DetachDeviceFromDomainErrors) {
     const Handle d = ok_handle(create_domain(s, 1));
     const Handle d2 = ok_handle(create_domain(s, 1));
