@@ -44,6 +44,10 @@ int run_mutants() {
   kc::ConformanceOptions opt;
   opt.seed = 1;  // fixed: "caught within the default budget" must not depend on luck
   opt.verbose = false;
+  // Larger than a configuration entry's budget: some mutants need a long, specific sequence
+  // (teardown with cached entries, then DID reuse and a new attach).
+  opt.cases = deep() ? 3000 : 400;
+  opt.max_length = deep() ? 150 : 60;
   if (deep()) opt.seed = 0;
   const auto results = kc::run_mutation_adequacy(*kniommu_builtin_adapter(), names, opt);
   bool all = true;
