@@ -61,9 +61,9 @@ struct Translation {
 class SecondLevelPageTable {
  public:
   SecondLevelPageTable(PhysMem& mem, const PageTableConfig& config);
-  // Frees every table frame, including frames still waiting in pending records that were never
-  // completed is the caller's business (complete or abandon them first). Destroy only after the
-  // domain is detached and its DID invalidated.
+  // Frees every table frame still linked in the tree. Frames waiting in pending records are not
+  // known here: complete() those first. Destroy only after no context entry points at the table
+  // any more and the domain's DID was invalidated.
   ~SecondLevelPageTable();
   SecondLevelPageTable(const SecondLevelPageTable&) = delete;
   SecondLevelPageTable& operator=(const SecondLevelPageTable&) = delete;

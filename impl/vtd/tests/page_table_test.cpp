@@ -133,6 +133,25 @@ TEST_P(PageTableTest, PartialUnmapOfSuperpageRemovesTheWholeSuperpage) {
   pt_.complete(p);
 }
 
+TEST_P(PageTableTest, PartialUnmapOfSmallPagesIsExact) {
+  ASSERT_EQ(pt_.map(1 * GiB, 0x5000, 16 * KiB, kPermRead), rcOk);
+  PendingInvalidation p;
+  ASSERT_EQ(pt_.unmap(1 * GiB + 4 * KiB, 8 * KiB, p), rcOk);
+  EXPECT_TRUE(mapped(1 * GiB));
+  EXPECT_FALSE(mapped(1 * GiB + 4 * KiB));
+  EXPECT_FALSE(mapped(1 * GiB + 8 * KiB));
+  EXPECT_TRUE(mapped(1 * GiB + 12 * KiB));
+  EXPECT_EQ(p.first_iova(), 1 * GiB + 4 * KiB);
+  EXPECT_EQ(p.last_iova(), 1 * GiB + 12 * KiB - 1);
+  EXPECT_TRUE(p.leaf_only());
+  EXPECT_EQ(p.frame_count(), 0u);
+  pt_.complete(p);
+  // Unmapping what is not mapped changes nothing and needs no invalidation.
+  PendingInvalidation none;
+  ASSERT_EQ(pt_.unmap(7 * GiB, 4 * MiB, none), rcOk);
+  EXPECT_TRUE(none.empty());
+}
+
 TEST_P(PageTableTest, RemapAfterUnmap) {
   for (int round = 0; round < 3; ++round) {
     ASSERT_EQ(pt_.map(1 * GiB, 2 * GiB, 1 * GiB, kPermReadWrite), rcOk);
