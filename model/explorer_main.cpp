@@ -1,18 +1,31 @@
-// kniommu_explore [depth]: explores the default small scope (model/explorer.h) and exits 0 iff no
-// invariant is violated. On a violation it prints the invariant names and a shortest trace.
+// kniommu_explore [--iommu-disabled] [depth]: explores the default small scope (model/explorer.h)
+// and exits 0 iff no invariant is violated. On a violation it prints the invariant names and a
+// shortest trace and exits 1; bad arguments exit 2.
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <string>
 
 #include "model/explorer.h"
 
 int main(int argc, char **argv) {
     using namespace kniommu::model;
     ExploreBounds bounds = default_bounds();
-    if (argc > 1) {
-        bounds.depth = static_cast<unsigned>(std::strtoul(argv[1], nullptr, 10));
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        char *end = nullptr;
+        const unsigned long depth = std::strtoul(arg.c_str(), &end, 10);
+        if (arg == "--iommu-disabled") {
+            bounds.config.iommu_enabled = false;
+        } else if (!arg.empty() && *end == '\0' && depth > 0 && depth < 64) {
+            bounds.depth = static_cast<unsigned>(depth);
+        } else {
+            std::cerr << "usage: kniommu_explore [--iommu-disabled] [depth]\n";
+            return 2;
+        }
     }
-    std::cout << "scope: " << bounds.max_processes << " processes, " << bounds.config.devices.size()
+    std::cout << "scope: " << (bounds.config.iommu_enabled ? "" : "IOMMU disabled, ")
+              << bounds.max_processes << " processes, " << bounds.config.devices.size()
               << " devices, " << bounds.max_created_domains << " created domains, "
               << bounds.max_buffers << " buffers, " << bounds.config.max_domains << " DIDs, depth "
               << bounds.depth << "\n";
