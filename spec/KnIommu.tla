@@ -338,20 +338,24 @@ DetachDeviceFromDomain(p, d, h) ==
 (***************************************************************************)
 (* DMA buffers, mappings, grants                                           *)
 (***************************************************************************)
-\* KnIoDmaCreate / KnIoDmaCreateContinuous with valid arguments: a footprint and a direction.
-DmaCreate(p, pages, dir) ==
+\* KnIoDmaCreate / KnIoDmaCreateContinuous with valid arguments: a footprint and a direction
+\* (pages abstract blocks: a continuous buffer is one block covering the same pages).
+DmaCreateCall(name, p, pages, dir) ==
     LET rc == IF FreeBufIds = {} \/ FreeHandle(p) = None THEN "rcOutOfMemory" ELSE "rcOk"
         b == CHOOSE x \in FreeBufIds : TRUE
         h == FreeHandle(p)
     IN /\ Caller(p)
-       /\ \/ Fail("dma_create", p, rc)
+       /\ \/ Fail(name, p, rc)
           \/ /\ rc = "rcOk"
              /\ bufCreator' = [bufCreator EXCEPT ![b] = p]
              /\ bufPages' = [bufPages EXCEPT ![b] = pages]
              /\ bufDir' = [bufDir EXCEPT ![b] = dir]
              /\ handles' = [handles EXCEPT ![p][h] = [kind |-> "Buffer", obj |-> b, revoked |-> FALSE]]
-             /\ Record("dma_create", p, rc)
+             /\ Record(name, p, rc)
              /\ UNCHANGED <<status, autoDom, attachedOnce, domVars, grant, mapping, hwVars>>
+
+DmaCreate(p, pages, dir) == DmaCreateCall("dma_create", p, pages, dir)
+DmaCreateContinuous(p, pages, dir) == DmaCreateCall("dma_create_continuous", p, pages, dir)
 
 DmaMap(p, h) ==
     LET r == Resolve(p, h, {"Buffer"})
@@ -411,7 +415,7 @@ DmaBeginEx(p, h, hd) ==
           \/ rc = "rcOk" /\ NewGrant("dma_begin_ex", p, Obj(p, h), Obj(p, hd))
 
 \* KnIoDmaGetInfo / KnIoDmaGetPhysInfo: read-only; count = DmaInfo.count in blocks, here pages.
-DmaGetInfo(p, h, phys) ==
+DmaGetInfoCall(p, h, phys) ==
     LET r == Resolve(p, h, {"Buffer", "Grant"})
         e == handles[p][h]
         b == IF r = "rcOk" /\ e.kind = "Grant" THEN grant[e.obj].buf ELSE Obj(p, h)
@@ -423,8 +427,11 @@ DmaGetInfo(p, h, phys) ==
        /\ lastDma' = None
        /\ UNCHANGED <<procVars, domVars, bufVars, hwVars>>
 
+DmaGetInfo(p, h) == DmaGetInfoCall(p, h, FALSE)
+DmaGetPhysInfo(p, h) == DmaGetInfoCall(p, h, TRUE)
+
 (***************************************************************************)
-(* KnHandleClose / KnIoClose                                               *)
+(* KnHandleClose / KnIoClose (the same call)                               *)
 (***************************************************************************)
 HandleClose(p, h) ==
     LET e == handles[p][h]
@@ -499,10 +506,11 @@ Next ==
     \/ \E p \in Pids, d \in AnyDevice : AttachDevice(p, d) \/ DetachDevice(p, d)
     \/ \E p \in Pids, d \in AnyDevice, h \in HandleArgs :
           AttachDeviceToDomain(p, d, h) \/ DetachDeviceFromDomain(p, d, h)
-    \/ \E p \in Pids, n \in 1..MaxPages, dir \in DirSets : DmaCreate(p, n, dir)
+    \/ \E p \in Pids, n \in 1..MaxPages, dir \in DirSets :
+          DmaCreate(p, n, dir) \/ DmaCreateContinuous(p, n, dir)
     \/ \E p \in Pids, h \in HandleArgs :
-          DmaMap(p, h) \/ DmaBegin(p, h) \/ HandleClose(p, h) \/ DmaGetInfo(p, h, FALSE)
-          \/ DmaGetInfo(p, h, TRUE)
+          DmaMap(p, h) \/ DmaBegin(p, h) \/ HandleClose(p, h) \/ DmaGetInfo(p, h)
+          \/ DmaGetPhysInfo(p, h)
     \/ \E p \in Pids, h \in HandleArgs, hd \in HandleArgs : DmaBeginEx(p, h, hd)
     \/ \E d \in Devices, v \in 0..IovaPages, dir \in {"R", "W"} : Dma(d, v, dir)
 
