@@ -392,7 +392,9 @@ ExploreReport explore(const ExploreBounds &bounds) {
                     report.distinct_states = seen.size();
                     return report;
                 }
-                next.emplace_back(nodes.size() - 1, std::move(succ));
+                if (depth < bounds.depth) {  // the last level is never expanded: keep no copy
+                    next.emplace_back(nodes.size() - 1, std::move(succ));
+                }
             }
         }
         frontier = std::move(next);
