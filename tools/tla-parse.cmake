@@ -1,6 +1,7 @@
 # The TLA+ parse check (label spec): spec/KnIommu.tla must parse with the official grammar, every
-# invariant spec/README.md lists must be defined in it, and every invariant the model checks
-# (model/invariants.cpp) must be listed. tools/tla-parse/node_modules comes from scripts/bootstrap.
+# invariant spec/README.md lists must be defined in it, every invariant the model checks
+# (model/invariants.cpp) must be listed, and every step function of model/model.h must have an
+# action of the same name (attach_device -> AttachDevice). tools/tla-parse/node_modules comes from scripts/bootstrap.
 find_program(KNIOMMU_NODE NAMES node nodejs)
 set(_tla_dir ${CMAKE_CURRENT_SOURCE_DIR}/tla-parse)
 if(KNIOMMU_NODE)
@@ -12,7 +13,8 @@ endif()
 
 kniommu_test(spec_parse LABEL spec COMMAND ${_tla_parse} ${PROJECT_SOURCE_DIR}/spec/KnIommu.tla
   --readme ${PROJECT_SOURCE_DIR}/spec/README.md
-  --listed-from ${PROJECT_SOURCE_DIR}/model/invariants.cpp)
+  --listed-from ${PROJECT_SOURCE_DIR}/model/invariants.cpp
+  --actions-from ${PROJECT_SOURCE_DIR}/model/model.h)
 
 # The check itself must be able to fail: a malformed module and a README that drifted.
 kniommu_test(spec_parse_rejects_syntax_error LABEL spec

@@ -3,11 +3,14 @@
 // through web-tree-sitter: no native build) and checks names against it.
 //
 //   node parse.js <module.tla> [--readme <README.md>] [--listed-from <file>]...
+//                 [--actions-from <model.h>]
 //
 // Fails (exit 1) when the module has a syntax error (every ERROR / MISSING node is reported with
 // its line and column), when an invariant listed in the README's "Invariants" section is not
 // defined in the module, or when a name a --listed-from file checks (C++ `{"Name", check}`
-// entries) is not listed in the README. Exit 2: usage or missing file.
+// entries) is not listed in the README, or when a step function the --actions-from header declares
+// (`Result snake_case(`) has no action of the same name in PascalCase in the module (so every API
+// call of the model is an action of the spec, under the same name). Exit 2: usage or missing file.
 'use strict';
 
 const fs = require('fs');
@@ -25,18 +28,20 @@ try {
 
 function usage(msg) {
   console.error(`tla-parse: ${msg}`);
-  console.error('usage: parse.js <module.tla> [--readme README.md] [--listed-from FILE]...');
+  console.error('usage: parse.js <module.tla> [--readme README.md] [--listed-from FILE]... ' +
+                '[--actions-from HEADER]...');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { module: null, readme: null, listedFrom: [] };
+  const opts = { module: null, readme: null, listedFrom: [], actionsFrom: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--readme' || a === '--listed-from') {
+    if (a === '--readme' || a === '--listed-from' || a === '--actions-from') {
       if (i + 1 >= argv.length) usage(`${a} needs a file`);
       if (a === '--readme') opts.readme = argv[++i];
-      else opts.listedFrom.push(argv[++i]);
+      else if (a === '--listed-from') opts.listedFrom.push(argv[++i]);
+      else opts.actionsFrom.push(argv[++i]);
     } else if (!opts.module) {
       opts.module = a;
     } else {
@@ -124,12 +129,24 @@ async function main() {
     }
   }
 
+  let actions = 0;
+  for (const file of opts.actionsFrom) {
+    const steps = [...read(file).matchAll(/^Result\s+([a-z][a-z0-9_]*)\s*\(/gm)].map((m) => m[1]);
+    if (steps.length === 0) problems.push(`${file}: no step functions found`);
+    for (const step of steps) {
+      const action = step.split('_').map((w) => w[0].toUpperCase() + w.slice(1)).join('');
+      if (!defined.has(action)) problems.push(`${file}: ${step} has no action ${action} in the module`);
+      actions++;
+    }
+  }
+
   if (problems.length > 0) {
     for (const p of problems) console.error(`FAIL ${p}`);
     process.exit(1);
   }
   console.log(`OK ${path.basename(opts.module)}: parsed without error, ${defined.size} names defined` +
-              (opts.readme ? `, all ${listed.length} listed invariants defined` : ''));
+              (opts.readme ? `, all ${listed.length} listed invariants defined` : '') +
+              (actions ? `, all ${actions} model step functions have an action` : ''));
 }
 
 main().catch((e) => {
