@@ -51,7 +51,8 @@ Retcode KnIommuDetachDeviceFromDomain(uint16_t bdf, Handle domain) {
 
 // ---- dma.h / handle.h ----
 Retcode KnIoDmaCreate(uint32_t order, size_t size, DmaAttr flags, Handle* outRid) {
-  return as_caller([&](auto& s, KnPid pid) { return s.dma_create(pid, order, size, flags, outRid); });
+  return as_caller(
+      [&](auto& s, KnPid pid) { return s.dma_create(pid, order, size, flags, outRid); });
 }
 Retcode KnIoDmaCreateContinuous(size_t size, DmaAttr flags, Handle* outRid) {
   return as_caller(

@@ -8,9 +8,7 @@ namespace {
 
 class Hasher {
  public:
-  void add(std::uint64_t v) {
-    h_ ^= v + 0x9E3779B97F4A7C15ull + (h_ << 6) + (h_ >> 2);
-  }
+  void add(std::uint64_t v) { h_ ^= v + 0x9E3779B97F4A7C15ull + (h_ << 6) + (h_ >> 2); }
   std::uint64_t value() const { return h_; }
 
  private:

@@ -174,8 +174,8 @@ Retcode System::dma_begin(KnPid pid, Handle rid, Handle* out) {
   if (Retcode rc = p->handles.resolve(rid, ObjectKind::Buffer, &obj); rc != rcOk) return rc;
   if (driver_ != nullptr && p->auto_domain == nullptr) return rcResourceNotFound;
   // IOMMU disabled: a domain-less grant (IOVA = physical address).
-  return new_grant_locked(*p, static_cast<Buffer&>(*obj), driver_ != nullptr ? p->auto_domain : nullptr,
-                          out);
+  return new_grant_locked(*p, static_cast<Buffer&>(*obj),
+                          driver_ != nullptr ? p->auto_domain : nullptr, out);
 }
 
 Retcode System::dma_begin_ex(KnPid pid, Handle rid, Handle domain, Handle* out) {

@@ -19,7 +19,7 @@ namespace kniommu::kos {
 struct HandleEntry {
   ObjectKind kind = ObjectKind::None;  // None = free slot
   bool revoked = false;
-  Object* object = nullptr;            // nullptr once revoked
+  Object* object = nullptr;  // nullptr once revoked
 };
 
 class HandleTable {

@@ -12,8 +12,7 @@ Retcode System::new_domain_locked(Process& p, bool automatic, std::unique_ptr<Do
   auto d = std::make_unique<Domain>(&p, automatic, iova_limit_locked());
   if (driver_ != nullptr) {
     if (Retcode rc = driver_->allocate_did(&d->did); rc != rcOk) return rc;
-    if (Retcode rc = DomainPageTable::create(hw_->mem(), pt_config_, &d->table);
-        rc != rcOk) {
+    if (Retcode rc = DomainPageTable::create(hw_->mem(), pt_config_, &d->table); rc != rcOk) {
       driver_->release_unused_did(d->did);  // never programmed anywhere: no invalidation needed
       return rc;
     }
@@ -103,8 +102,7 @@ Retcode System::create_domain(KnPid pid, Handle* out) {
   return rcOk;
 }
 
-Retcode System::domain_call_prefix_locked(KnPid pid, std::uint16_t bdf, Handle domain,
-                                          Domain** d) {
+Retcode System::domain_call_prefix_locked(KnPid pid, std::uint16_t bdf, Handle domain, Domain** d) {
   *d = nullptr;
   Process* p = process_locked(pid);
   if (p == nullptr) return rcInvalidArgument;

@@ -4,7 +4,9 @@
 
 namespace kniommu::kos {
 namespace {
-constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) & ~(a - 1); }
+constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
 }  // namespace
 
 Retcode IovaAllocator::allocate(std::uint64_t bytes, std::uint64_t align, std::uint64_t* out) {

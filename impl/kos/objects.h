@@ -34,11 +34,11 @@ struct Grant;
 
 struct Buffer final : Object {
   Buffer() : Object(ObjectKind::Buffer) {}
-  std::uint32_t flags = 0;        // DmaAttr
-  unsigned order = 0;             // every block has 2^order pages
-  std::uint64_t size = 0;         // bytes, as requested
-  std::vector<std::uint64_t> blocks;  // physical address of each block
-  std::uint32_t refs = 0;         // handles + grants + mappings
+  std::uint32_t flags = 0;               // DmaAttr
+  unsigned order = 0;                    // every block has 2^order pages
+  std::uint64_t size = 0;                // bytes, as requested
+  std::vector<std::uint64_t> blocks;     // physical address of each block
+  std::uint32_t refs = 0;                // handles + grants + mappings
   std::map<const void*, Grant*> grants;  // key: the grant's domain (nullptr: domain-less grant)
 
   std::uint64_t block_pages() const { return std::uint64_t{1} << order; }
@@ -54,19 +54,19 @@ struct Domain final : Object {
       : Object(ObjectKind::Domain), owner(p), automatic(is_automatic), iova(iova_limit) {}
   Process* owner;
   bool automatic;
-  std::uint16_t did = 0;               // 0: IOMMU disabled (bookkeeping-only domain)
+  std::uint16_t did = 0;                   // 0: IOMMU disabled (bookkeeping-only domain)
   std::unique_ptr<DomainPageTable> table;  // null when the IOMMU is disabled
-  std::set<std::uint16_t> devices;     // attached BDFs
+  std::set<std::uint16_t> devices;         // attached BDFs
   std::set<Grant*> grants;
   IovaAllocator iova;
-  Handle handle = INVALID_HANDLE;      // created domains only
+  Handle handle = INVALID_HANDLE;  // created domains only
 };
 
 struct Grant final : Object {
   Grant() : Object(ObjectKind::Grant) {}
   Buffer* buffer = nullptr;
-  Domain* domain = nullptr;   // nullptr: KnIoDmaBegin with the IOMMU disabled
-  std::uint64_t iova = 0;     // first byte of the range (= physical block addresses if disabled)
+  Domain* domain = nullptr;  // nullptr: KnIoDmaBegin with the IOMMU disabled
+  std::uint64_t iova = 0;    // first byte of the range (= physical block addresses if disabled)
   Process* owner = nullptr;
   Handle handle = INVALID_HANDLE;
 };

@@ -11,7 +11,8 @@ namespace kniommu::kos {
 System::System(const KnSimConfig& config, std::unique_ptr<Hardware> hw)
     : config_(config), hw_(std::move(hw)) {
   config_.devices = nullptr;  // the caller's array need not outlive the call
-  for (std::size_t i = 0; i < config.device_count; ++i) attachment_.emplace(config.devices[i], nullptr);
+  for (std::size_t i = 0; i < config.device_count; ++i)
+    attachment_.emplace(config.devices[i], nullptr);
   const std::uint32_t nd = std::min<std::uint32_t>(config.nd, 6);
   max_domains_ = (1u << (4 + 2 * nd)) - 1;  // DID 0 is reserved
 }
@@ -81,7 +82,8 @@ Retcode System::vm_access(KnPid pid, std::uint64_t va, void* data, std::size_t l
   std::uint64_t pos = m.offset + (va - m.va);  // byte offset in the buffer's footprint
   while (len > 0) {
     const std::uint64_t in_page = pos % 4096;
-    const std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(len, 4096 - in_page));
+    const std::size_t chunk =
+        static_cast<std::size_t>(std::min<std::uint64_t>(len, 4096 - in_page));
     const vtd::PhysAddr pa = m.buffer->page_pa(pos / 4096) + in_page;
     if (is_write)
       hw_->mem().write(pa, bytes, chunk);

@@ -82,8 +82,8 @@ class System {
   void detach_locked(Domain& d, std::uint16_t bdf, bool flush_iotlb = true);
 
   // Buffers and grants (dma_calls.cpp)
-  Retcode new_buffer_locked(Process& p, std::uint32_t order, std::size_t size,
-                            std::uint32_t flags, Handle* out);
+  Retcode new_buffer_locked(Process& p, std::uint32_t order, std::size_t size, std::uint32_t flags,
+                            Handle* out);
   Retcode new_grant_locked(Process& p, Buffer& b, Domain* d, Handle* out);
   Retcode map_grant_locked(Domain& d, Buffer& b, std::uint64_t iova);
 

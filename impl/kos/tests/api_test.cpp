@@ -49,8 +49,8 @@ TEST_F(Api, CreatedDomainCalls) {
   ASSERT_EQ(KnIommuCreateDomain(&d), rcOk);
   EXPECT_EQ(d, 1u);
   const Handle b = buffer(4096, DMA_DIR_BIDIR);
-  EXPECT_EQ(KnIommuAttachDeviceToDomain(kDev0, b), rcInvalidArgument);       // wrong type
-  EXPECT_EQ(KnIommuAttachDeviceToDomain(kDev0, 99), rcInvalidArgument);      // never issued
+  EXPECT_EQ(KnIommuAttachDeviceToDomain(kDev0, b), rcInvalidArgument);   // wrong type
+  EXPECT_EQ(KnIommuAttachDeviceToDomain(kDev0, 99), rcInvalidArgument);  // never issued
   EXPECT_EQ(KnIommuAttachDeviceToDomain(kDev0, INVALID_HANDLE), rcInvalidArgument);
   EXPECT_EQ(KnIommuAttachDeviceToDomain(kUnknownDev, d), rcDeviceNotFound);
   EXPECT_EQ(KnIommuAttachDeviceToDomain(kDev0, d), rcOk);
@@ -79,7 +79,8 @@ TEST_F(Api, BufferCreateValidation) {
   EXPECT_EQ(KnIoDmaCreate(0, 4096, DMA_ATTR_WRITE_COMBINE, &h), rcInvalidArgument);  // no direction
   EXPECT_EQ(KnIoDmaCreate(0, 4096, DMA_DIR_BIDIR | 0x100, &h), rcInvalidArgument);
   EXPECT_EQ(KnIoDmaCreate(0, (DMA_SIZE_MAX + 4096), DMA_DIR_BIDIR, &h), rcInvalidArgument);
-  EXPECT_EQ(KnIoDmaCreate(0, 4097ull * 4096, DMA_DIR_BIDIR, &h), rcInvalidArgument);  // > 4096 blocks
+  EXPECT_EQ(KnIoDmaCreate(0, 4097ull * 4096, DMA_DIR_BIDIR, &h),
+            rcInvalidArgument);  // > 4096 blocks
   EXPECT_EQ(KnIoDmaCreate(0, 4096ull * 4096, DMA_DIR_BIDIR | DMA_ATTR_CACHE_DISABLE, &h), rcOk);
   EXPECT_EQ(KnIoDmaCreateContinuous(0, DMA_DIR_BIDIR, &h), rcInvalidArgument);
   EXPECT_EQ(KnIoDmaCreateContinuous(3 * 4096, DMA_DIR_BIDIR, nullptr), rcInvalidArgument);
@@ -100,7 +101,8 @@ TEST_F(Api, Dma32BuffersLiveBelow4GiB) {
   DmaInfo* info = nullptr;
   ASSERT_EQ(KnIoDmaGetPhysInfo(h, &info), rcOk);
   ASSERT_EQ(info->count, 16u);
-  for (std::size_t i = 0; i < info->count; ++i) EXPECT_LT(info->descriptors[i].frame << 12, 1ull << 32);
+  for (std::size_t i = 0; i < info->count; ++i)
+    EXPECT_LT(info->descriptors[i].frame << 12, 1ull << 32);
   free(info);
 }
 
@@ -217,7 +219,7 @@ TEST_F(Api, ClosingDomainRevokesItsGrants) {
   DmaInfo* info = nullptr;
   EXPECT_EQ(KnIoDmaGetInfo(g, &info), rcHandleRevoked);
   EXPECT_EQ(KnIoDmaBegin(g, &d), rcHandleRevoked);  // revoked before wrong type
-  EXPECT_EQ(KnHandleClose(g), rcOk);                 // closing a revoked handle frees the slot
+  EXPECT_EQ(KnHandleClose(g), rcOk);                // closing a revoked handle frees the slot
   EXPECT_EQ(KnHandleClose(g), rcInvalidArgument);
   // The device was detached: it can be attached elsewhere.
   EXPECT_EQ(KnIommuAttachDevice(kDev0), rcOk);

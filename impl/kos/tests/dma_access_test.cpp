@@ -207,13 +207,14 @@ TEST_P(DeviceAccess, CachesHoldNothingOfARevokedDomain) {
     EXPECT_NE(entries[i].kind, 1) << "IOTLB entry for DID " << entries[i].did << " survived exit";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Generations, DeviceAccess,
-    ::testing::Values(Hw{"L4", 0x4, 48, 0x3, 18, 0}, Hw{"L3", 0x2, 39, 0x1, 18, 0},
-                      Hw{"L5", 0x8, 57, 0x3, 18, 0}, Hw{"L4CachingMode", 0x4, 48, 0x3, 18, 1},
-                      Hw{"L3CachingModeNoSuperpages", 0x2, 39, 0x0, 18, 1},
-                      Hw{"L4TinyMamv", 0x4 | 0x8, 48, 0x1, 0, 0}),
-    [](const auto& p) { return p.param.name; });
+INSTANTIATE_TEST_SUITE_P(Generations, DeviceAccess,
+                         ::testing::Values(Hw{"L4", 0x4, 48, 0x3, 18, 0},
+                                           Hw{"L3", 0x2, 39, 0x1, 18, 0},
+                                           Hw{"L5", 0x8, 57, 0x3, 18, 0},
+                                           Hw{"L4CachingMode", 0x4, 48, 0x3, 18, 1},
+                                           Hw{"L3CachingModeNoSuperpages", 0x2, 39, 0x0, 18, 1},
+                                           Hw{"L4TinyMamv", 0x4 | 0x8, 48, 0x1, 0, 0}),
+                         [](const auto& p) { return p.param.name; });
 
 }  // namespace
 }  // namespace kniommu::kos::test

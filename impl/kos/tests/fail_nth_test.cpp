@@ -67,7 +67,8 @@ TEST_P(FailNth, EveryAllocationSiteFailsCleanly) {
       // mapping allocates a table after earlier blocks were mapped (the rollback path).
       {"create 3-block buffer",
        [&] { return KnIoDmaCreate(8, 3u << 20, DMA_DIR_FROM_DEVICE, &wide); }},
-      {"create continuous", [&] { return KnIoDmaCreateContinuous(5 * 4096, DMA_DIR_BIDIR, &cont); }},
+      {"create continuous",
+       [&] { return KnIoDmaCreateContinuous(5 * 4096, DMA_DIR_BIDIR, &cont); }},
       {"create domain", [&] { return KnIommuCreateDomain(&dom); }},
       {"attach to created domain", [&] { return KnIommuAttachDeviceToDomain(kDev2, dom); }},
       {"begin small", [&] { return KnIoDmaBegin(small, &g_small); }},
@@ -75,13 +76,15 @@ TEST_P(FailNth, EveryAllocationSiteFailsCleanly) {
       {"begin wide", [&] { return KnIoDmaBegin(wide, &g_wide); }},
       {"begin ex", [&] { return KnIoDmaBeginEx(wide, dom, &g_ex); }},
       {"map", [&] { return KnIoDmaMap(small, 0, 4096, nullptr, VMM_FLAG_READ, &va, &map); }},
-      {"get info", [&] {
+      {"get info",
+       [&] {
          info = nullptr;
          const Retcode rc = KnIoDmaGetInfo(g_wide, &info);
          free(info);
          return rc;
        }},
-      {"get phys info", [&] {
+      {"get phys info",
+       [&] {
          info = nullptr;
          const Retcode rc = KnIoDmaGetPhysInfo(big, &info);
          free(info);
@@ -92,7 +95,8 @@ TEST_P(FailNth, EveryAllocationSiteFailsCleanly) {
       {"re-attach", [&] { return KnIommuAttachDevice(kDev0); }},
       {"close domain", [&] { return KnHandleClose(dom); }},
       {"second process", [&] { return KnSimProcessCreate(sys_, &second); }},
-      {"second process attaches", [&] {
+      {"second process attaches",
+       [&] {
          KnSimBindThread(sys_, second);
          const Retcode rc = KnIommuAttachDevice(kDev1);
          KnSimBindThread(sys_, pid_);

@@ -76,7 +76,8 @@ TEST_F(Stress, ConcurrentProcessesAndDevices) {
     std::uint64_t v = 0;
     std::uint8_t fault = 0;
     while (!stop_rogue.load()) {
-      if (KnSimDeviceDma(sys_, kRogue, iova, &v, 8, 0, &fault) == rcOk) rogue_successes.fetch_add(1);
+      if (KnSimDeviceDma(sys_, kRogue, iova, &v, 8, 0, &fault) == rcOk)
+        rogue_successes.fetch_add(1);
       iova = (iova + 0x1000) % (64u << 20);
     }
   });

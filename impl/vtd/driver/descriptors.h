@@ -16,7 +16,10 @@ enum class IotlbGranularity : std::uint64_t { Global = 1, Domain = 2, Page = 3 }
 // Type 0x1. FM = 0 (no function mask): exactly one SID.
 constexpr QiDescriptor context_cache(ContextGranularity g, std::uint16_t did, std::uint16_t sid) {
   ContextCacheDesc d;
-  d.set_type(kDescContextCache).set_granularity(static_cast<std::uint64_t>(g)).set_did(did).set_sid(sid);
+  d.set_type(kDescContextCache)
+      .set_granularity(static_cast<std::uint64_t>(g))
+      .set_did(did)
+      .set_sid(sid);
   return {d.w[0], d.w[1]};
 }
 
@@ -28,7 +31,8 @@ constexpr QiDescriptor iotlb(IotlbGranularity g, std::uint16_t did, bool drain_r
   IotlbDesc d;
   d.set_type(kDescIotlb).set_granularity(static_cast<std::uint64_t>(g)).set_did(did);
   d.set_dr(drain_reads ? 1 : 0).set_dw(drain_writes ? 1 : 0);
-  if (g == IotlbGranularity::Page) d.set_addr_field(addr >> kPageShift).set_am(am).set_ih(ih ? 1 : 0);
+  if (g == IotlbGranularity::Page)
+    d.set_addr_field(addr >> kPageShift).set_am(am).set_ih(ih ? 1 : 0);
   return {d.w[0], d.w[1]};
 }
 

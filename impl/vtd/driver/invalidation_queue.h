@@ -52,8 +52,8 @@ class InvalidationQueue {
   PhysMem& mem_;
   PhysAddr ring_ = 0;
   PhysAddr status_ = 0;
-  std::uint32_t tail_ = 0;        // next free entry index
-  std::uint32_t sequence_ = 0;    // status data of the last wait issued
+  std::uint32_t tail_ = 0;      // next free entry index
+  std::uint32_t sequence_ = 0;  // status data of the last wait issued
   std::uint64_t submissions_ = 0;
 };
 

@@ -31,7 +31,7 @@ Retcode RemappingDriver::init() {
     return rcNoCapability;
   dids_ = DomainIdAllocator(caps_.domain_ids);
   if (Retcode rc = contexts_.init(); rc != rcOk) return rc;
-  mmio_.write64(reg::kRtaddr, contexts_.root());  // TTM = 00: legacy mode
+  mmio_.write64(reg::kRtaddr, contexts_.root());   // TTM = 00: legacy mode
   mmio_.write32(reg::kGcmd, gcmd_ | gcmd::kSrtp);  // one-shot; not kept in the shadow
   wait_gsts(gcmd::kSrtp, true);
   if (Retcode rc = queue_.enable(&gcmd_); rc != rcOk) return rc;

@@ -51,7 +51,9 @@ class RemappingDriver {
 
   // --- Context entries ---
   // Allocates the context table of the device's bus if needed (the only fallible step of attach).
-  Retcode prepare_attach(std::uint16_t sid) { return contexts_.ensure_bus(static_cast<std::uint8_t>(sid >> 8)); }
+  Retcode prepare_attach(std::uint16_t sid) {
+    return contexts_.ensure_bus(static_cast<std::uint8_t>(sid >> 8));
+  }
   // Not-present -> present. Requires prepare_attach(sid) == rcOk before.
   void attach(std::uint16_t sid, std::uint16_t did, PhysAddr slptptr);
   // Present -> not present, then context-cache (device, old DID) and IOTLB DSI (old DID), wait.

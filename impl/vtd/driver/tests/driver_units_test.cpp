@@ -13,9 +13,8 @@ namespace {
 
 std::uint64_t cap_value(unsigned nd, unsigned sagaw, unsigned mgaw, unsigned sllps, bool cm,
                         unsigned mamv, bool psi) {
-  return nd | (cm ? 1ull << 7 : 0) | (std::uint64_t{sagaw} << 8) |
-         (std::uint64_t{mgaw - 1} << 16) | (std::uint64_t{sllps} << 34) |
-         (psi ? 1ull << 39 : 0) | (std::uint64_t{mamv} << 48);
+  return nd | (cm ? 1ull << 7 : 0) | (std::uint64_t{sagaw} << 8) | (std::uint64_t{mgaw - 1} << 16) |
+         (std::uint64_t{sllps} << 34) | (psi ? 1ull << 39 : 0) | (std::uint64_t{mamv} << 48);
 }
 
 TEST(DecodeCaps, PicksDeepestLevelThatMgawAllows) {
