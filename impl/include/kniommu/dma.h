@@ -36,8 +36,10 @@ typedef uint64_t DmaAddr;
 #define DMA_ORDER_MAX 18u /* 2^18 pages = 1 GiB blocks */
 #define DMA_SIZE_MAX (1ull << 32)
 
+/* The anonymous struct mirrors KasperskyOS's layout; __extension__ keeps -Wpedantic quiet in C++
+ * and C89 consumers (anonymous structs are standard only since C11). */
 typedef union DmaFrameDescriptor {
-    struct {
+    __extension__ struct {
         DmaAddr order : DMA_FRAME_ORDER_BITS;
         DmaAddr frame : DMA_FRAME_BASE_BITS;
     };
