@@ -1,8 +1,8 @@
 // Which IOTLB invalidation covers a range of IOVA pages: a page-selective invalidation (PSI) with
 // the smallest address mask whose aligned block covers the whole range, or a domain-selective one
-// (DSI) when the unit has no PSI or the mask would exceed CAP.MAMV. The mask is computed from both
-// ends of the range, not from its rounded-up size (Linux 59bf3557cf2f: rounding the size up misses
-// pages of an unaligned range).
+// (DSI) when the unit has no PSI or the mask would exceed CAP.MAMV. The mask comes from the shared
+// vtd::psi_for_range (both ends of the range, not its rounded-up size: Linux 59bf3557cf2f), so the
+// driver and the proofs reason about the same computation (and its PsiMaskTooSmall mutant).
 #pragma once
 
 #include <cstdint>

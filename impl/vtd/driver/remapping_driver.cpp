@@ -38,8 +38,7 @@ Retcode RemappingDriver::init() {
   // A new root table invalidates nothing by itself (unless CAP.ESRTPS): global context-cache, then
   // global IOTLB (spec §6.5.2.1 order), then wait.
   const std::array<QiDescriptor, 2> global = {
-      desc::context_cache(desc::ContextGranularity::Global, 0, 0),
-      desc::iotlb(desc::IotlbGranularity::Global, 0, caps_.drain_reads, caps_.drain_writes)};
+      desc::context_cache_global(), desc::iotlb_global(caps_.drain_reads, caps_.drain_writes)};
   queue_.submit_and_wait(global);
   gcmd_ |= gcmd::kTe;
   mmio_.write32(reg::kGcmd, gcmd_);
@@ -52,8 +51,7 @@ std::uint16_t RemappingDriver::revocation_did(std::uint16_t did) const {
 }
 
 QiDescriptor RemappingDriver::iotlb_dsi(std::uint16_t did) const {
-  return desc::iotlb(desc::IotlbGranularity::Domain, revocation_did(did), caps_.drain_reads,
-                     caps_.drain_writes);
+  return desc::iotlb_domain(revocation_did(did), caps_.drain_reads, caps_.drain_writes);
 }
 
 void RemappingDriver::flush_write_buffer() {
@@ -72,8 +70,8 @@ void RemappingDriver::attach(std::uint16_t sid, std::uint16_t did, PhysAddr slpt
   // CM=1: the not-present entry may be cached, tagged with DID 0 (it had no DID); then the new
   // DID's IOTLB (Linux context_present_cache_flush).
   const std::array<QiDescriptor, 2> flush = {
-      desc::context_cache(desc::ContextGranularity::Device, 0, sid),
-      desc::iotlb(desc::IotlbGranularity::Domain, did, caps_.drain_reads, caps_.drain_writes)};
+      desc::context_cache_device(0, sid),
+      desc::iotlb_domain(did, caps_.drain_reads, caps_.drain_writes)};
   queue_.submit_and_wait(flush);
 }
 
@@ -81,22 +79,24 @@ void RemappingDriver::detach(std::uint16_t sid, std::uint16_t old_did, bool flus
   if (!mutant(Mutant::ContextLeftPresentAfterDetach)) contexts_.clear(sid);
   // Context cache first (device-selective, with the DID the entry had), then the old DID's IOTLB:
   // spec §6.2.2.1 / Fuchsia / Xen / Linux all order it context -> IOTLB.
-  const std::array<QiDescriptor, 2> flush = {
-      desc::context_cache(desc::ContextGranularity::Device, old_did, sid), iotlb_dsi(old_did)};
+  const std::array<QiDescriptor, 2> flush = {desc::context_cache_device(old_did, sid),
+                                             iotlb_dsi(old_did)};
   std::span<const QiDescriptor> descs(flush);
   if (mutant(Mutant::NoContextInvalidateOnDetach)) descs = descs.subspan(1);
   if (!flush_iotlb) descs = descs.first(descs.size() - 1);
   queue_.submit_and_wait(descs);
 }
 
+QiDescriptor RemappingDriver::range_desc(std::uint16_t tag, std::uint64_t iova, std::uint64_t pages,
+                                         bool ih) const {
+  const RangeFlush plan = plan_range_flush(caps_, iova, pages);
+  if (plan.domain_selective) return desc::iotlb_domain(tag, caps_.drain_reads, caps_.drain_writes);
+  return desc::iotlb_page(tag, plan.addr, plan.am, ih, caps_.drain_reads, caps_.drain_writes);
+}
+
 void RemappingDriver::flush_range(std::uint16_t did, std::uint64_t iova, std::uint64_t pages,
                                   bool tables_freed) {
-  const RangeFlush plan = plan_range_flush(caps_, iova, pages);
-  const QiDescriptor d =
-      plan.domain_selective
-          ? iotlb_dsi(did)
-          : desc::iotlb(desc::IotlbGranularity::Page, revocation_did(did), caps_.drain_reads,
-                        caps_.drain_writes, plan.addr, plan.am, !tables_freed);
+  const QiDescriptor d = range_desc(revocation_did(did), iova, pages, !tables_freed);
   queue_.submit_and_wait(std::span<const QiDescriptor>(&d, 1));
 }
 
@@ -108,12 +108,7 @@ void RemappingDriver::flush_new_range(std::uint16_t did, std::uint64_t iova, std
   // The real DID: IOTLB entries are tagged with the DID of the present context entry
   // (Xen c5c84e9766 removed a wrong DID-0 substitution here). IH = 0: not-present entries may be
   // cached at any level under CM.
-  const RangeFlush plan = plan_range_flush(caps_, iova, pages);
-  const QiDescriptor d =
-      plan.domain_selective
-          ? desc::iotlb(desc::IotlbGranularity::Domain, did, caps_.drain_reads, caps_.drain_writes)
-          : desc::iotlb(desc::IotlbGranularity::Page, did, caps_.drain_reads, caps_.drain_writes,
-                        plan.addr, plan.am, false);
+  const QiDescriptor d = range_desc(did, iova, pages, false);
   queue_.submit_and_wait(std::span<const QiDescriptor>(&d, 1));
 }
 

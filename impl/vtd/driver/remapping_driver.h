@@ -78,6 +78,9 @@ class RemappingDriver {
 
  private:
   QiDescriptor iotlb_dsi(std::uint16_t did) const;
+  // PSI (or DSI, per plan_range_flush) tagged with `tag` for [iova, iova + pages * 4 KiB).
+  QiDescriptor range_desc(std::uint16_t tag, std::uint64_t iova, std::uint64_t pages,
+                          bool ih) const;
   std::uint16_t revocation_did(std::uint16_t did) const;
   void flush_write_buffer();
   void wait_gsts(std::uint32_t bit, bool set);

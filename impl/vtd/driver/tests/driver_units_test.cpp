@@ -41,18 +41,19 @@ TEST(DecodeCaps, PicksDeepestLevelThatMgawAllows) {
 }
 
 TEST(Descriptors, Encodings) {
-  const QiDescriptor cc = desc::context_cache(desc::ContextGranularity::Device, 7, 0x0108);
+  const QiDescriptor cc = desc::context_cache_device(7, 0x0108);
   EXPECT_EQ(cc.lo, 0x1ull | (3ull << 4) | (7ull << 16) | (0x0108ull << 32));
   EXPECT_EQ(cc.hi, 0u);
-  const QiDescriptor psi =
-      desc::iotlb(desc::IotlbGranularity::Page, 5, true, false, 0x200000, 9, true);
+  EXPECT_EQ(desc::context_cache_global().lo, 0x1ull | (1ull << 4));
+  const QiDescriptor psi = desc::iotlb_page(5, 0x200000, 9, true, true, false);
   EXPECT_EQ(psi.lo, 0x2ull | (3ull << 4) | (1ull << 7) | (5ull << 16));
   EXPECT_EQ(psi.hi, 0x200000ull | (1ull << 6) | 9);
-  const QiDescriptor dsi = desc::iotlb(desc::IotlbGranularity::Domain, 5, false, true, 0x1000, 3);
+  const QiDescriptor dsi = desc::iotlb_domain(5, false, true);
   EXPECT_EQ(dsi.lo, 0x2ull | (2ull << 4) | (1ull << 6) | (5ull << 16));
   EXPECT_EQ(dsi.hi, 0u);  // address only for PSI
   const QiDescriptor w = desc::wait_with_status(0x5000, 42);
-  EXPECT_EQ(w.lo, 0x5ull | (1ull << 5) | (42ull << 32));
+  EXPECT_EQ(w.lo & 0xFFFFFFFFull & ~(1ull << 6), 0x5ull | (1ull << 5));  // FN (bit 6) may be set
+  EXPECT_EQ(w.lo >> 32, 42u);
   EXPECT_EQ(w.hi, 0x5000u);
 }
 
