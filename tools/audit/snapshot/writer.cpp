@@ -1,5 +1,6 @@
 #include "writer.h"
 
+#include <cstring>
 #include <fstream>
 
 #include "bytes.h"
@@ -8,6 +9,14 @@ namespace kniommu::snapshot {
 namespace {
 
 using bytes::put;
+
+// resize + memcpy rather than vector::insert: GCC 12 at -O2 reports false stringop-overflow
+// warnings for insert after reserve.
+void append(std::vector<std::uint8_t>& out, const void* data, std::size_t size) {
+    const std::size_t at = out.size();
+    out.resize(at + size);
+    if (size != 0) std::memcpy(out.data() + at, data, size);
+}
 
 // Appends a record header whose length is patched by finish_record once the payload is known.
 std::size_t begin_record(std::vector<std::uint8_t>& out, Tag tag) {
@@ -28,7 +37,7 @@ void finish_record(std::vector<std::uint8_t>& out, std::size_t payload_start) {
 std::vector<std::uint8_t> write_snapshot(const Snapshot& snapshot) {
     std::vector<std::uint8_t> out;
     out.reserve(kHeaderSize + 64 + snapshot.pages.size() * (kRecordHeaderSize + 8 + kPageSize));
-    out.insert(out.end(), kMagic.begin(), kMagic.end());
+    append(out, kMagic.data(), kMagic.size());
     put<std::uint16_t>(out, kVersion);
     put<std::uint16_t>(out, 0);  // flags
     put<std::uint32_t>(out, 0);  // reserved
@@ -43,14 +52,14 @@ std::vector<std::uint8_t> write_snapshot(const Snapshot& snapshot) {
     for (const auto& [pa, page] : snapshot.pages) {
         at = begin_record(out, Tag::kPage);
         put(out, pa);
-        out.insert(out.end(), page.begin(), page.end());
+        append(out, page.data(), page.size());
         finish_record(out, at);
     }
     for (const auto& process : snapshot.processes) {
         at = begin_record(out, Tag::kProcess);
         put(out, process.pid);
         put(out, static_cast<std::uint16_t>(process.name.size()));
-        out.insert(out.end(), process.name.begin(), process.name.end());
+        append(out, process.name.data(), process.name.size());
         finish_record(out, at);
     }
     for (const auto& domain : snapshot.domains) {

@@ -24,11 +24,14 @@ std::size_t count(const Report& r, ViolationKind kind) {
     return static_cast<std::size_t>(std::count_if(r.violations.begin(), r.violations.end(),
                                                   [&](const Violation& v) { return v.kind == kind; }));
 }
-const Violation* find(const Report& r, ViolationKind kind) {
+// The first violation of `kind`, or an empty one (so a missing violation fails the expectations
+// that follow instead of crashing the test).
+const Violation& find(const Report& r, ViolationKind kind) {
+    static const Violation kNone;
     for (const auto& v : r.violations) {
-        if (v.kind == kind) return &v;
+        if (v.kind == kind) return v;
     }
-    return nullptr;
+    return kNone;
 }
 
 // Two processes, each with a device in its own domain mapping exactly its own buffer.
@@ -86,9 +89,9 @@ TEST(Audit, PagesOutsideTheOwnersBuffersAreReported) {
     t.b.map(t.root1, 0x10000, 0x60000000, kWrite);
     const auto r = analyze(t.b.snapshot());
     ASSERT_EQ(count(r, ViolationKind::kOutsideBuffers), 1u) << render_text(r);
-    const auto* v = find(r, ViolationKind::kOutsideBuffers);
-    EXPECT_EQ(v->bdf, kNic);
-    EXPECT_EQ(v->ranges, (std::vector<Range>{{0x60000000, 1, kWrite}}));
+    const auto& v = find(r, ViolationKind::kOutsideBuffers);
+    EXPECT_EQ(v.bdf, kNic);
+    EXPECT_EQ(v.ranges, (std::vector<Range>{{0x60000000, 1, kWrite}}));
 }
 
 TEST(Audit, WriteAccessToAReadOnlyBufferIsExcessPermission) {
@@ -96,7 +99,7 @@ TEST(Audit, WriteAccessToAReadOnlyBufferIsExcessPermission) {
     t.b.write64(t.b.entry_pa(t.root2, 0, 1), TableBuilder::sl_leaf(kBufB, RW, 1));
     const auto r = analyze(t.b.snapshot());
     ASSERT_EQ(count(r, ViolationKind::kExcessPermission), 1u) << render_text(r);
-    EXPECT_EQ(find(r, ViolationKind::kExcessPermission)->ranges, (std::vector<Range>{{kBufB, 1, kWrite}}));
+    EXPECT_EQ(find(r, ViolationKind::kExcessPermission).ranges, (std::vector<Range>{{kBufB, 1, kWrite}}));
     EXPECT_EQ(count(r, ViolationKind::kOutsideBuffers), 0u);
 }
 
@@ -105,9 +108,9 @@ TEST(Audit, TwoProcessesSharingAWritablePageIsReported) {
     t.b.map(t.root2, 0x5000, kBufA + 0x1000, kRead);  // the disk reads a page the NIC may write
     const auto r = analyze(t.b.snapshot());
     ASSERT_EQ(count(r, ViolationKind::kSharedWritable), 1u) << render_text(r);
-    const auto* v = find(r, ViolationKind::kSharedWritable);
-    EXPECT_EQ(v->pids, (std::vector<std::uint32_t>{10, 20}));
-    EXPECT_EQ(v->ranges, (std::vector<Range>{{kBufA + 0x1000, 1, RW}}));
+    const auto& v = find(r, ViolationKind::kSharedWritable);
+    EXPECT_EQ(v.pids, (std::vector<std::uint32_t>{10, 20}));
+    EXPECT_EQ(v.ranges, (std::vector<Range>{{kBufA + 0x1000, 1, RW}}));
 }
 
 TEST(Audit, SharingReadOnlyPagesIsNotAViolation) {
@@ -127,7 +130,7 @@ TEST(Audit, WithoutMetadataDomainsAreThePrincipals) {
     s.buffers.clear();
     const auto r = analyze(s);
     ASSERT_EQ(count(r, ViolationKind::kSharedWritable), 1u);
-    EXPECT_EQ(find(r, ViolationKind::kSharedWritable)->dids, (std::vector<std::uint16_t>{1, 2}));
+    EXPECT_EQ(find(r, ViolationKind::kSharedWritable).dids, (std::vector<std::uint16_t>{1, 2}));
     EXPECT_EQ(count(r, ViolationKind::kOutsideBuffers), 0u);
 }
 
@@ -138,7 +141,7 @@ TEST(Audit, ReservedBitsUsePerLevelMasksAndCutTheWalk) {
     t.b.write64(leaf, t.b.read64(leaf) | (1u << 11));
     auto r = analyze(t.b.snapshot());
     ASSERT_EQ(count(r, ViolationKind::kReservedBits), 1u) << render_text(r);
-    EXPECT_EQ(find(r, ViolationKind::kReservedBits)->pa, leaf);
+    EXPECT_EQ(find(r, ViolationKind::kReservedBits).pa, leaf);
     EXPECT_EQ(r.devices[0].reach, (std::vector<Range>{{kBufA, 1, RW}, {kBufA + 0x2000, 1, RW}}));
     // With ECAP.SC the same bit is legal.
     auto ecap = vtd::EcapReg::from(t.b.snapshot().regs.ecap);
@@ -153,7 +156,7 @@ TEST(Audit, ReservedBitInAContextEntryIsReported) {
     t.b.write64(ctx + 8, t.b.read64(ctx + 8) | (1u << 7));
     const auto r = analyze(t.b.snapshot());
     ASSERT_EQ(count(r, ViolationKind::kReservedBits), 1u);
-    EXPECT_EQ(find(r, ViolationKind::kReservedBits)->bdf, kDisk);
+    EXPECT_EQ(find(r, ViolationKind::kReservedBits).bdf, kDisk);
     EXPECT_EQ(r.devices.size(), 1u);  // the unit faults that device's requests
 }
 
@@ -164,7 +167,7 @@ TEST(Audit, TablePageInTwoDomainsIsReported) {
     t.b.write64(t.root2 + 8, pdpt);
     const auto r = analyze(t.b.snapshot());
     EXPECT_GE(count(r, ViolationKind::kSharedTablePage), 1u) << render_text(r);
-    EXPECT_EQ(find(r, ViolationKind::kSharedTablePage)->dids, (std::vector<std::uint16_t>{1, 2}));
+    EXPECT_EQ(find(r, ViolationKind::kSharedTablePage).dids, (std::vector<std::uint16_t>{1, 2}));
 }
 
 TEST(Audit, OneDidWithTwoRootsIsAConflict) {
@@ -181,7 +184,7 @@ TEST(Audit, MissingTablePageIsReportedNotFatal) {
     t.b.snapshot().domains.push_back({10, 3, DomainKind::kCreated});
     const auto r = analyze(t.b.snapshot());
     ASSERT_EQ(count(r, ViolationKind::kMissingPage), 1u);
-    EXPECT_EQ(find(r, ViolationKind::kMissingPage)->pa, 0x7770000u);
+    EXPECT_EQ(find(r, ViolationKind::kMissingPage).pa, 0x7770000u);
 }
 
 TEST(Audit, PassThroughReachesEverything) {
@@ -222,7 +225,7 @@ TEST(Audit, DeviceOfAnUnownedDomainIsReported) {
     t.b.snapshot().domains.pop_back();
     const auto r = analyze(t.b.snapshot());
     ASSERT_EQ(count(r, ViolationKind::kUnownedDomain), 1u);
-    EXPECT_EQ(find(r, ViolationKind::kUnownedDomain)->bdf, kDisk);
+    EXPECT_EQ(find(r, ViolationKind::kUnownedDomain).bdf, kDisk);
 }
 
 TEST(Audit, DeviceReachingATablePageIsReported) {
@@ -230,7 +233,7 @@ TEST(Audit, DeviceReachingATablePageIsReported) {
     t.b.map(t.root1, 0x20000, t.root1, RW);  // the NIC can rewrite its own page table
     const auto r = analyze(t.b.snapshot());
     ASSERT_EQ(count(r, ViolationKind::kReachesTables), 1u);
-    EXPECT_EQ(find(r, ViolationKind::kReachesTables)->ranges, (std::vector<Range>{{t.root1, 1, RW}}));
+    EXPECT_EQ(find(r, ViolationKind::kReachesTables).ranges, (std::vector<Range>{{t.root1, 1, RW}}));
 }
 
 TEST(Audit, SelfReferencingTablesTerminate) {

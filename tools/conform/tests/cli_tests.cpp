@@ -10,10 +10,11 @@
 namespace kniommu::conform {
 namespace {
 
-std::optional<CliOptions> parse(std::vector<std::string> args, std::string& error) {
-    args.insert(args.begin(), "kniommu-conform");
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
+std::optional<CliOptions> parse(const std::vector<std::string>& args, std::string& error) {
+    static char program[] = "kniommu-conform";
+    std::vector<std::string> copies = args;  // parse_options takes char**, as main does
+    std::vector<char*> argv{program};
+    for (auto& a : copies) argv.push_back(a.data());
     return parse_options(static_cast<int>(argv.size()), argv.data(), error);
 }
 
