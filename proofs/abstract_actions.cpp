@@ -1,5 +1,8 @@
 #include "abstract_actions.h"
 
+#include <functional>
+#include <stdexcept>
+
 namespace kniommu::proofs {
 
 namespace {
@@ -7,12 +10,13 @@ namespace {
 struct Builder {
   const Sorts& so;
   const AbsState& s;
+  std::string tag;  // distinguishes parameters of several instances of one action in a trace
   z3::context& c = so.ctx;
 
   z3::expr T() const { return c.bool_val(true); }
   z3::expr F() const { return c.bool_val(false); }
   z3::expr param(const std::string& action, const char* name, const z3::sort& sort) const {
-    return c.constant((action + "." + name).c_str(), sort);
+    return c.constant((action + tag + "." + name).c_str(), sort);
   }
   // ∀ bound. body, for guards that quantify over objects (e.g. "not attached anywhere").
   z3::expr all(const z3::expr& bound, const z3::expr& body) const { return z3::forall(bound, body); }
@@ -45,8 +49,8 @@ struct Builder {
 Step create_buffer(const Builder& k) {
   const std::string n = "KnIoDmaCreate";
   const z3::expr p = k.param(n, "p", k.so.proc), b = k.param(n, "b", k.so.buf);
-  const z3::expr len = k.c.int_const((n + ".pages").c_str());
-  const z3::expr r = k.c.bool_const((n + ".read").c_str()), w = k.c.bool_const((n + ".write").c_str());
+  const z3::expr len = k.c.int_const((n + k.tag + ".pages").c_str());
+  const z3::expr r = k.c.bool_const((n + k.tag + ".read").c_str()), w = k.c.bool_const((n + k.tag + ".write").c_str());
   AbsState t = k.s;
   t.bufLive = z3::store(k.s.bufLive, b, k.T());
   t.bufOwner = z3::store(k.s.bufOwner, b, p);
@@ -167,7 +171,7 @@ Step begin(const Builder& k, bool ex) {
   const std::string n = ex ? "KnIoDmaBeginEx" : "KnIoDmaBegin";
   const z3::expr p = k.param(n, "p", k.so.proc), b = k.param(n, "b", k.so.buf);
   const z3::expr g = k.param(n, "g", k.so.grant);
-  const z3::expr iova = k.c.int_const((n + ".iova").c_str());
+  const z3::expr iova = k.c.int_const((n + k.tag + ".iova").c_str());
   const z3::expr dEx = k.param(n, "d", k.so.dom);
   const z3::expr d = ex ? dEx : at(k.s.autoDom, p);
   const z3::expr domain_ok = ex ? k.own_created(p, d) : at(k.s.hasAuto, p);
@@ -243,12 +247,27 @@ Step exit_process(const Builder& k) {
 
 }  // namespace
 
-std::vector<Step> abstract_actions(const Sorts& so, const AbsState& pre) {
-  const Builder k{so, pre};
+std::vector<Step> abstract_actions(const Sorts& so, const AbsState& pre, const std::string& tag) {
+  const Builder k{so, pre, tag};
   return {create_buffer(k),  map_buffer(k),      close_mapping(k),      close_buffer(k),
           free_buffer(k),    attach_auto(k),     detach_auto(k),        create_domain(k),
           attach_to_domain(k), detach_from_domain(k), begin(k, false), begin(k, true),
           close_grant(k),    close_domain(k),    exit_process(k)};
+}
+
+Step abstract_action(const Sorts& so, const AbsState& pre, const std::string& name,
+                     const std::string& tag) {
+  for (Step& s : abstract_actions(so, pre, tag)) {
+    if (s.name == name) return s;
+  }
+  throw std::out_of_range("no abstract action " + name);
+}
+
+z3::expr param_of(const Step& step, const std::string& label) {
+  for (const auto& [l, e] : step.params) {
+    if (l == label) return e;
+  }
+  throw std::out_of_range("no parameter " + label + " in " + step.name);
 }
 
 }  // namespace kniommu::proofs

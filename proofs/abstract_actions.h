@@ -23,6 +23,15 @@ struct Step {
   Watch params;    // parameters and the state evaluated at them, for counterexamples
 };
 
-std::vector<Step> abstract_actions(const Sorts& so, const AbsState& pre);
+// `tag` is appended to parameter names, so several instances of an action in one trace have
+// distinct parameters.
+std::vector<Step> abstract_actions(const Sorts& so, const AbsState& pre, const std::string& tag = "");
+
+// The action called `name` (throws std::out_of_range if none).
+Step abstract_action(const Sorts& so, const AbsState& pre, const std::string& name,
+                     const std::string& tag = "");
+
+// The value of the parameter labelled `label` in a step's watch list (throws if none).
+z3::expr param_of(const Step& step, const std::string& label);
 
 }  // namespace kniommu::proofs

@@ -1,5 +1,7 @@
 #include "obligation.h"
 
+#include "finite_expand.h"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -35,15 +37,23 @@ struct Strategy {
   unsigned scope;  // 0: uninterpreted sorts; k: finite sorts (may only refute)
   unsigned timeout_ms;
   bool ematching;
+  bool expand = false;  // normalise array reads and expand quantifiers over finite sorts first
 };
 
-// Default Z3 first (E-matching + MBQI), briefly; then MBQI alone (with E-matching on, a few
-// obligations over lambda successor states loop, while MBQI alone decides them in milliseconds;
-// the reverse holds for others); then finite scopes, which can only find counterexamples.
-constexpr Strategy kPortfolio[] = {{"default", 0, 3000, true},
-                                   {"mbqi-only", 0, 6000, false},
-                                   {"scope-2", 2, 3000, true},
-                                   {"scope-3", 3, 4000, true}};
+// Proofs: default Z3 first (E-matching + MBQI), briefly; then MBQI alone (with E-matching on, a
+// few obligations over lambda successor states loop, while MBQI alone decides them in
+// milliseconds; the reverse holds for others); then finite scopes, which can only refute.
+constexpr Strategy kProofPortfolio[] = {{"default", 0, 3000, true},
+                                        {"mbqi-only", 0, 6000, false},
+                                        {"scope-2", 2, 3000, true},
+                                        {"scope-3", 3, 4000, true}};
+// Witness searches want a model: finite scopes first, normalised (finite_expand.h), where models
+// are found in milliseconds; then the normalised query over uninterpreted sorts, whose unsat
+// answer shows that no trace of that shape exists for any population of objects.
+constexpr Strategy kWitnessPortfolio[] = {{"scope-2-expanded", 2, 6000, true, true},
+                                          {"scope-3-expanded", 3, 6000, true, true},
+                                          {"normalized", 0, 4000, true, true},
+                                          {"default", 0, 3000, true}};
 
 struct Raw {
   z3::check_result result = z3::unknown;
@@ -61,10 +71,14 @@ Raw run_one(const QueryBuilder& build, bool negate_goal, const Strategy& st) {
   p.set("timeout", st.timeout_ms);
   p.set("ematching", st.ematching);
   s.set(p);
-  for (unsigned i = 0; i < q.hypotheses.size(); ++i) s.add(q.hypotheses[i]);
-  if (negate_goal) s.add(!q.goal);
-  // KNIOMMU_PROOFS_DUMP=<file>: write the query as SMT-LIB, to replay it with the z3 command line.
-  if (const char* dump = std::getenv("KNIOMMU_PROOFS_DUMP")) std::ofstream(dump) << s.to_smt2();
+  for (unsigned i = 0; i < q.hypotheses.size(); ++i) {
+    s.add(st.expand ? expand_finite_quantifiers(q.hypotheses[i]) : q.hypotheses[i]);
+  }
+  if (negate_goal) s.add(st.expand ? expand_finite_quantifiers(!q.goal) : !q.goal);
+  // KNIOMMU_PROOFS_DUMP=<prefix>: write each strategy's query as SMT-LIB (<prefix>.<strategy>.smt2), to replay it with the z3 command line.
+  if (const char* dump = std::getenv("KNIOMMU_PROOFS_DUMP")) {
+    std::ofstream(std::string(dump) + "." + st.name + ".smt2") << s.to_smt2();
+  }
   const auto t0 = std::chrono::steady_clock::now();
   Raw raw;
   std::string reason;
@@ -90,9 +104,10 @@ Raw run_one(const QueryBuilder& build, bool negate_goal, const Strategy& st) {
   return raw;
 }
 
-Raw run(const QueryBuilder& build, bool negate_goal) {
+template <std::size_t N>
+Raw run_portfolio(const Strategy (&portfolio)[N], const QueryBuilder& build, bool negate_goal) {
   Raw total;
-  for (const Strategy& st : kPortfolio) {
+  for (const Strategy& st : portfolio) {
     const Raw r = run_one(build, negate_goal, st);
     total.seconds += r.seconds;
     total.log += (total.log.empty() ? "" : "; ") + r.log;
@@ -104,6 +119,11 @@ Raw run(const QueryBuilder& build, bool negate_goal) {
     }
   }
   return total;
+}
+
+Raw run(const QueryBuilder& build, bool negate_goal) {
+  return negate_goal ? run_portfolio(kProofPortfolio, build, true)
+                     : run_portfolio(kWitnessPortfolio, build, false);
 }
 
 std::string headline(const char* what, const std::string& name, double secs) {
