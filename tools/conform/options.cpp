@@ -15,7 +15,8 @@ const char* const kUsage =
     "  --cases N              test cases per configuration\n"
     "  --max-length N         longest command sequence\n"
     "  --config A,B,...       hardware configurations (default: all; --list-configs shows them)\n"
-    "  --shard I/N            run only shard I of N (0 <= I < N), for spreading a run over machines\n"
+    "  --shard I/N            run only shard I of N (0 <= I < N), for spreading a run over machines;\n"
+    "                         every shard needs the same --seed (and --cases)\n"
     "  --time-budget SECONDS  stop starting new cases after this long\n"
     "  --junit FILE           write JUnit XML\n"
     "  --replay-out FILE      record a failing case there\n"
@@ -127,6 +128,11 @@ std::optional<CliOptions> parse_options(int argc, char** argv, std::string& erro
             error = "unknown argument '" + a + "'";
             return std::nullopt;
         }
+    }
+    // Shards partition one run only if they all generate the same cases.
+    if (o.run.shard_count > 1 && o.run.seed == 0 && o.run.replay_in.empty()) {
+        error = "--shard needs --seed, so that every shard runs the same sequence of cases";
+        return std::nullopt;
     }
     return o;
 }

@@ -54,9 +54,13 @@ void print_result(std::FILE* out, const conformance::ConformanceResult& result,
         }
     }
     const Totals t = totals(result);
-    std::fprintf(out, "%s: %d configuration(s): %d passed, %d failed, %d unsupported, %d error(s); %d cases in %.1fs\n",
+    std::fprintf(out, "%s: %d configuration(s): %d passed, %d failed, %d unsupported, %d error(s); %d cases in %.1fs",
                  result.passed ? "CONFORMS" : "DOES NOT CONFORM", t.configs, t.passed, t.failed, t.unsupported,
                  t.errors, t.cases, t.seconds);
+    if (!result.outcomes.empty()) {
+        std::fprintf(out, "; seed %llu", static_cast<unsigned long long>(result.outcomes.front().seed));
+    }
+    std::fprintf(out, "\n");
 }
 
 }  // namespace kniommu::conform

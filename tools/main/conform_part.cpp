@@ -45,6 +45,7 @@ PartResult run_conformance_part(const JobOptions& options) {
     part.details = std::to_string(t.configs) + " configs: " + std::to_string(t.passed) + " passed, " +
                    std::to_string(t.failed) + " failed, " + std::to_string(t.unsupported) + " unsupported; " +
                    std::to_string(t.cases) + " cases";
+    if (!result.outcomes.empty()) part.details += ", seed " + std::to_string(result.outcomes.front().seed);
     const std::string junit = options.out_dir + "/conformance.xml";
     if (conform::write_file(junit, conform::junit_xml(result, "kniommu-conform"))) {
         part.outputs.push_back({"conformance JUnit", junit});

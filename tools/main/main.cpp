@@ -16,7 +16,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: kniommu-main [--only conformance,proofs,audit] [--seed N] [--cases N]\n"
     "                    [--time-budget SECONDS] [--out DIR]\n"
-    "Runs the conformance suite (default 500 cases per configuration), the proofs and the demo audit\n"
+    "Runs the conformance suite (default 2000 cases per configuration), the proofs and the demo audit\n"
     "of this build tree and summarizes them.\n";
 
 }  // namespace

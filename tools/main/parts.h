@@ -24,9 +24,9 @@ struct JobOptions {
     std::string binary_dir;  // the build tree (ctest runs there)
     std::string out_dir;     // where outputs go (default: binary_dir)
     std::uint64_t seed = 0;  // conformance seed (0 = random)
-    // Conformance cases per configuration: more than the suite's quick default (40), since the
+    // Conformance cases per configuration: far more than the suite's quick default (40): the
     // main job is the one thorough run a user starts by hand.
-    int cases = 500;
+    int cases = 2000;
     double time_budget = 0;  // conformance seconds per configuration (0 = none)
 };
 

@@ -44,7 +44,7 @@ TEST(ConformOptions, RejectsBadValues) {
     const std::vector<std::vector<std::string>> bad = {
         {"--shard", "5/5"}, {"--shard", "1"},        {"--shard", "0/0"},   {"--cases", "0"},
         {"--cases", "-3"},  {"--seed", "x"},         {"--config", "nope"}, {"--time-budget", "-1"},
-        {"--frobnicate"},   {"--junit"},
+        {"--frobnicate"},   {"--junit"},         {"--shard", "1/4"},  // a shard without --seed
     };
     for (const auto& args : bad) {
         std::string error;
