@@ -35,7 +35,8 @@ class Analyzer {
 public:
     Analyzer(const snapshot::Snapshot& s, const Options& o) : snapshot_(s) {
         report_.regs = s.regs;
-        report_.haw = o.haw != 0 ? o.haw : default_haw(s.regs);
+        // A snapshot's CAP may claim any MGAW; widths outside 12..64 bits make no sense as HAW.
+        report_.haw = std::clamp(o.haw != 0 ? o.haw : default_haw(s.regs), 12u, 64u);
         report_.has_metadata = s.has_metadata();
         report_.domains = s.domains;
         report_.buffers = s.buffers;

@@ -199,6 +199,20 @@ TEST(Audit, PassThroughReachesEverything) {
     EXPECT_GE(count(r, ViolationKind::kSharedWritable), 1u);
 }
 
+TEST(Audit, AbsurdAddressWidthIsClamped) {
+    TwoProcesses t;
+    auto cap = vtd::CapReg::from(t.b.snapshot().regs.cap);
+    t.b.set_cap(cap.set_mgaw(0).raw());  // claims a 1-bit address width
+    auto ecap = vtd::EcapReg::from(t.b.snapshot().regs.ecap);
+    t.b.set_ecap(ecap.set_pt(1).raw());
+    t.b.attach(0x0018, 3, 0, 4, 2);
+    const auto r = analyze(t.b.snapshot());
+    EXPECT_EQ(r.haw, 12u);
+    // Every table address is then at or above HAW: reserved, so the unit would fault everything.
+    EXPECT_TRUE(r.devices.empty());
+    EXPECT_GE(count(r, ViolationKind::kReservedBits), 1u);
+}
+
 TEST(Audit, PassThroughWithoutEcapPtIsInvalid) {
     TwoProcesses t;
     t.b.attach(0x0018, 3, 0, 4, 2);
