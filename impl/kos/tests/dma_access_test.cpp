@@ -207,6 +207,24 @@ TEST_P(DeviceAccess, CachesHoldNothingOfARevokedDomain) {
     EXPECT_NE(entries[i].kind, 1) << "IOTLB entry for DID " << entries[i].did << " survived exit";
 }
 
+TEST_P(DeviceAccess, FootprintIncludesTheLastBlocksTail) {
+  ASSERT_EQ(KnIommuAttachDevice(kDev0), rcOk);
+  // 3 pages in blocks of 2: two blocks, footprint 4 pages (docs/semantics.md "Footprint").
+  const Handle b = buffer(3 * 4096, DMA_DIR_BIDIR, 1);
+  Handle g = 0;
+  ASSERT_EQ(KnIoDmaBegin(b, &g), rcOk);
+  EXPECT_EQ(dma_write_u64(kDev0, iova_of(g) + 3 * 4096 + 8, 5).rc, rcOk);
+  expect_fault(dma_read(kDev0, iova_of(g) + 4 * 4096), kNoRead);
+}
+
+TEST_P(DeviceAccess, BeyondAddressWidthFaults) {
+  ASSERT_EQ(KnIommuAttachDevice(kDev0), rcOk);
+  const unsigned width = GetParam().mgaw;  // every configuration here has MGAW = table width
+  expect_fault(dma_read(kDev0, std::uint64_t{1} << width), 0x4);
+  // The highest page below the limit is in range: not mapped, so a permission fault.
+  expect_fault(dma_read(kDev0, (std::uint64_t{1} << width) - 4096), kNoRead);
+}
+
 INSTANTIATE_TEST_SUITE_P(Generations, DeviceAccess,
                          ::testing::Values(Hw{"L4", 0x4, 48, 0x3, 18, 0},
                                            Hw{"L3", 0x2, 39, 0x1, 18, 0},
