@@ -6,8 +6,8 @@
 
 int main(int argc, char** argv) {
     using namespace kniommu::snapshot;
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: make_seed <output file>\n");
+    if (argc != 2 && argc != 3) {
+        std::fprintf(stderr, "usage: make_seed <output file> [<pass-through variant file>]\n");
         return 2;
     }
     Snapshot s;
@@ -32,5 +32,12 @@ int main(int argc, char** argv) {
     s.processes = {{1, "driver"}, {2, "other"}};
     s.domains = {{1, 5, DomainKind::kAutomatic}, {2, 6, DomainKind::kCreated}};
     s.buffers = {{1, 1, kPermRead | kPermWrite, {{0x10000, 2}}}};
-    return write_snapshot_file(s, argv[1]) ? 0 : 1;
+    if (!write_snapshot_file(s, argv[1])) return 1;
+    if (argc == 3) {
+        // A variant that reaches the pass-through path: ECAP.PT and TT = 2 on devfn 1.
+        s.regs.ecap |= 1u << 6;
+        entry(s.pages.at(0x2000), 2, 0x3009);
+        if (!write_snapshot_file(s, argv[2])) return 1;
+    }
+    return 0;
 }

@@ -22,7 +22,7 @@ for arg in "$@"; do
 done
 common=(-std=c++20 -O1 -g -I"$src")
 "$cxx" "${common[@]}" -o "$work/make_seed" "$src/fuzz/make_seed.cpp" "$src/snapshot/writer.cpp"
-"$work/make_seed" "$work/corpus/seed.snap"
+"$work/make_seed" "$work/corpus/seed.snap" "$work/corpus/seed_pt.snap"
 "$cxx" "${common[@]}" "${defines[@]}" -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
   -o "$work/fuzz_snapshot" "$src/fuzz/fuzz_snapshot.cpp" "$src/snapshot/reader.cpp" \
   "$src/snapshot/writer.cpp" "${extra[@]}"
