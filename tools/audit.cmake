@@ -59,7 +59,8 @@ kniommu_gtest(snapshot_capture_tests LABEL unit
 set(KNIOMMU_AUDIT_FUZZ_EXTRA
   -I${PROJECT_SOURCE_DIR}/impl -I${PROJECT_SOURCE_DIR}/impl/include
   ${_audit}/analysis/analysis.cpp ${_audit}/analysis/names.cpp ${_audit}/analysis/ranges.cpp
-  ${_audit}/analysis/table_walk.cpp)
+  ${_audit}/analysis/table_walk.cpp ${_audit}/render/common.cpp ${_audit}/render/text.cpp
+  ${_audit}/render/json.cpp ${_audit}/render/dot.cpp)
 
 # Bounded libFuzzer run (clang++ builds it: g++ has no libFuzzer). The audit's own sources are
 # passed on so the harness also runs the analysis on every snapshot the reader accepts.

@@ -1,6 +1,7 @@
 // libFuzzer entry point: any byte string given to the snapshot reader must be rejected with an
-// error or accepted as a snapshot, and an accepted snapshot must survive the whole audit and
-// re-serialize to an equivalent file. ASan/UBSan turn every out-of-bounds access into a crash.
+// error or accepted as a snapshot; an accepted snapshot must re-serialize to a readable file and
+// survive the whole audit and its renderings. ASan/UBSan turn every out-of-bounds access into a
+// crash.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include "snapshot/writer.h"
 #ifdef KNIOMMU_FUZZ_AUDIT
 #include "analysis/analysis.h"
+#include "render/render.h"
 #endif
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -23,7 +25,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // what the reader accepts).
     if (!read_snapshot(write_snapshot(*result.snapshot)).snapshot) std::abort();
 #ifdef KNIOMMU_FUZZ_AUDIT
-    (void)kniommu::audit::analyze(*result.snapshot);
+    const auto report = kniommu::audit::analyze(*result.snapshot);
+    if (kniommu::audit::render_text(report).empty() || kniommu::audit::render_json(report).empty() ||
+        kniommu::audit::render_dot(report).empty()) {
+        std::abort();
+    }
 #endif
     return 0;
 }
