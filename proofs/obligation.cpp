@@ -40,12 +40,13 @@ struct Strategy {
   bool expand = false;  // normalise array reads and expand quantifiers over finite sorts first
 };
 
-// Proofs: default Z3 first (E-matching + MBQI), briefly; then MBQI alone (with E-matching on, a
+// Proofs: default Z3 first (E-matching + MBQI), briefly; then a quick finite-scope search, which
+// can only refute (a genuine counterexample) and is cheap; then MBQI alone (with E-matching on, a
 // few obligations over lambda successor states loop, while MBQI alone decides them in
-// milliseconds; the reverse holds for others); then finite scopes, which can only refute.
-constexpr Strategy kProofPortfolio[] = {{"default", 0, 3000, true},
-                                        {"mbqi-only", 0, 6000, false},
-                                        {"scope-2", 2, 3000, true},
+// milliseconds; the reverse holds for others); then a larger scope.
+constexpr Strategy kProofPortfolio[] = {{"default", 0, 1000, true},
+                                        {"scope-2", 2, 2000, true},
+                                        {"mbqi-only", 0, 10000, false},
                                         {"scope-3", 3, 4000, true}};
 // Witness searches want a model: finite scopes first, normalised (finite_expand.h), where models
 // are found in milliseconds; then the normalised query over uninterpreted sorts, whose unsat
