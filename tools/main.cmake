@@ -22,3 +22,11 @@ endif()
 kniommu_gtest(demo_tests LABEL unit
   SOURCES ${_main}/tests/demo_tests.cpp
   LIBS kniommu_demo kniommu_audit_lib)
+
+# The driver itself, part by part (the proofs part is `ctest -L proofs`, run by the family itself).
+kniommu_test(main_job.audit LABEL unit
+  COMMAND kniommu-main --only audit --out ${CMAKE_CURRENT_BINARY_DIR}/main_job_audit)
+if(TARGET kniommu_conform_cli)
+  kniommu_test(main_job.conformance LABEL refinement
+    COMMAND kniommu-main --only conformance --cases 20 --seed 1 --out ${CMAKE_CURRENT_BINARY_DIR}/main_job_conf)
+endif()
