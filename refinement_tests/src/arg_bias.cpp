@@ -79,4 +79,29 @@ uint32_t dma_flags() {
   return f;
 }
 
+uint32_t valid_dma_flags() {
+  static constexpr uint32_t kDirs[] = {DMA_DIR_BIDIR, DMA_DIR_TO_DEVICE, DMA_DIR_FROM_DEVICE};
+  return kDirs[pick(100) < 70 ? 0 : 1 + pick(2)];
+}
+
+BufferShape buffer_shape() {
+  BufferShape b;
+  const int r = pick(100);
+  b.order = r < 55 ? static_cast<uint32_t>(pick(3))
+          : r < 72 ? 9u
+          : r < 80 ? 10u
+          : r < 97 ? 3u + static_cast<uint32_t>(pick(6))
+                   : 19u + static_cast<uint32_t>(pick(4));
+  if (b.order > DMA_ORDER_MAX) {
+    b.pages = 1 + static_cast<uint64_t>(pick(12));
+  } else if (b.order >= 9) {
+    const uint64_t block = uint64_t{1} << b.order;
+    const int max_blocks = b.order == 9 ? 3 : 2;
+    b.pages = block * static_cast<uint64_t>(pick(max_blocks)) + 1 + static_cast<uint64_t>(pick(static_cast<int>(block)));
+  } else {
+    b.pages = pick(100) < 75 ? 1 + static_cast<uint64_t>(pick(12)) : 500 + static_cast<uint64_t>(pick(600));
+  }
+  return b;
+}
+
 }  // namespace kniommu::conformance::bias

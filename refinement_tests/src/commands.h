@@ -58,6 +58,55 @@ rc::Gen<CmdPtr> gen_command(const model::State& s);
 CmdPtr make_device_dma(const model::State& s);
 CmdPtr make_vm_access(const model::State& s);
 
+// Where a grant-relative DMA probe goes, relative to the last IOVA range [base, end) the grant
+// handle named (the handle may be closed by then: stale translations show that way).
+enum class Edge {
+  Before,          // base - 1 page
+  StraddleStart,   // across base
+  First,           // base
+  Inside,          // page inside_page % pages, offset 8
+  StraddleEnd,     // across end
+  Last,            // end - 1 (the last byte)
+  After,           // end
+  LastPage,        // the start of the last page
+  BeforeBoundary,  // the page before the first 2 MiB boundary inside the range (else the last)
+  AfterBoundary,   // the page after it: where a second leaf table / superpage starts
+};
+inline constexpr int kEdgeCount = 10;
+inline constexpr uint64_t kTwoMiB = uint64_t{1} << 21;
+
+// One device DMA request: grant-relative (pid != 0) or at an absolute IOVA (pid == 0).
+struct DmaProbe {
+  model::Bdf bdf = 0;
+  bool write = false;
+  size_t len = 1;
+  uint32_t seed = 0;  // of the pattern a write sends
+  model::Pid pid = 0;
+  Handle handle = 0;
+  Edge edge = Edge::First;
+  uint64_t inside_page = 0;
+  uint64_t absolute = 0;
+};
+
+// Commands with explicit arguments, for the scenario command and the directed tests.
+namespace cmd {
+CmdPtr process_create();
+CmdPtr process_exit(model::Pid pid);
+CmdPtr attach(model::Pid pid, model::Bdf bdf);
+CmdPtr detach(model::Pid pid, model::Bdf bdf);
+CmdPtr detach_from_domain(model::Pid pid, model::Bdf bdf, Handle domain);
+CmdPtr create_domain(model::Pid pid);
+CmdPtr attach_to_domain(model::Pid pid, model::Bdf bdf, Handle domain);
+CmdPtr dma_create(model::Pid pid, uint32_t order, uint64_t size, uint32_t flags);
+CmdPtr begin(model::Pid pid, Handle rid);
+CmdPtr begin_ex(model::Pid pid, Handle rid, Handle domain);
+CmdPtr close(model::Pid pid, Handle h, bool io_close);
+CmdPtr device_dma(const DmaProbe& probe);
+}  // namespace cmd
+
+// The composite grant-lifecycle command (commands_scenario.cpp).
+CmdPtr make_grant_scenario(const model::State& s);
+
 std::string hex(uint64_t v);
 
 }  // namespace kniommu::conformance

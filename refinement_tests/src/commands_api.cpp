@@ -41,7 +41,8 @@ class CreateProcess final : public ApiCommand {
 
 class ExitProcess final : public ApiCommand {
  public:
-  explicit ExitProcess(const model::State& s) { pid_ = b::pid(s); }
+  explicit ExitProcess(model::Pid pid) { pid_ = pid; }
+  static CmdPtr gen(const model::State& s) { return std::make_shared<const ExitProcess>(b::pid(s)); }
   void checkPreconditions(const model::State& s) const override {
     ApiCommand::checkPreconditions(s);
     RC_PRE(b::alive_pids(s).size() >= 2u);  // keep one process alive: every command needs one
@@ -57,7 +58,11 @@ class ExitProcess final : public ApiCommand {
 
 class Attach final : public ApiCommand {
  public:
-  explicit Attach(const model::State& s) : bdf_(b::bdf(s)) { pid_ = b::pid(s); }
+  Attach(model::Pid pid, model::Bdf bdf) : bdf_(bdf) { pid_ = pid; }
+  static CmdPtr gen(const model::State& s) {
+    const model::Bdf bdf = b::bdf(s);
+    return std::make_shared<const Attach>(b::pid(s), bdf);
+  }
   ImplOutcome call_impl(Sut& sut) const override {
     return {sut.api().iommu_attach_device(sut.session(), sut.impl_pid(pid_), bdf_)};
   }
@@ -74,7 +79,11 @@ class Attach final : public ApiCommand {
 
 class Detach final : public ApiCommand {
  public:
-  explicit Detach(const model::State& s) : bdf_(b::bdf(s)) { pid_ = b::pid(s); }
+  Detach(model::Pid pid, model::Bdf bdf) : bdf_(bdf) { pid_ = pid; }
+  static CmdPtr gen(const model::State& s) {
+    const model::Bdf bdf = b::bdf(s);
+    return std::make_shared<const Detach>(b::pid(s), bdf);
+  }
   ImplOutcome call_impl(Sut& sut) const override {
     return {sut.api().iommu_detach_device(sut.session(), sut.impl_pid(pid_), bdf_)};
   }
@@ -91,7 +100,8 @@ class Detach final : public ApiCommand {
 
 class CreateDomain final : public ApiCommand {
  public:
-  explicit CreateDomain(const model::State& s) { pid_ = b::pid(s); }
+  explicit CreateDomain(model::Pid pid) { pid_ = pid; }
+  static CmdPtr gen(const model::State& s) { return std::make_shared<const CreateDomain>(b::pid(s)); }
   ImplOutcome call_impl(Sut& sut) const override {
     ImplOutcome o;
     o.rc = sut.api().iommu_create_domain(sut.session(), sut.impl_pid(pid_), &o.handle);
@@ -105,9 +115,11 @@ class CreateDomain final : public ApiCommand {
 
 class AttachToDomain final : public ApiCommand {
  public:
-  explicit AttachToDomain(const model::State& s) : bdf_(b::bdf(s)) {
-    pid_ = b::pid(s);
-    dom_ = b::handle(s, pid_, Kind::Domain);
+  AttachToDomain(model::Pid pid, model::Bdf bdf, Handle dom) : bdf_(bdf), dom_(dom) { pid_ = pid; }
+  static CmdPtr gen(const model::State& s) {
+    const model::Bdf bdf = b::bdf(s);
+    const model::Pid pid = b::pid(s);
+    return std::make_shared<const AttachToDomain>(pid, bdf, b::handle(s, pid, Kind::Domain));
   }
   ImplOutcome call_impl(Sut& sut) const override {
     return {sut.api().iommu_attach_device_to_domain(sut.session(), sut.impl_pid(pid_), bdf_, dom_)};
@@ -126,9 +138,11 @@ class AttachToDomain final : public ApiCommand {
 
 class DetachFromDomain final : public ApiCommand {
  public:
-  explicit DetachFromDomain(const model::State& s) : bdf_(b::bdf(s)) {
-    pid_ = b::pid(s);
-    dom_ = b::handle(s, pid_, Kind::Domain);
+  DetachFromDomain(model::Pid pid, model::Bdf bdf, Handle dom) : bdf_(bdf), dom_(dom) { pid_ = pid; }
+  static CmdPtr gen(const model::State& s) {
+    const model::Bdf bdf = b::bdf(s);
+    const model::Pid pid = b::pid(s);
+    return std::make_shared<const DetachFromDomain>(pid, bdf, b::handle(s, pid, Kind::Domain));
   }
   ImplOutcome call_impl(Sut& sut) const override {
     return {sut.api().iommu_detach_device_from_domain(sut.session(), sut.impl_pid(pid_), bdf_, dom_)};
@@ -181,21 +195,19 @@ void record_buffer(Sut& sut, model::Pid pid, Handle h) {
 
 class DmaCreate final : public ApiCommand {
  public:
-  explicit DmaCreate(const model::State& s) {
-    pid_ = b::pid(s);
-    const int r = b::pick(100);
-    order_ = r < 70 ? static_cast<uint32_t>(b::pick(3)) : r < 85 ? 9u : r < 90 ? 10u
-           : r < 97 ? 3u + static_cast<uint32_t>(b::pick(6)) : 19u + static_cast<uint32_t>(b::pick(4));
-    const uint64_t block_pages = order_ <= DMA_ORDER_MAX ? uint64_t{1} << order_ : 1;
-    const uint64_t pages = order_ >= 9 ? block_pages * static_cast<uint64_t>(b::pick(2)) + 1 +
-                                             static_cast<uint64_t>(b::pick(static_cast<int>(block_pages)))
-                                       : 1 + static_cast<uint64_t>(b::pick(12));
-    size_ = pages * kPage;
+  DmaCreate(model::Pid pid, uint32_t order, uint64_t size, uint32_t flags)
+      : order_(order), size_(size), flags_(flags) {
+    pid_ = pid;
+  }
+  static CmdPtr gen(const model::State& s) {
+    const model::Pid pid = b::pid(s);
+    const b::BufferShape shape = b::buffer_shape();
+    uint64_t size = shape.pages * kPage;
     const int bad = b::pick(100);  // 0 = a valid size, the shrink target
-    if (bad >= 97) size_ = 0;
-    else if (bad >= 94) size_ = size_ - 1;
-    else if (bad >= 93) size_ = DMA_SIZE_MAX + kPage;
-    flags_ = b::dma_flags();
+    if (bad >= 97) size = 0;
+    else if (bad >= 94) size = size - 1;
+    else if (bad >= 93) size = DMA_SIZE_MAX + kPage;
+    return std::make_shared<const DmaCreate>(pid, shape.order, size, b::dma_flags());
   }
   ImplOutcome call_impl(Sut& sut) const override {
     ImplOutcome o;
@@ -330,9 +342,10 @@ class BeginBase : public ApiCommand {
 
 class Begin final : public BeginBase {
  public:
-  explicit Begin(const model::State& s) {
-    pid_ = b::pid(s);
-    rid_ = b::handle(s, pid_, Kind::Buffer);
+  Begin(model::Pid pid, Handle rid) : rid_(rid) { pid_ = pid; }
+  static CmdPtr gen(const model::State& s) {
+    const model::Pid pid = b::pid(s);
+    return std::make_shared<const Begin>(pid, b::handle(s, pid, Kind::Buffer));
   }
   ImplOutcome call_impl(Sut& sut) const override {
     Handle grant = INVALID_HANDLE;
@@ -352,10 +365,11 @@ class Begin final : public BeginBase {
 
 class BeginEx final : public BeginBase {
  public:
-  explicit BeginEx(const model::State& s) {
-    pid_ = b::pid(s);
-    rid_ = b::handle(s, pid_, Kind::Buffer);
-    dom_ = b::handle(s, pid_, Kind::Domain);
+  BeginEx(model::Pid pid, Handle rid, Handle dom) : rid_(rid), dom_(dom) { pid_ = pid; }
+  static CmdPtr gen(const model::State& s) {
+    const model::Pid pid = b::pid(s);
+    const Handle rid = b::handle(s, pid, Kind::Buffer);
+    return std::make_shared<const BeginEx>(pid, rid, b::handle(s, pid, Kind::Domain));
   }
   ImplOutcome call_impl(Sut& sut) const override {
     Handle grant = INVALID_HANDLE;
@@ -375,10 +389,12 @@ class BeginEx final : public BeginBase {
 
 class Close final : public ApiCommand {
  public:
-  explicit Close(const model::State& s) : io_close_(b::chance(50)) {
-    pid_ = b::pid(s);
+  Close(model::Pid pid, Handle h, bool io_close) : io_close_(io_close), h_(h) { pid_ = pid; }
+  static CmdPtr gen(const model::State& s) {
+    const bool io_close = b::chance(50);
+    const model::Pid pid = b::pid(s);
     static constexpr Kind kKinds[] = {Kind::Grant, Kind::Grant, Kind::Domain, Kind::Buffer, Kind::Mapping};
-    h_ = b::handle(s, pid_, kKinds[b::pick(5)]);
+    return std::make_shared<const Close>(pid, b::handle(s, pid, kKinds[b::pick(5)]), io_close);
   }
   ImplOutcome call_impl(Sut& sut) const override {
     const KnPid p = sut.impl_pid(pid_);
@@ -507,14 +523,42 @@ class NullArgs final : public Cmd {
 
 template <class T>
 rc::Gen<CmdPtr> make(const model::State& s) {
-  return rc::gen::exec([s] { return CmdPtr(std::make_shared<const T>(s)); });
+  if constexpr (requires { T::gen(s); })
+    return rc::gen::exec([s] { return T::gen(s); });
+  else
+    return rc::gen::exec([s] { return CmdPtr(std::make_shared<const T>(s)); });
 }
 
 }  // namespace
 
+namespace cmd {
+CmdPtr process_create() { return std::make_shared<const CreateProcess>(model::State{}); }
+CmdPtr process_exit(model::Pid pid) { return std::make_shared<const ExitProcess>(pid); }
+CmdPtr attach(model::Pid pid, model::Bdf bdf) { return std::make_shared<const Attach>(pid, bdf); }
+CmdPtr detach(model::Pid pid, model::Bdf bdf) { return std::make_shared<const Detach>(pid, bdf); }
+CmdPtr detach_from_domain(model::Pid pid, model::Bdf bdf, Handle domain) {
+  return std::make_shared<const DetachFromDomain>(pid, bdf, domain);
+}
+CmdPtr create_domain(model::Pid pid) { return std::make_shared<const CreateDomain>(pid); }
+CmdPtr attach_to_domain(model::Pid pid, model::Bdf bdf, Handle domain) {
+  return std::make_shared<const AttachToDomain>(pid, bdf, domain);
+}
+CmdPtr dma_create(model::Pid pid, uint32_t order, uint64_t size, uint32_t flags) {
+  return std::make_shared<const DmaCreate>(pid, order, size, flags);
+}
+CmdPtr begin(model::Pid pid, Handle rid) { return std::make_shared<const Begin>(pid, rid); }
+CmdPtr begin_ex(model::Pid pid, Handle rid, Handle domain) {
+  return std::make_shared<const BeginEx>(pid, rid, domain);
+}
+CmdPtr close(model::Pid pid, Handle h, bool io_close) { return std::make_shared<const Close>(pid, h, io_close); }
+}  // namespace cmd
+
 rc::Gen<CmdPtr> gen_command(const model::State& s) {
   // Weights: device DMA and the grant lifecycle dominate, so invalidation-sensitive sequences
-  // (begin -> DMA -> close/detach/exit -> DMA) are common.
+  // (begin -> DMA -> close/detach/exit -> DMA) are common. The grant scenario is that lifecycle
+  // as one command built from the model (commands_scenario.cpp): random sequences are short
+  // (RapidCheck draws the length uniformly up to the size), so without it a grant of a rare
+  // shape is seldom begun, probed and closed while a device can see it.
   return rc::gen::weightedOneOf<CmdPtr>({
       {1, make<CreateProcess>(s)},
       {1, make<ExitProcess>(s)},
@@ -533,6 +577,7 @@ rc::Gen<CmdPtr> gen_command(const model::State& s) {
       {1, make<NullArgs>(s)},
       {8, rc::gen::exec([s] { return make_device_dma(s); })},
       {2, rc::gen::exec([s] { return make_vm_access(s); })},
+      {6, rc::gen::exec([s] { return make_grant_scenario(s); })},
   });
 }
 

@@ -5,6 +5,7 @@
 // beyond the address width. The verdict comes from model::can_access page by page; bytes are
 // checked against physical memory at the page the model says the device reaches.
 #include <cstring>
+#include <iterator>
 #include <sstream>
 
 #include "arg_bias.h"
@@ -40,36 +41,37 @@ std::vector<uint8_t> phys_bytes(const Sut& sut, uint64_t pa, size_t len) {
   return out;
 }
 
-enum class Edge { Before, StraddleStart, First, Inside, StraddleEnd, Last, After };
-
 class DeviceDma final : public Cmd {
  public:
-  explicit DeviceDma(const model::State& s) {
+  explicit DeviceDma(const DmaProbe& p) : p_(p) {}
+  static CmdPtr gen(const model::State& s) {
+    DmaProbe p;
     const int br = b::pick(100);
-    bdf_ = br < 92 ? b::bdf(s) : b::unknown_bdf(s);
-    write_ = b::chance(50);
+    p.bdf = br < 92 ? b::bdf(s) : b::unknown_bdf(s);
+    p.write = b::chance(50);
     const int lr = b::pick(100);
-    len_ = lr < 70 ? 1 + static_cast<size_t>(b::pick(16)) : lr < 85 ? 64 : kPage + 8;
-    seed_ = static_cast<uint32_t>(b::pick(1 << 16));
+    p.len = lr < 70 ? 1 + static_cast<size_t>(b::pick(16)) : lr < 85 ? 64 : kPage + 8;
+    p.seed = static_cast<uint32_t>(b::pick(1 << 16));
     // Grant-relative: a live grant handle of the generation model, or any small (pid, handle).
     std::vector<std::pair<model::Pid, Handle>> grants;
-    for (const auto& [p, proc] : s.processes)
+    for (const auto& [q, proc] : s.processes)
       for (const auto& [h, e] : proc.handles)
-        if (e.kind == model::Kind::Grant) grants.emplace_back(p, h);
+        if (e.kind == model::Kind::Grant) grants.emplace_back(q, h);
     const int tr = b::pick(100);
     if (tr < 65 && !grants.empty()) {
-      std::tie(pid_, handle_) = grants[static_cast<size_t>(b::pick(static_cast<int>(grants.size())))];
+      std::tie(p.pid, p.handle) = grants[static_cast<size_t>(b::pick(static_cast<int>(grants.size())))];
     } else if (tr < 85) {
-      pid_ = 1 + static_cast<model::Pid>(b::pick(static_cast<int>(s.next_pid)));
-      handle_ = 1 + static_cast<Handle>(b::pick(6));
+      p.pid = 1 + static_cast<model::Pid>(b::pick(static_cast<int>(s.next_pid)));
+      p.handle = 1 + static_cast<Handle>(b::pick(6));
     } else {
-      pid_ = 0;  // absolute IOVA
+      p.pid = 0;  // absolute IOVA
     }
-    edge_ = static_cast<Edge>(b::pick(7));
-    inside_page_ = static_cast<uint64_t>(b::pick(1024));
+    p.edge = static_cast<Edge>(b::pick(kEdgeCount));
+    p.inside_page = static_cast<uint64_t>(b::pick(1024));
     const unsigned width = s.config.address_width;
-    absolute_ = b::chance(15) ? uint64_t{1} << width
-                              : static_cast<uint64_t>(*rc::gen::resize(rc::kNominalSize, rc::gen::inRange<uint64_t>(0, uint64_t{1} << (width - 12)))) << 12;
+    p.absolute = b::chance(15) ? uint64_t{1} << width
+                               : static_cast<uint64_t>(*rc::gen::resize(rc::kNominalSize, rc::gen::inRange<uint64_t>(0, uint64_t{1} << (width - 12)))) << 12;
+    return std::make_shared<const DeviceDma>(p);
   }
 
   void checkPreconditions(const model::State&) const override {}
@@ -79,9 +81,9 @@ class DeviceDma final : public Cmd {
     std::ostringstream name;
     show(name);
     const bool disabled = !sut.model.config.iommu_enabled;
-    uint64_t iova = absolute_;
-    auto hist = sut.grant_history.find({pid_, handle_});
-    if (pid_ != 0 && hist != sut.grant_history.end()) {
+    uint64_t iova = p_.absolute;
+    auto hist = sut.grant_history.find({p_.pid, p_.handle});
+    if (p_.pid != 0 && hist != sut.grant_history.end()) {
       iova = target(hist->second.first, hist->second.second, disabled);
     } else if (disabled) {
       return;  // untranslated DMA at random addresses may leave simulated memory: not probed
@@ -92,41 +94,48 @@ class DeviceDma final : public Cmd {
   }
 
   void show(std::ostream& os) const override {
-    static constexpr const char* kEdges[] = {"before", "straddle-start", "first", "inside",
-                                             "straddle-end", "last", "after"};
-    os << "DeviceDma(bdf=" << hex(bdf_) << (write_ ? ", write" : ", read") << ", len=" << len_;
-    if (pid_ == 0) os << ", iova=" << hex(absolute_);
-    else os << ", grant(pid=" << pid_ << ", h=" << handle_ << ")." << kEdges[static_cast<int>(edge_)];
+    static constexpr const char* kEdges[] = {"before", "straddle-start", "first", "inside", "straddle-end",
+                                             "last", "after", "last-page", "before-2m", "after-2m"};
+    static_assert(std::size(kEdges) == kEdgeCount);
+    os << "DeviceDma(bdf=" << hex(p_.bdf) << (p_.write ? ", write" : ", read") << ", len=" << p_.len;
+    if (p_.pid == 0) os << ", iova=" << hex(p_.absolute);
+    else os << ", grant(pid=" << p_.pid << ", h=" << p_.handle << ")." << kEdges[static_cast<int>(p_.edge)];
     os << ")";
   }
 
  private:
   uint64_t target(uint64_t base, uint64_t pages, bool disabled) const {
     const uint64_t end = base + pages * kPage;
-    Edge e = edge_;
-    // Untranslated DMA may only touch the buffer itself (outside it lies unmodelled memory).
-    if (disabled && (e == Edge::Before || e == Edge::After || e == Edge::StraddleStart || e == Edge::StraddleEnd))
-      e = Edge::Inside;
+    Edge e = p_.edge;
+    // Untranslated DMA may only touch the buffer itself (outside it lies unmodelled memory), and
+    // its blocks need not be contiguous: only offsets inside the first block are safe.
+    if (disabled && e != Edge::First && e != Edge::Inside) e = Edge::Inside;
+    // The first 2 MiB boundary strictly inside the range (none: the range's last page).
+    const uint64_t boundary = (base / kTwoMiB + 1) * kTwoMiB;
+    const bool has_boundary = boundary < end;
     switch (e) {
       case Edge::Before: return base - kPage;
-      case Edge::StraddleStart: return base - std::min<uint64_t>(len_ / 2 + 1, base);
+      case Edge::StraddleStart: return base - std::min<uint64_t>(p_.len / 2 + 1, base);
       case Edge::First: return base;
-      case Edge::Inside: return base + (inside_page_ % pages) * kPage + (disabled ? 0 : 8);
-      case Edge::StraddleEnd: return end - len_ / 2 - 1;
+      case Edge::Inside: return base + (p_.inside_page % pages) * kPage + (disabled ? 0 : 8);
+      case Edge::StraddleEnd: return end - p_.len / 2 - 1;
       case Edge::Last: return end - 1;
       case Edge::After: return end;
+      case Edge::LastPage: return end - kPage;
+      case Edge::BeforeBoundary: return has_boundary ? boundary - kPage : end - kPage;
+      case Edge::AfterBoundary: return has_boundary ? boundary : end - kPage;
     }
     return base;
   }
 
   void probe(Sut& sut, uint64_t iova, const std::string& name) const {
-    const model::Dir dir = write_ ? model::Dir::Write : model::Dir::Read;
-    size_t len = len_;
+    const model::Dir dir = p_.write ? model::Dir::Write : model::Dir::Read;
+    size_t len = p_.len;
     if (!sut.model.config.iommu_enabled) {
       // Stay inside the buffer that contains iova (model: untranslated, anything goes).
       len = std::min<size_t>(len, kPage - (iova % kPage));
     }
-    const bool known = model::device_known(sut.model, bdf_);
+    const bool known = model::device_known(sut.model, p_.bdf);
     // Per-page verdicts; the request succeeds iff all pages do.
     struct Seg { uint64_t iova; size_t len; model::Access a; uint64_t pa; };
     std::vector<Seg> segs;
@@ -134,7 +143,7 @@ class DeviceDma final : public Cmd {
     uint8_t reason = 0;
     for (uint64_t cur = iova; cur < iova + len;) {
       const uint64_t next = std::min<uint64_t>((cur / kPage + 1) * kPage, iova + len);
-      const model::Access a = model::can_access(sut.model, bdf_, cur, dir);
+      const model::Access a = model::can_access(sut.model, p_.bdf, cur, dir);
       uint64_t pa = 0;
       if (a.allowed) pa = a.untranslated ? cur : buffer_pa(sut, a.buffer, a.page * kPage + cur % kPage);
       if (!a.allowed && all) reason = a.fault_reason;
@@ -144,9 +153,9 @@ class DeviceDma final : public Cmd {
     }
     std::vector<std::vector<uint8_t>> before;
     for (const Seg& sg : segs) before.push_back(sg.a.allowed ? phys_bytes(sut, sg.pa, sg.len) : std::vector<uint8_t>{});
-    std::vector<uint8_t> data = write_ ? pattern(seed_, len) : std::vector<uint8_t>(len, 0xA5);
+    std::vector<uint8_t> data = p_.write ? pattern(p_.seed, len) : std::vector<uint8_t>(len, 0xA5);
     uint8_t fault = 0;
-    const Retcode rc = sut.api().device_dma(sut.session(), bdf_, iova, data.data(), len, write_ ? 1 : 0, &fault);
+    const Retcode rc = sut.api().device_dma(sut.session(), p_.bdf, iova, data.data(), len, p_.write ? 1 : 0, &fault);
     if (!known) {
       if (rc != rcDeviceNotFound) RC_FAIL(name + ": unknown BDF must give rcDeviceNotFound, got " + KnRetcodeName(rc));
       return;
@@ -170,15 +179,7 @@ class DeviceDma final : public Cmd {
     }
   }
 
-  model::Bdf bdf_;
-  bool write_;
-  size_t len_;
-  uint32_t seed_;
-  model::Pid pid_ = 0;
-  Handle handle_ = 0;
-  Edge edge_ = Edge::First;
-  uint64_t inside_page_ = 0;
-  uint64_t absolute_ = 0;
+  DmaProbe p_;
 };
 
 // Write a pattern through a mapping (if writable) and read it back; either way the bytes must be
@@ -246,7 +247,8 @@ class VmAccess final : public Cmd {
 
 }  // namespace
 
-CmdPtr make_device_dma(const model::State& s) { return std::make_shared<const DeviceDma>(s); }
+CmdPtr make_device_dma(const model::State& s) { return DeviceDma::gen(s); }
+CmdPtr cmd::device_dma(const DmaProbe& probe) { return std::make_shared<const DeviceDma>(probe); }
 CmdPtr make_vm_access(const model::State& s) { return std::make_shared<const VmAccess>(s); }
 
 }  // namespace kniommu::conformance

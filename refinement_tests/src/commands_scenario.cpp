@@ -1,0 +1,201 @@
+// The grant-lifecycle scenario: one random command made of ordinary commands, each built from the
+// generation model after the previous ones (so valid by construction, and each shrinks like its
+// standalone self):
+//
+//   [ProcessCreate]                                                 a fresh owner, sometimes
+//   [attach a device / create a domain and attach a device to it]   if no device can see it yet
+//   [KnIoDmaCreate of a buffer_shape()]                             or an existing buffer
+//   KnIoDmaBegin / KnIoDmaBeginEx
+//   DeviceDma probes from a device of that domain (last page, 2 MiB boundary, first, inside)
+//   the end of access, one of:
+//     KnIoClose / KnHandleClose of the grant
+//     ProcessExit of the owner                  (teardown of all its domains)
+//     close of the created domain's handle      (teardown of that domain)
+//     detach of the probing device
+//   [after a teardown or detach: another domain gets the device]    (a new domain reuses the DID)
+//   the same probes again                                           (now they must fault)
+//   [close the buffer]
+//
+// This is the sequence that shows invalidation and unmap bugs: the probes fill the IOTLB with
+// the grant's pages (the last one and those around a 2 MiB boundary are where a too-small PSI
+// mask or an unmap that stops early leaves something behind), the end of access must remove all
+// of it, a reused DID must start clean, and the refinement check after every step compares
+// tables and caches with the model. Random sequences rarely line these steps up for a grant of
+// an interesting shape.
+#include <algorithm>
+#include <utility>
+
+#include "arg_bias.h"
+#include "commands.h"
+#include "kniommu/adapter.h"  // includes kniommu/dma.h without the pedantic warning
+
+namespace kniommu::conformance {
+namespace {
+
+namespace b = bias;
+using model::Kind;
+
+class Scenario final : public Cmd {
+ public:
+  explicit Scenario(std::vector<CmdPtr> steps) : steps_(std::move(steps)) {}
+  void checkPreconditions(const model::State& s) const override {
+    model::State st = s;
+    for (const CmdPtr& c : steps_) {
+      c->checkPreconditions(st);
+      c->apply(st);
+    }
+  }
+  void apply(model::State& s) const override {
+    for (const CmdPtr& c : steps_) c->apply(s);
+  }
+  void run(const model::State& s0, Sut& sut) const override {
+    model::State st = s0;
+    for (const CmdPtr& c : steps_) {
+      c->run(st, sut);
+      c->apply(st);
+    }
+  }
+  // One step per line: the counterexample reads like the equivalent plain sequence.
+  void show(std::ostream& os) const override {
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      if (i != 0) os << "\n";
+      steps_[i]->show(os);
+    }
+  }
+
+ private:
+  std::vector<CmdPtr> steps_;
+};
+
+// Builds the step list against a private copy of the generation model.
+class Builder {
+ public:
+  explicit Builder(const model::State& s) : st_(s) {}
+  const model::State& state() const { return st_; }
+  // Appends `c` and returns the handle of `kind` it created for `pid` (INVALID_HANDLE if none).
+  Handle add(const CmdPtr& c, model::Pid pid = 0, Kind kind = Kind::Domain) {
+    const model::State before = st_;
+    c->apply(st_);
+    steps_.push_back(c);
+    if (pid == 0) return INVALID_HANDLE;
+    for (const auto& [h, e] : st_.processes.at(pid).handles)
+      if (e.kind == kind && !before.processes.at(pid).handles.count(h)) return h;
+    return INVALID_HANDLE;
+  }
+  CmdPtr finish() { return std::make_shared<const Scenario>(std::move(steps_)); }
+
+  // A device attached to no domain (else any device: the attach then fails, as the model says).
+  model::Bdf free_device() const {
+    std::vector<model::Bdf> free;
+    for (model::Bdf d : st_.config.devices)
+      if (!model::attachment(st_, d)) free.push_back(d);
+    const std::vector<model::Bdf>& from = free.empty() ? st_.config.devices : free;
+    return from[static_cast<size_t>(b::pick(static_cast<int>(from.size())))];
+  }
+
+ private:
+  model::State st_;
+  std::vector<CmdPtr> steps_;
+};
+
+template <class T>
+const T& pick_from(const std::vector<T>& v) {
+  return v[static_cast<size_t>(b::pick(static_cast<int>(v.size())))];
+}
+
+}  // namespace
+
+CmdPtr make_grant_scenario(const model::State& s) {
+  Builder bl(s);
+  model::Pid pid = b::pid(s);
+  if (b::chance(25)) {
+    bl.add(cmd::process_create());
+    pid = s.next_pid;
+  }
+  // The domain: the automatic one (KnIoDmaBegin) or a created one (KnIoDmaBeginEx), with a
+  // device attached so that the probes and the refinement check see its tables and caches.
+  const bool created = b::chance(35);
+  Handle dom = INVALID_HANDLE;
+  if (!created) {
+    const model::Process& proc = bl.state().processes.at(pid);
+    if (!proc.auto_domain || bl.state().domains.at(*proc.auto_domain).devices.empty())
+      bl.add(cmd::attach(pid, bl.free_device()));
+  } else {
+    std::vector<Handle> usable;
+    for (const auto& [h, e] : bl.state().processes.at(pid).handles)
+      if (e.kind == Kind::Domain && !e.revoked && !bl.state().domains.at(e.object).devices.empty())
+        usable.push_back(h);
+    if (usable.empty() || b::chance(30)) {
+      dom = bl.add(cmd::create_domain(pid), pid, Kind::Domain);
+      bl.add(cmd::attach_to_domain(pid, bl.free_device(), dom));
+    } else {
+      dom = pick_from(usable);
+    }
+  }
+  // The buffer: usually a new one of an interesting shape, sometimes one the process has.
+  std::vector<Handle> buffers;
+  for (const auto& [h, e] : bl.state().processes.at(pid).handles)
+    if (e.kind == Kind::Buffer) buffers.push_back(h);
+  Handle rid = INVALID_HANDLE;
+  if (!buffers.empty() && b::chance(25)) {
+    rid = pick_from(buffers);
+  } else {
+    b::BufferShape shape = b::buffer_shape();
+    if (shape.order > DMA_ORDER_MAX) shape.order = 0;  // only valid buffers here
+    rid = bl.add(cmd::dma_create(pid, shape.order, shape.pages * kPage, b::valid_dma_flags()), pid, Kind::Buffer);
+  }
+  const Handle grant = bl.add(created ? cmd::begin_ex(pid, rid, dom) : cmd::begin(pid, rid), pid, Kind::Grant);
+  if (grant == INVALID_HANDLE) return bl.finish();  // the begin fails (as the model says): done
+
+  // Probes from one device of the grant's domain, in the direction the buffer allows.
+  const model::State& st = bl.state();
+  const model::Grant& g = st.grants.at(st.processes.at(pid).handles.at(grant).object);
+  const model::Buffer& buf = st.buffers.at(g.buffer);
+  std::vector<model::Bdf> devices;
+  if (g.domain) devices.assign(st.domains.at(*g.domain).devices.begin(), st.domains.at(*g.domain).devices.end());
+  if (devices.empty()) return bl.finish();  // nothing can see the grant (IOMMU disabled)
+  const model::Bdf bdf = pick_from(devices);
+  std::vector<DmaProbe> probes;
+  static constexpr Edge kEdges[] = {Edge::LastPage, Edge::AfterBoundary, Edge::First, Edge::BeforeBoundary,
+                                    Edge::Inside};
+  const int n = 1 + b::pick(3);
+  for (int i = 0; i < n; ++i) {
+    DmaProbe p;
+    p.bdf = bdf;
+    p.write = (buf.flags & DMA_DIR_TO_DEVICE) == 0;  // a read needs TO_DEVICE, a write FROM_DEVICE
+    p.len = 1 + static_cast<size_t>(b::pick(16));
+    p.seed = static_cast<uint32_t>(b::pick(1 << 16));
+    p.pid = pid;
+    p.handle = grant;
+    p.edge = kEdges[b::pick(static_cast<int>(std::size(kEdges)))];
+    p.inside_page = static_cast<uint64_t>(b::pick(1024));
+    probes.push_back(p);
+  }
+  for (const DmaProbe& p : probes) bl.add(cmd::device_dma(p));
+
+  // The end of access (shrinks towards closing the grant).
+  enum End { CloseGrant, Exit, CloseDomain, DetachDevice };
+  End end = static_cast<End>(b::pick(4));
+  if (end == Exit && b::alive_pids(bl.state()).size() < 2) end = CloseGrant;
+  if (end == CloseDomain && !created) end = CloseGrant;
+  const bool io_close = b::chance(50);
+  switch (end) {
+    case CloseGrant: bl.add(cmd::close(pid, grant, io_close)); break;
+    case Exit: bl.add(cmd::process_exit(pid)); break;
+    case CloseDomain: bl.add(cmd::close(pid, dom, io_close)); break;
+    case DetachDevice: bl.add(created ? cmd::detach_from_domain(pid, bdf, dom) : cmd::detach(pid, bdf)); break;
+  }
+  if (end != CloseGrant && !model::attachment(bl.state(), bdf)) {
+    // The device goes to a new domain of some live process: its DID is the lowest free one,
+    // often the one just released, so stale cache entries of the old domain would show now.
+    const std::vector<model::Pid> alive = b::alive_pids(bl.state());
+    const model::Pid q = pick_from(alive);
+    const Handle nd = bl.add(cmd::create_domain(q), q, Kind::Domain);
+    bl.add(cmd::attach_to_domain(q, bdf, nd));
+  }
+  for (const DmaProbe& p : probes) bl.add(cmd::device_dma(p));
+  if (end != Exit && b::chance(40)) bl.add(cmd::close(pid, rid, b::chance(50)));  // frames back
+  return bl.finish();
+}
+
+}  // namespace kniommu::conformance
