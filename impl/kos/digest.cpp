@@ -18,7 +18,7 @@ class Hasher {
 constexpr std::uint64_t kAddr = 0x000FFFFFFFFFF000ull;
 
 void hash_sl_table(const vtd::PhysMem& mem, vtd::PhysAddr table, unsigned level, Hasher& h) {
-  for (unsigned i = 0; i < 512; ++i) {
+  for (std::uint64_t i = 0; i < 512; ++i) {
     const std::uint64_t e = mem.read64(table + i * 8);
     if ((e & 3) == 0) continue;  // no R/W: not present
     h.add(table + i * 8);

@@ -108,7 +108,8 @@ Retcode System::dma_map(KnPid pid, Handle rid, std::size_t offset, std::size_t l
   p->next_va += length + kPage;  // one unmapped guard page between mappings
   ++b.refs;
   *out = p->handles.insert(ObjectKind::Mapping, m.get());
-  *addr = reinterpret_cast<void*>(m->va);
+  // A simulated process-virtual address, only ever passed back to KnSimVmRead/KnSimVmWrite.
+  *addr = reinterpret_cast<void*>(m->va);  // NOLINT(performance-no-int-to-ptr)
   p->mappings.emplace(m->va, std::move(m));
   return rcOk;
 }
