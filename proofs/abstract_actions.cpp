@@ -46,8 +46,17 @@ struct Builder {
   }
 };
 
+Step create_process(const Builder& k) {
+  const std::string n = "ProcessCreate";
+  const z3::expr p = k.param(n, "p", k.so.proc);
+  AbsState t = k.s;
+  t.started = z3::store(k.s.started, p, k.T());
+  t.alive = z3::store(k.s.alive, p, k.T());
+  return {n, !at(k.s.started, p), t, {{"p", p}}};
+}
+
 Step create_buffer(const Builder& k) {
-  const std::string n = "KnIoDmaCreate";
+  const std::string n = "DmaCreate";
   const z3::expr p = k.param(n, "p", k.so.proc), b = k.param(n, "b", k.so.buf);
   const z3::expr len = k.c.int_const((n + k.tag + ".pages").c_str());
   const z3::expr r = k.c.bool_const((n + k.tag + ".read").c_str()), w = k.c.bool_const((n + k.tag + ".write").c_str());
@@ -69,7 +78,7 @@ z3::expr own_buffer(const Builder& k, const z3::expr& p, const z3::expr& b) {
 }
 
 Step map_buffer(const Builder& k) {
-  const std::string n = "KnIoDmaMap";
+  const std::string n = "DmaMap";
   const z3::expr p = k.param(n, "p", k.so.proc), b = k.param(n, "b", k.so.buf);
   AbsState t = k.s;
   t.bufMaps = z3::store(k.s.bufMaps, b, at(k.s.bufMaps, b) + 1);
@@ -77,7 +86,7 @@ Step map_buffer(const Builder& k) {
 }
 
 Step close_mapping(const Builder& k) {
-  const std::string n = "KnHandleClose(mapping)";
+  const std::string n = "HandleClose(mapping)";
   const z3::expr p = k.param(n, "p", k.so.proc), b = k.param(n, "b", k.so.buf);
   AbsState t = k.s;
   t.bufMaps = z3::store(k.s.bufMaps, b, at(k.s.bufMaps, b) - 1);
@@ -86,7 +95,7 @@ Step close_mapping(const Builder& k) {
 }
 
 Step close_buffer(const Builder& k) {
-  const std::string n = "KnHandleClose(buffer)";
+  const std::string n = "HandleClose(buffer)";
   const z3::expr p = k.param(n, "p", k.so.proc), b = k.param(n, "b", k.so.buf);
   AbsState t = k.s;
   t.bufHandle = z3::store(k.s.bufHandle, b, k.F());
@@ -108,7 +117,7 @@ Step free_buffer(const Builder& k) {
 }
 
 Step attach_auto(const Builder& k) {
-  const std::string n = "KnIommuAttachDevice";
+  const std::string n = "AttachDevice";
   const z3::expr p = k.param(n, "p", k.so.proc), x = k.param(n, "x", k.so.dev);
   const z3::expr fresh = k.param(n, "newDomain", k.so.dom);
   const z3::expr has = at(k.s.hasAuto, p);
@@ -127,7 +136,7 @@ Step attach_auto(const Builder& k) {
 }
 
 Step detach_auto(const Builder& k) {
-  const std::string n = "KnIommuDetachDevice";
+  const std::string n = "DetachDevice";
   const z3::expr p = k.param(n, "p", k.so.proc), x = k.param(n, "x", k.so.dev);
   const z3::expr d = at(k.s.autoDom, p);
   AbsState t = k.s;
@@ -137,7 +146,7 @@ Step detach_auto(const Builder& k) {
 }
 
 Step create_domain(const Builder& k) {
-  const std::string n = "KnIommuCreateDomain";
+  const std::string n = "CreateDomain";
   const z3::expr p = k.param(n, "p", k.so.proc), d = k.param(n, "d", k.so.dom);
   AbsState t = k.s;
   t.domLive = z3::store(k.s.domLive, d, k.T());
@@ -148,7 +157,7 @@ Step create_domain(const Builder& k) {
 }
 
 Step attach_to_domain(const Builder& k) {
-  const std::string n = "KnIommuAttachDeviceToDomain";
+  const std::string n = "AttachDeviceToDomain";
   const z3::expr p = k.param(n, "p", k.so.proc), x = k.param(n, "x", k.so.dev);
   const z3::expr d = k.param(n, "d", k.so.dom);
   AbsState t = k.s;
@@ -158,7 +167,7 @@ Step attach_to_domain(const Builder& k) {
 }
 
 Step detach_from_domain(const Builder& k) {
-  const std::string n = "KnIommuDetachDeviceFromDomain";
+  const std::string n = "DetachDeviceFromDomain";
   const z3::expr p = k.param(n, "p", k.so.proc), x = k.param(n, "x", k.so.dev);
   const z3::expr d = k.param(n, "d", k.so.dom);
   AbsState t = k.s;
@@ -168,7 +177,7 @@ Step detach_from_domain(const Builder& k) {
 }
 
 Step begin(const Builder& k, bool ex) {
-  const std::string n = ex ? "KnIoDmaBeginEx" : "KnIoDmaBegin";
+  const std::string n = ex ? "DmaBeginEx" : "DmaBegin";
   const z3::expr p = k.param(n, "p", k.so.proc), b = k.param(n, "b", k.so.buf);
   const z3::expr g = k.param(n, "g", k.so.grant);
   const z3::expr iova = k.c.int_const((n + k.tag + ".iova").c_str());
@@ -191,7 +200,7 @@ Step begin(const Builder& k, bool ex) {
 }
 
 Step close_grant(const Builder& k) {
-  const std::string n = "KnHandleClose(grant)";
+  const std::string n = "HandleClose(grant)";
   const z3::expr p = k.param(n, "p", k.so.proc), g = k.param(n, "g", k.so.grant);
   AbsState t = k.s;
   t.gLive = z3::store(k.s.gLive, g, k.F());
@@ -203,7 +212,7 @@ Step close_grant(const Builder& k) {
 
 // Closing a created domain's handle: detach its devices, unmap and revoke its grants, free it.
 Step close_domain(const Builder& k) {
-  const std::string n = "KnHandleClose(domain)";
+  const std::string n = "HandleClose(domain)";
   const z3::expr p = k.param(n, "p", k.so.proc), d = k.param(n, "d", k.so.dom);
   const z3::expr g = k.c.constant("g#", k.so.grant);
   const z3::expr into = at(k.s.gLive, g) && at(k.s.gDom, g) == d;
@@ -223,7 +232,7 @@ Step close_domain(const Builder& k) {
 // Process exit: every handle closed, the automatic domain destroyed, buffers freed (all their
 // references belonged to the process).
 Step exit_process(const Builder& k) {
-  const std::string n = "Exit";
+  const std::string n = "ProcessExit";
   const z3::expr p = k.param(n, "p", k.so.proc);
   const z3::expr d = k.c.constant("d#", k.so.dom);
   const z3::expr b = k.c.constant("b#", k.so.buf);
@@ -249,7 +258,7 @@ Step exit_process(const Builder& k) {
 
 std::vector<Step> abstract_actions(const Sorts& so, const AbsState& pre, const std::string& tag) {
   const Builder k{so, pre, tag};
-  return {create_buffer(k),  map_buffer(k),      close_mapping(k),      close_buffer(k),
+  return {create_process(k), create_buffer(k),  map_buffer(k),      close_mapping(k),      close_buffer(k),
           free_buffer(k),    attach_auto(k),     detach_auto(k),        create_domain(k),
           attach_to_domain(k), detach_from_domain(k), begin(k, false), begin(k, true),
           close_grant(k),    close_domain(k),    exit_process(k)};

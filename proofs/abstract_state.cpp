@@ -18,7 +18,8 @@ AbsState AbsState::fresh(const Sorts& s, const std::string& prefix) {
   const z3::sort B = c.bool_sort();
   const z3::sort I = c.int_sort();
   return AbsState{
-      arr("alive", s.proc, B),         arr("attachedOnce", s.proc, B),
+      arr("started", s.proc, B),       arr("alive", s.proc, B),
+      arr("attachedOnce", s.proc, B),
       arr("hasAuto", s.proc, B),       arr("autoDom", s.proc, s.dom),
       arr("domLive", s.dom, B),        arr("domOwner", s.dom, s.proc),
       arr("domAuto", s.dom, B),        arr("domHandle", s.dom, B),
@@ -119,6 +120,11 @@ std::vector<NamedFormula> invariants(const Sorts& so, const AbsState& s) {
        all({p}, z3::implies(!at(s.alive, p), !at(s.hasAuto, p))) &&
            all({d}, z3::implies(at(s.domLive, d), at(s.alive, owner_d))) &&
            all({b}, z3::implies(at(s.bufLive, b), at(s.alive, at(s.bufOwner, b))))},
+      // Strengthening (not a spec invariant): a process is unborn, alive or exited, and an unborn
+      // one has never attached.
+      {"ProcessLifecycle",
+       all({p}, z3::implies(at(s.alive, p), at(s.started, p)) &&
+                    z3::implies(!at(s.started, p), !at(s.attachedOnce, p)))},
       // Strengthening (not a spec invariant): the automatic-domain pointer is well formed.
       {"AutoDomainRef",
        all({p}, z3::implies(at(s.hasAuto, p),
@@ -130,7 +136,8 @@ std::vector<NamedFormula> invariants(const Sorts& so, const AbsState& s) {
 z3::expr init(const Sorts& so, const AbsState& s) {
   z3::context& c = so.ctx;
   const z3::expr F = c.bool_val(false);
-  return s.attachedOnce == z3::const_array(so.proc, F) && s.hasAuto == z3::const_array(so.proc, F) &&
+  return s.started == z3::const_array(so.proc, F) && s.alive == z3::const_array(so.proc, F) &&
+         s.attachedOnce == z3::const_array(so.proc, F) && s.hasAuto == z3::const_array(so.proc, F) &&
          s.domLive == z3::const_array(so.dom, F) && s.domHandle == z3::const_array(so.dom, F) &&
          s.att == z3::const_array(so.dev, z3::const_array(so.dom, F)) &&
          s.bufLive == z3::const_array(so.buf, F) && s.bufHandle == z3::const_array(so.buf, F) &&

@@ -26,7 +26,8 @@ struct Sorts {
 // are store/lambda terms over the predecessor's.
 struct AbsState {
   // Process
-  z3::expr alive;          // Proc → Bool: not exited
+  z3::expr started;        // Proc → Bool: created (ProcessCreate); "unborn" otherwise
+  z3::expr alive;          // Proc → Bool: created and not exited
   z3::expr attachedOnce;   // Proc → Bool: has had a successful KnIommuAttachDevice
   z3::expr hasAuto;        // Proc → Bool: has an automatic domain
   z3::expr autoDom;        // Proc → Dom: which one (meaningful when hasAuto)
@@ -77,7 +78,7 @@ struct NamedFormula {
 // The spec's invariants over state `s`, with the names shared with spec/KnIommu.tla and model/.
 std::vector<NamedFormula> invariants(const Sorts& so, const AbsState& s);
 
-// Init: no domain, buffer, grant or attachment exists; processes alive or not, none attached yet.
+// Init: no process has been created; no domain, buffer, grant or attachment exists.
 z3::expr init(const Sorts& so, const AbsState& s);
 
 }  // namespace kniommu::proofs

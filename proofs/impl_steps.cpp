@@ -60,7 +60,7 @@ ImplStep lift(const K& k, const std::string& name) {
 }
 
 ImplStep create_domain(const K& k) {
-  const Step st = k.spec("KnIommuCreateDomain");
+  const Step st = k.spec("CreateDomain");
   const z3::expr d = param_of(st, "d");
   const z3::expr i = k.param(st.name, "did", k.so.did);
   ImplState t = k.s;
@@ -75,7 +75,7 @@ ImplStep create_domain(const K& k) {
 
 // KnIommuAttachDevice: may create the automatic domain (with a fresh DID), then writes the context.
 ImplStep attach_auto(const K& k) {
-  const Step st = k.spec("KnIommuAttachDevice");
+  const Step st = k.spec("AttachDevice");
   const z3::expr x = param_of(st, "x"), d = param_of(st, "domain"), had = param_of(st, "hadAuto");
   const z3::expr i = k.param(st.name, "did", k.so.did);
   ImplState t = k.s;
@@ -94,7 +94,7 @@ ImplStep attach_auto(const K& k) {
 }
 
 ImplStep attach_to_domain(const K& k) {
-  const Step st = k.spec("KnIommuAttachDeviceToDomain");
+  const Step st = k.spec("AttachDeviceToDomain");
   const z3::expr x = param_of(st, "x"), d = param_of(st, "d");
   ImplState t = k.s;
   t.spec = st.post;
@@ -130,7 +130,7 @@ ImplStep detach_finish(const K& k) {
 // KnIoDmaBegin / KnIoDmaBeginEx into domain d (automatic or created): a fresh IOVA range from the
 // allocator, a fresh (zeroed) leaf-table frame, entries for every page of the footprint.
 ImplStep begin(const K& k) {
-  const std::string n = "KnIoDmaBegin";
+  const std::string n = "DmaBegin";
   const AbsState& a = k.a;
   const z3::expr p = k.param(n, "p", k.so.spec.proc), b = k.param(n, "b", k.so.spec.buf);
   const z3::expr d = k.param(n, "d", k.so.spec.dom), g = k.param(n, "g", k.so.spec.grant);
@@ -169,7 +169,7 @@ ImplStep begin(const K& k) {
 // Closing a grant: Start clears its leaf entries and table pointers; Finish issues PSI for the
 // range, waits, frees the frame, releases the IOVA range, and returns.
 ImplStep close_grant_start(const K& k) {
-  const std::string n = "KnHandleClose(grant).Start";
+  const std::string n = "HandleClose(grant).Start";
   const z3::expr g = k.param(n, "g", k.so.spec.grant);
   const z3::expr d = at(k.a.gDom, g), f = at(k.s.gFrame, g), v = k.iv();
   ImplState t = k.s;
@@ -186,7 +186,7 @@ ImplStep close_grant_start(const K& k) {
 }
 
 ImplStep close_grant_finish(const K& k) {
-  const std::string n = "KnHandleClose(grant).Finish";
+  const std::string n = "HandleClose(grant).Finish";
   const z3::expr g = k.param(n, "g", k.so.spec.grant);
   const z3::expr d = at(k.a.gDom, g), f = at(k.s.gFrame, g);
   ImplState t = k.s;
@@ -204,7 +204,7 @@ ImplStep close_grant_finish(const K& k) {
 // and table pointer of the domain; Finish invalidates the context cache, DSI, waits, frees the
 // frames, the IOVA space and the DID, and returns (the spec's KnHandleClose(domain)).
 ImplStep close_domain_start(const K& k) {
-  const std::string n = "KnHandleClose(domain).Start";
+  const std::string n = "HandleClose(domain).Start";
   const z3::expr d = k.param(n, "d", k.so.spec.dom);
   const z3::expr x = k.c.constant("x#", k.so.spec.dev), f = k.c.constant("f#", k.so.frame);
   const z3::expr g = k.c.constant("g#", k.so.spec.grant);
@@ -231,8 +231,8 @@ ImplStep close_domain_start(const K& k) {
 }
 
 ImplStep close_domain_finish(const K& k) {
-  const Step st = k.spec("KnHandleClose(domain)");
-  const std::string n = "KnHandleClose(domain).Finish";
+  const Step st = k.spec("HandleClose(domain)");
+  const std::string n = "HandleClose(domain).Finish";
   const z3::expr d = param_of(st, "d");
   const z3::expr i = at(k.s.didOf, d);
   const z3::expr x = k.c.constant("x#", k.so.spec.dev), f = k.c.constant("f#", k.so.frame);
@@ -306,8 +306,8 @@ ImplStep fill_iotlb(const K& k) {
 std::vector<ImplStep> impl_steps(const ImplSorts& so, const ImplState& pre, const Discipline& disc,
                                  const std::string& tag) {
   const K k{so, pre, disc, tag};
-  return {lift(k, "KnIoDmaCreate"),    lift(k, "KnIoDmaMap"),       lift(k, "KnHandleClose(mapping)"),
-          lift(k, "KnHandleClose(buffer)"), lift(k, "BufferFree"), create_domain(k),
+  return {lift(k, "ProcessCreate"),    lift(k, "DmaCreate"),    lift(k, "DmaMap"),       lift(k, "HandleClose(mapping)"),
+          lift(k, "HandleClose(buffer)"), lift(k, "BufferFree"), create_domain(k),
           attach_auto(k),          attach_to_domain(k),       detach_start(k),
           detach_finish(k),        begin(k),                  close_grant_start(k),
           close_grant_finish(k),   close_domain_start(k),     close_domain_finish(k),
