@@ -10,8 +10,6 @@
 namespace kniommu::audit {
 namespace {
 
-namespace hana = boost::hana;
-
 template <class Layout, class Name>
 constexpr std::uint64_t mask_of(Layout, Name name) {
     return decltype(Layout::field(name))::mask;

@@ -3,9 +3,10 @@
 #include "vtd/caps.h"
 #include "vtd/entries.h"
 
+#define F BOOST_HANA_STRING
+
 namespace kniommu::audit::testing {
 namespace {
-#define F BOOST_HANA_STRING
 namespace hana = boost::hana;
 using SlTable = decltype(vtd::kSlTableEntry);
 
