@@ -79,25 +79,25 @@ TEST_F(Api, BufferCreateValidation) {
   EXPECT_EQ(KnIoDmaCreate(0, 4096, DMA_ATTR_WRITE_COMBINE, &h), rcInvalidArgument);  // no direction
   EXPECT_EQ(KnIoDmaCreate(0, 4096, DMA_DIR_BIDIR | 0x100, &h), rcInvalidArgument);
   EXPECT_EQ(KnIoDmaCreate(0, (DMA_SIZE_MAX + 4096), DMA_DIR_BIDIR, &h), rcInvalidArgument);
-  EXPECT_EQ(KnIoDmaCreate(0, 4097ull * 4096, DMA_DIR_BIDIR, &h),
+  EXPECT_EQ(KnIoDmaCreate(0, 4097ull * kPage, DMA_DIR_BIDIR, &h),
             rcInvalidArgument);  // > 4096 blocks
-  EXPECT_EQ(KnIoDmaCreate(0, 4096ull * 4096, DMA_DIR_BIDIR | DMA_ATTR_CACHE_DISABLE, &h), rcOk);
+  EXPECT_EQ(KnIoDmaCreate(0, 4096ull * kPage, DMA_DIR_BIDIR | DMA_ATTR_CACHE_DISABLE, &h), rcOk);
   EXPECT_EQ(KnIoDmaCreateContinuous(0, DMA_DIR_BIDIR, &h), rcInvalidArgument);
-  EXPECT_EQ(KnIoDmaCreateContinuous(3 * 4096, DMA_DIR_BIDIR, nullptr), rcInvalidArgument);
-  ASSERT_EQ(KnIoDmaCreateContinuous(3 * 4096, DMA_DIR_TO_DEVICE, &h), rcOk);
+  EXPECT_EQ(KnIoDmaCreateContinuous(3 * kPage, DMA_DIR_BIDIR, nullptr), rcInvalidArgument);
+  ASSERT_EQ(KnIoDmaCreateContinuous(3 * kPage, DMA_DIR_TO_DEVICE, &h), rcOk);
   DmaInfo* info = nullptr;
   ASSERT_EQ(KnIoDmaGetPhysInfo(h, &info), rcOk);
   EXPECT_EQ(info->count, 1u);
   EXPECT_EQ(info->orderMin, 2u);  // smallest order covering 3 pages
   EXPECT_EQ(info->descriptors[0].order, 2u);
-  EXPECT_EQ(info->size, 3u * 4096);
+  EXPECT_EQ(info->size, 3u * kPage);
   EXPECT_EQ(info->flags, DMA_DIR_TO_DEVICE);
-  EXPECT_EQ((info->descriptors[0].frame << 12) % (4 * 4096), 0u);  // naturally aligned block
+  EXPECT_EQ((info->descriptors[0].frame << 12) % (4 * kPage), 0u);  // naturally aligned block
   free(info);
 }
 
 TEST_F(Api, Dma32BuffersLiveBelow4GiB) {
-  const Handle h = buffer(64 * 4096, DMA_DIR_BIDIR | DMA_ZONE_DMA32, 2);
+  const Handle h = buffer(64 * kPage, DMA_DIR_BIDIR | DMA_ZONE_DMA32, 2);
   DmaInfo* info = nullptr;
   ASSERT_EQ(KnIoDmaGetPhysInfo(h, &info), rcOk);
   ASSERT_EQ(info->count, 16u);
@@ -107,7 +107,7 @@ TEST_F(Api, Dma32BuffersLiveBelow4GiB) {
 }
 
 TEST_F(Api, MapValidationAndCpuAccess) {
-  const Handle b = buffer(2 * 4096, DMA_DIR_BIDIR);
+  const Handle b = buffer(2 * kPage, DMA_DIR_BIDIR);
   void* addr = nullptr;
   Handle m = 0;
   int dummy = 0;
@@ -115,10 +115,10 @@ TEST_F(Api, MapValidationAndCpuAccess) {
   EXPECT_EQ(KnIoDmaMap(b, 0, 4096, nullptr, VMM_FLAG_READ, nullptr, &m), rcInvalidArgument);
   EXPECT_EQ(KnIoDmaMap(b, 1, 4096, nullptr, VMM_FLAG_READ, &addr, &m), rcInvalidArgument);
   EXPECT_EQ(KnIoDmaMap(b, 0, 0, nullptr, VMM_FLAG_READ, &addr, &m), rcInvalidArgument);
-  EXPECT_EQ(KnIoDmaMap(b, 4096, 2 * 4096, nullptr, VMM_FLAG_READ, &addr, &m), rcInvalidArgument);
+  EXPECT_EQ(KnIoDmaMap(b, 4096, 2 * kPage, nullptr, VMM_FLAG_READ, &addr, &m), rcInvalidArgument);
   EXPECT_EQ(KnIoDmaMap(b, 0, 4096, nullptr, 4, &addr, &m), rcInvalidArgument);
   EXPECT_EQ(KnIoDmaMap(77, 0, 4096, nullptr, VMM_FLAG_READ, &addr, &m), rcInvalidArgument);
-  ASSERT_EQ(KnIoDmaMap(b, 0, 2 * 4096, nullptr, VMM_FLAG_READ | VMM_FLAG_WRITE, &addr, &m), rcOk);
+  ASSERT_EQ(KnIoDmaMap(b, 0, 2 * kPage, nullptr, VMM_FLAG_READ | VMM_FLAG_WRITE, &addr, &m), rcOk);
   const auto va = reinterpret_cast<std::uint64_t>(addr);
   const char msg[] = "across a page boundary";
   ASSERT_EQ(KnSimVmWrite(sys_, pid_, va + 4090, msg, sizeof msg), rcOk);
@@ -129,7 +129,7 @@ TEST_F(Api, MapValidationAndCpuAccess) {
   char phys[6] = {};
   ASSERT_EQ(KnSimPhysRead(sys_, phys_of(b) + 4090, phys, 6), rcOk);
   EXPECT_EQ(std::memcmp(phys, msg, 6), 0);
-  EXPECT_EQ(KnSimVmRead(sys_, pid_, va + 2 * 4096, back, 1), rcInvalidArgument);  // past the end
+  EXPECT_EQ(KnSimVmRead(sys_, pid_, va + 2 * kPage, back, 1), rcInvalidArgument);  // past the end
   Handle ro = 0;
   ASSERT_EQ(KnIoDmaMap(b, 4096, 4096, nullptr, VMM_FLAG_READ, &addr, &ro), rcOk);
   EXPECT_EQ(KnSimVmWrite(sys_, pid_, reinterpret_cast<std::uint64_t>(addr), msg, 1),
@@ -164,7 +164,7 @@ TEST_F(Api, BeginChecksInOrder) {
 }
 
 TEST_F(Api, GetInfoViews) {
-  const Handle b = buffer(8 * 4096, DMA_DIR_BIDIR, 1);
+  const Handle b = buffer(8 * kPage, DMA_DIR_BIDIR, 1);
   DmaInfo* info = nullptr;
   EXPECT_EQ(KnIoDmaGetInfo(b, nullptr), rcInvalidArgument);
   EXPECT_EQ(KnIoDmaGetInfo(55, &info), rcInvalidArgument);
@@ -181,7 +181,7 @@ TEST_F(Api, GetInfoViews) {
   EXPECT_NE(first, 0u);
   for (std::size_t i = 0; i < 4; ++i) {
     EXPECT_EQ(info->descriptors[i].order, 1u);
-    EXPECT_EQ(info->descriptors[i].frame << 12, first + i * 2 * 4096);  // contiguous IOVA range
+    EXPECT_EQ(info->descriptors[i].frame << 12, first + i * 2 * kPage);  // contiguous IOVA range
   }
   free(info);
   EXPECT_EQ(iova_of(b), first);  // the buffer handle shows its automatic-domain grant
@@ -265,7 +265,7 @@ TEST_F(DisabledApi, CallsSucceedAndIovaIsPhysical) {
   EXPECT_EQ(KnIommuAttachDeviceToDomain(kDev0, d), rcOk);
   EXPECT_EQ(KnIommuAttachDeviceToDomain(kDev0, 77), rcInvalidArgument);  // handle checked first
   EXPECT_EQ(KnIommuDetachDeviceFromDomain(kDev0, d), rcOk);
-  const Handle b = buffer(4 * 4096, DMA_DIR_TO_DEVICE, 1);
+  const Handle b = buffer(4 * kPage, DMA_DIR_TO_DEVICE, 1);
   EXPECT_EQ(iova_of(b), phys_of(b));  // buffer handle: physical view, count = blocks
   Handle g = 0, g2 = 0, gx = 0;
   ASSERT_EQ(KnIoDmaBegin(b, &g), rcOk);

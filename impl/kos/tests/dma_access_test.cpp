@@ -38,9 +38,9 @@ class DeviceAccess : public SimTest, public ::testing::WithParamInterface<Hw> {
 
 TEST_P(DeviceAccess, DirectionDecidesPermission) {
   ASSERT_EQ(KnIommuAttachDevice(kDev0), rcOk);
-  const Handle to = buffer(2 * 4096, DMA_DIR_TO_DEVICE);
-  const Handle from = buffer(2 * 4096, DMA_DIR_FROM_DEVICE);
-  const Handle both = buffer(2 * 4096, DMA_DIR_BIDIR);
+  const Handle to = buffer(2 * kPage, DMA_DIR_TO_DEVICE);
+  const Handle from = buffer(2 * kPage, DMA_DIR_FROM_DEVICE);
+  const Handle both = buffer(2 * kPage, DMA_DIR_BIDIR);
   Handle g1 = 0, g2 = 0, g3 = 0;
   ASSERT_EQ(KnIoDmaBegin(to, &g1), rcOk);
   ASSERT_EQ(KnIoDmaBegin(from, &g2), rcOk);
@@ -67,7 +67,7 @@ TEST_P(DeviceAccess, DirectionDecidesPermission) {
   EXPECT_EQ(dma_read(kDev0, iova_of(g3) + 4096 - 32, 64).rc, rcOk);
   EXPECT_EQ(last_read_, bytes);
   // Beyond the footprint: not mapped.
-  expect_fault(dma_read(kDev0, iova_of(g3) + 2 * 4096), kNoRead);
+  expect_fault(dma_read(kDev0, iova_of(g3) + 2 * kPage), kNoRead);
   // A device attached nowhere faults on the context entry; so does one on another bus.
   expect_fault(dma_read(kDev1, iova_of(g3)), kNotPresentContext);
   expect_fault(dma_read(kDev2, iova_of(g3)), kNotPresentContext);
@@ -87,14 +87,14 @@ TEST_P(DeviceAccess, FaultingRequestTransfersNothing) {
 
 TEST_P(DeviceAccess, RevocationIsImmediate) {
   ASSERT_EQ(KnIommuAttachDevice(kDev0), rcOk);
-  const Handle b = buffer(8 * 4096, DMA_DIR_BIDIR, 1);
+  const Handle b = buffer(8 * kPage, DMA_DIR_BIDIR, 1);
   Handle g = 0;
   ASSERT_EQ(KnIoDmaBegin(b, &g), rcOk);
   const std::uint64_t iova = iova_of(g);
   // Fill the IOTLB, then close the grant: the cached translation must be gone.
-  for (int i = 0; i < 8; ++i) ASSERT_EQ(dma_read(kDev0, iova + i * 4096).rc, rcOk);
+  for (int i = 0; i < 8; ++i) ASSERT_EQ(dma_read(kDev0, iova + i * kPage).rc, rcOk);
   ASSERT_EQ(KnHandleClose(g), rcOk);
-  for (int i = 0; i < 8; ++i) expect_fault(dma_read(kDev0, iova + i * 4096), kNoRead);
+  for (int i = 0; i < 8; ++i) expect_fault(dma_read(kDev0, iova + i * kPage), kNoRead);
   expect_fault(dma_write_u64(kDev0, iova, 1), kNoWrite);
   // Grant again (same buffer, the IOVA may be reused), then detach: context fault.
   ASSERT_EQ(KnIoDmaBegin(b, &g), rcOk);
@@ -154,7 +154,7 @@ TEST_P(DeviceAccess, ExitRevokesEverything) {
   Handle d = 0, g = 0, gx = 0;
   ASSERT_EQ(KnIommuCreateDomain(&d), rcOk);
   ASSERT_EQ(KnIommuAttachDeviceToDomain(kDev1, d), rcOk);
-  const Handle b = buffer(16 * 4096, DMA_DIR_BIDIR, 2);
+  const Handle b = buffer(16 * kPage, DMA_DIR_BIDIR, 2);
   ASSERT_EQ(KnIoDmaBegin(b, &g), rcOk);
   ASSERT_EQ(KnIoDmaBeginEx(b, d, &gx), rcOk);
   const std::uint64_t iova = iova_of(g), iova_x = iova_of(gx);
@@ -210,11 +210,11 @@ TEST_P(DeviceAccess, CachesHoldNothingOfARevokedDomain) {
 TEST_P(DeviceAccess, FootprintIncludesTheLastBlocksTail) {
   ASSERT_EQ(KnIommuAttachDevice(kDev0), rcOk);
   // 3 pages in blocks of 2: two blocks, footprint 4 pages (docs/semantics.md "Footprint").
-  const Handle b = buffer(3 * 4096, DMA_DIR_BIDIR, 1);
+  const Handle b = buffer(3 * kPage, DMA_DIR_BIDIR, 1);
   Handle g = 0;
   ASSERT_EQ(KnIoDmaBegin(b, &g), rcOk);
-  EXPECT_EQ(dma_write_u64(kDev0, iova_of(g) + 3 * 4096 + 8, 5).rc, rcOk);
-  expect_fault(dma_read(kDev0, iova_of(g) + 4 * 4096), kNoRead);
+  EXPECT_EQ(dma_write_u64(kDev0, iova_of(g) + 3 * kPage + 8, 5).rc, rcOk);
+  expect_fault(dma_read(kDev0, iova_of(g) + 4 * kPage), kNoRead);
 }
 
 TEST_P(DeviceAccess, BeyondAddressWidthFaults) {

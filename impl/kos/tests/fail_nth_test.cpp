@@ -60,7 +60,7 @@ TEST_P(FailNth, EveryAllocationSiteFailsCleanly) {
   KnPid second = 0;
   const std::vector<Step> steps = {
       {"attach (creates the automatic domain)", [&] { return KnIommuAttachDevice(kDev0); }},
-      {"create 3-page buffer", [&] { return KnIoDmaCreate(0, 3 * 4096, DMA_DIR_BIDIR, &small); }},
+      {"create 3-page buffer", [&] { return KnIoDmaCreate(0, 3 * kPage, DMA_DIR_BIDIR, &small); }},
       {"create 2 MiB-block buffer",
        [&] { return KnIoDmaCreate(9, 4u << 20, DMA_DIR_TO_DEVICE, &big); }},
       // Three 1 MiB blocks: the grant's range crosses a leaf-table boundary, so a later block's
@@ -68,7 +68,7 @@ TEST_P(FailNth, EveryAllocationSiteFailsCleanly) {
       {"create 3-block buffer",
        [&] { return KnIoDmaCreate(8, 3u << 20, DMA_DIR_FROM_DEVICE, &wide); }},
       {"create continuous",
-       [&] { return KnIoDmaCreateContinuous(5 * 4096, DMA_DIR_BIDIR, &cont); }},
+       [&] { return KnIoDmaCreateContinuous(5 * kPage, DMA_DIR_BIDIR, &cont); }},
       {"create domain", [&] { return KnIommuCreateDomain(&dom); }},
       {"attach to created domain", [&] { return KnIommuAttachDeviceToDomain(kDev2, dom); }},
       {"begin small", [&] { return KnIoDmaBegin(small, &g_small); }},

@@ -13,6 +13,7 @@
 
 namespace kniommu::kos::test {
 
+inline constexpr std::size_t kPage = 4096;
 inline constexpr std::uint16_t kDev0 = 0x0008;  // 00:01.0
 inline constexpr std::uint16_t kDev1 = 0x0010;  // 00:02.0
 inline constexpr std::uint16_t kDev2 = 0x0100;  // 01:00.0

@@ -70,6 +70,7 @@ TEST_F(Stress, ConcurrentProcessesAndDevices) {
   std::atomic<bool> stop_rogue{false};
   std::atomic<std::uint64_t> rogue_successes{0};
   std::vector<KnPid> pids;
+  pids.reserve(kWorkers);
   for (int w = 0; w < kWorkers; ++w) pids.push_back(new_process());
   std::thread rogue([&] {
     std::uint64_t iova = 0x1000;
@@ -82,6 +83,7 @@ TEST_F(Stress, ConcurrentProcessesAndDevices) {
     }
   });
   std::vector<std::thread> threads;
+  threads.reserve(kWorkers);
   for (int w = 0; w < kWorkers; ++w)
     threads.emplace_back(worker, sys_, pids[w], kDevices[w], kIterations, &failures);
   for (auto& t : threads) t.join();
