@@ -37,7 +37,15 @@ z3::expr set(const z3::expr& w, const z3::expr& v) {
   return (w & bv(c, ~F::mask)) | z3::shl(v & bv(c, F::max), static_cast<int>(F::lo));
 }
 
-enum class Lemma { RoundTrip, ReservedClear, Isolated };
+// SpillingReservedClear: ReservedClear with an encoder that forgets to mask the value to the field
+// width (`v << lo` instead of `(v & max) << lo`); it must be refuted, which shows the lemma can
+// fail.
+enum class Lemma { RoundTrip, ReservedClear, Isolated, SpillingReservedClear };
+
+template <class F>
+z3::expr set_spilling(const z3::expr& w, const z3::expr& v) {
+  return (w & bv(w.ctx(), ~F::mask)) | z3::shl(v, static_cast<int>(F::lo));
+}
 
 template <class L>
 Query layout_query(Universe& u, L layout, Lemma lemma) {
@@ -66,11 +74,12 @@ Query layout_query(Universe& u, L layout, Lemma lemma) {
     using F = decltype(f);
     if constexpr (F::kind != Kind::ReservedZero) {
       const z3::expr v = c.bv_const(F::c_name(), 64);
-      words[F::word] = set<F>(words[F::word], v);
+      words[F::word] = lemma == Lemma::SpillingReservedClear ? set_spilling<F>(words[F::word], v)
+                                                             : set<F>(words[F::word], v);
       watch.emplace_back(F::c_name(), v);
     }
   });
-  if (lemma == Lemma::ReservedClear) {
+  if (lemma == Lemma::ReservedClear || lemma == Lemma::SpillingReservedClear) {
     for (unsigned i = 0; i < Lt::words; ++i) goal.push_back((words[i] & bv(c, Lt::reserved_mask(i))) == bv(c, 0));
   } else {
     vtd::layout::for_each_field(layout, [&](auto f) {
@@ -108,12 +117,21 @@ struct LayoutCase {
   std::string name;
   std::function<Query(Universe&, Lemma)> query;
   std::function<std::string()> mirror;
+  bool has_reserved;
 };
+
+template <class L>
+bool any_reserved(L) {
+  for (unsigned i = 0; i < decltype(L{})::words; ++i) {
+    if (decltype(L{})::reserved_mask(i) != 0) return true;
+  }
+  return false;
+}
 
 template <class L>
 LayoutCase make_case(const char* name, L layout) {
   return {name, [layout](Universe& u, Lemma l) { return layout_query(u, layout, l); },
-          [layout] { return mirror_mismatch(layout); }};
+          [layout] { return mirror_mismatch(layout); }, any_reserved(layout)};
 }
 
 const std::vector<LayoutCase>& cases() {
@@ -130,9 +148,9 @@ const std::vector<LayoutCase>& cases() {
   return all;
 }
 
-void report(const Outcome& o) {
+void report(const Outcome& o, Verdict expected = Verdict::Proved) {
   std::cout << o.report << std::flush;
-  EXPECT_EQ(o.verdict, Verdict::Proved) << o.report;
+  EXPECT_EQ(o.verdict, expected) << o.report;
 }
 
 class Layout : public ::testing::TestWithParam<std::size_t> {};
@@ -156,6 +174,27 @@ TEST_P(Layout, MirrorMatchesImplementation) {
   const LayoutCase& lc = cases().at(GetParam());
   EXPECT_EQ(lc.mirror(), "") << lc.name << ": Z3 transcription differs from Field::set/get";
 }
+
+// Teeth: for every layout with a reserved field, ReservedClear catches an encoder that spills.
+std::vector<std::size_t> with_reserved() {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < cases().size(); ++i) {
+    if (cases()[i].has_reserved) out.push_back(i);
+  }
+  return out;
+}
+
+class LayoutTeeth : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(LayoutTeeth, SpillingEncoderIsCaught) {
+  const LayoutCase& lc = cases().at(GetParam());
+  report(prove(lc.name + ": a spilling encoder sets no reserved bit",
+               [&lc](Universe& u) { return lc.query(u, Lemma::SpillingReservedClear); }),
+         Verdict::Refuted);
+}
+
+INSTANTIATE_TEST_SUITE_P(Bits, LayoutTeeth, ::testing::ValuesIn(with_reserved()),
+                         [](const auto& p) { return cases()[p.param].name; });
 
 INSTANTIATE_TEST_SUITE_P(Bits, Layout, ::testing::Range(std::size_t{0}, cases().size()),
                          [](const auto& p) { return cases()[p.param].name; });
