@@ -159,16 +159,14 @@ bool SecondLevelPageTable::can_use_leaf(unsigned level, std::uint64_t iova, Phys
 Retcode SecondLevelPageTable::map_level(MapState& s, Pass pass, PhysAddr table, bool known_empty,
                                         unsigned level, std::uint64_t iova, std::uint64_t end,
                                         unsigned* added) {
-  // A leaf table that does not exist yet has nothing to check and needs no tables below it.
-  if (pass == Pass::Plan && table == 0 && level == 1) return rcOk;
-  // In the install pass the plan pass already proved every level-1 slot of the range empty.
+  if (level == 1) return map_leaf_run(s, pass, table, known_empty, iova, end, added);
   const unsigned first_idx = slot_index(iova, level);
   const unsigned end_idx = end_index(iova, end, level);
-  EntryCursor entries(mem_, table, known_empty || table == 0 || (pass == Pass::Install && level == 1),
-                      end_idx);
+  const bool all_empty = known_empty || table == 0;
+  EntryCursor entries(mem_, table, all_empty, end_idx);
   EntryWriter out(mem_, table, known_empty && pass == Pass::Install);
   for (unsigned idx = first_idx; iova < end && idx < end_idx; ++idx) {
-    const std::uint64_t sub_end = std::min(end, slot_start(iova, level) + level_size(level));
+    std::uint64_t sub_end = std::min(end, slot_start(iova, level) + level_size(level));
     const std::uint64_t e = entries.at(idx);
     if (Fmt::present(e)) {
       if (Fmt::is_leaf(level, e)) return rcAlreadyExists;  // only reachable in the plan pass
@@ -180,10 +178,19 @@ Retcode SecondLevelPageTable::map_level(MapState& s, Pass pass, PhysAddr table, 
         out.put(idx, Fmt::with_child_count(e, Fmt::child_count(e) + child_added));
       }
     } else if (can_use_leaf(level, iova, s.pa_of(iova), sub_end)) {
+      // In a table known to be empty, every following slot that the range still covers whole is
+      // a leaf too (iova and pa advance by the page size): handle the run in one go.
+      const std::uint64_t size = level_size(level);
+      const unsigned run = all_empty ? static_cast<unsigned>(std::min<std::uint64_t>(end_idx - idx, (end - iova) / size)) : 1;
       if (pass == Pass::Install) {
-        out.put(idx, Fmt::leaf_entry(level, s.pa_of(iova), s.perms));
-        ++*added;
+        for (unsigned r = 0; r < run; ++r) {
+          out.put(idx + r, Fmt::leaf_entry(level, s.pa_of(iova) + r * size, s.perms));
+        }
+        *added += run;
       }
+      idx += run - 1;
+      iova += std::uint64_t{run - 1} * size;
+      sub_end = iova + size;
     } else if (pass == Pass::Plan) {
       ++s.tables_needed;
       unsigned ignored = 0;
@@ -203,6 +210,32 @@ Retcode SecondLevelPageTable::map_level(MapState& s, Pass pass, PhysAddr table, 
     iova = sub_end;
   }
   out.flush();
+  return rcOk;
+}
+
+// Level 1 holds only 4 KiB leaves, so a run of them needs no per-slot decisions: the plan pass
+// only checks that every slot is empty, the install pass writes consecutive leaves.
+// [iova, end) lies within the one leaf table `table`.
+Retcode SecondLevelPageTable::map_leaf_run(MapState& s, Pass pass, PhysAddr table, bool known_empty,
+                                           std::uint64_t iova, std::uint64_t end, unsigned* added) {
+  const unsigned first = slot_index(iova, 1);
+  const unsigned n = static_cast<unsigned>((end - iova) >> kPageShift);
+  if (pass == Pass::Plan) {
+    if (table == 0 || known_empty) return rcOk;  // a table that does not exist yet is empty
+    EntryCursor entries(mem_, table, false, first + n);
+    for (unsigned i = 0; i < n; ++i) {
+      if (Fmt::present(entries.at(first + i))) return rcAlreadyExists;
+    }
+    return rcOk;
+  }
+  // Install: the plan pass proved every slot empty.
+  EntryWriter out(mem_, table, known_empty);
+  const PhysAddr pa = s.pa_of(iova);
+  for (unsigned i = 0; i < n; ++i) {
+    out.put(first + i, Fmt::leaf_entry(1, pa + std::uint64_t{i} * kPageSize, s.perms));
+  }
+  out.flush();
+  *added += n;
   return rcOk;
 }
 

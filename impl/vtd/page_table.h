@@ -109,6 +109,8 @@ class SecondLevelPageTable {
   // `known_empty`: `table` was allocated by this call (all entries zero, no need to read them).
   Retcode map_level(MapState& s, Pass pass, PhysAddr table, bool known_empty, unsigned level,
                     std::uint64_t iova, std::uint64_t end, unsigned* added);
+  Retcode map_leaf_run(MapState& s, Pass pass, PhysAddr table, bool known_empty, std::uint64_t iova,
+                       std::uint64_t end, unsigned* added);
   bool can_use_leaf(unsigned level, std::uint64_t iova, PhysAddr pa, std::uint64_t end) const;
   // Clears [iova, end) below `table` at `level`; *removed receives how many entries of `table`
   // became not present.
