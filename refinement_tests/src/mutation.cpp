@@ -43,6 +43,7 @@ std::vector<MutantOutcome> run_mutation_adequacy(const KnAdapterV1& adapter,
         mo.caught = true;
         mo.config = cfg;
         mo.commands_to_failure = o.counterexample_length;
+        mo.cases_to_failure = o.cases_run;
         mo.failure = o.failure;
         break;
       }

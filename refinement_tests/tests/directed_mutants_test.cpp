@@ -138,6 +138,8 @@ struct Case {
   const char* expect;  // what the refinement check reports with the mutant
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.mutant << " on " << c.config; }
+
 class DirectedMutant : public ::testing::TestWithParam<Case> {};
 
 TEST_P(DirectedMutant, RefinesWithoutTheMutant) {

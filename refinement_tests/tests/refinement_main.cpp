@@ -59,10 +59,10 @@ int run_mutants() {
   opt.verbose = false;
   const auto results = kc::run_mutation_adequacy(*kniommu_builtin_adapter(), names, opt);
   bool all = true;
-  std::printf("%-32s %-7s %-11s %-9s %s\n", "mutant", "caught", "config", "commands", "seconds");
+  std::printf("%-32s %-7s %-11s %-6s %-9s %s\n", "mutant", "caught", "config", "cases", "commands", "seconds");
   for (const auto& m : results) {
-    std::printf("%-32s %-7s %-11s %-9d %.1f\n", m.mutant.c_str(), m.caught ? "yes" : "NO",
-                m.config.empty() ? "-" : m.config.c_str(), m.commands_to_failure, m.seconds);
+    std::printf("%-32s %-7s %-11s %-6d %-9d %.1f\n", m.mutant.c_str(), m.caught ? "yes" : "NO",
+                m.config.empty() ? "-" : m.config.c_str(), m.cases_to_failure, m.commands_to_failure, m.seconds);
     all = all && m.caught;
   }
   for (const auto& m : results)

@@ -93,6 +93,7 @@ struct MutantOutcome {
   bool caught = false;
   std::string config;       // where it was caught
   int commands_to_failure = 0;  // length of the shrunk counterexample
+  int cases_to_failure = 0;     // cases run on `config` up to and including the failing one
   std::string failure;
   double seconds = 0;
 };
