@@ -14,10 +14,12 @@ RemappingUnit::RemappingUnit(const UnitConfig& config, SimPhysMem& mem)
       iotlb_(config.iotlb_entries),
       psc_(config.paging_structure_cache_entries) {
   define_registers();
-  mem_.set_free_listener(this);
+  if (config_.detect_use_after_free) mem_.set_free_listener(this);
 }
 
-RemappingUnit::~RemappingUnit() { mem_.set_free_listener(nullptr); }
+RemappingUnit::~RemappingUnit() {
+  if (config_.detect_use_after_free) mem_.set_free_listener(nullptr);
+}
 
 void RemappingUnit::define_registers() {
   using vtd::kCcmdReg, vtd::kFectlReg, vtd::kFstsReg, vtd::kGcmdReg, vtd::kIcsReg, vtd::kIotlbReg,

@@ -55,7 +55,7 @@ struct DmaChunk {
 
 class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
  public:
-  // Registers itself as `mem`'s free listener for its lifetime.
+  // Registers itself as `mem`'s free listener for its lifetime (when detect_use_after_free).
   RemappingUnit(const UnitConfig& config, SimPhysMem& mem);
   ~RemappingUnit() override;
   RemappingUnit(const RemappingUnit&) = delete;

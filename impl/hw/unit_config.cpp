@@ -50,6 +50,7 @@ UnitConfig unit_config_from_sim(const KnSimConfig& sim) {
   c.coherent = sim.coherent != 0;
   if (sim.iotlb_entries != 0) c.iotlb_entries = sim.iotlb_entries;
   if (sim.context_cache_entries != 0) c.context_cache_entries = sim.context_cache_entries;
+  c.detect_use_after_free = sim.skip_use_after_free_check == 0;
   return c;
 }
 

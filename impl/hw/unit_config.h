@@ -25,6 +25,9 @@ struct UnitConfig {
   std::uint32_t iotlb_entries = 1024;
   std::uint32_t context_cache_entries = 256;
   std::uint32_t paging_structure_cache_entries = 256;  // 0: no paging-structure cache
+  // Instrumentation, not hardware: audit every frame free against the tables and caches
+  // (use_after_free_count). Off only for benchmarks of the code above the unit.
+  bool detect_use_after_free = true;
   // Register placement (QEMU's choices): IVA/IOTLB at 0xF0, fault records at 0x220.
   std::uint32_t iro = 0xF0 / 16;
   std::uint32_t fro = 0x220 / 16;

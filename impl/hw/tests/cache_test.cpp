@@ -303,4 +303,23 @@ TEST_F(UseAfterFree, ContextCacheSlptptrCounts) {
 }
 
 }  // namespace
+// The audit is instrumentation that benchmarks may switch off; the harness default keeps it on.
+TEST(UseAfterFreeSwitch, OnByDefaultOffOnlyWhenAsked) {
+  KnSimConfig sim{};
+  EXPECT_TRUE(unit_config_from_sim(sim).detect_use_after_free);
+  sim.skip_use_after_free_check = 1;
+  ASSERT_FALSE(unit_config_from_sim(sim).detect_use_after_free);
+
+  UnitConfig off;
+  off.detect_use_after_free = false;
+  Machine quiet(off);
+  const PhysAddr root_top = quiet.alloc();
+  quiet.map(root_top, 4, 0x1000, 0x40'0000, 12, kRW);
+  quiet.set_context(kDev, 7, root_top, 4);
+  quiet.enable();
+  ASSERT_EQ(quiet.xlate(kDev, 0x1000, false), Fault::kNone);
+  quiet.mem.free_frame(root_top);  // still linked and cached: counted only when auditing
+  EXPECT_EQ(quiet.unit.use_after_free_count(), 0u);
+}
+
 }  // namespace kniommu::hw::test
