@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "kniommu/sim.h"
 #include "kos/hardware.h"
@@ -104,6 +105,10 @@ class System {
   std::map<KnPid, std::unique_ptr<Process>> processes_;
   std::map<const Buffer*, std::unique_ptr<Buffer>> buffers_;
   std::map<std::uint16_t, Domain*> attachment_;  // every known BDF -> its domain (or nullptr)
+  // GrantSurvivesExit mutant only: tables the buggy teardown leaves mapped. The hardware keeps
+  // walking them; the host objects stay owned here (freed with the system, before hw_), so the
+  // injected bug is a hardware-visible leak, not a host memory leak for LeakSanitizer to report.
+  std::vector<std::unique_ptr<DomainPageTable>> mutant_leftover_tables_;
   KnPid next_pid_ = 1;
   std::uint32_t domains_alive_ = 0;
   std::uint32_t max_domains_ = 0;  // usable DIDs: 2^(4 + 2*ND) - 1

@@ -62,8 +62,8 @@ void System::destroy_domain_locked(Domain& d, bool leave_grants_mapped) {
     pending->release();
   }
   if (leave_grants_mapped) {
-    // GrantSurvivesExit mutant: the table stays allocated and mapped (leaked with its buffers).
-    (void)d.table.release();
+    // GrantSurvivesExit mutant: the table stays allocated and mapped.
+    mutant_leftover_tables_.push_back(std::move(d.table));
   }
   for (Buffer* b : unref) unref_buffer_locked(*b);
   if (owner.auto_domain == &d) owner.auto_domain = nullptr;
