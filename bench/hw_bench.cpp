@@ -36,7 +36,8 @@ struct Rig {
     vtd::ContextEntry ce;
     ce.set_present(1).set_aw(2).set_did(kDid).set_slptptr(top);
     vtd::write_entry128(mem, ctx + 16 * (kDev & 0xFF), ce.w);
-    for (unsigned i = 0; i < pages; ++i) map(top, std::uint64_t{i} << 12, 0x1000'0000 + (std::uint64_t{i} << 12));
+    for (unsigned i = 0; i < pages; ++i)
+      map(top, std::uint64_t{i} << 12, 0x1000'0000 + (std::uint64_t{i} << 12));
     unit.write64(vtd::kRegRtaddr, root);
     const auto bit = [](auto name) {
       return static_cast<std::uint32_t>(mask_of(vtd::kGcmdReg, name));
@@ -80,8 +81,8 @@ void BM_IotlbHit(benchmark::State& state) {
     if (++i == pages) i = 0;
   }
   const UnitStats s = rig.unit.stats();
-  state.counters["miss_ratio"] = static_cast<double>(s.iotlb_misses) /
-                                 static_cast<double>(s.iotlb_hits + s.iotlb_misses);
+  state.counters["miss_ratio"] =
+      static_cast<double>(s.iotlb_misses) / static_cast<double>(s.iotlb_hits + s.iotlb_misses);
 }
 BENCHMARK(BM_IotlbHit)->Arg(1)->Arg(64)->Arg(1000);
 
@@ -103,8 +104,8 @@ void BM_IotlbMissWalk(benchmark::State& state) {
     i = (i + 17) % kPages;
   }
   const UnitStats s = rig.unit.stats();
-  state.counters["miss_ratio"] = static_cast<double>(s.iotlb_misses) /
-                                 static_cast<double>(s.iotlb_hits + s.iotlb_misses);
+  state.counters["miss_ratio"] =
+      static_cast<double>(s.iotlb_misses) / static_cast<double>(s.iotlb_hits + s.iotlb_misses);
 }
 BENCHMARK(BM_IotlbMissWalk)->Arg(0)->Arg(256);
 

@@ -35,7 +35,9 @@ PageTableConfig config4() {
 // separates the page-table code's own cost from the simulator's per-access frame lookup.
 class FlatPhysMem final : public PhysMem {
  public:
-  explicit FlatPhysMem(std::uint64_t bytes) : words_(bytes / 8, 0) { free_.reserve(bytes / kPageSize); }
+  explicit FlatPhysMem(std::uint64_t bytes) : words_(bytes / 8, 0) {
+    free_.reserve(bytes / kPageSize);
+  }
   std::uint64_t read64(PhysAddr pa) const override { return words_[pa / 8]; }
   void write64(PhysAddr pa, std::uint64_t v) override { words_[pa / 8] = v; }
   void read(PhysAddr pa, void* out, std::size_t len) const override {
@@ -90,7 +92,8 @@ void BM_Map4K(benchmark::State& state) {
   f.must_map(base, 0x1000, 4 * KiB);
   std::uint64_t k = 1;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(f.pt.map(base + k * 4 * KiB, 0x100000 + k * 4 * KiB, 4 * KiB, kPermReadWrite));
+    benchmark::DoNotOptimize(
+        f.pt.map(base + k * 4 * KiB, 0x100000 + k * 4 * KiB, 4 * KiB, kPermReadWrite));
     if (++k == 512) {
       state.PauseTiming();
       f.unmap_all(base + 4 * KiB, 511 * 4 * KiB);
@@ -199,8 +202,12 @@ void BM_TableMemoryPerGiB4K(benchmark::State& state) {
     state.counters["frames_first_GiB"] = static_cast<double>(before);
   }
 }
-BENCHMARK_TEMPLATE(BM_TableMemoryPerGiB4K, hw::SimPhysMem)->Iterations(1)->Unit(benchmark::kMillisecond);
-BENCHMARK_TEMPLATE(BM_TableMemoryPerGiB4K, FlatPhysMem)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_TableMemoryPerGiB4K, hw::SimPhysMem)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_TableMemoryPerGiB4K, FlatPhysMem)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace kniommu::vtd

@@ -18,32 +18,32 @@ inline constexpr bool kSeededBug = false;
 #endif
 
 // The process `pid` if it is alive, else nullptr.
-Process *live_process(State &s, Pid pid);
-const Process *live_process(const State &s, Pid pid);
+Process* live_process(State& s, Pid pid);
+const Process* live_process(const State& s, Pid pid);
 
 // The handle checks of docs/semantics.md "Handles", in order: a live entry of the caller's table
 // (else rcInvalidArgument), not revoked (else rcHandleRevoked), one of `kinds` (else
 // rcInvalidArgument). On rcOk, *out is the entry.
-Retcode resolve(const Process &p, Handle h, std::initializer_list<Kind> kinds,
-                const HandleEntry **out);
+Retcode resolve(const Process& p, Handle h, std::initializer_list<Kind> kinds,
+                const HandleEntry** out);
 
 // The smallest free handle value >= 1 of `p`, now naming `entry`.
-Handle add_handle(Process &p, HandleEntry entry);
+Handle add_handle(Process& p, HandleEntry entry);
 
 // Removes every grant into domain `d`, revokes their handles, detaches every device, and forgets
 // the domain (and the owner's automatic-domain link).
-void destroy_domain(State &s, DomainId d);
+void destroy_domain(State& s, DomainId d);
 
 // Frees buffer `b` if no handle, grant or mapping refers to it any more.
-void release_if_unreferenced(State &s, BufferId b);
+void release_if_unreferenced(State& s, BufferId b);
 
 // The grant of buffer `b` in `domain`, if any.
-const Grant *find_grant(const State &s, BufferId b, std::optional<DomainId> domain);
+const Grant* find_grant(const State& s, BufferId b, std::optional<DomainId> domain);
 
 inline Result fail(Retcode rc) {
-    Result r;
-    r.rc = rc;
-    return r;
+  Result r;
+  r.rc = rc;
+  return r;
 }
 
 }  // namespace kniommu::model::detail

@@ -19,7 +19,9 @@ struct Builder {
     return c.constant((action + tag + "." + name).c_str(), sort);
   }
   // ∀ bound. body, for guards that quantify over objects (e.g. "not attached anywhere").
-  z3::expr all(const z3::expr& bound, const z3::expr& body) const { return z3::forall(bound, body); }
+  z3::expr all(const z3::expr& bound, const z3::expr& body) const {
+    return z3::forall(bound, body);
+  }
   z3::expr unattached(const z3::expr& x) const {
     const z3::expr d = c.constant("d#free", so.dom);
     return all(d, !at(s.att, x, d));
@@ -29,10 +31,9 @@ struct Builder {
     const z3::expr g = c.constant("g#other", so.grant);
     const z3::expr len = at(s.bufLen, b);
     const z3::expr other_end = at(s.gIova, g) + at(s.bufLen, at(s.gBuf, g));
-    return iova >= 0 &&
-           all(g, z3::implies(at(s.gLive, g) && at(s.gDom, g) == d,
-                              at(s.gBuf, g) != b &&
-                                  (iova + len <= at(s.gIova, g) || other_end <= iova)));
+    return iova >= 0 && all(g, z3::implies(at(s.gLive, g) && at(s.gDom, g) == d,
+                                           at(s.gBuf, g) != b && (iova + len <= at(s.gIova, g) ||
+                                                                  other_end <= iova)));
   }
   // Process p may use created domain d through its handle.
   z3::expr own_created(const z3::expr& p, const z3::expr& d) const {
@@ -59,7 +60,8 @@ Step create_buffer(const Builder& k) {
   const std::string n = "DmaCreate";
   const z3::expr p = k.param(n, "p", k.so.proc), b = k.param(n, "b", k.so.buf);
   const z3::expr len = k.c.int_const((n + k.tag + ".pages").c_str());
-  const z3::expr r = k.c.bool_const((n + k.tag + ".read").c_str()), w = k.c.bool_const((n + k.tag + ".write").c_str());
+  const z3::expr r = k.c.bool_const((n + k.tag + ".read").c_str()),
+                 w = k.c.bool_const((n + k.tag + ".write").c_str());
   AbsState t = k.s;
   t.bufLive = z3::store(k.s.bufLive, b, k.T());
   t.bufOwner = z3::store(k.s.bufOwner, b, p);
@@ -68,7 +70,9 @@ Step create_buffer(const Builder& k) {
   t.bufLen = z3::store(k.s.bufLen, b, len);
   t.bufR = z3::store(k.s.bufR, b, r);
   t.bufW = z3::store(k.s.bufW, b, w);
-  return {n, at(k.s.alive, p) && !at(k.s.bufLive, b) && len > 0 && (r || w), t,
+  return {n,
+          at(k.s.alive, p) && !at(k.s.bufLive, b) && len > 0 && (r || w),
+          t,
           {{"p", p}, {"b", b}, {"pages", len}}};
 }
 
@@ -90,7 +94,9 @@ Step close_mapping(const Builder& k) {
   const z3::expr p = k.param(n, "p", k.so.proc), b = k.param(n, "b", k.so.buf);
   AbsState t = k.s;
   t.bufMaps = z3::store(k.s.bufMaps, b, at(k.s.bufMaps, b) - 1);
-  return {n, at(k.s.alive, p) && at(k.s.bufOwner, b) == p && at(k.s.bufMaps, b) > 0, t,
+  return {n,
+          at(k.s.alive, p) && at(k.s.bufOwner, b) == p && at(k.s.bufMaps, b) > 0,
+          t,
           {{"p", p}, {"b", b}}};
 }
 
@@ -131,7 +137,9 @@ Step attach_auto(const Builder& k) {
   t.domAuto = z3::store(k.s.domAuto, target, k.T());
   t.domHandle = z3::store(k.s.domHandle, target, z3::ite(has, at(k.s.domHandle, target), k.F()));
   t.att = z3::store(k.s.att, x, z3::store(at(k.s.att, x), target, k.T()));
-  return {n, at(k.s.alive, p) && k.unattached(x) && (has || !at(k.s.domLive, fresh)), t,
+  return {n,
+          at(k.s.alive, p) && k.unattached(x) && (has || !at(k.s.domLive, fresh)),
+          t,
           {{"p", p}, {"x", x}, {"domain", target}, {"hadAuto", has}}};
 }
 
@@ -141,7 +149,9 @@ Step detach_auto(const Builder& k) {
   const z3::expr d = at(k.s.autoDom, p);
   AbsState t = k.s;
   t.att = z3::store(k.s.att, x, z3::store(at(k.s.att, x), d, k.F()));
-  return {n, at(k.s.alive, p) && at(k.s.hasAuto, p) && at(k.s.att, x, d), t,
+  return {n,
+          at(k.s.alive, p) && at(k.s.hasAuto, p) && at(k.s.att, x, d),
+          t,
           {{"p", p}, {"x", x}, {"domain", d}}};
 }
 
@@ -162,7 +172,9 @@ Step attach_to_domain(const Builder& k) {
   const z3::expr d = k.param(n, "d", k.so.dom);
   AbsState t = k.s;
   t.att = z3::store(k.s.att, x, z3::store(at(k.s.att, x), d, k.T()));
-  return {n, at(k.s.alive, p) && k.own_created(p, d) && k.unattached(x), t,
+  return {n,
+          at(k.s.alive, p) && k.own_created(p, d) && k.unattached(x),
+          t,
           {{"p", p}, {"x", x}, {"d", d}}};
 }
 
@@ -172,7 +184,9 @@ Step detach_from_domain(const Builder& k) {
   const z3::expr d = k.param(n, "d", k.so.dom);
   AbsState t = k.s;
   t.att = z3::store(k.s.att, x, z3::store(at(k.s.att, x), d, k.F()));
-  return {n, at(k.s.alive, p) && k.own_created(p, d) && at(k.s.att, x, d), t,
+  return {n,
+          at(k.s.alive, p) && k.own_created(p, d) && at(k.s.att, x, d),
+          t,
           {{"p", p}, {"x", x}, {"d", d}}};
 }
 
@@ -206,7 +220,9 @@ Step close_grant(const Builder& k) {
   t.gLive = z3::store(k.s.gLive, g, k.F());
   t.gHandle = z3::store(k.s.gHandle, g, k.F());
   t.gRevoked = z3::store(k.s.gRevoked, g, k.F());
-  return {n, at(k.s.alive, p) && at(k.s.gHandle, g) && at(k.s.gProc, g) == p, t,
+  return {n,
+          at(k.s.alive, p) && at(k.s.gHandle, g) && at(k.s.gProc, g) == p,
+          t,
           {{"p", p}, {"g", g}, {"revoked", at(k.s.gRevoked, g)}}};
 }
 
@@ -258,10 +274,10 @@ Step exit_process(const Builder& k) {
 
 std::vector<Step> abstract_actions(const Sorts& so, const AbsState& pre, const std::string& tag) {
   const Builder k{so, pre, tag};
-  return {create_process(k), create_buffer(k),  map_buffer(k),      close_mapping(k),      close_buffer(k),
-          free_buffer(k),    attach_auto(k),     detach_auto(k),        create_domain(k),
-          attach_to_domain(k), detach_from_domain(k), begin(k, false), begin(k, true),
-          close_grant(k),    close_domain(k),    exit_process(k)};
+  return {create_process(k), create_buffer(k),    map_buffer(k),         close_mapping(k),
+          close_buffer(k),   free_buffer(k),      attach_auto(k),        detach_auto(k),
+          create_domain(k),  attach_to_domain(k), detach_from_domain(k), begin(k, false),
+          begin(k, true),    close_grant(k),      close_domain(k),       exit_process(k)};
 }
 
 Step abstract_action(const Sorts& so, const AbsState& pre, const std::string& name,

@@ -25,7 +25,8 @@ struct Step {
 
 // `tag` is appended to parameter names, so several instances of an action in one trace have
 // distinct parameters.
-std::vector<Step> abstract_actions(const Sorts& so, const AbsState& pre, const std::string& tag = "");
+std::vector<Step> abstract_actions(const Sorts& so, const AbsState& pre,
+                                   const std::string& tag = "");
 
 // The action called `name` (throws std::out_of_range if none).
 Step abstract_action(const Sorts& so, const AbsState& pre, const std::string& name,

@@ -18,19 +18,18 @@ AbsState AbsState::fresh(const Sorts& s, const std::string& prefix) {
   const z3::sort B = c.bool_sort();
   const z3::sort I = c.int_sort();
   return AbsState{
-      arr("started", s.proc, B),       arr("alive", s.proc, B),
-      arr("attachedOnce", s.proc, B),
-      arr("hasAuto", s.proc, B),       arr("autoDom", s.proc, s.dom),
-      arr("domLive", s.dom, B),        arr("domOwner", s.dom, s.proc),
-      arr("domAuto", s.dom, B),        arr("domHandle", s.dom, B),
-      arr("att", s.dev, c.array_sort(s.dom, B)),
-      arr("bufLive", s.buf, B),        arr("bufOwner", s.buf, s.proc),
-      arr("bufHandle", s.buf, B),      arr("bufMaps", s.buf, I),
-      arr("bufLen", s.buf, I),         arr("bufR", s.buf, B),
-      arr("bufW", s.buf, B),           arr("gLive", s.grant, B),
-      arr("gHandle", s.grant, B),      arr("gRevoked", s.grant, B),
-      arr("gProc", s.grant, s.proc),   arr("gBuf", s.grant, s.buf),
-      arr("gDom", s.grant, s.dom),     arr("gIova", s.grant, I),
+      arr("started", s.proc, B),      arr("alive", s.proc, B),
+      arr("attachedOnce", s.proc, B), arr("hasAuto", s.proc, B),
+      arr("autoDom", s.proc, s.dom),  arr("domLive", s.dom, B),
+      arr("domOwner", s.dom, s.proc), arr("domAuto", s.dom, B),
+      arr("domHandle", s.dom, B),     arr("att", s.dev, c.array_sort(s.dom, B)),
+      arr("bufLive", s.buf, B),       arr("bufOwner", s.buf, s.proc),
+      arr("bufHandle", s.buf, B),     arr("bufMaps", s.buf, I),
+      arr("bufLen", s.buf, I),        arr("bufR", s.buf, B),
+      arr("bufW", s.buf, B),          arr("gLive", s.grant, B),
+      arr("gHandle", s.grant, B),     arr("gRevoked", s.grant, B),
+      arr("gProc", s.grant, s.proc),  arr("gBuf", s.grant, s.buf),
+      arr("gDom", s.grant, s.dom),    arr("gIova", s.grant, I),
   };
 }
 
@@ -68,20 +67,18 @@ std::vector<NamedFormula> invariants(const Sorts& so, const AbsState& s) {
       {"AttachmentValid", all({x, d}, z3::implies(at(s.att, x, d), at(s.domLive, d)))},
       // Every live domain has exactly one owner (a function), which is alive; it is automatic
       // exactly when it is its owner's automatic domain.
-      {"DomainOwner",
-       all({d}, z3::implies(at(s.domLive, d),
-                            at(s.alive, owner_d) &&
-                                (at(s.domAuto, d) ==
-                                 (at(s.hasAuto, owner_d) && at(s.autoDom, owner_d) == d))))},
+      {"DomainOwner", all({d}, z3::implies(at(s.domLive, d), at(s.alive, owner_d) &&
+                                                                 (at(s.domAuto, d) ==
+                                                                  (at(s.hasAuto, owner_d) &&
+                                                                   at(s.autoDom, owner_d) == d))))},
       // At most one automatic domain per process.
       {"AutoDomainUnique",
        all({d, d2}, z3::implies(at(s.domLive, d) && at(s.domLive, d2) && at(s.domAuto, d) &&
                                     at(s.domAuto, d2) && owner_d == at(s.domOwner, d2),
                                 d == d2))},
       // A process has an automatic domain iff it is alive and has had a successful attach.
-      {"AutoDomainLifetime",
-       all({p}, (at(s.alive, p) && at(s.attachedOnce, p)) ==
-                    (at(s.hasAuto, p) && at(s.domLive, at(s.autoDom, p))))},
+      {"AutoDomainLifetime", all({p}, (at(s.alive, p) && at(s.attachedOnce, p)) ==
+                                          (at(s.hasAuto, p) && at(s.domLive, at(s.autoDom, p))))},
       // Grants reference live buffers and live domains of one process, which holds the handle;
       // CPU mappings and handles reference live buffers; a live buffer has a non-empty footprint.
       {"GrantRefsLive",
@@ -94,20 +91,20 @@ std::vector<NamedFormula> invariants(const Sorts& so, const AbsState& s) {
                         z3::implies(at(s.bufLive, b), at(s.bufLen, b) > 0))},
       // Within a domain: one grant per buffer, pairwise disjoint IOVA ranges.
       {"GrantsDisjoint",
-       all({g, g2}, z3::implies(at(s.gLive, g) && at(s.gLive, g2) && gd == at(s.gDom, g2) && g != g2,
-                                gb != at(s.gBuf, g2) &&
-                                    (ends(g) <= at(s.gIova, g2) || ends(g2) <= at(s.gIova, g))))},
+       all({g, g2},
+           z3::implies(at(s.gLive, g) && at(s.gLive, g2) && gd == at(s.gDom, g2) && g != g2,
+                       gb != at(s.gBuf, g2) &&
+                           (ends(g) <= at(s.gIova, g2) || ends(g2) <= at(s.gIova, g))))},
       // A device reaches a page only of a live buffer granted to its current domain, in a
       // permitted direction, created by the domain's owner; and at most one page per IOVA.
       {"Isolation",
-       all({x, d, g, v},
-           all({w}, z3::implies(reach_via(s, x, d, g, v, w),
-                                at(s.bufLive, gb) && at(s.domLive, d) &&
-                                    at(s.bufOwner, gb) == owner_d &&
-                                    z3::ite(w, at(s.bufW, gb), at(s.bufR, gb)))) &&
-               all({d2, g2, w, w2},
-                   z3::implies(reach_via(s, x, d, g, v, w) && reach_via(s, x, d2, g2, v, w2),
-                               g == g2)))},
+       all({x, d, g, v}, all({w}, z3::implies(reach_via(s, x, d, g, v, w),
+                                              at(s.bufLive, gb) && at(s.domLive, d) &&
+                                                  at(s.bufOwner, gb) == owner_d &&
+                                                  z3::ite(w, at(s.bufW, gb), at(s.bufR, gb)))) &&
+                             all({d2, g2, w, w2}, z3::implies(reach_via(s, x, d, g, v, w) &&
+                                                                  reach_via(s, x, d2, g2, v, w2),
+                                                              g == g2)))},
       // Nothing revoked stays reachable: every live grant is named by an unrevoked handle of a
       // live process; every live created domain by its open handle (model/: no_stale_access).
       {"NoStaleAccess",
@@ -122,14 +119,13 @@ std::vector<NamedFormula> invariants(const Sorts& so, const AbsState& s) {
            all({b}, z3::implies(at(s.bufLive, b), at(s.alive, at(s.bufOwner, b))))},
       // Strengthening (not a spec invariant): a process is unborn, alive or exited, and an unborn
       // one has never attached.
-      {"ProcessLifecycle",
-       all({p}, z3::implies(at(s.alive, p), at(s.started, p)) &&
-                    z3::implies(!at(s.started, p), !at(s.attachedOnce, p)))},
+      {"ProcessLifecycle", all({p}, z3::implies(at(s.alive, p), at(s.started, p)) &&
+                                        z3::implies(!at(s.started, p), !at(s.attachedOnce, p)))},
       // Strengthening (not a spec invariant): the automatic-domain pointer is well formed.
       {"AutoDomainRef",
-       all({p}, z3::implies(at(s.hasAuto, p),
-                            at(s.domLive, at(s.autoDom, p)) && at(s.domAuto, at(s.autoDom, p)) &&
-                                at(s.domOwner, at(s.autoDom, p)) == p))},
+       all({p}, z3::implies(at(s.hasAuto, p), at(s.domLive, at(s.autoDom, p)) &&
+                                                  at(s.domAuto, at(s.autoDom, p)) &&
+                                                  at(s.domOwner, at(s.autoDom, p)) == p))},
   };
 }
 
@@ -137,8 +133,9 @@ z3::expr init(const Sorts& so, const AbsState& s) {
   z3::context& c = so.ctx;
   const z3::expr F = c.bool_val(false);
   return s.started == z3::const_array(so.proc, F) && s.alive == z3::const_array(so.proc, F) &&
-         s.attachedOnce == z3::const_array(so.proc, F) && s.hasAuto == z3::const_array(so.proc, F) &&
-         s.domLive == z3::const_array(so.dom, F) && s.domHandle == z3::const_array(so.dom, F) &&
+         s.attachedOnce == z3::const_array(so.proc, F) &&
+         s.hasAuto == z3::const_array(so.proc, F) && s.domLive == z3::const_array(so.dom, F) &&
+         s.domHandle == z3::const_array(so.dom, F) &&
          s.att == z3::const_array(so.dev, z3::const_array(so.dom, F)) &&
          s.bufLive == z3::const_array(so.buf, F) && s.bufHandle == z3::const_array(so.buf, F) &&
          s.bufMaps == z3::const_array(so.buf, c.int_val(0)) &&

@@ -26,34 +26,34 @@ struct Sorts {
 // are store/lambda terms over the predecessor's.
 struct AbsState {
   // Process
-  z3::expr started;        // Proc → Bool: created (ProcessCreate); "unborn" otherwise
-  z3::expr alive;          // Proc → Bool: created and not exited
-  z3::expr attachedOnce;   // Proc → Bool: has had a successful KnIommuAttachDevice
-  z3::expr hasAuto;        // Proc → Bool: has an automatic domain
-  z3::expr autoDom;        // Proc → Dom: which one (meaningful when hasAuto)
+  z3::expr started;       // Proc → Bool: created (ProcessCreate); "unborn" otherwise
+  z3::expr alive;         // Proc → Bool: created and not exited
+  z3::expr attachedOnce;  // Proc → Bool: has had a successful KnIommuAttachDevice
+  z3::expr hasAuto;       // Proc → Bool: has an automatic domain
+  z3::expr autoDom;       // Proc → Dom: which one (meaningful when hasAuto)
   // Domain
-  z3::expr domLive;        // Dom → Bool
-  z3::expr domOwner;       // Dom → Proc
-  z3::expr domAuto;        // Dom → Bool: automatic (else created)
-  z3::expr domHandle;      // Dom → Bool: a created domain's handle is open
+  z3::expr domLive;    // Dom → Bool
+  z3::expr domOwner;   // Dom → Proc
+  z3::expr domAuto;    // Dom → Bool: automatic (else created)
+  z3::expr domHandle;  // Dom → Bool: a created domain's handle is open
   // Attachment: a relation, so that AttachmentUnique is a property and not an encoding artefact
-  z3::expr att;            // Dev → (Dom → Bool)
+  z3::expr att;  // Dev → (Dom → Bool)
   // Buffer
-  z3::expr bufLive;        // Buf → Bool: the buffer object exists (frames not yet returned)
-  z3::expr bufOwner;       // Buf → Proc: creator
-  z3::expr bufHandle;      // Buf → Bool: the creator's buffer handle is open
-  z3::expr bufMaps;        // Buf → Int: number of CPU mappings (KnIoDmaMap)
-  z3::expr bufLen;         // Buf → Int: footprint in pages
-  z3::expr bufR;           // Buf → Bool: device may read (DMA_DIR_TO_DEVICE or BIDIR)
-  z3::expr bufW;           // Buf → Bool: device may write (DMA_DIR_FROM_DEVICE or BIDIR)
+  z3::expr bufLive;    // Buf → Bool: the buffer object exists (frames not yet returned)
+  z3::expr bufOwner;   // Buf → Proc: creator
+  z3::expr bufHandle;  // Buf → Bool: the creator's buffer handle is open
+  z3::expr bufMaps;    // Buf → Int: number of CPU mappings (KnIoDmaMap)
+  z3::expr bufLen;     // Buf → Int: footprint in pages
+  z3::expr bufR;       // Buf → Bool: device may read (DMA_DIR_TO_DEVICE or BIDIR)
+  z3::expr bufW;       // Buf → Bool: device may write (DMA_DIR_FROM_DEVICE or BIDIR)
   // Grant (and its handle)
-  z3::expr gLive;          // Grant → Bool: the association exists (pages mapped in the domain)
-  z3::expr gHandle;        // Grant → Bool: the grant handle is allocated
-  z3::expr gRevoked;       // Grant → Bool: the handle is revoked (its domain was destroyed)
-  z3::expr gProc;          // Grant → Proc: process holding the handle
-  z3::expr gBuf;           // Grant → Buf
-  z3::expr gDom;           // Grant → Dom
-  z3::expr gIova;          // Grant → Int: first IOVA page number
+  z3::expr gLive;     // Grant → Bool: the association exists (pages mapped in the domain)
+  z3::expr gHandle;   // Grant → Bool: the grant handle is allocated
+  z3::expr gRevoked;  // Grant → Bool: the handle is revoked (its domain was destroyed)
+  z3::expr gProc;     // Grant → Proc: process holding the handle
+  z3::expr gBuf;      // Grant → Buf
+  z3::expr gDom;      // Grant → Dom
+  z3::expr gIova;     // Grant → Int: first IOVA page number
 
   // Fresh, unconstrained state: every field a constant named <prefix>.<field>.
   static AbsState fresh(const Sorts& s, const std::string& prefix);

@@ -36,7 +36,8 @@ Query split_recombine(Universe& u, unsigned width, bool guarded) {
   if (guarded) hyp.push_back(vtd::fits_width<Z3Ops>(iova, width));
   // Every index is a 9-bit value (the table has 512 entries).
   z3::expr small = c.bool_val(true);
-  for (unsigned l = 1; l <= levels; ++l) small = small && z3::ult(idx[l - 1], bv(c, vtd::kEntriesPerTable));
+  for (unsigned l = 1; l <= levels; ++l)
+    small = small && z3::ult(idx[l - 1], bv(c, vtd::kEntriesPerTable));
   return Query{hyp, back == iova && small, {{"iova", iova}, {"recombined", back}}};
 }
 
@@ -72,13 +73,17 @@ Query psi(Universe& u, PsiLemma lemma) {
   // The block PSI invalidates: the pages sharing first's bits above AM (hardware ignores the low
   // AM bits of ADDR), so it covers [first, last] iff last agrees with first above AM — and the
   // block base (first with the low AM bits cleared) is aligned to 2^AM by construction.
-  const auto same_block = [&](const z3::expr& m) { return z3::lshr(first, m) == z3::lshr(last, m); };
+  const auto same_block = [&](const z3::expr& m) {
+    return z3::lshr(first, m) == z3::lshr(last, m);
+  };
   Watch watch = {{"first_pfn", first}, {"last_pfn", last}, {"am", am}};
   switch (lemma) {
-    case PsiLemma::Covers: return Query{hyp, same_block(am), watch};
+    case PsiLemma::Covers:
+      return Query{hyp, same_block(am), watch};
     case PsiLemma::Smallest:
       return Query{hyp, am == bv(c, 0) || !same_block(am - bv(c, 1)), watch};
-    case PsiLemma::InRange: return Query{hyp, z3::ule(am, bv(c, 64)), watch};
+    case PsiLemma::InRange:
+      return Query{hyp, z3::ule(am, bv(c, 64)), watch};
     case PsiLemma::NaiveRoundUpCovers: {
       // The pre-2022 Linux computation: AM = ceil(log2(page count)). Must be refuted.
       const z3::expr count = last - first + bv(c, 1);
@@ -95,11 +100,13 @@ Query psi(Universe& u, PsiLemma lemma) {
 }
 
 TEST(PsiMask, CoversTheWholeRange) {
-  report(prove("PSI mask covers [first, last]", [](Universe& u) { return psi(u, PsiLemma::Covers); }),
-         Verdict::Proved);
+  report(
+      prove("PSI mask covers [first, last]", [](Universe& u) { return psi(u, PsiLemma::Covers); }),
+      Verdict::Proved);
 }
 TEST(PsiMask, IsTheSmallest) {
-  report(prove("PSI mask is the smallest covering one", [](Universe& u) { return psi(u, PsiLemma::Smallest); }),
+  report(prove("PSI mask is the smallest covering one",
+               [](Universe& u) { return psi(u, PsiLemma::Smallest); }),
          Verdict::Proved);
 }
 TEST(PsiMask, AtMost64) {
@@ -112,7 +119,8 @@ TEST(PsiMask, RoundingUpTheCountIsNotEnough) {
          Verdict::Refuted);
 }
 
-// ---- Superpages ----------------------------------------------------------------------------------
+// ---- Superpages
+// ----------------------------------------------------------------------------------
 
 // A superpage leaf translates iova to base | (iova & (size-1)); that equals base + offset, and the
 // frame round-trips through the ADDR field, exactly when base is aligned to the superpage size.
@@ -148,8 +156,9 @@ TEST_P(Superpage, UnalignedBaseDoesNot) {
          Verdict::Refuted);
 }
 
-INSTANTIATE_TEST_SUITE_P(Address, Superpage, ::testing::Values(2u, 3u),
-                         [](const auto& p) { return p.param == 2 ? std::string("Size2M") : std::string("Size1G"); });
+INSTANTIATE_TEST_SUITE_P(Address, Superpage, ::testing::Values(2u, 3u), [](const auto& p) {
+  return p.param == 2 ? std::string("Size2M") : std::string("Size1G");
+});
 
 }  // namespace
 }  // namespace kniommu::proofs

@@ -74,17 +74,19 @@ class RefinementPreserved : public ::testing::TestWithParam<Pair> {};
 
 TEST_P(RefinementPreserved, ByStep) {
   const auto [ii, si] = GetParam();
-  report(prove(names().invariants[ii] + " after " + names().steps[si],
-               [ii, si](Universe& u) {
-                 const ImplSorts so(u);
-                 const ImplState s = ImplState::fresh(so, "s");
-                 const ImplStep step = impl_steps(so, s, Discipline{}).at(si);
-                 z3::expr_vector hyp(u.ctx);
-                 for (const NamedFormula& inv : refinement_invariants(so, s)) hyp.push_back(inv.formula);
-                 hyp.push_back(step.guard);
-                 return Query{hyp, refinement_invariants(so, step.post).at(ii).formula, step.params};
-               }),
-         Verdict::Proved);
+  report(
+      prove(names().invariants[ii] + " after " + names().steps[si],
+            [ii, si](Universe& u) {
+              const ImplSorts so(u);
+              const ImplState s = ImplState::fresh(so, "s");
+              const ImplStep step = impl_steps(so, s, Discipline{}).at(si);
+              z3::expr_vector hyp(u.ctx);
+              for (const NamedFormula& inv : refinement_invariants(so, s))
+                hyp.push_back(inv.formula);
+              hyp.push_back(step.guard);
+              return Query{hyp, refinement_invariants(so, step.post).at(ii).formula, step.params};
+            }),
+      Verdict::Proved);
 }
 
 INSTANTIATE_TEST_SUITE_P(Discipline, RefinementPreserved, ::testing::ValuesIn(pairs()),
@@ -100,7 +102,8 @@ TEST(Discipline, HardwareWithinSpec) {
                  const ImplSorts so(u);
                  const ImplState s = ImplState::fresh(so, "s");
                  z3::expr_vector hyp(u.ctx);
-                 for (const NamedFormula& inv : refinement_invariants(so, s)) hyp.push_back(inv.formula);
+                 for (const NamedFormula& inv : refinement_invariants(so, s))
+                   hyp.push_back(inv.formula);
                  return Query{hyp, hardware_justified(so, s), {}};
                }),
          Verdict::Proved);
@@ -148,8 +151,8 @@ Query trace(Universe& u, const Scenario& sc) {
     f.push_back(st.guard);
     for (const auto& [label, e] : st.params) {
       watch.emplace_back(tag + " " + st.name + " " + label, e);
-      // Narrow the search to one-page buffers at IOVA page 0, DMA at page 0: a model is still a genuine trace,
-      // and MBQI finds it far sooner than with unconstrained integers.
+      // Narrow the search to one-page buffers at IOVA page 0, DMA at page 0: a model is still a
+      // genuine trace, and MBQI finds it far sooner than with unconstrained integers.
       if (label == "pages") f.push_back(e == 1);
       if (label == "iova" || label == "v") f.push_back(e == 0);
     }
@@ -167,20 +170,24 @@ Query trace(Universe& u, const Scenario& sc) {
 
 const std::vector<Scenario>& scenarios() {
   static const std::vector<Scenario> all = {
-      {"InvalidateBeforeReturn", without(&Discipline::invalidate_before_return),
+      {"InvalidateBeforeReturn",
+       without(&Discipline::invalidate_before_return),
        {"ProcessCreate", "CreateDomain", "AttachDeviceToDomain", "DmaCreate", "DmaBegin",
         "DeviceDma(fill IOTLB)", "HandleClose(grant).Start", "HandleClose(grant).Finish"},
        Bad::HardwareOutsideSpec},
-      {"FreeFramesAfterInvalidation", without(&Discipline::free_frames_after_invalidation),
+      {"FreeFramesAfterInvalidation",
+       without(&Discipline::free_frames_after_invalidation),
        {"ProcessCreate", "CreateDomain", "AttachDeviceToDomain", "DmaCreate", "DmaBegin",
         "DeviceDma(fill paging-structure cache)", "HandleClose(grant).Start", "CreateDomain",
         "DmaCreate", "DmaBegin"},
        Bad::HardwareOutsideSpec},
-      {"ReuseIovaAfterInvalidation", without(&Discipline::reuse_iova_after_invalidation),
+      {"ReuseIovaAfterInvalidation",
+       without(&Discipline::reuse_iova_after_invalidation),
        {"ProcessCreate", "CreateDomain", "DmaCreate", "DmaBegin", "HandleClose(grant).Start",
         "DmaCreate", "DmaBegin"},
        Bad::AbstractionNotSpecState},
-      {"ReuseDidAfterInvalidation", without(&Discipline::reuse_did_after_invalidation),
+      {"ReuseDidAfterInvalidation",
+       without(&Discipline::reuse_did_after_invalidation),
        {"ProcessCreate", "CreateDomain", "AttachDeviceToDomain", "DmaCreate", "DmaBegin",
         "DeviceDma(fill IOTLB)", "HandleClose(domain).Start", "CreateDomain",
         "AttachDeviceToDomain"},
@@ -194,8 +201,9 @@ class DroppedRule : public ::testing::TestWithParam<std::size_t> {};
 // Expect a witness: the implementation without the rule reaches a bad state.
 TEST_P(DroppedRule, BreaksRefinement) {
   const Scenario& sc = scenarios().at(GetParam());
-  report(find_witness(std::string("without ") + sc.rule, [&sc](Universe& u) { return trace(u, sc); }),
-         Verdict::Refuted);
+  report(
+      find_witness(std::string("without ") + sc.rule, [&sc](Universe& u) { return trace(u, sc); }),
+      Verdict::Refuted);
 }
 
 // Control: the same traces with the whole discipline never reach the bad state, so the witnesses
@@ -207,7 +215,8 @@ TEST_P(DroppedRule, SameTraceSafeWithRule) {
          Verdict::Proved);
 }
 
-INSTANTIATE_TEST_SUITE_P(Discipline, DroppedRule, ::testing::Range(std::size_t{0}, scenarios().size()),
+INSTANTIATE_TEST_SUITE_P(Discipline, DroppedRule,
+                         ::testing::Range(std::size_t{0}, scenarios().size()),
                          [](const auto& p) { return std::string(scenarios()[p.param].rule); });
 
 }  // namespace

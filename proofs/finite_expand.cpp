@@ -61,9 +61,12 @@ z3::expr Expander::read(const z3::expr& arr, const z3::expr& idx) {
           return z3::ite(idx == arr.arg(1), arr.arg(2), read(arr.arg(0), idx));
         }
         break;
-      case Z3_OP_CONST_ARRAY: return arr.arg(0);
-      case Z3_OP_ITE: return z3::ite(arr.arg(0), read(arr.arg(1), idx), read(arr.arg(2), idx));
-      default: break;
+      case Z3_OP_CONST_ARRAY:
+        return arr.arg(0);
+      case Z3_OP_ITE:
+        return z3::ite(arr.arg(0), read(arr.arg(1), idx), read(arr.arg(2), idx));
+      default:
+        break;
     }
   }
   return z3::select(arr, idx);

@@ -8,7 +8,8 @@ namespace {
 
 z3::func_decl make_tuple(z3::context& c, const char* name, const std::vector<const char*>& fields,
                          const std::vector<z3::sort>& sorts, z3::func_decl_vector& projs) {
-  return c.tuple_sort(name, static_cast<unsigned>(fields.size()), fields.data(), sorts.data(), projs);
+  return c.tuple_sort(name, static_cast<unsigned>(fields.size()), fields.data(), sorts.data(),
+                      projs);
 }
 
 }  // namespace
@@ -54,15 +55,14 @@ ImplState ImplState::fresh(const ImplSorts& s, const std::string& prefix) {
   const Sorts& p = s.spec;
   const z3::sort B = c.bool_sort();
   return ImplState{
-      AbsState::fresh(p, prefix),
-      arr("ctxP", p.dev, B),       arr("ctxDid", p.dev, s.did),   arr("ctxDom", p.dev, p.dom),
-      arr("ccV", p.dev, B),        arr("ccDid", p.dev, s.did),    arr("ccDom", p.dev, p.dom),
-      arr("didOf", p.dom, s.did),  arr("didUsed", s.did, B),      arr("didDom", s.did, p.dom),
-      arr2("tblV", p.dom, B),      arr2("tbl", p.dom, s.frame),   arr("frUsed", s.frame, B),
-      arr("frDom", s.frame, p.dom), arr("frG", s.frame, p.grant), arr("gFrame", p.grant, s.frame),
-      arr2("fe", s.frame, s.entry), arr2("tlb", s.did, s.entry),  arr2("psc", s.did, s.psc),
-      arr2("iovaUsed", p.dom, B),  arr("closingG", p.grant, B),   arr("closingD", p.dom, B),
-      arr("detaching", p.dev, B),
+      AbsState::fresh(p, prefix),      arr("ctxP", p.dev, B),        arr("ctxDid", p.dev, s.did),
+      arr("ctxDom", p.dev, p.dom),     arr("ccV", p.dev, B),         arr("ccDid", p.dev, s.did),
+      arr("ccDom", p.dev, p.dom),      arr("didOf", p.dom, s.did),   arr("didUsed", s.did, B),
+      arr("didDom", s.did, p.dom),     arr2("tblV", p.dom, B),       arr2("tbl", p.dom, s.frame),
+      arr("frUsed", s.frame, B),       arr("frDom", s.frame, p.dom), arr("frG", s.frame, p.grant),
+      arr("gFrame", p.grant, s.frame), arr2("fe", s.frame, s.entry), arr2("tlb", s.did, s.entry),
+      arr2("psc", s.did, s.psc),       arr2("iovaUsed", p.dom, B),   arr("closingG", p.grant, B),
+      arr("closingD", p.dom, B),       arr("detaching", p.dev, B),
   };
 }
 
@@ -114,7 +114,8 @@ z3::expr hw_can(const ImplSorts& so, const ImplState& s, const z3::expr& x, cons
                 const z3::expr& write, const z3::expr& b, const z3::expr& k) {
   z3::expr_vector paths(so.spec.ctx);
   for (const Ctx& c : contexts(s, x)) {
-    for (const auto& [enabled, e] : sources(so, s, c, v)) paths.push_back(enabled && matches(so, e, write, b, k));
+    for (const auto& [enabled, e] : sources(so, s, c, v))
+      paths.push_back(enabled && matches(so, e, write, b, k));
   }
   return z3::mk_or(paths);
 }
@@ -137,7 +138,8 @@ z3::expr hardware_within_spec(const ImplSorts& so, const ImplState& s) {
   const z3::expr v = c.int_const("v!"), k = c.int_const("k!"), w = c.bool_const("w!");
   z3::expr_vector xs(c);
   for (const z3::expr& e : {x, v, w, b, k}) xs.push_back(e);
-  return z3::forall(xs, z3::implies(hw_can(so, s, x, v, w, b, k), spec_allows(so, s, x, v, w, b, k)));
+  return z3::forall(xs,
+                    z3::implies(hw_can(so, s, x, v, w, b, k), spec_allows(so, s, x, v, w, b, k)));
 }
 
 z3::expr hardware_justified(const ImplSorts& so, const ImplState& s) {
@@ -150,7 +152,8 @@ z3::expr hardware_justified(const ImplSorts& so, const ImplState& s) {
     for (const auto& [enabled, e] : sources(so, s, ctx, v)) {
       const z3::expr g = so.eG(e);
       cases.push_back(z3::implies(enabled && so.eValid(e) && z3::ite(w, so.eW(e), so.eR(e)),
-                                  reach_via(a, x, ctx.dom, g, v, w) && so.eBuf(e) == at(a.gBuf, g) &&
+                                  reach_via(a, x, ctx.dom, g, v, w) &&
+                                      so.eBuf(e) == at(a.gBuf, g) &&
                                       so.eIdx(e) == v - at(a.gIova, g)));
     }
   }
@@ -187,19 +190,20 @@ std::vector<NamedFormula> refinement_invariants(const ImplSorts& so, const ImplS
       // A context entry in memory names the device's current domain by its DID and table.
       {"ContextEntries",
        all({x}, z3::implies(at(s.ctxP, x), ctx_ok(at(s.ctxDom, x), at(s.ctxDid, x)) &&
-                                              !at(s.detaching, x) && !at(s.closingD, at(s.ctxDom, x))))},
+                                               !at(s.detaching, x) &&
+                                               !at(s.closingD, at(s.ctxDom, x))))},
       // A cached context entry still names the device's abstract domain (until detach returns).
       {"ContextCache", all({x}, z3::implies(at(s.ccV, x), ctx_ok(at(s.ccDom, x), at(s.ccDid, x))))},
       // DIDs and live domains correspond one to one.
       {"DomainIds",
-       all({d}, z3::implies(at(a.domLive, d), at(s.didUsed, at(s.didOf, d)) &&
-                                                  at(s.didDom, at(s.didOf, d)) == d)) &&
+       all({d}, z3::implies(at(a.domLive, d),
+                            at(s.didUsed, at(s.didOf, d)) && at(s.didDom, at(s.didOf, d)) == d)) &&
            all({i}, z3::implies(at(s.didUsed, i), at(a.domLive, at(s.didDom, i)) &&
                                                       at(s.didOf, at(s.didDom, i)) == i))},
       // Every cached translation is one of a live grant of the DID's domain.
-      {"IotlbSound",
-       all({i, v}, z3::implies(so.eValid(at(s.tlb, i, v)),
-                               at(s.didUsed, i) && entry_ok(so, a, at(s.tlb, i, v), at(s.didDom, i), v)))},
+      {"IotlbSound", all({i, v}, z3::implies(so.eValid(at(s.tlb, i, v)),
+                                             at(s.didUsed, i) && entry_ok(so, a, at(s.tlb, i, v),
+                                                                          at(s.didDom, i), v)))},
       // Every cached table pointer points to a used frame of the DID's domain covering v.
       {"PagingCacheSound",
        all({i, v}, z3::implies(so.pValid(at(s.psc, i, v)),
@@ -208,10 +212,10 @@ std::vector<NamedFormula> refinement_invariants(const ImplSorts& so, const ImplS
                                    in_range(a, at(s.frG, so.pFrame(at(s.psc, i, v))), v)))},
       // Table pointers in memory point to used frames of their domain, of grants not being revoked.
       {"LeafTables",
-       all({d, v}, z3::implies(at(s.tblV, d, v),
-                               at(s.frUsed, at(s.tbl, d, v)) && at(s.frDom, at(s.tbl, d, v)) == d &&
-                                   in_range(a, at(s.frG, at(s.tbl, d, v)), v) &&
-                                   !closing(at(s.frG, at(s.tbl, d, v)))))},
+       all({d, v}, z3::implies(at(s.tblV, d, v), at(s.frUsed, at(s.tbl, d, v)) &&
+                                                     at(s.frDom, at(s.tbl, d, v)) == d &&
+                                                     in_range(a, at(s.frG, at(s.tbl, d, v)), v) &&
+                                                     !closing(at(s.frG, at(s.tbl, d, v)))))},
       // A used frame belongs to one live grant; its valid entries translate that grant, which is
       // not being revoked.
       {"FramesSound",
@@ -223,8 +227,8 @@ std::vector<NamedFormula> refinement_invariants(const ImplSorts& so, const ImplS
                                    so.eG(at(s.fe, f, v)) == fg && !closing(fg) &&
                                        entry_ok(so, a, at(s.fe, f, v), at(s.frDom, f), v)))},
       // The IOVA allocator has every page of every live grant marked used.
-      {"IovaAllocator",
-       all({g, v}, z3::implies(at(a.gLive, g) && in_range(a, g, v), at(s.iovaUsed, at(a.gDom, g), v)))},
+      {"IovaAllocator", all({g, v}, z3::implies(at(a.gLive, g) && in_range(a, g, v),
+                                                at(s.iovaUsed, at(a.gDom, g), v)))},
       // Calls in flight are on live objects, one per domain at a time.
       {"InFlight",
        all({g}, z3::implies(at(s.closingG, g), at(a.gLive, g) && !at(s.closingD, at(a.gDom, g)))) &&

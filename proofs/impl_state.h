@@ -49,17 +49,17 @@ struct ImplSorts {
 
 struct ImplState {
   AbsState spec;
-  z3::expr ctxP, ctxDid, ctxDom;   // Dev → Bool / Did / Dom
-  z3::expr ccV, ccDid, ccDom;      // Dev → Bool / Did / Dom
-  z3::expr didOf;                  // Dom → Did
-  z3::expr didUsed, didDom;        // Did → Bool / Dom
-  z3::expr tblV, tbl;              // Dom → (Int → Bool / Frame)
-  z3::expr frUsed, frDom, frG;     // Frame → Bool / Dom / Grant
-  z3::expr gFrame;                 // Grant → Frame
-  z3::expr fe;                     // Frame → (Int → Entry)
-  z3::expr tlb;                    // Did → (Int → Entry)
-  z3::expr psc;                    // Did → (Int → Psc)
-  z3::expr iovaUsed;               // Dom → (Int → Bool)
+  z3::expr ctxP, ctxDid, ctxDom;           // Dev → Bool / Did / Dom
+  z3::expr ccV, ccDid, ccDom;              // Dev → Bool / Did / Dom
+  z3::expr didOf;                          // Dom → Did
+  z3::expr didUsed, didDom;                // Did → Bool / Dom
+  z3::expr tblV, tbl;                      // Dom → (Int → Bool / Frame)
+  z3::expr frUsed, frDom, frG;             // Frame → Bool / Dom / Grant
+  z3::expr gFrame;                         // Grant → Frame
+  z3::expr fe;                             // Frame → (Int → Entry)
+  z3::expr tlb;                            // Did → (Int → Entry)
+  z3::expr psc;                            // Did → (Int → Psc)
+  z3::expr iovaUsed;                       // Dom → (Int → Bool)
   z3::expr closingG, closingD, detaching;  // Grant / Dom / Dev → Bool
 
   static ImplState fresh(const ImplSorts& s, const std::string& prefix);

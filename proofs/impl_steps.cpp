@@ -25,8 +25,8 @@ struct K {
     return at(a.gIova, g) <= v && v < at(a.gIova, g) + at(a.bufLen, at(a.gBuf, g));
   }
   // arr[i] := λv. cond(v) ? val(v) : arr[i][v]
-  z3::expr update_row(const z3::expr& arr, const z3::expr& i, const z3::expr& v, const z3::expr& cond,
-                      const z3::expr& val) const {
+  z3::expr update_row(const z3::expr& arr, const z3::expr& i, const z3::expr& v,
+                      const z3::expr& cond, const z3::expr& val) const {
     return z3::store(arr, i, z3::lambda(v, z3::ite(cond, val, at(arr, i, v))));
   }
   // Writes the context entry of x (present, DID and table of d).
@@ -89,8 +89,8 @@ ImplStep attach_auto(const K& k) {
   Watch w = st.params;
   w.emplace_back("did", at(t.didOf, d));
   return {st.name,
-          st.guard && !at(k.s.detaching, x) && !at(k.s.closingD, d) && (had || !at(k.s.didUsed, i)), t,
-          w};
+          st.guard && !at(k.s.detaching, x) && !at(k.s.closingD, d) && (had || !at(k.s.didUsed, i)),
+          t, w};
 }
 
 ImplStep attach_to_domain(const K& k) {
@@ -140,12 +140,13 @@ ImplStep begin(const K& k) {
   const z3::expr other = k.c.constant("g#other", k.so.spec.grant);
   const z3::expr len = at(a.bufLen, b);
   const z3::expr in = iova <= v && v < iova + len;
-  const z3::expr guard =
-      at(a.alive, p) && at(a.bufLive, b) && at(a.bufHandle, b) && at(a.bufOwner, b) == p &&
-      at(a.domLive, d) && at(a.domOwner, d) == p && !at(k.s.closingD, d) && !at(a.gLive, g) &&
-      !at(a.gHandle, g) && !at(k.s.frUsed, f) && iova >= 0 &&
-      z3::forall(other, z3::implies(at(a.gLive, other) && at(a.gDom, other) == d, at(a.gBuf, other) != b)) &&
-      z3::forall(v, z3::implies(in, !at(k.s.iovaUsed, d, v)));
+  const z3::expr guard = at(a.alive, p) && at(a.bufLive, b) && at(a.bufHandle, b) &&
+                         at(a.bufOwner, b) == p && at(a.domLive, d) && at(a.domOwner, d) == p &&
+                         !at(k.s.closingD, d) && !at(a.gLive, g) && !at(a.gHandle, g) &&
+                         !at(k.s.frUsed, f) && iova >= 0 &&
+                         z3::forall(other, z3::implies(at(a.gLive, other) && at(a.gDom, other) == d,
+                                                       at(a.gBuf, other) != b)) &&
+                         z3::forall(v, z3::implies(in, !at(k.s.iovaUsed, d, v)));
   ImplState t = k.s;
   t.spec.gLive = z3::store(a.gLive, g, k.T());
   t.spec.gHandle = z3::store(a.gHandle, g, k.T());
@@ -163,7 +164,10 @@ ImplStep begin(const K& k) {
   t.fe = z3::store(k.s.fe, f, z3::lambda(v, z3::ite(in, entry, k.so.invalidEntry())));
   t.tbl = k.update_row(k.s.tbl, d, v, in, f);
   t.tblV = k.update_row(k.s.tblV, d, v, in, k.T());
-  return {n, guard, t, {{"p", p}, {"b", b}, {"d", d}, {"g", g}, {"frame", f}, {"iova", iova}, {"pages", len}}};
+  return {n,
+          guard,
+          t,
+          {{"p", p}, {"b", b}, {"d", d}, {"g", g}, {"frame", f}, {"iova", iova}, {"pages", len}}};
 }
 
 // Closing a grant: Start clears its leaf entries and table pointers; Finish issues PSI for the
@@ -212,7 +216,8 @@ ImplStep close_domain_start(const K& k) {
   ImplState t = k.s;
   t.closingD = z3::store(k.s.closingD, d, k.T());
   t.ctxP = z3::lambda(x, at(k.s.ctxP, x) && at(k.s.ctxDom, x) != d);
-  t.fe = z3::lambda(f, z3::ite(mine, z3::const_array(k.c.int_sort(), k.so.invalidEntry()), at(k.s.fe, f)));
+  t.fe = z3::lambda(
+      f, z3::ite(mine, z3::const_array(k.c.int_sort(), k.so.invalidEntry()), at(k.s.fe, f)));
   t.tblV = z3::store(k.s.tblV, d, z3::const_array(k.c.int_sort(), k.F()));
   if (!k.disc.free_frames_after_invalidation) t.frUsed = z3::lambda(f, at(k.s.frUsed, f) && !mine);
   if (!k.disc.reuse_did_after_invalidation) {
@@ -224,7 +229,8 @@ ImplStep close_domain_start(const K& k) {
   return {n,
           at(k.a.domLive, d) && !at(k.a.domAuto, d) && at(k.a.domHandle, d) &&
               at(k.a.alive, at(k.a.domOwner, d)) && !at(k.s.closingD, d) &&
-              z3::forall(g, z3::implies(at(k.a.gLive, g) && at(k.a.gDom, g) == d, !at(k.s.closingG, g))) &&
+              z3::forall(
+                  g, z3::implies(at(k.a.gLive, g) && at(k.a.gDom, g) == d, !at(k.s.closingG, g))) &&
               z3::forall(x, z3::implies(at(k.a.att, x, d), !at(k.s.detaching, x))),
           t,
           {{"d", d}, {"did", at(k.s.didOf, d)}}};
@@ -280,8 +286,10 @@ ImplStep fill_paging_cache(const K& k) {
   const z3::expr v = k.c.int_const((n + k.tag + ".v").c_str());
   const Lookup c = context_for(k, x, cached);
   ImplState t = k.s;
-  t.psc = z3::store(k.s.psc, c.did, z3::store(at(k.s.psc, c.did), v, k.so.mkPsc(k.T(), at(k.s.tbl, c.dom, v))));
-  return {n, c.valid && at(k.s.tblV, c.dom, v), t, {{"x", x}, {"viaCachedContext", cached}, {"v", v}}};
+  t.psc = z3::store(k.s.psc, c.did,
+                    z3::store(at(k.s.psc, c.did), v, k.so.mkPsc(k.T(), at(k.s.tbl, c.dom, v))));
+  return {
+      n, c.valid && at(k.s.tblV, c.dom, v), t, {{"x", x}, {"viaCachedContext", cached}, {"v", v}}};
 }
 
 ImplStep fill_iotlb(const K& k) {
@@ -297,8 +305,14 @@ ImplStep fill_iotlb(const K& k) {
   const z3::expr e = at(k.s.fe, frame, v);
   ImplState t = k.s;
   t.tlb = z3::store(k.s.tlb, c.did, z3::store(at(k.s.tlb, c.did), v, e));
-  return {n, c.valid && found && k.so.eValid(e), t,
-          {{"x", x}, {"viaCachedContext", cached}, {"viaPagingCache", via_psc}, {"v", v}, {"did", c.did}}};
+  return {n,
+          c.valid && found && k.so.eValid(e),
+          t,
+          {{"x", x},
+           {"viaCachedContext", cached},
+           {"viaPagingCache", via_psc},
+           {"v", v},
+           {"did", c.did}}};
 }
 
 }  // namespace
@@ -306,12 +320,25 @@ ImplStep fill_iotlb(const K& k) {
 std::vector<ImplStep> impl_steps(const ImplSorts& so, const ImplState& pre, const Discipline& disc,
                                  const std::string& tag) {
   const K k{so, pre, disc, tag};
-  return {lift(k, "ProcessCreate"),    lift(k, "DmaCreate"),    lift(k, "DmaMap"),       lift(k, "HandleClose(mapping)"),
-          lift(k, "HandleClose(buffer)"), lift(k, "BufferFree"), create_domain(k),
-          attach_auto(k),          attach_to_domain(k),       detach_start(k),
-          detach_finish(k),        begin(k),                  close_grant_start(k),
-          close_grant_finish(k),   close_domain_start(k),     close_domain_finish(k),
-          fill_context_cache(k),   fill_paging_cache(k),      fill_iotlb(k)};
+  return {lift(k, "ProcessCreate"),
+          lift(k, "DmaCreate"),
+          lift(k, "DmaMap"),
+          lift(k, "HandleClose(mapping)"),
+          lift(k, "HandleClose(buffer)"),
+          lift(k, "BufferFree"),
+          create_domain(k),
+          attach_auto(k),
+          attach_to_domain(k),
+          detach_start(k),
+          detach_finish(k),
+          begin(k),
+          close_grant_start(k),
+          close_grant_finish(k),
+          close_domain_start(k),
+          close_domain_finish(k),
+          fill_context_cache(k),
+          fill_paging_cache(k),
+          fill_iotlb(k)};
 }
 
 ImplStep impl_step(const ImplSorts& so, const ImplState& pre, const Discipline& disc,

@@ -52,9 +52,9 @@ TEST_P(Init, Holds) {
   }));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Inductive, Init, ::testing::Range(std::size_t{0}, names().invariants.size()),
-    [](const auto& p) { return test_name(names().invariants[p.param]); });
+INSTANTIATE_TEST_SUITE_P(Inductive, Init,
+                         ::testing::Range(std::size_t{0}, names().invariants.size()),
+                         [](const auto& p) { return test_name(names().invariants[p.param]); });
 
 using Pair = std::pair<std::size_t, std::size_t>;  // (invariant, action)
 

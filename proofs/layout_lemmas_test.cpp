@@ -61,7 +61,8 @@ Query layout_query(Universe& u, L layout, Lemma lemma) {
       using F = decltype(f);
       if constexpr (F::kind != Kind::ReservedZero) {
         const std::string n = F::c_name();
-        const z3::expr w = c.bv_const(("w." + n).c_str(), 64), v = c.bv_const(("v." + n).c_str(), 64);
+        const z3::expr w = c.bv_const(("w." + n).c_str(), 64),
+                       v = c.bv_const(("v." + n).c_str(), 64);
         goal.push_back((set<F>(w, v) & bv(c, ~F::mask)) == (w & bv(c, ~F::mask)));
         watch.emplace_back(n + ".word", w);
         watch.emplace_back(n + ".value", v);
@@ -80,7 +81,8 @@ Query layout_query(Universe& u, L layout, Lemma lemma) {
     }
   });
   if (lemma == Lemma::ReservedClear || lemma == Lemma::SpillingReservedClear) {
-    for (unsigned i = 0; i < Lt::words; ++i) goal.push_back((words[i] & bv(c, Lt::reserved_mask(i))) == bv(c, 0));
+    for (unsigned i = 0; i < Lt::words; ++i)
+      goal.push_back((words[i] & bv(c, Lt::reserved_mask(i))) == bv(c, 0));
   } else {
     vtd::layout::for_each_field(layout, [&](auto f) {
       using F = decltype(f);
@@ -136,13 +138,20 @@ LayoutCase make_case(const char* name, L layout) {
 
 const std::vector<LayoutCase>& cases() {
   static const std::vector<LayoutCase> all = {
-      make_case("RootEntry", vtd::kRootEntry),         make_case("ContextEntry", vtd::kContextEntry),
-      make_case("SlTableEntry", vtd::kSlTableEntry),   make_case("SlPte4K", vtd::kSlPte4K),
-      make_case("SlPte2M", vtd::kSlPte2M),             make_case("SlPte1G", vtd::kSlPte1G),
-      make_case("ContextCacheDesc", vtd::kContextCacheDesc), make_case("IotlbDesc", vtd::kIotlbDesc),
-      make_case("WaitDesc", vtd::kWaitDesc),           make_case("CapReg", vtd::kCapReg),
-      make_case("EcapReg", vtd::kEcapReg),             make_case("CcmdReg", vtd::kCcmdReg),
-      make_case("IotlbReg", vtd::kIotlbReg),           make_case("IqaReg", vtd::kIqaReg),
+      make_case("RootEntry", vtd::kRootEntry),
+      make_case("ContextEntry", vtd::kContextEntry),
+      make_case("SlTableEntry", vtd::kSlTableEntry),
+      make_case("SlPte4K", vtd::kSlPte4K),
+      make_case("SlPte2M", vtd::kSlPte2M),
+      make_case("SlPte1G", vtd::kSlPte1G),
+      make_case("ContextCacheDesc", vtd::kContextCacheDesc),
+      make_case("IotlbDesc", vtd::kIotlbDesc),
+      make_case("WaitDesc", vtd::kWaitDesc),
+      make_case("CapReg", vtd::kCapReg),
+      make_case("EcapReg", vtd::kEcapReg),
+      make_case("CcmdReg", vtd::kCcmdReg),
+      make_case("IotlbReg", vtd::kIotlbReg),
+      make_case("IqaReg", vtd::kIqaReg),
       make_case("FaultRecord", vtd::kFrcdReg),
   };
   return all;

@@ -22,9 +22,12 @@ z3::sort Universe::sort(const char* name) {
 
 const char* verdict_name(Verdict v) {
   switch (v) {
-    case Verdict::Proved: return "proved";
-    case Verdict::Refuted: return "refuted";
-    case Verdict::Unknown: return "unknown";
+    case Verdict::Proved:
+      return "proved";
+    case Verdict::Refuted:
+      return "refuted";
+    case Verdict::Unknown:
+      return "unknown";
   }
   return "?";
 }
@@ -76,7 +79,8 @@ Raw run_one(const QueryBuilder& build, bool negate_goal, const Strategy& st) {
     s.add(st.expand ? expand_finite_quantifiers(q.hypotheses[i]) : q.hypotheses[i]);
   }
   if (negate_goal) s.add(st.expand ? expand_finite_quantifiers(!q.goal) : !q.goal);
-  // KNIOMMU_PROOFS_DUMP=<prefix>: write each strategy's query as SMT-LIB (<prefix>.<strategy>.smt2), to replay it with the z3 command line.
+  // KNIOMMU_PROOFS_DUMP=<prefix>: write each strategy's query as SMT-LIB
+  // (<prefix>.<strategy>.smt2), to replay it with the z3 command line.
   if (const char* dump = std::getenv("KNIOMMU_PROOFS_DUMP")) {
     std::ofstream(std::string(dump) + "." + st.name + ".smt2") << s.to_smt2();
   }
@@ -93,14 +97,17 @@ Raw run_one(const QueryBuilder& build, bool negate_goal, const Strategy& st) {
   if (raw.result == z3::sat) {
     z3::model m = s.get_model();
     std::ostringstream text;
-    for (const auto& [label, term] : q.watch) text << "    " << label << " = " << m.eval(term, true) << "\n";
+    for (const auto& [label, term] : q.watch)
+      text << "    " << label << " = " << m.eval(term, true) << "\n";
     // With finite sorts the whole model is small enough to read: every state array in full.
     if (st.scope != 0) text << "  full model (objects named <Sort><i>):\n" << m << "\n";
     raw.model_text = text.str();
   } else if (raw.result == z3::unknown && reason.empty()) {
     reason = s.reason_unknown();
   }
-  const char* answer = raw.result == z3::sat ? "sat" : raw.result == z3::unsat ? "unsat" : "unknown";
+  const char* answer = raw.result == z3::sat     ? "sat"
+                       : raw.result == z3::unsat ? "unsat"
+                                                 : "unknown";
   raw.log = std::string(st.name) + ": " + answer + (reason.empty() ? "" : " (" + reason + ")");
   return raw;
 }
@@ -138,12 +145,14 @@ std::string headline(const char* what, const std::string& name, double secs) {
 Outcome prove(const std::string& name, const QueryBuilder& build) {
   const Raw raw = run(build, true);
   switch (raw.result) {
-    case z3::unsat: return {Verdict::Proved, raw.seconds, headline("PROVED", name, raw.seconds)};
+    case z3::unsat:
+      return {Verdict::Proved, raw.seconds, headline("PROVED", name, raw.seconds)};
     case z3::sat:
       return {Verdict::Refuted, raw.seconds,
               headline("REFUTED", name, raw.seconds) + "  [" + raw.log + "]\n  counterexample:\n" +
                   raw.model_text};
-    case z3::unknown: break;
+    case z3::unknown:
+      break;
   }
   return {Verdict::Unknown, raw.seconds,
           headline("UNKNOWN", name, raw.seconds) + "  [" + raw.log + "]\n"};
@@ -156,8 +165,10 @@ Outcome find_witness(const std::string& name, const QueryBuilder& build) {
       return {Verdict::Refuted, raw.seconds,
               headline("WITNESS", name, raw.seconds) + "  [" + raw.log + "]\n  trace:\n" +
                   raw.model_text};
-    case z3::unsat: return {Verdict::Proved, raw.seconds, headline("NO-WITNESS", name, raw.seconds)};
-    case z3::unknown: break;
+    case z3::unsat:
+      return {Verdict::Proved, raw.seconds, headline("NO-WITNESS", name, raw.seconds)};
+    case z3::unknown:
+      break;
   }
   return {Verdict::Unknown, raw.seconds,
           headline("UNKNOWN", name, raw.seconds) + "  [" + raw.log + "]\n"};

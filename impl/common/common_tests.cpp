@@ -10,8 +10,8 @@ namespace kniommu {
 namespace {
 
 TEST(Retcode, ErrorsAreNegativeAndDistinct) {
-  const Retcode all[] = {rcInvalidArgument, rcOutOfMemory, rcBusy, rcResourceNotFound,
-                         rcAlreadyExists, rcHandleRevoked, rcDeviceNotFound, rcNoCapability};
+  const Retcode all[] = {rcInvalidArgument, rcOutOfMemory,   rcBusy,           rcResourceNotFound,
+                         rcAlreadyExists,   rcHandleRevoked, rcDeviceNotFound, rcNoCapability};
   const std::size_t n = std::size(all);
   for (std::size_t i = 0; i < n; ++i) {
     EXPECT_LT(all[i], 0) << KnRetcodeName(all[i]);

@@ -13,8 +13,8 @@ namespace kniommu {
 
 // X-macro: one line per mutant: name and the bug it injects. The refinement suite's mutation test
 // iterates this list, so a mutant added here is automatically required to be caught.
-#define KNIOMMU_MUTANT_LIST(X)                                                                   \
-  X(NoIotlbInvalidateOnRevoke, "closing a grant skips the IOTLB invalidation")                 \
+#define KNIOMMU_MUTANT_LIST(X)                                                                \
+  X(NoIotlbInvalidateOnRevoke, "closing a grant skips the IOTLB invalidation")                \
   X(PsiMaskTooSmall, "page-selective mask from the rounded-up size, ignoring alignment")      \
   X(TableFreedBeforeInvalidation, "page-table frame freed before its invalidation completes") \
   X(SuperpageSplitLeavesMapped, "unmap over superpages leaves part of the range mapped")      \

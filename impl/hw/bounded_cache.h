@@ -20,7 +20,8 @@ class BoundedCache {
     std::size_t buckets = 1;
     while (buckets < 2 * slots_.size()) buckets *= 2;  // load factor <= 1/2
     index_.assign(buckets, kEmpty);
-    for (std::size_t i = slots_.size(); i > 0; --i) free_.push_back(static_cast<std::uint32_t>(i - 1));
+    for (std::size_t i = slots_.size(); i > 0; --i)
+      free_.push_back(static_cast<std::uint32_t>(i - 1));
   }
 
   Value* find(const Key& key) {

@@ -39,7 +39,9 @@ class ContextCache {
   // 2: bits 2:1, 3: bits 2:0), and with the given DID.
   std::size_t invalidate_device(std::uint16_t sid, unsigned fm, std::uint16_t did);
   template <class Fn>
-  void for_each(Fn fn) const { cache_.for_each(fn); }
+  void for_each(Fn fn) const {
+    cache_.for_each(fn);
+  }
   std::size_t size() const { return cache_.size(); }
 
  private:
@@ -59,8 +61,8 @@ struct IotlbKeyHash {
   }
 };
 struct IotlbEntry {
-  PhysAddr page_pa = 0;     // base of the (super)page
-  std::uint8_t perms = 0;   // kPermRead | kPermWrite; 0 for a negative (not-present) entry
+  PhysAddr page_pa = 0;    // base of the (super)page
+  std::uint8_t perms = 0;  // kPermRead | kPermWrite; 0 for a negative (not-present) entry
 };
 
 class Iotlb {
@@ -75,7 +77,9 @@ class Iotlb {
   // masked down to that alignment — including superpage entries covering part of the range.
   std::size_t invalidate_pages(std::uint16_t did, std::uint64_t addr, unsigned am);
   template <class Fn>
-  void for_each(Fn fn) const { cache_.for_each(fn); }
+  void for_each(Fn fn) const {
+    cache_.for_each(fn);
+  }
   std::size_t size() const { return cache_.size(); }
 
  private:

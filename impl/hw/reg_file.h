@@ -17,8 +17,8 @@ class RegFile {
   // Declares a register: reset value and masks (RO bits are those in none of the masks).
   void define64(std::uint32_t off, std::uint64_t value, std::uint64_t wmask, std::uint64_t w1cmask,
                 std::uint64_t womask = 0);
-  void define32(std::uint32_t off, std::uint32_t value, std::uint32_t wmask,
-                std::uint32_t w1cmask, std::uint32_t womask = 0);
+  void define32(std::uint32_t off, std::uint32_t value, std::uint32_t wmask, std::uint32_t w1cmask,
+                std::uint32_t womask = 0);
 
   // Software view. `len` is 4 or 8; accesses outside the file read 0 / are dropped.
   std::uint64_t guest_read(std::uint32_t off, unsigned len) const;

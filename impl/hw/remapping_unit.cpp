@@ -104,8 +104,7 @@ void RemappingUnit::dispatch_write(std::uint32_t off, unsigned len) {
   if (covers(vtd::kRegCcmd + 4)) handle_ccmd();
   if (covers(iotlb_off() + 4)) handle_iotlb_reg();
   if (covers(vtd::kRegIqt)) process_queue();
-  if (covers(vtd::kRegFsts) ||
-      (off >= frcd_off(0) && off < frcd_off(config_.nfr + 1))) {
+  if (covers(vtd::kRegFsts) || (off >= frcd_off(0) && off < frcd_off(config_.nfr + 1))) {
     handle_fsts_or_frcd_write();
   }
   if (covers(vtd::kRegIcs)) handle_ics_write();
@@ -116,7 +115,9 @@ void RemappingUnit::handle_gcmd() {
   using S = decltype(vtd::kGstsReg);
   const std::uint64_t cmd = regs_.raw32(vtd::kRegGcmd);
   std::uint64_t sts = regs_.raw32(vtd::kRegGsts);
-  const auto bit = [](std::uint64_t w, auto name, auto layout) { return field_of(layout, name, w); };
+  const auto bit = [](std::uint64_t w, auto name, auto layout) {
+    return field_of(layout, name, w);
+  };
 
   // TE: persistent. Turning it off resets the fault-record cursor (vtd.md §1.10 step 7). The
   // caches are left alone: hardware does not flush them on a TE toggle.
@@ -143,8 +144,7 @@ void RemappingUnit::handle_gcmd() {
   if (qie != 0 && qies == 0 && config_.queued_invalidation) {
     regs_.set_raw64(vtd::kRegIqh, 0);
     sts = with_field(S{}, KNIOMMU_F("QIES"), sts, 1);
-  } else if (qie == 0 && qies != 0 &&
-             regs_.raw64(vtd::kRegIqh) == regs_.raw64(vtd::kRegIqt)) {
+  } else if (qie == 0 && qies != 0 && regs_.raw64(vtd::kRegIqh) == regs_.raw64(vtd::kRegIqt)) {
     sts = with_field(S{}, KNIOMMU_F("QIES"), sts, 0);
   }
   regs_.set_raw32(vtd::kRegGsts, static_cast<std::uint32_t>(sts));
@@ -163,9 +163,9 @@ void RemappingUnit::handle_fsts_or_frcd_write() {
   // Nothing left to report: the pending fault interrupt is withdrawn.
   if (field_of(F{}, KNIOMMU_F("PPF"), fsts) == 0 && field_of(F{}, KNIOMMU_F("PFO"), fsts) == 0 &&
       field_of(F{}, KNIOMMU_F("IQE"), fsts) == 0) {
-    regs_.set_raw32(vtd::kRegFectl, static_cast<std::uint32_t>(with_field(
-                                        vtd::kFectlReg, KNIOMMU_F("IP"),
-                                        regs_.raw32(vtd::kRegFectl), 0)));
+    regs_.set_raw32(vtd::kRegFectl,
+                    static_cast<std::uint32_t>(with_field(vtd::kFectlReg, KNIOMMU_F("IP"),
+                                                          regs_.raw32(vtd::kRegFectl), 0)));
   }
 }
 
@@ -216,17 +216,17 @@ bool RemappingUnit::references_locked(PhysAddr pa, std::uint64_t len) const {
   const auto hits = [&](PhysAddr a, std::uint64_t alen) { return a < pa + len && pa < a + alen; };
   bool found = false;
   context_cache_.for_each([&](std::uint16_t, const ContextInfo& c) {
-    found = found || (c.present && c.tt != static_cast<std::uint8_t>(vtd::TranslationType::kPassThrough) &&
-                      hits(c.slptptr, vtd::kPageSize));
+    found = found ||
+            (c.present && c.tt != static_cast<std::uint8_t>(vtd::TranslationType::kPassThrough) &&
+             hits(c.slptptr, vtd::kPageSize));
   });
   iotlb_.for_each([&](const IotlbKey& k, const IotlbEntry& t) {
     found = found || (t.perms != 0 && hits(t.page_pa, std::uint64_t{1} << k.shift));
   });
   if (found || psc_.references(pa, len)) return true;
   if (root_valid_ && field_of(vtd::kGstsReg, KNIOMMU_F("RTPS"), regs_.raw32(vtd::kRegGsts)) != 0) {
-    walker_.for_each_reachable(root_table_, [&](PhysAddr a, std::uint64_t alen) {
-      found = found || hits(a, alen);
-    });
+    walker_.for_each_reachable(
+        root_table_, [&](PhysAddr a, std::uint64_t alen) { found = found || hits(a, alen); });
   }
   return found;
 }

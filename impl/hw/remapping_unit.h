@@ -21,28 +21,28 @@
 #include "hw/sim_phys_mem.h"
 #include "hw/unit_config.h"
 #include "hw/walker.h"
-#include "vtd/formats.h"
 #include "kniommu/sim.h"
+#include "vtd/formats.h"
 #include "vtd/mmio.h"
 
 namespace kniommu::hw {
 
 struct UnitStats {
-  std::uint64_t translations = 0;       // translate requests with TE on (per page)
-  std::uint64_t untranslated = 0;       // requests with TE off (pass to physical)
+  std::uint64_t translations = 0;  // translate requests with TE on (per page)
+  std::uint64_t untranslated = 0;  // requests with TE off (pass to physical)
   std::uint64_t iotlb_hits = 0;
   std::uint64_t iotlb_misses = 0;
   std::uint64_t context_hits = 0;
   std::uint64_t context_misses = 0;
-  std::uint64_t psc_entries_now = 0;     // snapshot of the paging-structure cache's size
+  std::uint64_t psc_entries_now = 0;  // snapshot of the paging-structure cache's size
   std::uint64_t faults_recorded = 0;
-  std::uint64_t faults_suppressed = 0;   // qualified faults of FPD=1 contexts
-  std::uint64_t faults_dropped = 0;      // PFO set or the next record still full
-  std::uint64_t fault_events = 0;        // fault interrupts raised (FECTL.IM clear) or pended
+  std::uint64_t faults_suppressed = 0;  // qualified faults of FPD=1 contexts
+  std::uint64_t faults_dropped = 0;     // PFO set or the next record still full
+  std::uint64_t fault_events = 0;       // fault interrupts raised (FECTL.IM clear) or pended
   std::uint64_t cc_global = 0, cc_domain = 0, cc_device = 0;
   std::uint64_t iotlb_global = 0, iotlb_domain = 0, iotlb_page = 0;
   std::uint64_t wait_descriptors = 0;
-  std::uint64_t queue_errors = 0;        // FSTS.IQE raised
+  std::uint64_t queue_errors = 0;                    // FSTS.IQE raised
   std::uint64_t register_invalidations_refused = 0;  // CCMD/IOTLB register used while QI is on
   std::uint64_t write_buffer_flushes = 0;
 };
@@ -109,8 +109,8 @@ class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
   void raise_queue_error(unsigned iqei);
 
   // Translation internals (mu_ held).
-  Fault translate_locked(std::uint16_t sid, std::uint64_t iova, std::uint8_t need,
-                         RequestKind kind, PhysAddr* pa);
+  Fault translate_locked(std::uint16_t sid, std::uint64_t iova, std::uint8_t need, RequestKind kind,
+                         PhysAddr* pa);
   Fault lookup_context(std::uint16_t sid, ContextInfo* ctx);
   void report(std::uint16_t sid, std::uint64_t iova, bool write, Fault f, bool fpd);
   void record_fault(std::uint16_t sid, std::uint64_t iova, bool write, Fault f);

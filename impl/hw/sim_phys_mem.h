@@ -110,7 +110,7 @@ class SimPhysMem final : public vtd::PhysMem {
 
   mutable std::mutex alloc_mu_;
   std::array<std::set<std::uint64_t>, kMaxOrder + 1> free_;  // free block start PFNs per order
-  std::map<std::uint64_t, unsigned> allocated_;               // block start PFN -> order
+  std::map<std::uint64_t, unsigned> allocated_;              // block start PFN -> order
   std::uint64_t in_use_ = 0;
   std::uint64_t peak_ = 0;
   std::uint64_t bad_frees_ = 0;

@@ -21,8 +21,8 @@ constexpr unsigned kIqeiReserved = 4;
 
 }  // namespace
 
-void RemappingUnit::invalidate_context(unsigned granularity, std::uint16_t did,
-                                       std::uint16_t sid, unsigned fm) {
+void RemappingUnit::invalidate_context(unsigned granularity, std::uint16_t did, std::uint16_t sid,
+                                       unsigned fm) {
   if (granularity == kGlobal) {
     context_cache_.invalidate_all();
     ++stats_.cc_global;
@@ -108,8 +108,8 @@ void RemappingUnit::raise_queue_error(unsigned iqei) {
   std::uint64_t fsts = regs_.raw32(vtd::kRegFsts);
   fsts = with_field(vtd::kFstsReg, KNIOMMU_F("IQE"), fsts, 1);
   regs_.set_raw32(vtd::kRegFsts, static_cast<std::uint32_t>(fsts));
-  regs_.set_raw64(vtd::kRegIqercd,
-                  with_field(vtd::kIqercdReg, KNIOMMU_F("IQEI"), regs_.raw64(vtd::kRegIqercd), iqei));
+  regs_.set_raw64(vtd::kRegIqercd, with_field(vtd::kIqercdReg, KNIOMMU_F("IQEI"),
+                                              regs_.raw64(vtd::kRegIqercd), iqei));
   ++stats_.queue_errors;
   raise_fault_event();
 }
@@ -148,8 +148,9 @@ unsigned RemappingUnit::run_descriptor(const vtd::layout::Words<2>& desc) {
       mem_.write(d.status_addr(), &data, sizeof data);
     }
     if (d.interrupt() != 0) {
-      regs_.set_raw32(vtd::kRegIcs, static_cast<std::uint32_t>(with_field(
-                                        vtd::kIcsReg, KNIOMMU_F("IWC"), regs_.raw32(vtd::kRegIcs), 1)));
+      regs_.set_raw32(vtd::kRegIcs,
+                      static_cast<std::uint32_t>(with_field(vtd::kIcsReg, KNIOMMU_F("IWC"),
+                                                            regs_.raw32(vtd::kRegIcs), 1)));
       // The completion event pends in IECTL.IP while IECTL.IM masks it (same format as FECTL).
       const std::uint64_t iectl = regs_.raw32(kRegIectl);
       if (field_of(vtd::kFectlReg, KNIOMMU_F("IM"), iectl) != 0) {
@@ -170,7 +171,8 @@ void RemappingUnit::process_queue() {
   if (field_of(vtd::kFstsReg, KNIOMMU_F("IQE"), regs_.raw32(vtd::kRegFsts)) != 0) return;
   const std::uint64_t iqa = regs_.raw64(vtd::kRegIqa);
   const PhysAddr base = field_of(vtd::kIqaReg, KNIOMMU_F("IQA"), iqa) << vtd::kPageShift;
-  const std::uint64_t slots = std::uint64_t{1} << (field_of(vtd::kIqaReg, KNIOMMU_F("QS"), iqa) + 8);
+  const std::uint64_t slots = std::uint64_t{1}
+                              << (field_of(vtd::kIqaReg, KNIOMMU_F("QS"), iqa) + 8);
   const std::uint64_t tail = field_of(P{}, KNIOMMU_F("QP"), regs_.raw64(vtd::kRegIqt));
   std::uint64_t head = field_of(P{}, KNIOMMU_F("QP"), regs_.raw64(vtd::kRegIqh));
   if (tail >= slots) {

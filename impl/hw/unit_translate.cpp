@@ -11,7 +11,8 @@ namespace {
 constexpr PhysAddr kInterruptBase = 0xFEE0'0000;
 constexpr PhysAddr kInterruptEnd = 0xFEF0'0000;
 constexpr std::uint8_t kTtDeviceTlb = static_cast<std::uint8_t>(vtd::TranslationType::kDeviceTlb);
-constexpr std::uint8_t kTtPassThrough = static_cast<std::uint8_t>(vtd::TranslationType::kPassThrough);
+constexpr std::uint8_t kTtPassThrough =
+    static_cast<std::uint8_t>(vtd::TranslationType::kPassThrough);
 
 Fault permission_fault(std::uint8_t need) {
   return (need & kPermWrite) != 0 ? Fault::kNoWrite : Fault::kNoRead;
@@ -90,8 +91,8 @@ Fault RemappingUnit::translate_locked(std::uint16_t sid, std::uint64_t iova, std
   if (kind == RequestKind::kTranslated || ctx.tt == kTtPassThrough) {
     // Translated requests carry a host address and need a device-TLB context; pass-through
     // contexts use the address as is.
-    const bool allowed = kind == RequestKind::kTranslated ? ctx.tt == kTtDeviceTlb
-                                                          : ctx.tt == kTtPassThrough;
+    const bool allowed =
+        kind == RequestKind::kTranslated ? ctx.tt == kTtDeviceTlb : ctx.tt == kTtPassThrough;
     if (!allowed) {
       report(sid, iova, write, Fault::kBlockedByTranslationType, ctx.fpd);
       return Fault::kBlockedByTranslationType;

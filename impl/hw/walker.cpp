@@ -171,8 +171,8 @@ Fault Walker::walk(const ContextInfo& ctx, std::uint64_t iova, std::uint8_t need
   }
 }
 
-void Walker::for_each_reachable(
-    PhysAddr rta, const std::function<void(PhysAddr, std::uint64_t)>& visit) const {
+void Walker::for_each_reachable(PhysAddr rta,
+                                const std::function<void(PhysAddr, std::uint64_t)>& visit) const {
   // Whole 4 KiB tables are copied out once and decoded from the copy: much cheaper than entry-by-
   // entry reads, and this runs on every free.
   using Page = std::array<std::uint64_t, 512>;

@@ -18,9 +18,9 @@
 namespace kniommu::hw {
 
 struct WalkResult {
-  PhysAddr page_pa = 0;    // base of the leaf's (super)page
-  unsigned shift = 12;     // 12, 21 or 30
-  std::uint8_t perms = 0;  // R/W ANDed over every level
+  PhysAddr page_pa = 0;      // base of the leaf's (super)page
+  unsigned shift = 12;       // 12, 21 or 30
+  std::uint8_t perms = 0;    // R/W ANDed over every level
   bool not_present = false;  // the fault came from an entry with R = W = 0 (CM=1 may cache it)
 };
 

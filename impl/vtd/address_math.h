@@ -25,14 +25,16 @@ struct U64Ops {
   static constexpr Word select(bool c, Word a, Word b) { return c ? a : b; }
 };
 
-inline constexpr unsigned kLevelBits = 9;       // 512 entries per table
-inline constexpr unsigned kOffsetBits = 12;     // 4 KiB pages
+inline constexpr unsigned kLevelBits = 9;    // 512 entries per table
+inline constexpr unsigned kOffsetBits = 12;  // 4 KiB pages
 inline constexpr unsigned kEntriesPerTable = 1u << kLevelBits;
 
 // Bit position where the index of `level` (1 = PT ... 5 = PML5) starts: 12, 21, 30, 39, 48.
 constexpr unsigned level_shift(unsigned level) { return kOffsetBits + kLevelBits * (level - 1); }
 // Bytes mapped by one entry at `level`: 4 KiB, 2 MiB, 1 GiB, 512 GiB, 256 TiB.
-constexpr std::uint64_t level_size(unsigned level) { return std::uint64_t{1} << level_shift(level); }
+constexpr std::uint64_t level_size(unsigned level) {
+  return std::uint64_t{1} << level_shift(level);
+}
 
 // The 9-bit table index of `iova` at `level`.
 template <class Ops>
@@ -50,7 +52,7 @@ constexpr typename Ops::Word page_offset(const typename Ops::Word& iova) {
 // its low 9 bits are used). recombine(split(iova)) == iova for every iova below 2^(12+9*levels).
 template <class Ops>
 constexpr typename Ops::Word recombine(const std::array<typename Ops::Word, 5>& indices,
-                             const typename Ops::Word& offset, unsigned levels) {
+                                       const typename Ops::Word& offset, unsigned levels) {
   const auto nine = Ops::constant(offset, kEntriesPerTable - 1);
   auto v = offset & Ops::constant(offset, (std::uint64_t{1} << kOffsetBits) - 1);
   for (unsigned l = 1; l <= levels && l <= 5; ++l) {
@@ -72,7 +74,8 @@ constexpr auto fits_width(const typename Ops::Word& iova, unsigned width) {
 // range is unaligned (Linux 59bf3557cf2f, vtd.md §3 item 1). Result is in 0..64; 64 means only a
 // whole-address-space block covers it.
 template <class Ops>
-constexpr typename Ops::Word psi_mask(const typename Ops::Word& first_pfn, const typename Ops::Word& last_pfn) {
+constexpr typename Ops::Word psi_mask(const typename Ops::Word& first_pfn,
+                                      const typename Ops::Word& last_pfn) {
   const auto diff = first_pfn ^ last_pfn;
   const auto zero = Ops::constant(first_pfn, 0);
   auto am = zero;

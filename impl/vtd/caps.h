@@ -24,7 +24,9 @@ struct CapReg : layout::Register<CapReg, decltype(kCapReg)> {
   // Address width in bits (MGAW holds width - 1).
   constexpr unsigned mgaw_bits() const { return static_cast<unsigned>(mgaw()) + 1; }
   constexpr std::uint64_t domain_count() const { return std::uint64_t{1} << (4 + 2 * nd()); }
-  constexpr std::uint32_t fault_record_offset() const { return static_cast<std::uint32_t>(fro() * 16); }
+  constexpr std::uint32_t fault_record_offset() const {
+    return static_cast<std::uint32_t>(fro() * 16);
+  }
   constexpr bool supports_levels(unsigned levels) const {
     return levels >= 2 && levels <= 6 && ((sagaw() >> (levels - 2)) & 1) != 0;
   }
@@ -40,7 +42,9 @@ struct EcapReg : layout::Register<EcapReg, decltype(kEcapReg)> {
   KNIOMMU_VTD_ACCESSOR(EcapReg, pt, "PT")
   KNIOMMU_VTD_ACCESSOR(EcapReg, sc, "SC")
   KNIOMMU_VTD_ACCESSOR(EcapReg, iro, "IRO")
-  constexpr std::uint32_t iotlb_reg_offset() const { return static_cast<std::uint32_t>(iro() * 16); }
+  constexpr std::uint32_t iotlb_reg_offset() const {
+    return static_cast<std::uint32_t>(iro() * 16);
+  }
 };
 
 // Width covered by a walk of `levels` levels: 39 / 48 / 57 bits for 3 / 4 / 5 (AGAW = 30 + 9*AW).
@@ -48,10 +52,10 @@ constexpr unsigned width_for_levels(unsigned levels) { return 12 + 9 * levels; }
 // Context-entry AW for a level count (AW = levels - 2).
 constexpr std::uint64_t aw_for_levels(unsigned levels) { return levels - 2; }
 
-// Table depth for a domain on this unit: the fewest levels whose width covers MGAW, then the highest
-// level count at or below it that SAGAW advertises (Linux's agaw search; Xen 474fc7d3c6 picked the
-// lowest SAGAW bit instead, which wastes address space). Only 3, 4 and 5 are considered (2-level
-// and 6-level are reserved). Returns 0 when SAGAW offers none of them.
+// Table depth for a domain on this unit: the fewest levels whose width covers MGAW, then the
+// highest level count at or below it that SAGAW advertises (Linux's agaw search; Xen 474fc7d3c6
+// picked the lowest SAGAW bit instead, which wastes address space). Only 3, 4 and 5 are considered
+// (2-level and 6-level are reserved). Returns 0 when SAGAW offers none of them.
 constexpr unsigned select_levels(const CapReg& cap) {
   unsigned want = 3;
   while (want < 5 && width_for_levels(want) < cap.mgaw_bits()) ++want;

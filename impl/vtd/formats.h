@@ -21,6 +21,8 @@ using layout::ignored;
 using layout::make_layout;
 using layout::reserved;
 
+// The layout tables stay one field per line, in bit order, so each can be read against the spec.
+// clang-format off
 // ---- Root entry (128-bit, legacy): vtd.md §1.2 ----------------------------------------------
 inline constexpr auto kRootEntry = make_layout<2>(
     field<0, 0, 1>(KNIOMMU_F("P")),
@@ -360,5 +362,7 @@ inline constexpr auto kFrcdReg = make_layout<2>(
     field<1, 60, 2>(KNIOMMU_F("AT")),
     field<1, 62, 1>(KNIOMMU_F("T")),
     field<1, 63, 1>(KNIOMMU_F("F")));
+
+// clang-format on
 
 }  // namespace kniommu::vtd

@@ -53,14 +53,22 @@ ContextCacheDesc cc_domain_desc(std::uint16_t did) {
 
 ContextCacheDesc cc_device_desc(std::uint16_t did, std::uint16_t sid, unsigned fm) {
   ContextCacheDesc d;
-  d.set_type(kDescContextCache).set_granularity(g(Granularity::kDeviceOrPage)).set_did(did).set_sid(sid).set_fm(fm);
+  d.set_type(kDescContextCache)
+      .set_granularity(g(Granularity::kDeviceOrPage))
+      .set_did(did)
+      .set_sid(sid)
+      .set_fm(fm);
   return d;
 }
 
 namespace {
 IotlbDesc iotlb_base(Granularity gr, std::uint16_t did, bool drain_reads, bool drain_writes) {
   IotlbDesc d;
-  d.set_type(kDescIotlb).set_granularity(g(gr)).set_did(did).set_dr(drain_reads).set_dw(drain_writes);
+  d.set_type(kDescIotlb)
+      .set_granularity(g(gr))
+      .set_did(did)
+      .set_dr(drain_reads)
+      .set_dw(drain_writes);
   return d;
 }
 }  // namespace

@@ -95,6 +95,7 @@ IotlbDesc iotlb_page_desc(std::uint16_t did, std::uint64_t addr, unsigned am, bo
 IotlbDesc iotlb_desc(std::uint16_t did, const IotlbInvalidation& inv, bool drain_reads,
                      bool drain_writes);
 // Status write of `data` to `status_pa` (4-byte aligned) when all earlier descriptors completed.
-WaitDesc wait_desc(PhysAddr status_pa, std::uint32_t data, bool interrupt = false, bool fence = true);
+WaitDesc wait_desc(PhysAddr status_pa, std::uint32_t data, bool interrupt = false,
+                   bool fence = true);
 
 }  // namespace kniommu::vtd

@@ -102,7 +102,8 @@ struct Layout {
   }
   template <class F>
   static constexpr std::size_t count_named() {
-    return (std::size_t{0} + ... + (std::is_same_v<typename F::name_type, typename Fs::name_type> ? 1 : 0));
+    return (std::size_t{0} + ... +
+            (std::is_same_v<typename F::name_type, typename Fs::name_type> ? 1 : 0));
   }
   static constexpr bool names_unique() { return ((count_named<Fs>() == 1) && ...); }
   template <Kind K>
@@ -117,7 +118,9 @@ struct Layout {
 
  public:
   // Bits of word `w` that must be zero (ReservedZero fields only).
-  static constexpr std::uint64_t reserved_mask(unsigned w) { return kind_mask<Kind::ReservedZero>(w); }
+  static constexpr std::uint64_t reserved_mask(unsigned w) {
+    return kind_mask<Kind::ReservedZero>(w);
+  }
   static constexpr std::uint64_t ignored_mask(unsigned w) { return kind_mask<Kind::Ignored>(w); }
   static constexpr std::uint64_t value_mask(unsigned w) { return kind_mask<Kind::Value>(w); }
   // Bits of word `w` covered by some field.
@@ -139,7 +142,8 @@ struct Layout {
     constexpr auto found = hana::find_if(fields, [](auto f) {
       return hana::bool_c<std::is_same_v<typename decltype(f)::name_type, Name>>;
     });
-    static_assert(!decltype(hana::is_nothing(found))::value, "no bit field of that name in this layout");
+    static_assert(!decltype(hana::is_nothing(found))::value,
+                  "no bit field of that name in this layout");
     return found.value();
   }
 
@@ -207,9 +211,13 @@ struct Entry {
   Words<L::words> w{};
 
   template <class Name>
-  constexpr std::uint64_t get(Name n) const { return L::get(w, n); }
+  constexpr std::uint64_t get(Name n) const {
+    return L::get(w, n);
+  }
   template <class Name>
-  constexpr void set(Name n, std::uint64_t v) { L::set(w, n, v); }
+  constexpr void set(Name n, std::uint64_t v) {
+    L::set(w, n, v);
+  }
   constexpr bool reserved_clear() const { return L::reserved_clear(w); }
   friend constexpr bool operator==(const Entry&, const Entry&) = default;
 };

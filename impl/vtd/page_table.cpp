@@ -23,7 +23,8 @@ constexpr unsigned slot_index(std::uint64_t iova, unsigned level) {
 // One past the last index of the table at `level` that [iova, end) touches (end > iova).
 constexpr unsigned end_index(std::uint64_t iova, std::uint64_t end, unsigned level) {
   const std::uint64_t span = (end - 1 - slot_start(iova, level)) >> level_shift(level);
-  return static_cast<unsigned>(std::min<std::uint64_t>(kEntriesPerTable, slot_index(iova, level) + span + 1));
+  return static_cast<unsigned>(
+      std::min<std::uint64_t>(kEntriesPerTable, slot_index(iova, level) + span + 1));
 }
 constexpr bool page_aligned(std::uint64_t v) { return (v & (kPageSize - 1)) == 0; }
 
@@ -63,7 +64,7 @@ class EntryCursor {
   bool known_empty_;
   unsigned end_idx_;
   unsigned base_ = kEntriesPerTable;  // nothing loaded
-  std::uint64_t buf_[kChunk];  // filled before use; not zeroed (per-call cost)
+  std::uint64_t buf_[kChunk];         // filled before use; not zeroed (per-call cost)
 };
 
 // Stores entries into one table. A table this map call allocated and has not linked yet cannot be
@@ -72,7 +73,8 @@ class EntryCursor {
 // walker never sees a torn entry.
 class EntryWriter {
  public:
-  EntryWriter(PhysMem& mem, PhysAddr table, bool unlinked) : mem_(mem), table_(table), unlinked_(unlinked) {}
+  EntryWriter(PhysMem& mem, PhysAddr table, bool unlinked)
+      : mem_(mem), table_(table), unlinked_(unlinked) {}
   EntryWriter(const EntryWriter&) = delete;
   EntryWriter& operator=(const EntryWriter&) = delete;
   ~EntryWriter() { flush(); }
@@ -105,8 +107,8 @@ class EntryWriter {
 
 // Frames allocated up front for one map call, chained through their word 0 until used.
 struct SecondLevelPageTable::MapState {
-  std::uint64_t iova = 0;     // start of the request
-  PhysAddr pa = 0;            // pa that `iova` maps to
+  std::uint64_t iova = 0;  // start of the request
+  PhysAddr pa = 0;         // pa that `iova` maps to
   std::uint32_t perms = 0;
   std::uint64_t tables_needed = 0;  // counted by the plan pass
   PhysAddr pool = 0;                // chain of pre-allocated zeroed frames
@@ -181,7 +183,10 @@ Retcode SecondLevelPageTable::map_level(MapState& s, Pass pass, PhysAddr table, 
       // In a table known to be empty, every following slot that the range still covers whole is
       // a leaf too (iova and pa advance by the page size): handle the run in one go.
       const std::uint64_t size = level_size(level);
-      const unsigned run = all_empty ? static_cast<unsigned>(std::min<std::uint64_t>(end_idx - idx, (end - iova) / size)) : 1;
+      const unsigned run =
+          all_empty
+              ? static_cast<unsigned>(std::min<std::uint64_t>(end_idx - idx, (end - iova) / size))
+              : 1;
       if (pass == Pass::Install) {
         for (unsigned r = 0; r < run; ++r) {
           out.put(idx + r, Fmt::leaf_entry(level, s.pa_of(iova) + r * size, s.perms));
@@ -300,7 +305,8 @@ void SecondLevelPageTable::unmap_level(UnmapState& s, PhysAddr table, unsigned l
     const PhysAddr at = table + 8 * idx;
     const std::uint64_t e = entries.at(idx);
     if (Fmt::present(e) && Fmt::is_leaf(level, e)) {
-      const bool skip = level >= 2 && s.cleared_superpage && mutant(Mutant::SuperpageSplitLeavesMapped);
+      const bool skip =
+          level >= 2 && s.cleared_superpage && mutant(Mutant::SuperpageSplitLeavesMapped);
       if (!skip) {
         // Whole leaf, even when the range covers only part of a superpage (no split on unmap).
         mem_.write64(at, 0);

@@ -33,9 +33,9 @@
 namespace kniommu::vtd {
 
 struct PageTableConfig {
-  unsigned levels = 4;            // 3, 4 or 5
-  unsigned input_width = 48;      // min(MGAW, width of `levels`): IOVAs must be below 2^input_width
-  SlFormat format{};              // HAW, SC, DT, allowed superpage sizes
+  unsigned levels = 4;        // 3, 4 or 5
+  unsigned input_width = 48;  // min(MGAW, width of `levels`): IOVAs must be below 2^input_width
+  SlFormat format{};          // HAW, SC, DT, allowed superpage sizes
 
   // The configuration a domain gets on a unit with these capabilities: the deepest supported table
   // that MGAW needs (select_levels), superpages as SLLPS allows. `haw` is the host address width.
@@ -45,17 +45,18 @@ struct PageTableConfig {
     c.levels = select_levels(cap);
     const unsigned w = width_for_levels(c.levels);
     c.input_width = cap.mgaw_bits() < w ? cap.mgaw_bits() : w;
-    c.format = SlFormat{haw, ecap.sc() != 0, ecap.dt() != 0, cap.superpage_2m(), cap.superpage_1g()};
+    c.format =
+        SlFormat{haw, ecap.sc() != 0, ecap.dt() != 0, cap.superpage_2m(), cap.superpage_1g()};
     return c;
   }
 };
 
 struct Translation {
-  PhysAddr pa = 0;               // physical address of the translated iova (offset included)
-  std::uint64_t page_size = 0;   // size of the leaf: 4 KiB, 2 MiB or 1 GiB
-  std::uint64_t page_iova = 0;   // iova of the leaf's first byte
+  PhysAddr pa = 0;                  // physical address of the translated iova (offset included)
+  std::uint64_t page_size = 0;      // size of the leaf: 4 KiB, 2 MiB or 1 GiB
+  std::uint64_t page_iova = 0;      // iova of the leaf's first byte
   std::uint32_t perms = kPermNone;  // AND of R/W over every level
-  unsigned level = 0;            // level of the leaf (1, 2 or 3)
+  unsigned level = 0;               // level of the leaf (1, 2 or 3)
 };
 
 class SecondLevelPageTable {

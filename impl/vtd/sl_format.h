@@ -36,10 +36,14 @@ struct VtdSsFormat {
   static constexpr bool is_leaf(unsigned level, std::uint64_t e) {
     return level == 1 || (level <= 3 && (e & ps_mask()) != 0);
   }
-  static constexpr std::uint32_t perms(std::uint64_t e) { return static_cast<std::uint32_t>(e & kPermMask); }
+  static constexpr std::uint32_t perms(std::uint64_t e) {
+    return static_cast<std::uint32_t>(e & kPermMask);
+  }
 
   // Next-table address of a table entry.
-  static constexpr PhysAddr table_addr(std::uint64_t e) { return e & TableL::mask_of(KNIOMMU_F("ADDR")); }
+  static constexpr PhysAddr table_addr(std::uint64_t e) {
+    return e & TableL::mask_of(KNIOMMU_F("ADDR"));
+  }
   // Output address of a leaf at `level`.
   static constexpr PhysAddr leaf_addr(unsigned level, std::uint64_t e) {
     switch (level) {

@@ -12,7 +12,7 @@ namespace kniommu::vtd {
 
 // The capabilities that decide which bits of an SL entry are reserved.
 struct SlFormat {
-  unsigned haw = 48;       // host address width: output-address bits at or above it are reserved
+  unsigned haw = 48;  // host address width: output-address bits at or above it are reserved
   bool snoop_control = false;  // ECAP.SC: SNP allowed on leaves
   bool device_tlb = false;     // ECAP.DT: TM allowed on leaves
   bool super_2m = false;       // CAP.SLLPS bit 0
@@ -36,7 +36,8 @@ struct SlReservedMasks {
   // does not allow is reserved (vtd.md §1.4: unsupported sizes are treated as reserved).
   constexpr std::uint64_t reserved(unsigned level, std::uint64_t entry) const {
     if (level == 1) return leaf[1];
-    if ((entry & ps_mask()) != 0) return leaf_allowed[level] ? leaf[level] : (table[level] | ps_mask());
+    if ((entry & ps_mask()) != 0)
+      return leaf_allowed[level] ? leaf[level] : (table[level] | ps_mask());
     return table[level];
   }
   constexpr bool reserved_clear(unsigned level, std::uint64_t entry) const {
@@ -50,9 +51,7 @@ struct SlReservedMasks {
 namespace detail {
 // Bits at or above the host address width (up to bit 63; the layouts make 63:52 ignored or TM,
 // so callers intersect with the ADDR field).
-constexpr std::uint64_t above_haw(unsigned haw) {
-  return haw >= 64 ? 0 : ~layout::low_bits(haw);
-}
+constexpr std::uint64_t above_haw(unsigned haw) { return haw >= 64 ? 0 : ~layout::low_bits(haw); }
 // Reserved bits of a leaf layout under a configuration.
 template <class L>
 constexpr std::uint64_t leaf_mask(L l, const SlFormat& f) {

@@ -12,8 +12,8 @@
 #include <string_view>
 
 #include "common/mutation.h"
-#include "kniommu/builtin_adapter.h"
 #include "kniommu/adapter.h"  // includes kniommu/dma.h without the pedantic warning
+#include "kniommu/builtin_adapter.h"
 #include "kniommu/iommu_api.h"
 #include "kniommu/sim.h"
 
@@ -46,7 +46,9 @@ void system_destroy(KnAdapterSession* s) {
   delete s;
 }
 
-Retcode process_create(KnAdapterSession* s, KnPid* out) { return KnSimProcessCreate(s->system, out); }
+Retcode process_create(KnAdapterSession* s, KnPid* out) {
+  return KnSimProcessCreate(s->system, out);
+}
 Retcode process_exit(KnAdapterSession* s, KnPid pid) { return KnSimProcessExit(s->system, pid); }
 
 Retcode device_dma(KnAdapterSession* s, uint16_t bdf, uint64_t iova, void* data, size_t len,
@@ -72,10 +74,10 @@ uint64_t use_after_free_count(KnAdapterSession* s) { return KnSimUseAfterFreeCou
 uint64_t frames_in_use(KnAdapterSession* s) { return KnSimFramesInUse(s->system); }
 
 // Every API entry: bind, then call; a failed bind is reported as the call's result.
-#define KN_AS(pid, call)                      \
-  do {                                        \
-    const Retcode bound = bind(s, (pid));     \
-    return bound != rcOk ? bound : (call);    \
+#define KN_AS(pid, call)                   \
+  do {                                     \
+    const Retcode bound = bind(s, (pid));  \
+    return bound != rcOk ? bound : (call); \
   } while (0)
 
 Retcode attach_device(KnAdapterSession* s, KnPid pid, uint16_t bdf) {

@@ -24,7 +24,8 @@ model::Pid pid(const model::State& s) {
   // interesting sequences need several calls by the same process); sometimes any other.
   const auto alive = alive_pids(s);
   if (alive.empty()) return 1;
-  return chance(35) ? alive[static_cast<size_t>(pick(static_cast<int>(alive.size())))] : alive.front();
+  return chance(35) ? alive[static_cast<size_t>(pick(static_cast<int>(alive.size())))]
+                    : alive.front();
 }
 
 model::Bdf unknown_bdf(const model::State& s) {
@@ -35,9 +36,11 @@ model::Bdf unknown_bdf(const model::State& s) {
 
 model::Bdf bdf(const model::State& s) {
   std::vector<model::Bdf> attached;
-  for (const auto& [id, d] : s.domains) attached.insert(attached.end(), d.devices.begin(), d.devices.end());
+  for (const auto& [id, d] : s.domains)
+    attached.insert(attached.end(), d.devices.begin(), d.devices.end());
   const int r = pick(100);
-  if (r < 55 && !attached.empty()) return attached[static_cast<size_t>(pick(static_cast<int>(attached.size())))];
+  if (r < 55 && !attached.empty())
+    return attached[static_cast<size_t>(pick(static_cast<int>(attached.size())))];
   if (r < 90 && !s.config.devices.empty())
     return s.config.devices[static_cast<size_t>(pick(static_cast<int>(s.config.devices.size())))];
   return unknown_bdf(s);
@@ -57,7 +60,9 @@ Handle handle(const model::State& s, model::Pid p, model::Kind kind) {
       }
     }
   }
-  auto from = [](const std::vector<Handle>& v) { return v[static_cast<size_t>(pick(static_cast<int>(v.size())))]; };
+  auto from = [](const std::vector<Handle>& v) {
+    return v[static_cast<size_t>(pick(static_cast<int>(v.size())))];
+  };
   const int r = pick(100);
   if (r < 82 && !right.empty()) return from(right);
   if (r < 88 && !any.empty()) return from(any);
@@ -71,7 +76,7 @@ uint32_t dma_flags() {
   static constexpr uint32_t kCache[] = {DMA_ATTR_WRITE_THROUGH, DMA_ATTR_CACHE_DISABLE,
                                         DMA_ATTR_WRITE_COMBINE};
   const int r = pick(100);
-  if (r >= 96) return 0;                                           // no direction
+  if (r >= 96) return 0;                                            // no direction
   if (r >= 92) return DMA_DIR_BIDIR | (chance(50) ? 0x8u : 0x40u);  // bit outside the valid mask
   uint32_t f = kDirs[pick(3)];
   if (chance(20)) f |= DMA_ZONE_DMA32;
@@ -87,19 +92,21 @@ uint32_t valid_dma_flags() {
 BufferShape buffer_shape() {
   BufferShape b;
   const int r = pick(100);
-  b.order = r < 55 ? static_cast<uint32_t>(pick(3))
-          : r < 72 ? 9u
-          : r < 80 ? 10u
-          : r < 97 ? 3u + static_cast<uint32_t>(pick(6))
-                   : 19u + static_cast<uint32_t>(pick(4));
+  b.order = r < 55   ? static_cast<uint32_t>(pick(3))
+            : r < 72 ? 9u
+            : r < 80 ? 10u
+            : r < 97 ? 3u + static_cast<uint32_t>(pick(6))
+                     : 19u + static_cast<uint32_t>(pick(4));
   if (b.order > DMA_ORDER_MAX) {
     b.pages = 1 + static_cast<uint64_t>(pick(12));
   } else if (b.order >= 9) {
     const uint64_t block = uint64_t{1} << b.order;
     const int max_blocks = b.order == 9 ? 3 : 2;
-    b.pages = block * static_cast<uint64_t>(pick(max_blocks)) + 1 + static_cast<uint64_t>(pick(static_cast<int>(block)));
+    b.pages = block * static_cast<uint64_t>(pick(max_blocks)) + 1 +
+              static_cast<uint64_t>(pick(static_cast<int>(block)));
   } else {
-    b.pages = pick(100) < 75 ? 1 + static_cast<uint64_t>(pick(12)) : 500 + static_cast<uint64_t>(pick(600));
+    b.pages = pick(100) < 75 ? 1 + static_cast<uint64_t>(pick(12))
+                             : 500 + static_cast<uint64_t>(pick(600));
   }
   return b;
 }

@@ -11,7 +11,7 @@
 
 namespace kniommu::conformance::bias {
 
-int pick(int n);                // uniform in [0, n)
+int pick(int n);  // uniform in [0, n)
 bool chance(int percent);
 
 std::vector<model::Pid> alive_pids(const model::State& s);

@@ -23,10 +23,10 @@ using CmdPtr = std::shared_ptr<const Cmd>;
 struct ImplOutcome {
   Retcode rc = rcOk;
   Handle handle = INVALID_HANDLE;
-  uint64_t iova = 0;  // Begin/BeginEx: the IOVA read back with KnIoDmaGetInfo
+  uint64_t iova = 0;           // Begin/BeginEx: the IOVA read back with KnIoDmaGetInfo
   bool oom_plausible = false;  // rcOutOfMemory may be passed to the model as its input
   KnPid new_pid = 0;
-  uint64_t va = 0;    // Map: the mapping's address
+  uint64_t va = 0;  // Map: the mapping's address
 };
 
 // A command that mirrors one call: the implementation runs first, then the model step with the

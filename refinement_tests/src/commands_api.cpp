@@ -42,7 +42,9 @@ class CreateProcess final : public ApiCommand {
 class ExitProcess final : public ApiCommand {
  public:
   explicit ExitProcess(model::Pid pid) { pid_ = pid; }
-  static CmdPtr gen(const model::State& s) { return std::make_shared<const ExitProcess>(b::pid(s)); }
+  static CmdPtr gen(const model::State& s) {
+    return std::make_shared<const ExitProcess>(b::pid(s));
+  }
   void checkPreconditions(const model::State& s) const override {
     ApiCommand::checkPreconditions(s);
     RC_PRE(b::alive_pids(s).size() >= 2u);  // keep one process alive: every command needs one
@@ -101,7 +103,9 @@ class Detach final : public ApiCommand {
 class CreateDomain final : public ApiCommand {
  public:
   explicit CreateDomain(model::Pid pid) { pid_ = pid; }
-  static CmdPtr gen(const model::State& s) { return std::make_shared<const CreateDomain>(b::pid(s)); }
+  static CmdPtr gen(const model::State& s) {
+    return std::make_shared<const CreateDomain>(b::pid(s));
+  }
   ImplOutcome call_impl(Sut& sut) const override {
     ImplOutcome o;
     o.rc = sut.api().iommu_create_domain(sut.session(), sut.impl_pid(pid_), &o.handle);
@@ -128,7 +132,8 @@ class AttachToDomain final : public ApiCommand {
     return model::attach_device_to_domain(s, pid_, bdf_, dom_, oom);
   }
   void show(std::ostream& os) const override {
-    os << "KnIommuAttachDeviceToDomain(pid=" << pid_ << ", bdf=" << hex(bdf_) << ", domain=" << dom_ << ")";
+    os << "KnIommuAttachDeviceToDomain(pid=" << pid_ << ", bdf=" << hex(bdf_) << ", domain=" << dom_
+       << ")";
   }
 
  private:
@@ -138,20 +143,24 @@ class AttachToDomain final : public ApiCommand {
 
 class DetachFromDomain final : public ApiCommand {
  public:
-  DetachFromDomain(model::Pid pid, model::Bdf bdf, Handle dom) : bdf_(bdf), dom_(dom) { pid_ = pid; }
+  DetachFromDomain(model::Pid pid, model::Bdf bdf, Handle dom) : bdf_(bdf), dom_(dom) {
+    pid_ = pid;
+  }
   static CmdPtr gen(const model::State& s) {
     const model::Bdf bdf = b::bdf(s);
     const model::Pid pid = b::pid(s);
     return std::make_shared<const DetachFromDomain>(pid, bdf, b::handle(s, pid, Kind::Domain));
   }
   ImplOutcome call_impl(Sut& sut) const override {
-    return {sut.api().iommu_detach_device_from_domain(sut.session(), sut.impl_pid(pid_), bdf_, dom_)};
+    return {
+        sut.api().iommu_detach_device_from_domain(sut.session(), sut.impl_pid(pid_), bdf_, dom_)};
   }
   model::Result step(model::State& s, uint64_t, bool) const override {
     return model::detach_device_from_domain(s, pid_, bdf_, dom_);
   }
   void show(std::ostream& os) const override {
-    os << "KnIommuDetachDeviceFromDomain(pid=" << pid_ << ", bdf=" << hex(bdf_) << ", domain=" << dom_ << ")";
+    os << "KnIommuDetachDeviceFromDomain(pid=" << pid_ << ", bdf=" << hex(bdf_)
+       << ", domain=" << dom_ << ")";
   }
 
  private:
@@ -204,14 +213,18 @@ class DmaCreate final : public ApiCommand {
     const b::BufferShape shape = b::buffer_shape();
     uint64_t size = shape.pages * kPage;
     const int bad = b::pick(100);  // 0 = a valid size, the shrink target
-    if (bad >= 97) size = 0;
-    else if (bad >= 94) size = size - 1;
-    else if (bad >= 93) size = DMA_SIZE_MAX + kPage;
+    if (bad >= 97)
+      size = 0;
+    else if (bad >= 94)
+      size = size - 1;
+    else if (bad >= 93)
+      size = DMA_SIZE_MAX + kPage;
     return std::make_shared<const DmaCreate>(pid, shape.order, size, b::dma_flags());
   }
   ImplOutcome call_impl(Sut& sut) const override {
     ImplOutcome o;
-    o.rc = sut.api().dma_create(sut.session(), sut.impl_pid(pid_), order_, size_, flags_, &o.handle);
+    o.rc =
+        sut.api().dma_create(sut.session(), sut.impl_pid(pid_), order_, size_, flags_, &o.handle);
     o.oom_plausible = memory_nearly_full(sut, size_ + (kPage << std::min(order_, 18u)));
     return o;
   }
@@ -237,13 +250,16 @@ class DmaCreateContinuous final : public ApiCommand {
   explicit DmaCreateContinuous(const model::State& s) {
     pid_ = b::pid(s);
     const int r = b::pick(100);
-    size_ = r < 75 ? (1 + static_cast<uint64_t>(b::pick(9))) * kPage
-          : r < 90 ? (511 + static_cast<uint64_t>(b::pick(3))) * kPage : r < 95 ? 3 * kPage + 7 : 0;
+    size_ = r < 75   ? (1 + static_cast<uint64_t>(b::pick(9))) * kPage
+            : r < 90 ? (511 + static_cast<uint64_t>(b::pick(3))) * kPage
+            : r < 95 ? 3 * kPage + 7
+                     : 0;
     flags_ = b::dma_flags();
   }
   ImplOutcome call_impl(Sut& sut) const override {
     ImplOutcome o;
-    o.rc = sut.api().dma_create_continuous(sut.session(), sut.impl_pid(pid_), size_, flags_, &o.handle);
+    o.rc = sut.api().dma_create_continuous(sut.session(), sut.impl_pid(pid_), size_, flags_,
+                                           &o.handle);
     o.oom_plausible = memory_nearly_full(sut, 2 * size_);
     return o;
   }
@@ -254,7 +270,8 @@ class DmaCreateContinuous final : public ApiCommand {
     record_buffer(sut, pid_, o.handle);
   }
   void show(std::ostream& os) const override {
-    os << "KnIoDmaCreateContinuous(pid=" << pid_ << ", size=" << hex(size_) << ", flags=" << hex(flags_) << ")";
+    os << "KnIoDmaCreateContinuous(pid=" << pid_ << ", size=" << hex(size_)
+       << ", flags=" << hex(flags_) << ")";
   }
 
  private:
@@ -271,14 +288,19 @@ class DmaMap final : public ApiCommand {
     if (const model::HandleEntry* e = model::lookup_handle(s, pid_, rid_);
         e != nullptr && e->kind == Kind::Buffer && s.buffers.count(e->object))
       footprint = s.buffers.at(e->object).footprint_pages();
-    const uint64_t first = static_cast<uint64_t>(b::pick(static_cast<int>(std::min<uint64_t>(footprint, 1024))));
-    const uint64_t count = 1 + static_cast<uint64_t>(b::pick(static_cast<int>(std::min<uint64_t>(footprint - first, 1024))));
+    const uint64_t first =
+        static_cast<uint64_t>(b::pick(static_cast<int>(std::min<uint64_t>(footprint, 1024))));
+    const uint64_t count = 1 + static_cast<uint64_t>(b::pick(
+                                   static_cast<int>(std::min<uint64_t>(footprint - first, 1024))));
     offset_ = first * kPage;
     length_ = count * kPage;
     const int bad = b::pick(100);
-    if (bad >= 97) offset_ += 8;
-    else if (bad >= 94) length_ = 0;
-    else if (bad >= 91) length_ = (footprint - first + 1) * kPage;
+    if (bad >= 97)
+      offset_ += 8;
+    else if (bad >= 94)
+      length_ = 0;
+    else if (bad >= 91)
+      length_ = (footprint - first + 1) * kPage;
     static constexpr int kFlags[] = {VMM_FLAG_READ, VMM_FLAG_WRITE, VMM_FLAG_READ | VMM_FLAG_WRITE};
     vmflags_ = b::chance(4) ? 4 : kFlags[b::pick(3)];
   }
@@ -328,7 +350,8 @@ class BeginBase : public ApiCommand {
     // physical address, so the blocks are wherever the frames are).
     const uint64_t block_pages = uint64_t{1} << info->orderMin;
     for (size_t i = 0; sut.model.config.iommu_enabled && i < info->count; ++i)
-      if ((static_cast<uint64_t>(info->descriptors[i].frame) << 12) != o.iova + i * block_pages * kPage)
+      if ((static_cast<uint64_t>(info->descriptors[i].frame) << 12) !=
+          o.iova + i * block_pages * kPage)
         RC_FAIL("grant IOVA blocks are not contiguous");
     return o;
   }
@@ -373,7 +396,8 @@ class BeginEx final : public BeginBase {
   }
   ImplOutcome call_impl(Sut& sut) const override {
     Handle grant = INVALID_HANDLE;
-    const Retcode rc = sut.api().dma_begin_ex(sut.session(), sut.impl_pid(pid_), rid_, dom_, &grant);
+    const Retcode rc =
+        sut.api().dma_begin_ex(sut.session(), sut.impl_pid(pid_), rid_, dom_, &grant);
     return finish(sut, rc, grant);
   }
   model::Result step(model::State& s, uint64_t iova, bool oom) const override {
@@ -393,7 +417,8 @@ class Close final : public ApiCommand {
   static CmdPtr gen(const model::State& s) {
     const bool io_close = b::chance(50);
     const model::Pid pid = b::pid(s);
-    static constexpr Kind kKinds[] = {Kind::Grant, Kind::Grant, Kind::Domain, Kind::Buffer, Kind::Mapping};
+    static constexpr Kind kKinds[] = {Kind::Grant, Kind::Grant, Kind::Domain, Kind::Buffer,
+                                      Kind::Mapping};
     return std::make_shared<const Close>(pid, b::handle(s, pid, kKinds[b::pick(5)]), io_close);
   }
   ImplOutcome call_impl(Sut& sut) const override {
@@ -432,7 +457,8 @@ class GetInfo final : public ApiCommand {
     return phys_ ? model::dma_get_phys_info(s, pid_, h_) : model::dma_get_info(s, pid_, h_);
   }
   void show(std::ostream& os) const override {
-    os << (phys_ ? "KnIoDmaGetPhysInfo" : "KnIoDmaGetInfo") << "(pid=" << pid_ << ", h=" << h_ << ")";
+    os << (phys_ ? "KnIoDmaGetPhysInfo" : "KnIoDmaGetInfo") << "(pid=" << pid_ << ", h=" << h_
+       << ")";
   }
 
  private:
@@ -441,10 +467,12 @@ class GetInfo final : public ApiCommand {
                                   : model::dma_get_info(sut.model, pid_, h_);
     if (m.rc != rcOk) return;  // the Retcode mismatch is reported by run()
     if (info.count != m.count)
-      RC_FAIL("DmaInfo.count " + std::to_string(info.count) + ", model expects " + std::to_string(m.count));
+      RC_FAIL("DmaInfo.count " + std::to_string(info.count) + ", model expects " +
+              std::to_string(m.count));
     const model::HandleEntry* e = model::lookup_handle(sut.model, pid_, h_);
     RC_ASSERT(e != nullptr);
-    const model::BufferId bid = e->kind == Kind::Grant ? sut.model.grants.at(e->object).buffer : e->object;
+    const model::BufferId bid =
+        e->kind == Kind::Grant ? sut.model.grants.at(e->object).buffer : e->object;
     const model::Buffer& buf = sut.model.buffers.at(bid);
     RC_ASSERT(info.flags == buf.flags);
     RC_ASSERT(info.orderMin == buf.order);
@@ -469,7 +497,9 @@ class GetInfo final : public ApiCommand {
         }
         const uint64_t expect = sut.model.config.iommu_enabled ? base + i * (kPage << buf.order)
                                                                : sut.phys.at(bid).at(i).pa;
-        if (addr != expect) RC_FAIL("IOVA block " + std::to_string(i) + " is " + hex(addr) + ", expected " + hex(expect));
+        if (addr != expect)
+          RC_FAIL("IOVA block " + std::to_string(i) + " is " + hex(addr) + ", expected " +
+                  hex(expect));
       }
     }
   }
@@ -482,7 +512,9 @@ class NullArgs final : public Cmd {
  public:
   explicit NullArgs(const model::State& s)
       : pid_(b::pid(s)), which_(b::pick(7)), h_(b::handle(s, pid_, Kind::Buffer)) {}
-  void checkPreconditions(const model::State& s) const override { RC_PRE(model::process_alive(s, pid_)); }
+  void checkPreconditions(const model::State& s) const override {
+    RC_PRE(model::process_alive(s, pid_));
+  }
   void apply(model::State&) const override {}
   void run(const model::State&, Sut& sut) const override {
     const KnAdapterV1& a = sut.api();
@@ -493,25 +525,40 @@ class NullArgs final : public Cmd {
     int hint = 0;
     Retcode rc = rcOk;
     switch (which_) {
-      case 0: rc = a.iommu_create_domain(ss, p, nullptr); break;
-      case 1: rc = a.dma_create(ss, p, 0, kPage, DMA_DIR_BIDIR, nullptr); break;
-      case 2: rc = a.dma_begin(ss, p, h_, nullptr); break;
-      case 3: rc = a.dma_begin_ex(ss, p, h_, h_, nullptr); break;
-      case 4: rc = a.dma_get_info(ss, p, h_, nullptr); break;
-      case 5: rc = a.dma_map(ss, p, h_, 0, kPage, &hint, VMM_FLAG_READ, &addr, &out); break;
-      default: rc = a.dma_map(ss, p, h_, 0, kPage, nullptr, VMM_FLAG_READ, nullptr, &out); break;
+      case 0:
+        rc = a.iommu_create_domain(ss, p, nullptr);
+        break;
+      case 1:
+        rc = a.dma_create(ss, p, 0, kPage, DMA_DIR_BIDIR, nullptr);
+        break;
+      case 2:
+        rc = a.dma_begin(ss, p, h_, nullptr);
+        break;
+      case 3:
+        rc = a.dma_begin_ex(ss, p, h_, h_, nullptr);
+        break;
+      case 4:
+        rc = a.dma_get_info(ss, p, h_, nullptr);
+        break;
+      case 5:
+        rc = a.dma_map(ss, p, h_, 0, kPage, &hint, VMM_FLAG_READ, &addr, &out);
+        break;
+      default:
+        rc = a.dma_map(ss, p, h_, 0, kPage, nullptr, VMM_FLAG_READ, nullptr, &out);
+        break;
     }
     std::ostringstream name;
     show(name);
     if (rc != rcInvalidArgument)
-      RC_FAIL(name.str() + ": implementation returned " + KnRetcodeName(rc) + ", expected rcInvalidArgument");
+      RC_FAIL(name.str() + ": implementation returned " + KnRetcodeName(rc) +
+              ", expected rcInvalidArgument");
     assert_refines(sut, name.str().c_str());
   }
   void show(std::ostream& os) const override {
-    static constexpr const char* kNames[] = {"KnIommuCreateDomain(null)", "KnIoDmaCreate(out=null)",
-                                             "KnIoDmaBegin(out=null)", "KnIoDmaBeginEx(out=null)",
-                                             "KnIoDmaGetInfo(out=null)", "KnIoDmaMap(hint!=null)",
-                                             "KnIoDmaMap(addr=null)"};
+    static constexpr const char* kNames[] = {
+        "KnIommuCreateDomain(null)", "KnIoDmaCreate(out=null)",  "KnIoDmaBegin(out=null)",
+        "KnIoDmaBeginEx(out=null)",  "KnIoDmaGetInfo(out=null)", "KnIoDmaMap(hint!=null)",
+        "KnIoDmaMap(addr=null)"};
     os << kNames[which_] << "(pid=" << pid_ << ", h=" << h_ << ")";
   }
 
@@ -550,7 +597,9 @@ CmdPtr begin(model::Pid pid, Handle rid) { return std::make_shared<const Begin>(
 CmdPtr begin_ex(model::Pid pid, Handle rid, Handle domain) {
   return std::make_shared<const BeginEx>(pid, rid, domain);
 }
-CmdPtr close(model::Pid pid, Handle h, bool io_close) { return std::make_shared<const Close>(pid, h, io_close); }
+CmdPtr close(model::Pid pid, Handle h, bool io_close) {
+  return std::make_shared<const Close>(pid, h, io_close);
+}
 }  // namespace cmd
 
 rc::Gen<CmdPtr> gen_command(const model::State& s) {

@@ -59,7 +59,8 @@ class DeviceDma final : public Cmd {
         if (e.kind == model::Kind::Grant) grants.emplace_back(q, h);
     const int tr = b::pick(100);
     if (tr < 65 && !grants.empty()) {
-      std::tie(p.pid, p.handle) = grants[static_cast<size_t>(b::pick(static_cast<int>(grants.size())))];
+      std::tie(p.pid, p.handle) =
+          grants[static_cast<size_t>(b::pick(static_cast<int>(grants.size())))];
     } else if (tr < 85) {
       p.pid = 1 + static_cast<model::Pid>(b::pick(static_cast<int>(s.next_pid)));
       p.handle = 1 + static_cast<Handle>(b::pick(6));
@@ -69,8 +70,12 @@ class DeviceDma final : public Cmd {
     p.edge = static_cast<Edge>(b::pick(kEdgeCount));
     p.inside_page = static_cast<uint64_t>(b::pick(1024));
     const unsigned width = s.config.address_width;
-    p.absolute = b::chance(15) ? uint64_t{1} << width
-                               : static_cast<uint64_t>(*rc::gen::resize(rc::kNominalSize, rc::gen::inRange<uint64_t>(0, uint64_t{1} << (width - 12)))) << 12;
+    p.absolute =
+        b::chance(15)
+            ? uint64_t{1} << width
+            : static_cast<uint64_t>(*rc::gen::resize(
+                  rc::kNominalSize, rc::gen::inRange<uint64_t>(0, uint64_t{1} << (width - 12))))
+                  << 12;
     return std::make_shared<const DeviceDma>(p);
   }
 
@@ -94,12 +99,17 @@ class DeviceDma final : public Cmd {
   }
 
   void show(std::ostream& os) const override {
-    static constexpr const char* kEdges[] = {"before", "straddle-start", "first", "inside", "straddle-end",
-                                             "last", "after", "last-page", "before-2m", "after-2m"};
+    static constexpr const char* kEdges[] = {"before",       "straddle-start", "first", "inside",
+                                             "straddle-end", "last",           "after", "last-page",
+                                             "before-2m",    "after-2m"};
     static_assert(std::size(kEdges) == kEdgeCount);
-    os << "DeviceDma(bdf=" << hex(p_.bdf) << (p_.write ? ", write" : ", read") << ", len=" << p_.len;
-    if (p_.pid == 0) os << ", iova=" << hex(p_.absolute);
-    else os << ", grant(pid=" << p_.pid << ", h=" << p_.handle << ")." << kEdges[static_cast<int>(p_.edge)];
+    os << "DeviceDma(bdf=" << hex(p_.bdf) << (p_.write ? ", write" : ", read")
+       << ", len=" << p_.len;
+    if (p_.pid == 0)
+      os << ", iova=" << hex(p_.absolute);
+    else
+      os << ", grant(pid=" << p_.pid << ", h=" << p_.handle << ")."
+         << kEdges[static_cast<int>(p_.edge)];
     os << ")";
   }
 
@@ -114,16 +124,26 @@ class DeviceDma final : public Cmd {
     const uint64_t boundary = (base / kTwoMiB + 1) * kTwoMiB;
     const bool has_boundary = boundary < end;
     switch (e) {
-      case Edge::Before: return base - kPage;
-      case Edge::StraddleStart: return base - std::min<uint64_t>(p_.len / 2 + 1, base);
-      case Edge::First: return base;
-      case Edge::Inside: return base + (p_.inside_page % pages) * kPage + (disabled ? 0 : 8);
-      case Edge::StraddleEnd: return end - p_.len / 2 - 1;
-      case Edge::Last: return end - 1;
-      case Edge::After: return end;
-      case Edge::LastPage: return end - kPage;
-      case Edge::BeforeBoundary: return has_boundary ? boundary - kPage : end - kPage;
-      case Edge::AfterBoundary: return has_boundary ? boundary : end - kPage;
+      case Edge::Before:
+        return base - kPage;
+      case Edge::StraddleStart:
+        return base - std::min<uint64_t>(p_.len / 2 + 1, base);
+      case Edge::First:
+        return base;
+      case Edge::Inside:
+        return base + (p_.inside_page % pages) * kPage + (disabled ? 0 : 8);
+      case Edge::StraddleEnd:
+        return end - p_.len / 2 - 1;
+      case Edge::Last:
+        return end - 1;
+      case Edge::After:
+        return end;
+      case Edge::LastPage:
+        return end - kPage;
+      case Edge::BeforeBoundary:
+        return has_boundary ? boundary - kPage : end - kPage;
+      case Edge::AfterBoundary:
+        return has_boundary ? boundary : end - kPage;
     }
     return base;
   }
@@ -137,7 +157,12 @@ class DeviceDma final : public Cmd {
     }
     const bool known = model::device_known(sut.model, p_.bdf);
     // Per-page verdicts; the request succeeds iff all pages do.
-    struct Seg { uint64_t iova; size_t len; model::Access a; uint64_t pa; };
+    struct Seg {
+      uint64_t iova;
+      size_t len;
+      model::Access a;
+      uint64_t pa;
+    };
     std::vector<Seg> segs;
     bool all = true;
     uint8_t reason = 0;
@@ -145,35 +170,47 @@ class DeviceDma final : public Cmd {
       const uint64_t next = std::min<uint64_t>((cur / kPage + 1) * kPage, iova + len);
       const model::Access a = model::can_access(sut.model, p_.bdf, cur, dir);
       uint64_t pa = 0;
-      if (a.allowed) pa = a.untranslated ? cur : buffer_pa(sut, a.buffer, a.page * kPage + cur % kPage);
+      if (a.allowed)
+        pa = a.untranslated ? cur : buffer_pa(sut, a.buffer, a.page * kPage + cur % kPage);
       if (!a.allowed && all) reason = a.fault_reason;
       all = all && a.allowed;
       segs.push_back(Seg{cur, static_cast<size_t>(next - cur), a, pa});
       cur = next;
     }
     std::vector<std::vector<uint8_t>> before;
-    for (const Seg& sg : segs) before.push_back(sg.a.allowed ? phys_bytes(sut, sg.pa, sg.len) : std::vector<uint8_t>{});
+    for (const Seg& sg : segs)
+      before.push_back(sg.a.allowed ? phys_bytes(sut, sg.pa, sg.len) : std::vector<uint8_t>{});
     std::vector<uint8_t> data = p_.write ? pattern(p_.seed, len) : std::vector<uint8_t>(len, 0xA5);
     uint8_t fault = 0;
-    const Retcode rc = sut.api().device_dma(sut.session(), p_.bdf, iova, data.data(), len, p_.write ? 1 : 0, &fault);
+    const Retcode rc = sut.api().device_dma(sut.session(), p_.bdf, iova, data.data(), len,
+                                            p_.write ? 1 : 0, &fault);
     if (!known) {
-      if (rc != rcDeviceNotFound) RC_FAIL(name + ": unknown BDF must give rcDeviceNotFound, got " + KnRetcodeName(rc));
+      if (rc != rcDeviceNotFound)
+        RC_FAIL(name + ": unknown BDF must give rcDeviceNotFound, got " + KnRetcodeName(rc));
       return;
     }
     if (all && rc != rcOk)
-      RC_FAIL(name + ": the model allows it, the hardware faulted (" + KnRetcodeName(rc) + ", reason " + hex(fault) + ")");
+      RC_FAIL(name + ": the model allows it, the hardware faulted (" + KnRetcodeName(rc) +
+              ", reason " + hex(fault) + ")");
     if (!all) {
-      if (rc != rcFail) RC_FAIL(name + ": the model forbids it (reason " + hex(reason) + "), the hardware returned " + KnRetcodeName(rc));
-      if (fault != reason) RC_FAIL(name + ": fault reason " + hex(fault) + ", model expects " + hex(reason));
+      if (rc != rcFail)
+        RC_FAIL(name + ": the model forbids it (reason " + hex(reason) +
+                "), the hardware returned " + KnRetcodeName(rc));
+      if (fault != reason)
+        RC_FAIL(name + ": fault reason " + hex(fault) + ", model expects " + hex(reason));
     }
     size_t off = 0;
     for (size_t i = 0; i < segs.size(); ++i) {
       const Seg& sg = segs[i];
       if (sg.a.allowed) {
         const std::vector<uint8_t> now = phys_bytes(sut, sg.pa, sg.len);
-        const bool same = all ? std::memcmp(now.data(), data.data() + off, sg.len) == 0 : now == before[i];
+        const bool same =
+            all ? std::memcmp(now.data(), data.data() + off, sg.len) == 0 : now == before[i];
         if (!same)
-          RC_FAIL(name + (all ? ": bytes moved do not match memory at " : ": a faulting request changed memory at ") + hex(sg.pa));
+          RC_FAIL(name +
+                  (all ? ": bytes moved do not match memory at "
+                       : ": a faulting request changed memory at ") +
+                  hex(sg.pa));
       }
       off += sg.len;
     }
@@ -194,17 +231,22 @@ class VmAccess final : public Cmd {
           if (e.kind == model::Kind::Mapping) maps.emplace_back(p, h);
     RC_PRE(!maps.empty());
     std::tie(pid_, h_) = maps[static_cast<size_t>(b::pick(static_cast<int>(maps.size())))];
-    offset_ = static_cast<uint64_t>(*rc::gen::resize(rc::kNominalSize, rc::gen::inRange<uint64_t>(0, 64 * kPage)));
+    offset_ = static_cast<uint64_t>(
+        *rc::gen::resize(rc::kNominalSize, rc::gen::inRange<uint64_t>(0, 64 * kPage)));
     len_ = 1 + static_cast<size_t>(b::pick(64));
     seed_ = static_cast<uint32_t>(b::pick(1 << 16));
   }
-  void checkPreconditions(const model::State& s) const override { RC_PRE(model::process_alive(s, pid_)); }
+  void checkPreconditions(const model::State& s) const override {
+    RC_PRE(model::process_alive(s, pid_));
+  }
   void apply(model::State&) const override {}
   void run(const model::State&, Sut& sut) const override {
     std::ostringstream name;
     show(name);
     const model::HandleEntry* e = model::lookup_handle(sut.model, pid_, h_);
-    if (e == nullptr || e->kind != model::Kind::Mapping || e->revoked || !sut.mapping_va.count(e->object)) return;
+    if (e == nullptr || e->kind != model::Kind::Mapping || e->revoked ||
+        !sut.mapping_va.count(e->object))
+      return;
     const model::Mapping& m = sut.model.mappings.at(e->object);
     const uint64_t off = offset_ % m.length;
     const size_t len = std::min<size_t>(len_, m.length - off);
@@ -224,17 +266,20 @@ class VmAccess final : public Cmd {
       mem.insert(mem.end(), part.begin(), part.end());
       cur += seg;
     }
-    if (!expect.empty() && mem != expect) RC_FAIL(name.str() + ": bytes written through the mapping are not in the buffer's frames");
+    if (!expect.empty() && mem != expect)
+      RC_FAIL(name.str() + ": bytes written through the mapping are not in the buffer's frames");
     if (m.vmflags & VMM_FLAG_READ) {
       std::vector<uint8_t> got(len);
       const Retcode rc = sut.api().vm_read(sut.session(), p, va, got.data(), len);
       if (rc != rcOk) RC_FAIL(name.str() + ": vm_read " + KnRetcodeName(rc));
-      if (got != mem) RC_FAIL(name.str() + ": bytes read through the mapping differ from the buffer's frames");
+      if (got != mem)
+        RC_FAIL(name.str() + ": bytes read through the mapping differ from the buffer's frames");
     }
     assert_refines(sut, name.str().c_str());
   }
   void show(std::ostream& os) const override {
-    os << "VmAccess(pid=" << pid_ << ", mapping=" << h_ << ", offset=" << hex(offset_) << ", len=" << len_ << ")";
+    os << "VmAccess(pid=" << pid_ << ", mapping=" << h_ << ", offset=" << hex(offset_)
+       << ", len=" << len_ << ")";
   }
 
  private:

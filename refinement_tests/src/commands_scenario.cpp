@@ -142,9 +142,11 @@ CmdPtr make_grant_scenario(const model::State& s) {
   } else {
     b::BufferShape shape = b::buffer_shape();
     if (shape.order > DMA_ORDER_MAX) shape.order = 0;  // only valid buffers here
-    rid = bl.add(cmd::dma_create(pid, shape.order, shape.pages * kPage, b::valid_dma_flags()), pid, Kind::Buffer);
+    rid = bl.add(cmd::dma_create(pid, shape.order, shape.pages * kPage, b::valid_dma_flags()), pid,
+                 Kind::Buffer);
   }
-  const Handle grant = bl.add(created ? cmd::begin_ex(pid, rid, dom) : cmd::begin(pid, rid), pid, Kind::Grant);
+  const Handle grant =
+      bl.add(created ? cmd::begin_ex(pid, rid, dom) : cmd::begin(pid, rid), pid, Kind::Grant);
   if (grant == INVALID_HANDLE) return bl.finish();  // the begin fails (as the model says): done
 
   // Probes from one device of the grant's domain, in the direction the buffer allows.
@@ -152,12 +154,14 @@ CmdPtr make_grant_scenario(const model::State& s) {
   const model::Grant& g = st.grants.at(st.processes.at(pid).handles.at(grant).object);
   const model::Buffer& buf = st.buffers.at(g.buffer);
   std::vector<model::Bdf> devices;
-  if (g.domain) devices.assign(st.domains.at(*g.domain).devices.begin(), st.domains.at(*g.domain).devices.end());
+  if (g.domain)
+    devices.assign(st.domains.at(*g.domain).devices.begin(),
+                   st.domains.at(*g.domain).devices.end());
   if (devices.empty()) return bl.finish();  // nothing can see the grant (IOMMU disabled)
   const model::Bdf bdf = pick_from(devices);
   std::vector<DmaProbe> probes;
-  static constexpr Edge kEdges[] = {Edge::LastPage, Edge::AfterBoundary, Edge::First, Edge::BeforeBoundary,
-                                    Edge::Inside};
+  static constexpr Edge kEdges[] = {Edge::LastPage, Edge::AfterBoundary, Edge::First,
+                                    Edge::BeforeBoundary, Edge::Inside};
   const int n = 1 + b::pick(3);
   for (int i = 0; i < n; ++i) {
     DmaProbe p;
@@ -180,10 +184,18 @@ CmdPtr make_grant_scenario(const model::State& s) {
   if (end == CloseDomain && !created) end = CloseGrant;
   const bool io_close = b::chance(50);
   switch (end) {
-    case CloseGrant: bl.add(cmd::close(pid, grant, io_close)); break;
-    case Exit: bl.add(cmd::process_exit(pid)); break;
-    case CloseDomain: bl.add(cmd::close(pid, dom, io_close)); break;
-    case DetachDevice: bl.add(created ? cmd::detach_from_domain(pid, bdf, dom) : cmd::detach(pid, bdf)); break;
+    case CloseGrant:
+      bl.add(cmd::close(pid, grant, io_close));
+      break;
+    case Exit:
+      bl.add(cmd::process_exit(pid));
+      break;
+    case CloseDomain:
+      bl.add(cmd::close(pid, dom, io_close));
+      break;
+    case DetachDevice:
+      bl.add(created ? cmd::detach_from_domain(pid, bdf, dom) : cmd::detach(pid, bdf));
+      break;
   }
   if (end != CloseGrant && !model::attachment(bl.state(), bdf)) {
     // The device goes to a new domain of some live process: its DID is the lowest free one,

@@ -67,9 +67,9 @@ std::vector<HwConfig> build() {
   tiny.mamv = 2;
   tiny.iotlb_entries = 8;
   tiny.context_cache_entries = 2;
-  out.push_back(
-      make("l4_cm_tiny", "4-level, no superpages, CM=1, MAMV=2, 8-entry IOTLB, 2-entry context cache",
-           tiny));
+  out.push_back(make("l4_cm_tiny",
+                     "4-level, no superpages, CM=1, MAMV=2, 8-entry IOTLB, 2-entry context cache",
+                     tiny));
 
   KnSimConfig off = base();
   off.iommu_enabled = 0;

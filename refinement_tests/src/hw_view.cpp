@@ -9,8 +9,8 @@ namespace {
 constexpr uint32_t kRegRtaddr = 0x20;
 constexpr uint64_t kAddrMask = 0x000FFFFFFFFFF000ull;  // bits 51:12 of every pointer/leaf
 constexpr uint64_t kPresent = 0x1;
-constexpr uint64_t kSlPerm = 0x3;     // R|W: "present" for second-level entries
-constexpr uint64_t kSlPs = 0x80;      // page size (leaf at level 2/3)
+constexpr uint64_t kSlPerm = 0x3;                 // R|W: "present" for second-level entries
+constexpr uint64_t kSlPs = 0x80;                  // page size (leaf at level 2/3)
 constexpr unsigned kMaxTablesPerWalk = 1u << 16;  // guards against cyclic/corrupt tables
 
 using Table = std::array<uint64_t, 512>;

@@ -19,9 +19,9 @@ namespace kniommu::conformance {
 
 struct HwDevice {
   uint16_t did = 0;
-  uint64_t root = 0;     // SLPTPTR
-  unsigned levels = 0;   // AW + 2
-  Runs runs;             // normalized reachable translations
+  uint64_t root = 0;    // SLPTPTR
+  unsigned levels = 0;  // AW + 2
+  Runs runs;            // normalized reachable translations
 };
 
 struct HwView {

@@ -10,8 +10,8 @@
 #include <sstream>
 #include <thread>
 
-#include "kniommu/conformance.h"
 #include "kniommu/adapter.h"  // includes kniommu/dma.h without the pedantic warning
+#include "kniommu/conformance.h"
 #include "refinement_check.h"
 #include "sut.h"
 
@@ -34,12 +34,13 @@ struct Op {
 };
 
 std::string show(const Op& op) {
-  static constexpr const char* kNames[] = {"Attach", "Detach", "CreateDomain", "AttachToDomain",
-                                           "DmaCreate", "Begin", "Close"};
+  static constexpr const char* kNames[] = {"Attach",    "Detach", "CreateDomain", "AttachToDomain",
+                                           "DmaCreate", "Begin",  "Close"};
   std::ostringstream os;
-  os << "T" << op.thread << " pid=" << op.pid << " " << kNames[static_cast<int>(op.kind)] << "(bdf=0x"
-     << std::hex << op.bdf << std::dec << ", h=" << op.h << ", h2=" << op.h2 << ") -> "
-     << KnRetcodeName(op.rc) << " out=" << op.out << " [" << op.invoked << "," << op.returned << "]";
+  os << "T" << op.thread << " pid=" << op.pid << " " << kNames[static_cast<int>(op.kind)]
+     << "(bdf=0x" << std::hex << op.bdf << std::dec << ", h=" << op.h << ", h2=" << op.h2 << ") -> "
+     << KnRetcodeName(op.rc) << " out=" << op.out << " [" << op.invoked << "," << op.returned
+     << "]";
   return os.str();
 }
 
@@ -49,11 +50,21 @@ void execute(Sut& sut, Op& op, std::atomic<uint64_t>& clock) {
   const KnPid p = sut.impl_pid(op.pid);
   op.invoked = clock.fetch_add(1);
   switch (op.kind) {
-    case OpKind::Attach: op.rc = a.iommu_attach_device(s, p, op.bdf); break;
-    case OpKind::Detach: op.rc = a.iommu_detach_device(s, p, op.bdf); break;
-    case OpKind::CreateDomain: op.rc = a.iommu_create_domain(s, p, &op.out); break;
-    case OpKind::AttachToDomain: op.rc = a.iommu_attach_device_to_domain(s, p, op.bdf, op.h); break;
-    case OpKind::DmaCreate: op.rc = a.dma_create(s, p, 0, 2 * kPage, DMA_DIR_BIDIR, &op.out); break;
+    case OpKind::Attach:
+      op.rc = a.iommu_attach_device(s, p, op.bdf);
+      break;
+    case OpKind::Detach:
+      op.rc = a.iommu_detach_device(s, p, op.bdf);
+      break;
+    case OpKind::CreateDomain:
+      op.rc = a.iommu_create_domain(s, p, &op.out);
+      break;
+    case OpKind::AttachToDomain:
+      op.rc = a.iommu_attach_device_to_domain(s, p, op.bdf, op.h);
+      break;
+    case OpKind::DmaCreate:
+      op.rc = a.dma_create(s, p, 0, 2 * kPage, DMA_DIR_BIDIR, &op.out);
+      break;
     case OpKind::Begin:
       op.rc = a.dma_begin(s, p, op.h, &op.out);
       if (op.rc == rcOk) {  // only this thread uses this process: the grant handle is stable
@@ -62,20 +73,29 @@ void execute(Sut& sut, Op& op, std::atomic<uint64_t>& clock) {
           op.iova = static_cast<uint64_t>(info->descriptors[0].frame) << 12;
       }
       break;
-    case OpKind::Close: op.rc = a.handle_close(s, p, op.h); break;
+    case OpKind::Close:
+      op.rc = a.handle_close(s, p, op.h);
+      break;
   }
   op.returned = clock.fetch_add(1);
 }
 
 model::Result model_step(model::State& s, const Op& op) {
   switch (op.kind) {
-    case OpKind::Attach: return model::attach_device(s, op.pid, op.bdf);
-    case OpKind::Detach: return model::detach_device(s, op.pid, op.bdf);
-    case OpKind::CreateDomain: return model::create_domain(s, op.pid);
-    case OpKind::AttachToDomain: return model::attach_device_to_domain(s, op.pid, op.bdf, op.h);
-    case OpKind::DmaCreate: return model::dma_create(s, op.pid, 0, 2 * kPage, DMA_DIR_BIDIR);
-    case OpKind::Begin: return model::dma_begin(s, op.pid, op.h, op.iova);
-    case OpKind::Close: return model::handle_close(s, op.pid, op.h);
+    case OpKind::Attach:
+      return model::attach_device(s, op.pid, op.bdf);
+    case OpKind::Detach:
+      return model::detach_device(s, op.pid, op.bdf);
+    case OpKind::CreateDomain:
+      return model::create_domain(s, op.pid);
+    case OpKind::AttachToDomain:
+      return model::attach_device_to_domain(s, op.pid, op.bdf, op.h);
+    case OpKind::DmaCreate:
+      return model::dma_create(s, op.pid, 0, 2 * kPage, DMA_DIR_BIDIR);
+    case OpKind::Begin:
+      return model::dma_begin(s, op.pid, op.h, op.iova);
+    case OpKind::Close:
+      return model::handle_close(s, op.pid, op.h);
   }
   return {};
 }
@@ -92,10 +112,12 @@ bool learn_buffers(Sut& sut, const model::State& s) {
                           s.grants.at(e.object).buffer == bid);
       if (!names) continue;
       InfoPtr info;
-      if (sut.get_info(buf.creator, h, true, &info) != rcOk || info->count != buf.blocks) return false;
+      if (sut.get_info(buf.creator, h, true, &info) != rcOk || info->count != buf.blocks)
+        return false;
       std::vector<PhysBlock> blocks;
       for (size_t i = 0; i < info->count; ++i)
-        blocks.push_back(PhysBlock{static_cast<uint64_t>(info->descriptors[i].frame) << 12, buf.order});
+        blocks.push_back(
+            PhysBlock{static_cast<uint64_t>(info->descriptors[i].frame) << 12, buf.order});
       sut.phys[bid] = std::move(blocks);
       found = true;
       break;
@@ -144,14 +166,16 @@ class Search {
   std::vector<bool> done_;
 };
 
-Op random_op(std::mt19937_64& rng, int thread, model::Pid pid, bool may_begin, const HwConfig& cfg) {
+Op random_op(std::mt19937_64& rng, int thread, model::Pid pid, bool may_begin,
+             const HwConfig& cfg) {
   auto r = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
   Op op;
   op.thread = thread;
   op.pid = pid;
   const int k = r(may_begin ? 7 : 6);
-  static constexpr OpKind kKinds[] = {OpKind::Attach, OpKind::Detach, OpKind::CreateDomain,
-                                      OpKind::AttachToDomain, OpKind::DmaCreate, OpKind::Close, OpKind::Begin};
+  static constexpr OpKind kKinds[] = {
+      OpKind::Attach,    OpKind::Detach, OpKind::CreateDomain, OpKind::AttachToDomain,
+      OpKind::DmaCreate, OpKind::Close,  OpKind::Begin};
   op.kind = kKinds[k];
   op.bdf = cfg.devices[static_cast<size_t>(r(2))];  // two contended devices
   op.h = 1 + static_cast<Handle>(r(4));
@@ -169,7 +193,8 @@ std::string check_linearizability(const KnAdapterV1& adapter, const Linearizabil
     if (!sut.ok()) return "cannot set up the system: " + sut.error();
     // Process 2 gets a buffer (handle 1) first, so its Begin calls have something to grant.
     Handle rid = INVALID_HANDLE;
-    if (adapter.dma_create(sut.session(), sut.impl_pid(2), 0, 2 * kPage, DMA_DIR_BIDIR, &rid) != rcOk ||
+    if (adapter.dma_create(sut.session(), sut.impl_pid(2), 0, 2 * kPage, DMA_DIR_BIDIR, &rid) !=
+            rcOk ||
         model::dma_create(sut.model, 2, 0, 2 * kPage, DMA_DIR_BIDIR).rc != rcOk)
       return "setup DmaCreate failed";
     const model::State initial = sut.model;
@@ -181,7 +206,8 @@ std::string check_linearizability(const KnAdapterV1& adapter, const Linearizabil
       const bool last = t == threads - 1;
       const model::Pid pid = last ? 2 : 1;
       const int calls = 2 + static_cast<int>(rng() % 3);
-      for (int c = 0; c < calls; ++c) per_thread[static_cast<size_t>(t)].push_back(random_op(rng, t, pid, last, *cfg));
+      for (int c = 0; c < calls; ++c)
+        per_thread[static_cast<size_t>(t)].push_back(random_op(rng, t, pid, last, *cfg));
     }
     std::atomic<uint64_t> clock{0};
     std::atomic<int> ready{0};

@@ -23,8 +23,10 @@ std::vector<MutantOutcome> run_mutation_adequacy(const KnAdapterV1& adapter,
     opt.configs = {cfg};
     opt.mutant.clear();
     const ConformanceResult r = run_conformance(adapter, opt);
-    if (r.passed) usable.push_back(cfg);
-    else baseline_failures += " " + cfg;
+    if (r.passed)
+      usable.push_back(cfg);
+    else
+      baseline_failures += " " + cfg;
   }
   std::vector<MutantOutcome> out;
   for (const std::string& m : mutants) {

@@ -24,8 +24,9 @@ void check_attachments(const model::State& s, const HwView& hw, std::vector<std:
   for (const auto& [id, d] : s.domains)
     for (model::Bdf b : d.devices) model_attached[b] = id;
   for (const auto& [bdf, dom] : model_attached)
-    if (!hw.devices.count(bdf)) out.push_back(cat("device ", bdf, " attached in the model to domain ", dom,
-                                                  " but its context entry is not present"));
+    if (!hw.devices.count(bdf))
+      out.push_back(cat("device ", bdf, " attached in the model to domain ", dom,
+                        " but its context entry is not present"));
   for (const auto& [bdf, dev] : hw.devices)
     if (!model_attached.count(bdf))
       out.push_back(cat("device ", bdf, " has a present context entry (DID ", dev.did,
@@ -101,8 +102,8 @@ void check_caches(const Sut& sut, const HwView& hw, const std::map<model::Domain
     const uint64_t pages = e.size / kPage;
     if (!covers(expected.at(it->second), e.iova, pages, e.pa, e.perms))
       out.push_back(cat("IOTLB holds DID ", e.did, " iova ", e.iova, " -> ", e.pa, " size ", e.size,
-                        " perms ", static_cast<int>(e.perms), " which model domain ",
-                        it->second, " does not grant"));
+                        " perms ", static_cast<int>(e.perms), " which model domain ", it->second,
+                        " does not grant"));
   }
 }
 

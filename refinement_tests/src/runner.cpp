@@ -49,10 +49,14 @@ bool read_replay(const std::string& path, Replay& out) {
     const auto eq = line.find('=');
     if (eq == std::string::npos || line[0] == '#') continue;
     const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
-    if (key == "config") out.config = value;
-    else if (key == "mutant") out.mutant = value;
-    else if (key == "RC_PARAMS") out.rc_params = value;
-    else if (key == "seed") out.seed = std::strtoull(value.c_str(), nullptr, 10);
+    if (key == "config")
+      out.config = value;
+    else if (key == "mutant")
+      out.mutant = value;
+    else if (key == "RC_PARAMS")
+      out.rc_params = value;
+    else if (key == "seed")
+      out.seed = std::strtoull(value.c_str(), nullptr, 10);
   }
   return !out.config.empty() && !out.rc_params.empty();
 }
@@ -103,7 +107,8 @@ void run_case(RunState& st) {
       return;
     }
     ++st.cases_run;
-    if (st.options->progress) st.options->progress(Progress{st.config->name, st.cases_run, st.cases_total});
+    if (st.options->progress)
+      st.options->progress(Progress{st.config->name, st.cases_run, st.cases_total});
   }
   Sut sut(*st.api, *st.config, kInitialProcesses);
   if (!sut.ok()) RC_FAIL("cannot set up the system: " + sut.error());
@@ -130,7 +135,8 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
     const KnSimConfig sim = cfg.make_sim();
     const Retcode rc = api.system_create(&sim, &probe);
     if (rc != rcOk) {
-      out.status = rc == rcInvalidArgument ? ConfigOutcome::Status::Unsupported : ConfigOutcome::Status::Error;
+      out.status = rc == rcInvalidArgument ? ConfigOutcome::Status::Unsupported
+                                           : ConfigOutcome::Status::Error;
       out.failure = std::string("system_create: ") + KnRetcodeName(rc);
       return out;
     }
@@ -142,17 +148,17 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
   st.options = &opt;
   const std::string id = test_id(cfg.name, opt.mutant);
   st.replaying = reproduce.count(id) != 0;
-  st.cases_total = opt.shard_count > 1
-                       ? (params.maxSuccess + static_cast<int>(opt.shard_count) - 1 - static_cast<int>(opt.shard_index)) /
-                             static_cast<int>(opt.shard_count)
-                       : params.maxSuccess;
+  st.cases_total = opt.shard_count > 1 ? (params.maxSuccess + static_cast<int>(opt.shard_count) -
+                                          1 - static_cast<int>(opt.shard_index)) /
+                                             static_cast<int>(opt.shard_count)
+                                       : params.maxSuccess;
   st.start = t0;
   rc::detail::TestMetadata meta;
   meta.id = id;
   meta.description = id;
   QuietListener listener;
-  const auto result = rc::detail::checkProperty(rc::detail::toProperty([&st] { run_case(st); }), meta,
-                                                params, listener, reproduce);
+  const auto result = rc::detail::checkProperty(rc::detail::toProperty([&st] { run_case(st); }),
+                                                meta, params, listener, reproduce);
   out.cases_run = st.replaying ? 1 : st.cases_run;
   out.budget_exhausted = st.budget_exhausted;
   out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -180,13 +186,16 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
     out.failure = error.description;
   }
   if (opt.verbose) {
-    std::cerr << "[" << id << "] " << status_name(out.status) << " after " << out.cases_run << " cases ("
-              << out.seconds << " s" << (out.budget_exhausted ? ", time budget reached" : "") << ")\n";
+    std::cerr << "[" << id << "] " << status_name(out.status) << " after " << out.cases_run
+              << " cases (" << out.seconds << " s"
+              << (out.budget_exhausted ? ", time budget reached" : "") << ")\n";
     if (out.status == ConfigOutcome::Status::Failed) {
       std::cerr << "Falsifiable after " << failure.numSuccess << " cases. Shrunk counterexample ("
                 << out.counterexample_length << " commands):\n"
-                << out.counterexample << "Failure:\n" << out.failure << "\n"
-                << "Reproduce: KNIOMMU_MUTANT=" << opt.mutant << " RC_PARAMS=\"" << out.rc_params << "\"\n";
+                << out.counterexample << "Failure:\n"
+                << out.failure << "\n"
+                << "Reproduce: KNIOMMU_MUTANT=" << opt.mutant << " RC_PARAMS=\"" << out.rc_params
+                << "\"\n";
     } else if (out.status != ConfigOutcome::Status::Passed) {
       std::cerr << out.failure << "\n";
     }
@@ -198,10 +207,14 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
 
 const char* status_name(ConfigOutcome::Status s) {
   switch (s) {
-    case ConfigOutcome::Status::Passed: return "passed";
-    case ConfigOutcome::Status::Failed: return "FAILED";
-    case ConfigOutcome::Status::Unsupported: return "unsupported";
-    case ConfigOutcome::Status::Error: return "ERROR";
+    case ConfigOutcome::Status::Passed:
+      return "passed";
+    case ConfigOutcome::Status::Failed:
+      return "FAILED";
+    case ConfigOutcome::Status::Unsupported:
+      return "unsupported";
+    case ConfigOutcome::Status::Error:
+      return "ERROR";
   }
   return "?";
 }
@@ -225,7 +238,8 @@ ConformanceResult run_conformance(const KnAdapterV1& api, const ConformanceOptio
     if (!read_replay(opt.replay_in, r)) {
       result.passed = false;
       result.outcomes.push_back(ConfigOutcome{"*", ConfigOutcome::Status::Error, 0, false,
-                                              "cannot read replay file " + opt.replay_in, "", 0, "", 0, 0});
+                                              "cannot read replay file " + opt.replay_in, "", 0, "",
+                                              0, 0});
       return result;
     }
     opt.configs = {r.config};
@@ -236,24 +250,31 @@ ConformanceResult run_conformance(const KnAdapterV1& api, const ConformanceOptio
   rc::detail::TestParams params = global.testParams;
   if (opt.seed != 0) params.seed = opt.seed;
   const int mult = deep() ? 10 : 1;
-  params.maxSuccess = opt.cases > 0 ? opt.cases : (params.maxSuccess != kRcDefault ? params.maxSuccess : kDefaultCases * mult);
-  params.maxSize = opt.max_length > 0 ? opt.max_length
-                                      : (params.maxSize != kRcDefault ? params.maxSize : kDefaultLength * (deep() ? 3 : 1));
+  params.maxSuccess =
+      opt.cases > 0 ? opt.cases
+                    : (params.maxSuccess != kRcDefault ? params.maxSuccess : kDefaultCases * mult);
+  params.maxSize =
+      opt.max_length > 0
+          ? opt.max_length
+          : (params.maxSize != kRcDefault ? params.maxSize : kDefaultLength * (deep() ? 3 : 1));
   params.disableShrinking = params.disableShrinking || !opt.shrink;
 
   std::vector<HwConfig> configs;
   if (opt.configs.empty()) configs = standard_configs();
   for (const std::string& name : opt.configs) {
-    if (auto c = find_config(name)) configs.push_back(*c);
-    else result.outcomes.push_back(ConfigOutcome{name, ConfigOutcome::Status::Error, 0, false,
-                                                 "unknown configuration", "", 0, "", 0, 0});
+    if (auto c = find_config(name))
+      configs.push_back(*c);
+    else
+      result.outcomes.push_back(ConfigOutcome{name, ConfigOutcome::Status::Error, 0, false,
+                                              "unknown configuration", "", 0, "", 0, 0});
   }
   if (api.select_mutant != nullptr) {
     const Retcode rc = api.select_mutant(opt.mutant.c_str());
     if (rc != rcOk) {
       result.passed = false;
-      result.outcomes.push_back(ConfigOutcome{"*", ConfigOutcome::Status::Error, 0, false,
-                                              "cannot select mutant '" + opt.mutant + "': " + KnRetcodeName(rc), "", 0, "", 0, 0});
+      result.outcomes.push_back(ConfigOutcome{
+          "*", ConfigOutcome::Status::Error, 0, false,
+          "cannot select mutant '" + opt.mutant + "': " + KnRetcodeName(rc), "", 0, "", 0, 0});
       return result;
     }
   } else if (!opt.mutant.empty()) {
@@ -270,7 +291,8 @@ ConformanceResult run_conformance(const KnAdapterV1& api, const ConformanceOptio
   }
   if (api.select_mutant != nullptr) api.select_mutant("");
   for (const ConfigOutcome& o : result.outcomes)
-    if (o.status == ConfigOutcome::Status::Failed || o.status == ConfigOutcome::Status::Error) result.passed = false;
+    if (o.status == ConfigOutcome::Status::Failed || o.status == ConfigOutcome::Status::Error)
+      result.passed = false;
   return result;
 }
 

@@ -27,7 +27,9 @@ constexpr model::Bdf kDev = 0x0008;
 // Activates a mutant through the adapter (as the mutation test does) for one scope.
 class MutantScope {
  public:
-  explicit MutantScope(const char* name) { ok_ = kniommu_builtin_adapter()->select_mutant(name) == rcOk; }
+  explicit MutantScope(const char* name) {
+    ok_ = kniommu_builtin_adapter()->select_mutant(name) == rcOk;
+  }
   ~MutantScope() { kniommu_builtin_adapter()->select_mutant(""); }
   MutantScope(const MutantScope&) = delete;
   MutantScope& operator=(const MutantScope&) = delete;
@@ -40,7 +42,8 @@ class MutantScope {
 // A machine with processes 1 and 2, driven one command at a time.
 class Script {
  public:
-  explicit Script(const char* config) : sut_(*kniommu_builtin_adapter(), *find_config(config), 2), gen_(sut_.model) {}
+  explicit Script(const char* config)
+      : sut_(*kniommu_builtin_adapter(), *find_config(config), 2), gen_(sut_.model) {}
   bool ok() const { return sut_.ok(); }
   const Sut& sut() const { return sut_; }
 
@@ -64,7 +67,8 @@ class Script {
   }
   // The IOVA range [first page, pages) the model recorded for a live grant handle.
   std::pair<uint64_t, uint64_t> grant_pages(Handle grant) const {
-    const model::Grant& g = sut_.model.grants.at(sut_.model.processes.at(kPid).handles.at(grant).object);
+    const model::Grant& g =
+        sut_.model.grants.at(sut_.model.processes.at(kPid).handles.at(grant).object);
     return {g.iova / kPage, g.pages};
   }
   // "" while every step refined the model, else the first failure.
@@ -107,7 +111,8 @@ std::string psi_sequence(const char* config) {
 
 // One large grant at the start of a fresh automatic domain, probed at the first page past the
 // first 2 MiB boundary inside it, closed, probed again. Returns the first failure.
-std::string large_grant_sequence(const char* config, uint32_t order, uint64_t pages, uint64_t first_page) {
+std::string large_grant_sequence(const char* config, uint32_t order, uint64_t pages,
+                                 uint64_t first_page) {
   Script s(config);
   EXPECT_TRUE(s.ok());
   s.step(cmd::attach(kPid, kDev));
@@ -124,12 +129,16 @@ std::string large_grant_sequence(const char* config, uint32_t order, uint64_t pa
 // SuperpageSplitLeavesMapped: an order-9 buffer of two blocks is granted 2 MiB-aligned (IOVA
 // page 512, the first aligned slot above page 0) and mapped as two 2 MiB leaves; the mutant's
 // unmap clears only the first, the probe goes to the second.
-std::string superpage_sequence(const char* config) { return large_grant_sequence(config, 9, 1024, 512); }
+std::string superpage_sequence(const char* config) {
+  return large_grant_sequence(config, 9, 1024, 512);
+}
 
 // UnmapStopsAtTableBoundary: 600 pages of order 0 are granted at IOVA page 1 (4 KiB alignment), so
 // the grant spans two leaf tables (pages 1..511 and 512..600); the mutant's unmap stops after the
 // first, the probe goes to page 512.
-std::string boundary_sequence(const char* config) { return large_grant_sequence(config, 0, 600, 1); }
+std::string boundary_sequence(const char* config) {
+  return large_grant_sequence(config, 0, 600, 1);
+}
 
 struct Case {
   const char* mutant;
@@ -152,7 +161,8 @@ TEST_P(DirectedMutant, RefinementCheckReportsTheMutant) {
   ASSERT_TRUE(m.ok());
   const std::string failure = GetParam().sequence(GetParam().config);
   EXPECT_TRUE(failure.starts_with("KnIoClose(pid=1") || failure.starts_with("KnHandleClose(pid=1"))
-      << "the failure must be reported right after the close:\n" << failure;
+      << "the failure must be reported right after the close:\n"
+      << failure;
   EXPECT_NE(failure.find(GetParam().expect), std::string::npos) << failure;
 }
 

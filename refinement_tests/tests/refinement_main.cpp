@@ -29,7 +29,8 @@ bool deep() {
 constexpr uint64_t kFixedSeed = 1;
 uint64_t default_seed() {
   const char* rc = std::getenv("RC_PARAMS");
-  const bool rc_seed = rc != nullptr && std::string_view(rc).find("seed=") != std::string_view::npos;
+  const bool rc_seed =
+      rc != nullptr && std::string_view(rc).find("seed=") != std::string_view::npos;
   return rc_seed || deep() ? 0 : kFixedSeed;
 }
 
@@ -59,14 +60,18 @@ int run_mutants() {
   opt.verbose = false;
   const auto results = kc::run_mutation_adequacy(*kniommu_builtin_adapter(), names, opt);
   bool all = true;
-  std::printf("%-32s %-7s %-11s %-6s %-9s %s\n", "mutant", "caught", "config", "cases", "commands", "seconds");
+  std::printf("%-32s %-7s %-11s %-6s %-9s %s\n", "mutant", "caught", "config", "cases", "commands",
+              "seconds");
   for (const auto& m : results) {
     std::printf("%-32s %-7s %-11s %-6d %-9d %.1f\n", m.mutant.c_str(), m.caught ? "yes" : "NO",
-                m.config.empty() ? "-" : m.config.c_str(), m.cases_to_failure, m.commands_to_failure, m.seconds);
+                m.config.empty() ? "-" : m.config.c_str(), m.cases_to_failure,
+                m.commands_to_failure, m.seconds);
     all = all && m.caught;
   }
   for (const auto& m : results)
-    if (m.caught) std::printf("\n[%s] caught on %s:\n%s\n", m.mutant.c_str(), m.config.c_str(), m.failure.c_str());
+    if (m.caught)
+      std::printf("\n[%s] caught on %s:\n%s\n", m.mutant.c_str(), m.config.c_str(),
+                  m.failure.c_str());
   return all ? 0 : 1;
 }
 
@@ -122,11 +127,13 @@ int run_selftest() {
   const kc::ConformanceResult r = kc::run_conformance(*kniommu_builtin_adapter(), opt);
   const kc::ConfigOutcome& o = r.outcomes.at(0);
   constexpr int kShort = 8;
-  bool ok = !r.passed && o.status == kc::ConfigOutcome::Status::Failed && o.counterexample_length > 0 &&
-            o.counterexample_length <= kShort && o.rc_params.find("reproduce=") != std::string::npos;
+  bool ok = !r.passed && o.status == kc::ConfigOutcome::Status::Failed &&
+            o.counterexample_length > 0 && o.counterexample_length <= kShort &&
+            o.rc_params.find("reproduce=") != std::string::npos;
   if (!ok) {
-    std::cerr << "SELFTEST: expected a failure shrunk to <= " << kShort << " commands with a reproduce line; got "
-              << kc::status_name(o.status) << ", " << o.counterexample_length << " commands\n";
+    std::cerr << "SELFTEST: expected a failure shrunk to <= " << kShort
+              << " commands with a reproduce line; got " << kc::status_name(o.status) << ", "
+              << o.counterexample_length << " commands\n";
     return 1;
   }
   kc::ConformanceOptions replay;
@@ -134,7 +141,8 @@ int run_selftest() {
   const kc::ConformanceResult again = kc::run_conformance(*kniommu_builtin_adapter(), replay);
   const kc::ConfigOutcome& a = again.outcomes.at(0);
   if (again.passed || a.counterexample != o.counterexample) {
-    std::cerr << "SELFTEST: replaying " << opt.replay_out << " did not reproduce the same counterexample\n";
+    std::cerr << "SELFTEST: replaying " << opt.replay_out
+              << " did not reproduce the same counterexample\n";
     return 1;
   }
   std::cerr << "SELFTEST: the harness failed as it must (" << o.counterexample_length
@@ -148,9 +156,11 @@ int main(int argc, char** argv) {
   const std::string_view cmd = argc > 1 ? argv[1] : "";
   if (cmd == "config" && argc > 2) return run_config(argv[2]);
   if (cmd == "mutants") return run_mutants();
-  if (cmd == "mutant" && argc > 2) return run_one_mutant(argv[2], std::vector<std::string>(argv + 3, argv + argc));
+  if (cmd == "mutant" && argc > 2)
+    return run_one_mutant(argv[2], std::vector<std::string>(argv + 3, argv + argc));
   if (cmd == "linearizability") return run_linearizability();
   if (cmd == "selftest") return run_selftest();
-  std::cerr << "usage: kniommu_refinement config <name> | mutants | mutant <name> [config...] | linearizability | selftest\n";
+  std::cerr << "usage: kniommu_refinement config <name> | mutants | mutant <name> [config...] | "
+               "linearizability | selftest\n";
   return 2;
 }

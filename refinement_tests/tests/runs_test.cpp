@@ -8,8 +8,10 @@ namespace {
 using TRun = ::kniommu::conformance::Run;  // "Run" alone names testing::Test::Run in a TEST body
 
 TEST(Runs, NormalizeMergesContiguousPagesOnly) {
-  const Runs in = {{0x3000, 1, 0x13000, kPermR}, {0x1000, 2, 0x11000, kPermR},
-                   {0x4000, 1, 0x99000, kPermR}, {0x5000, 1, 0x9A000, kPermR | kPermW}};
+  const Runs in = {{0x3000, 1, 0x13000, kPermR},
+                   {0x1000, 2, 0x11000, kPermR},
+                   {0x4000, 1, 0x99000, kPermR},
+                   {0x5000, 1, 0x9A000, kPermR | kPermW}};
   const Runs out = normalize(in);
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[0], (TRun{0x1000, 3, 0x11000, kPermR}));
@@ -19,7 +21,8 @@ TEST(Runs, NormalizeMergesContiguousPagesOnly) {
 
 TEST(Runs, SuperpageEqualsItsPages) {
   Runs pages;
-  for (uint64_t i = 0; i < 512; ++i) pages.push_back({0x200000 + i * kPage, 1, 0x400000 + i * kPage, kPermW});
+  for (uint64_t i = 0; i < 512; ++i)
+    pages.push_back({0x200000 + i * kPage, 1, 0x400000 + i * kPage, kPermW});
   EXPECT_EQ(normalize(pages), normalize({{0x200000, 512, 0x400000, kPermW}}));
 }
 

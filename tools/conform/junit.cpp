@@ -7,72 +7,85 @@ namespace kniommu::conform {
 namespace {
 
 std::string escape(const std::string& s) {
-    std::string out;
-    for (const unsigned char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\n': case '\t': out += static_cast<char>(c); break;
-            default:
-                // XML 1.0 forbids other control characters even when escaped.
-                if (c >= 0x20) out += static_cast<char>(c);
-        }
+  std::string out;
+  for (const unsigned char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\n':
+      case '\t':
+        out += static_cast<char>(c);
+        break;
+      default:
+        // XML 1.0 forbids other control characters even when escaped.
+        if (c >= 0x20) out += static_cast<char>(c);
     }
-    return out;
+  }
+  return out;
 }
 
 // The failure as one line for the message attribute: its non-empty lines joined, shortened.
 std::string headline(const std::string& failure) {
-    std::string out;
-    std::size_t start = 0;
-    while (start < failure.size()) {
-        std::size_t end = failure.find('\n', start);
-        if (end == std::string::npos) end = failure.size();
-        const std::string line = failure.substr(start, end - start);
-        if (line.find_first_not_of(" \t") != std::string::npos) out += (out.empty() ? "" : " | ") + line;
-        start = end + 1;
-    }
-    constexpr std::size_t kMax = 300;
-    return out.size() > kMax ? out.substr(0, kMax) + "..." : out;
+  std::string out;
+  std::size_t start = 0;
+  while (start < failure.size()) {
+    std::size_t end = failure.find('\n', start);
+    if (end == std::string::npos) end = failure.size();
+    const std::string line = failure.substr(start, end - start);
+    if (line.find_first_not_of(" \t") != std::string::npos)
+      out += (out.empty() ? "" : " | ") + line;
+    start = end + 1;
+  }
+  constexpr std::size_t kMax = 300;
+  return out.size() > kMax ? out.substr(0, kMax) + "..." : out;
 }
 
 }  // namespace
 
 std::string junit_xml(const conformance::ConformanceResult& result, const std::string& suite_name) {
-    using Status = conformance::ConfigOutcome::Status;
-    int failures = 0, errors = 0, skipped = 0;
-    double seconds = 0;
-    for (const auto& o : result.outcomes) {
-        failures += o.status == Status::Failed;
-        errors += o.status == Status::Error;
-        skipped += o.status == Status::Unsupported;
-        seconds += o.seconds;
+  using Status = conformance::ConfigOutcome::Status;
+  int failures = 0, errors = 0, skipped = 0;
+  double seconds = 0;
+  for (const auto& o : result.outcomes) {
+    failures += o.status == Status::Failed;
+    errors += o.status == Status::Error;
+    skipped += o.status == Status::Unsupported;
+    seconds += o.seconds;
+  }
+  std::ostringstream x;
+  x << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\""
+    << escape(suite_name) << "\" tests=\"" << result.outcomes.size() << "\" failures=\"" << failures
+    << "\" errors=\"" << errors << "\" skipped=\"" << skipped << "\" time=\"" << seconds << "\">\n";
+  for (const auto& o : result.outcomes) {
+    x << "    <testcase classname=\"" << escape(suite_name) << "\" name=\"" << escape(o.config)
+      << "\" time=\"" << o.seconds << "\">\n";
+    const std::string details = o.failure + "\n\ncounterexample (" +
+                                std::to_string(o.counterexample_length) + " commands):\n" +
+                                o.counterexample + "\nseed " + std::to_string(o.seed) +
+                                "\nRC_PARAMS=\"" + o.rc_params + "\"";
+    if (o.status == Status::Failed) {
+      x << "      <failure message=\"" << escape(headline(o.failure)) << "\">" << escape(details)
+        << "</failure>\n";
+    } else if (o.status == Status::Error) {
+      x << "      <error message=\"" << escape(o.failure) << "\"/>\n";
+    } else if (o.status == Status::Unsupported) {
+      x << "      <skipped message=\"configuration not supported by the adapter\"/>\n";
     }
-    std::ostringstream x;
-    x << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"" << escape(suite_name)
-      << "\" tests=\"" << result.outcomes.size() << "\" failures=\"" << failures << "\" errors=\"" << errors
-      << "\" skipped=\"" << skipped << "\" time=\"" << seconds << "\">\n";
-    for (const auto& o : result.outcomes) {
-        x << "    <testcase classname=\"" << escape(suite_name) << "\" name=\"" << escape(o.config)
-          << "\" time=\"" << o.seconds << "\">\n";
-        const std::string details = o.failure + "\n\ncounterexample (" + std::to_string(o.counterexample_length) +
-                                    " commands):\n" + o.counterexample + "\nseed " + std::to_string(o.seed) +
-                                    "\nRC_PARAMS=\"" + o.rc_params + "\"";
-        if (o.status == Status::Failed) {
-            x << "      <failure message=\"" << escape(headline(o.failure)) << "\">"
-              << escape(details) << "</failure>\n";
-        } else if (o.status == Status::Error) {
-            x << "      <error message=\"" << escape(o.failure) << "\"/>\n";
-        } else if (o.status == Status::Unsupported) {
-            x << "      <skipped message=\"configuration not supported by the adapter\"/>\n";
-        }
-        x << "      <system-out>" << o.cases_run << " cases" << (o.budget_exhausted ? ", time budget reached" : "")
-          << "</system-out>\n    </testcase>\n";
-    }
-    x << "  </testsuite>\n</testsuites>\n";
-    return x.str();
+    x << "      <system-out>" << o.cases_run << " cases"
+      << (o.budget_exhausted ? ", time budget reached" : "") << "</system-out>\n    </testcase>\n";
+  }
+  x << "  </testsuite>\n</testsuites>\n";
+  return x.str();
 }
 
 }  // namespace kniommu::conform

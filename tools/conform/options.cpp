@@ -8,14 +8,16 @@ namespace kniommu::conform {
 
 const char* const kUsage =
     "usage: kniommu-conform [options]\n"
-    "Runs the kniommu refinement suite (the implementation refines the model of docs/semantics.md)\n"
+    "Runs the kniommu refinement suite (the implementation refines the model of "
+    "docs/semantics.md)\n"
     "against the built-in implementation or an adapter library (docs/adapter.md).\n"
     "  --adapter LIB.so       test this adapter instead of the built-in implementation\n"
     "  --seed N               RapidCheck seed (default: RC_PARAMS seed, else random)\n"
     "  --cases N              test cases per configuration\n"
     "  --max-length N         longest command sequence\n"
     "  --config A,B,...       hardware configurations (default: all; --list-configs shows them)\n"
-    "  --shard I/N            run only shard I of N (0 <= I < N), for spreading a run over machines;\n"
+    "  --shard I/N            run only shard I of N (0 <= I < N), for spreading a run over "
+    "machines;\n"
     "                         every shard needs the same --seed (and --cases)\n"
     "  --time-budget SECONDS  stop starting new cases after this long\n"
     "  --junit FILE           write JUnit XML\n"
@@ -31,110 +33,112 @@ const char* const kUsage =
 namespace {
 
 bool to_u64(const std::string& s, std::uint64_t& out) {
-    if (s.empty() || s[0] == '-') return false;
-    char* end = nullptr;
-    errno = 0;
-    const unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-    if (errno != 0 || *end != '\0') return false;
-    out = v;
-    return true;
+  if (s.empty() || s[0] == '-') return false;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0') return false;
+  out = v;
+  return true;
 }
 
 bool to_int(const std::string& s, int& out) {
-    std::uint64_t v = 0;
-    if (!to_u64(s, v) || v > 1000000000ull) return false;
-    out = static_cast<int>(v);
-    return true;
+  std::uint64_t v = 0;
+  if (!to_u64(s, v) || v > 1000000000ull) return false;
+  out = static_cast<int>(v);
+  return true;
 }
 
 }  // namespace
 
 std::optional<CliOptions> parse_options(int argc, char** argv, std::string& error) {
-    CliOptions o;
-    o.run.verbose = false;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        std::string v;
-        const auto value = [&]() {
-            if (i + 1 >= argc) {
-                error = a + " needs a value";
-                return false;
-            }
-            v = argv[++i];
-            return true;
-        };
-        const auto bad = [&](const char* what) {
-            error = "bad value for " + a + ": '" + v + "' (" + what + ")";
-            return std::nullopt;
-        };
-        if (a == "--adapter") {
-            if (!value()) return std::nullopt;
-            o.adapter = v;
-        } else if (a == "--seed") {
-            if (!value()) return std::nullopt;
-            if (!to_u64(v, o.run.seed) || o.run.seed == 0) return bad("a positive integer");
-        } else if (a == "--cases") {
-            if (!value()) return std::nullopt;
-            if (!to_int(v, o.run.cases) || o.run.cases == 0) return bad("a positive integer");
-        } else if (a == "--max-length") {
-            if (!value()) return std::nullopt;
-            if (!to_int(v, o.run.max_length) || o.run.max_length == 0) return bad("a positive integer");
-        } else if (a == "--config") {
-            if (!value()) return std::nullopt;
-            std::istringstream names(v);
-            for (std::string name; std::getline(names, name, ',');) {
-                if (!conformance::find_config(name)) return bad("unknown configuration; see --list-configs");
-                o.run.configs.push_back(name);
-            }
-        } else if (a == "--shard") {
-            if (!value()) return std::nullopt;
-            const auto slash = v.find('/');
-            int index = 0, count = 0;
-            if (slash == std::string::npos || !to_int(v.substr(0, slash), index) ||
-                !to_int(v.substr(slash + 1), count) || count == 0 || index >= count) {
-                return bad("I/N with 0 <= I < N");
-            }
-            o.run.shard_index = static_cast<unsigned>(index);
-            o.run.shard_count = static_cast<unsigned>(count);
-        } else if (a == "--time-budget") {
-            if (!value()) return std::nullopt;
-            char* end = nullptr;
-            const double seconds = std::strtod(v.c_str(), &end);
-            if (*end != '\0' || !(seconds > 0) || seconds > 1e7) return bad("a positive number of seconds");
-            o.run.time_budget = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
-        } else if (a == "--junit") {
-            if (!value()) return std::nullopt;
-            o.junit = v;
-        } else if (a == "--replay-out") {
-            if (!value()) return std::nullopt;
-            o.run.replay_out = v;
-        } else if (a == "--replay") {
-            if (!value()) return std::nullopt;
-            o.run.replay_in = v;
-        } else if (a == "--mutant") {
-            if (!value()) return std::nullopt;
-            o.run.mutant = v;
-        } else if (a == "--no-shrink") {
-            o.run.shrink = false;
-        } else if (a == "--progress") {
-            o.progress = ProgressMode::kOn;
-        } else if (a == "--no-progress") {
-            o.progress = ProgressMode::kOff;
-        } else if (a == "--verbose") {
-            o.run.verbose = true;
-        } else if (a == "--list-configs") {
-            o.list_configs = true;
-        } else {
-            error = "unknown argument '" + a + "'";
-            return std::nullopt;
-        }
+  CliOptions o;
+  o.run.verbose = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    std::string v;
+    const auto value = [&]() {
+      if (i + 1 >= argc) {
+        error = a + " needs a value";
+        return false;
+      }
+      v = argv[++i];
+      return true;
+    };
+    const auto bad = [&](const char* what) {
+      error = "bad value for " + a + ": '" + v + "' (" + what + ")";
+      return std::nullopt;
+    };
+    if (a == "--adapter") {
+      if (!value()) return std::nullopt;
+      o.adapter = v;
+    } else if (a == "--seed") {
+      if (!value()) return std::nullopt;
+      if (!to_u64(v, o.run.seed) || o.run.seed == 0) return bad("a positive integer");
+    } else if (a == "--cases") {
+      if (!value()) return std::nullopt;
+      if (!to_int(v, o.run.cases) || o.run.cases == 0) return bad("a positive integer");
+    } else if (a == "--max-length") {
+      if (!value()) return std::nullopt;
+      if (!to_int(v, o.run.max_length) || o.run.max_length == 0) return bad("a positive integer");
+    } else if (a == "--config") {
+      if (!value()) return std::nullopt;
+      std::istringstream names(v);
+      for (std::string name; std::getline(names, name, ',');) {
+        if (!conformance::find_config(name))
+          return bad("unknown configuration; see --list-configs");
+        o.run.configs.push_back(name);
+      }
+    } else if (a == "--shard") {
+      if (!value()) return std::nullopt;
+      const auto slash = v.find('/');
+      int index = 0, count = 0;
+      if (slash == std::string::npos || !to_int(v.substr(0, slash), index) ||
+          !to_int(v.substr(slash + 1), count) || count == 0 || index >= count) {
+        return bad("I/N with 0 <= I < N");
+      }
+      o.run.shard_index = static_cast<unsigned>(index);
+      o.run.shard_count = static_cast<unsigned>(count);
+    } else if (a == "--time-budget") {
+      if (!value()) return std::nullopt;
+      char* end = nullptr;
+      const double seconds = std::strtod(v.c_str(), &end);
+      if (*end != '\0' || !(seconds > 0) || seconds > 1e7)
+        return bad("a positive number of seconds");
+      o.run.time_budget = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+    } else if (a == "--junit") {
+      if (!value()) return std::nullopt;
+      o.junit = v;
+    } else if (a == "--replay-out") {
+      if (!value()) return std::nullopt;
+      o.run.replay_out = v;
+    } else if (a == "--replay") {
+      if (!value()) return std::nullopt;
+      o.run.replay_in = v;
+    } else if (a == "--mutant") {
+      if (!value()) return std::nullopt;
+      o.run.mutant = v;
+    } else if (a == "--no-shrink") {
+      o.run.shrink = false;
+    } else if (a == "--progress") {
+      o.progress = ProgressMode::kOn;
+    } else if (a == "--no-progress") {
+      o.progress = ProgressMode::kOff;
+    } else if (a == "--verbose") {
+      o.run.verbose = true;
+    } else if (a == "--list-configs") {
+      o.list_configs = true;
+    } else {
+      error = "unknown argument '" + a + "'";
+      return std::nullopt;
     }
-    // Shards partition one run only if they all generate the same cases.
-    if (o.run.shard_count > 1 && o.run.seed == 0 && o.run.replay_in.empty()) {
-        error = "--shard needs --seed, so that every shard runs the same sequence of cases";
-        return std::nullopt;
-    }
-    return o;
+  }
+  // Shards partition one run only if they all generate the same cases.
+  if (o.run.shard_count > 1 && o.run.seed == 0 && o.run.replay_in.empty()) {
+    error = "--shard needs --seed, so that every shard runs the same sequence of cases";
+    return std::nullopt;
+  }
+  return o;
 }
 
 }  // namespace kniommu::conform

@@ -11,11 +11,11 @@ namespace kniommu::conform {
 enum class ProgressMode { kAuto, kOn, kOff };
 
 struct CliOptions {
-    conformance::ConformanceOptions run;
-    std::string adapter;  // empty: the built-in implementation
-    std::string junit;    // JUnit XML output file
-    ProgressMode progress = ProgressMode::kAuto;
-    bool list_configs = false;
+  conformance::ConformanceOptions run;
+  std::string adapter;  // empty: the built-in implementation
+  std::string junit;    // JUnit XML output file
+  ProgressMode progress = ProgressMode::kAuto;
+  bool list_configs = false;
 };
 
 extern const char* const kUsage;

@@ -12,31 +12,32 @@ ProgressBar::ProgressBar(std::FILE* stream, bool enabled, std::size_t config_cou
 bool ProgressBar::stream_is_tty(std::FILE* stream) { return isatty(fileno(stream)) != 0; }
 
 void ProgressBar::update(const conformance::Progress& p) {
-    if (!enabled_) return;
-    if (p.config != current_config_) {
-        current_config_ = p.config;
-        ++config_index_;
-    }
-    const auto now = std::chrono::steady_clock::now();
-    const bool last = p.cases_total > 0 && p.cases_done >= p.cases_total;
-    if (!last && now - last_draw_ < std::chrono::milliseconds(100)) return;
-    last_draw_ = now;
-    constexpr int kWidth = 30;
-    const int total = std::max(p.cases_total, 1);
-    const int filled = std::min(kWidth, p.cases_done * kWidth / total);
-    const double seconds = std::chrono::duration<double>(now - start_).count();
-    std::fprintf(stream_, "\r\033[K[%zu/%zu] %-12s [%s%s] %d/%d cases  %.1fs", config_index_,
-                 std::max(config_count_, config_index_), p.config.c_str(), std::string(filled, '#').c_str(),
-                 std::string(kWidth - filled, '.').c_str(), p.cases_done, p.cases_total, seconds);
-    std::fflush(stream_);
-    drawn_ = true;
+  if (!enabled_) return;
+  if (p.config != current_config_) {
+    current_config_ = p.config;
+    ++config_index_;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  const bool last = p.cases_total > 0 && p.cases_done >= p.cases_total;
+  if (!last && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
+  constexpr int kWidth = 30;
+  const int total = std::max(p.cases_total, 1);
+  const int filled = std::min(kWidth, p.cases_done * kWidth / total);
+  const double seconds = std::chrono::duration<double>(now - start_).count();
+  std::fprintf(stream_, "\r\033[K[%zu/%zu] %-12s [%s%s] %d/%d cases  %.1fs", config_index_,
+               std::max(config_count_, config_index_), p.config.c_str(),
+               std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(),
+               p.cases_done, p.cases_total, seconds);
+  std::fflush(stream_);
+  drawn_ = true;
 }
 
 void ProgressBar::clear() {
-    if (!drawn_) return;
-    std::fprintf(stream_, "\r\033[K");
-    std::fflush(stream_);
-    drawn_ = false;
+  if (!drawn_) return;
+  std::fprintf(stream_, "\r\033[K");
+  std::fflush(stream_);
+  drawn_ = false;
 }
 
 }  // namespace kniommu::conform

@@ -11,23 +11,23 @@
 namespace kniommu::conform {
 
 class ProgressBar {
-public:
-    // enabled = false draws nothing. stream_is_tty() decides the default.
-    ProgressBar(std::FILE* stream, bool enabled, std::size_t config_count);
-    static bool stream_is_tty(std::FILE* stream);
+ public:
+  // enabled = false draws nothing. stream_is_tty() decides the default.
+  ProgressBar(std::FILE* stream, bool enabled, std::size_t config_count);
+  static bool stream_is_tty(std::FILE* stream);
 
-    void update(const conformance::Progress& progress);
-    void clear();  // erase the line before printing anything else
+  void update(const conformance::Progress& progress);
+  void clear();  // erase the line before printing anything else
 
-private:
-    std::FILE* stream_;
-    bool enabled_;
-    std::size_t config_count_;
-    std::size_t config_index_ = 0;
-    std::string current_config_;
-    bool drawn_ = false;
-    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-    std::chrono::steady_clock::time_point last_draw_{};
+ private:
+  std::FILE* stream_;
+  bool enabled_;
+  std::size_t config_count_;
+  std::size_t config_index_ = 0;
+  std::string current_config_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_draw_{};
 };
 
 }  // namespace kniommu::conform

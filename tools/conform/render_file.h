@@ -7,9 +7,9 @@
 namespace kniommu::conform {
 
 inline bool write_file(const std::string& path, const std::string& content) {
-    std::ofstream file(path, std::ios::trunc);
-    file << content;
-    return static_cast<bool>(file.flush());
+  std::ofstream file(path, std::ios::trunc);
+  file << content;
+  return static_cast<bool>(file.flush());
 }
 
 }  // namespace kniommu::conform

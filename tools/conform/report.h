@@ -15,8 +15,8 @@ void print_result(std::FILE* out, const conformance::ConformanceResult& result,
                   const conformance::ConformanceOptions& options, const std::string& command);
 
 struct Totals {
-    int configs = 0, passed = 0, failed = 0, unsupported = 0, errors = 0, cases = 0;
-    double seconds = 0;
+  int configs = 0, passed = 0, failed = 0, unsupported = 0, errors = 0, cases = 0;
+  double seconds = 0;
 };
 Totals totals(const conformance::ConformanceResult& result);
 

@@ -16,46 +16,50 @@
 namespace kniommu::main_job {
 
 PartResult run_conformance_part(const JobOptions& options) {
-    PartResult part;
-    part.name = "conformance";
+  PartResult part;
+  part.name = "conformance";
 #ifndef KNIOMMU_HAVE_CONFORMANCE
-    (void)options;
-    part.details = "kniommu_conformance was not built";
-    return part;
+  (void)options;
+  part.details = "kniommu_conformance was not built";
+  return part;
 #else
-    conformance::ConformanceOptions run;
-    run.seed = options.seed;
-    run.cases = options.cases;
-    run.time_budget = std::chrono::milliseconds(static_cast<long long>(options.time_budget * 1000));
-    run.verbose = false;
-    run.replay_out = options.out_dir + "/conformance-replay.txt";
-    conform::ProgressBar bar(stdout, conform::ProgressBar::stream_is_tty(stdout),
-                             conformance::standard_configs().size());
-    run.progress = [&bar](const conformance::Progress& p) { bar.update(p); };
-    std::printf("== conformance: refinement suite, built-in implementation, all hardware configurations\n");
-    std::fflush(stdout);
-    const auto start = std::chrono::steady_clock::now();
-    const auto result = conformance::run_conformance(*kniommu_builtin_adapter(), run);
-    part.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    bar.clear();
-    conform::print_result(stdout, result, run, "build/release/tools/kniommu-conform");
+  conformance::ConformanceOptions run;
+  run.seed = options.seed;
+  run.cases = options.cases;
+  run.time_budget = std::chrono::milliseconds(static_cast<long long>(options.time_budget * 1000));
+  run.verbose = false;
+  run.replay_out = options.out_dir + "/conformance-replay.txt";
+  conform::ProgressBar bar(stdout, conform::ProgressBar::stream_is_tty(stdout),
+                           conformance::standard_configs().size());
+  run.progress = [&bar](const conformance::Progress& p) { bar.update(p); };
+  std::printf(
+      "== conformance: refinement suite, built-in implementation, all hardware configurations\n");
+  std::fflush(stdout);
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = conformance::run_conformance(*kniommu_builtin_adapter(), run);
+  part.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  bar.clear();
+  conform::print_result(stdout, result, run, "build/release/tools/kniommu-conform");
 
-    const auto t = conform::totals(result);
-    part.status = result.passed && t.configs > 0 ? PartResult::Status::kPass : PartResult::Status::kFail;
-    part.details = std::to_string(t.configs) + " configs: " + std::to_string(t.passed) + " passed, " +
-                   std::to_string(t.failed) + " failed, " + std::to_string(t.unsupported) + " unsupported; " +
-                   std::to_string(t.cases) + " cases";
-    if (!result.outcomes.empty()) part.details += ", seed " + std::to_string(result.outcomes.front().seed);
-    const std::string junit = options.out_dir + "/conformance.xml";
-    if (conform::write_file(junit, conform::junit_xml(result, "kniommu-conform"))) {
-        part.outputs.push_back({"conformance JUnit", junit});
-    }
-    if (!result.passed) {
-        part.outputs.push_back({"failing case replay", run.replay_out});
-        part.notes.push_back("conformance: replay the failing case with build/release/tools/kniommu-conform --replay " +
-                             run.replay_out);
-    }
-    return part;
+  const auto t = conform::totals(result);
+  part.status =
+      result.passed && t.configs > 0 ? PartResult::Status::kPass : PartResult::Status::kFail;
+  part.details = std::to_string(t.configs) + " configs: " + std::to_string(t.passed) + " passed, " +
+                 std::to_string(t.failed) + " failed, " + std::to_string(t.unsupported) +
+                 " unsupported; " + std::to_string(t.cases) + " cases";
+  if (!result.outcomes.empty())
+    part.details += ", seed " + std::to_string(result.outcomes.front().seed);
+  const std::string junit = options.out_dir + "/conformance.xml";
+  if (conform::write_file(junit, conform::junit_xml(result, "kniommu-conform"))) {
+    part.outputs.push_back({"conformance JUnit", junit});
+  }
+  if (!result.passed) {
+    part.outputs.push_back({"failing case replay", run.replay_out});
+    part.notes.push_back(
+        "conformance: replay the failing case with build/release/tools/kniommu-conform --replay " +
+        run.replay_out);
+  }
+  return part;
 #endif
 }
 

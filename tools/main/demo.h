@@ -11,8 +11,8 @@
 namespace kniommu::demo {
 
 struct Demo {
-    snapshot::Snapshot snapshot;  // tables + metadata
-    std::string description;      // what was set up, for people
+  snapshot::Snapshot snapshot;  // tables + metadata
+  std::string description;      // what was set up, for people
 };
 
 // Builds the system, captures it and tears it down. On failure returns the Retcode of the call

@@ -40,7 +40,8 @@ TEST(BoundedCache, MatchesAReferenceMapUnderRandomOperations) {
         break;
       }
       case 2: {
-        const std::size_t n = cache.erase_if([&](std::uint32_t key, std::uint32_t) { return key % 5 == k % 5; });
+        const std::size_t n =
+            cache.erase_if([&](std::uint32_t key, std::uint32_t) { return key % 5 == k % 5; });
         std::size_t m = 0;
         for (auto it = ref.begin(); it != ref.end();) {
           if (it->first % 5 == k % 5) {

@@ -79,7 +79,8 @@ TEST(Bus, ConcurrentDmaWhileTheDriverInvalidates) {
       while (!stop.load()) {
         for (unsigned i = 0; i < 16; ++i) {
           std::uint8_t reason = 0;
-          if (m.bus.dma(kDev, 0x1000 * i + 8 * static_cast<unsigned>(t), &word, 8, true, &reason) != rcOk) {
+          if (m.bus.dma(kDev, 0x1000 * i + 8 * static_cast<unsigned>(t), &word, 8, true, &reason) !=
+              rcOk) {
             failures.fetch_add(1);
           }
         }

@@ -179,7 +179,8 @@ TEST_F(Faults, RecordsReasonSidAddressAndType) {
 TEST_F(Faults, OverflowSetsPfoAndClearingRecordsRecovers) {
   m.enable();
   const unsigned records = m.config_.nfr + 1;
-  for (unsigned i = 0; i < records; ++i) EXPECT_EQ(m.xlate(kDev, 0x100000 + 0x1000 * i, false), Fault::kNoRead);
+  for (unsigned i = 0; i < records; ++i)
+    EXPECT_EQ(m.xlate(kDev, 0x100000 + 0x1000 * i, false), Fault::kNoRead);
   EXPECT_EQ(field_of(vtd::kFstsReg, KNIOMMU_F("PFO"), m.fsts()), 0u);
   EXPECT_EQ(m.xlate(kDev, 0x900000, false), Fault::kNoRead);  // no free record
   EXPECT_EQ(field_of(vtd::kFstsReg, KNIOMMU_F("PFO"), m.fsts()), 1u);
@@ -192,7 +193,8 @@ TEST_F(Faults, OverflowSetsPfoAndClearingRecordsRecovers) {
   EXPECT_EQ(m.xlate(kDev, 0xA00000, false), Fault::kNoRead);
   EXPECT_EQ(m.unit.stats().faults_dropped, 2u);
   // Clear PFO (RW1C on FSTS); the next fault lands in record 0 again.
-  m.unit.write32(vtd::kRegFsts, static_cast<std::uint32_t>(mask_of(vtd::kFstsReg, KNIOMMU_F("PFO"))));
+  m.unit.write32(vtd::kRegFsts,
+                 static_cast<std::uint32_t>(mask_of(vtd::kFstsReg, KNIOMMU_F("PFO"))));
   EXPECT_EQ(field_of(vtd::kFstsReg, KNIOMMU_F("PFO"), m.fsts()), 0u);
   EXPECT_EQ(m.xlate(kDev, 0xB00000, false), Fault::kNoRead);
   EXPECT_EQ(m.frcd(0).fault(), 1u);
@@ -225,7 +227,7 @@ TEST_F(Faults, FpdSuppressesQualifiedFaultsOnly) {
                                      mask_of(vtd::kRootEntry, KNIOMMU_F("RSVD_LO")));
   m.enable();
   EXPECT_EQ(m.xlate(kDev, 0x9000, false), Fault::kNoRead);  // still faults...
-  EXPECT_EQ(m.frcd(0).fault(), 0u);                          // ...but is not recorded
+  EXPECT_EQ(m.frcd(0).fault(), 0u);                         // ...but is not recorded
   EXPECT_EQ(m.unit.stats().faults_suppressed, 1u);
   EXPECT_EQ(m.xlate(0x0400, 0x9000, false), Fault::kRootReserved);
   EXPECT_EQ(m.frcd(0).fault(), 1u);

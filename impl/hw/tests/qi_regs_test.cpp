@@ -54,8 +54,8 @@ TEST(Registers, GcmdIsWriteOnlyAndGstsReportsStatus) {
 TEST(Registers, RtaddrIsReadWriteWithinItsFields) {
   Machine m;
   m.unit.write64(vtd::kRegRtaddr, ~std::uint64_t{0});
-  EXPECT_EQ(m.unit.read64(vtd::kRegRtaddr),
-            mask_of(vtd::kRtaddrReg, KNIOMMU_F("RTA")) | mask_of(vtd::kRtaddrReg, KNIOMMU_F("TTM")));
+  EXPECT_EQ(m.unit.read64(vtd::kRegRtaddr), mask_of(vtd::kRtaddrReg, KNIOMMU_F("RTA")) |
+                                                mask_of(vtd::kRtaddrReg, KNIOMMU_F("TTM")));
   // 32-bit halves reach the same storage.
   m.unit.write32(vtd::kRegRtaddr, 0x5000);
   m.unit.write32(vtd::kRegRtaddr + 4, 0x1);
@@ -116,7 +116,7 @@ TEST_F(Queue, WaitDescriptorWritesStatusAndSignalsCompletion) {
   EXPECT_EQ(m.unit.read32(vtd::kRegIcs), iwc);
   const auto ip = static_cast<std::uint32_t>(mask_of(vtd::kFectlReg, KNIOMMU_F("IP")));
   EXPECT_EQ(m.unit.read32(kRegIectl) & ip, ip);  // IECTL.IM is set at reset: the event pends
-  m.unit.write32(vtd::kRegIcs, iwc);  // RW1C
+  m.unit.write32(vtd::kRegIcs, iwc);             // RW1C
   EXPECT_EQ(m.unit.read32(vtd::kRegIcs), 0u);
   EXPECT_EQ(m.unit.read32(kRegIectl) & ip, 0u);  // nothing pending any more
   EXPECT_EQ(m.unit.stats().wait_descriptors, 1u);
@@ -163,10 +163,12 @@ TEST_F(Queue, ClearingIqeResumesAtTheFixedDescriptor) {
   bad[1] |= mask_of(vtd::kIotlbDesc, KNIOMMU_F("RSVD_HI7"));
   expect_queue_error(m, bad, 4);
   // Software repairs the descriptor in place, clears IQE, and bumps the tail again.
-  vtd::write_entry128(m.mem, /*queue slot 0*/ field_of(vtd::kIqaReg, KNIOMMU_F("IQA"),
-                                                       m.unit.read64(vtd::kRegIqa)) << 12,
-                      Machine::iotlb_desc(2, 7));
-  m.unit.write32(vtd::kRegFsts, static_cast<std::uint32_t>(mask_of(vtd::kFstsReg, KNIOMMU_F("IQE"))));
+  vtd::write_entry128(
+      m.mem,
+      /*queue slot 0*/ field_of(vtd::kIqaReg, KNIOMMU_F("IQA"), m.unit.read64(vtd::kRegIqa)) << 12,
+      Machine::iotlb_desc(2, 7));
+  m.unit.write32(vtd::kRegFsts,
+                 static_cast<std::uint32_t>(mask_of(vtd::kFstsReg, KNIOMMU_F("IQE"))));
   m.submit(Machine::wait_desc(true, false, 5, status));
   EXPECT_EQ(m.iqh(), 2u);
   EXPECT_EQ(m.mem.read64(status), 5u);

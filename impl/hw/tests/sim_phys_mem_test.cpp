@@ -205,7 +205,8 @@ TEST(SimPhysMem, ConcurrentAllocationAndAccess) {
         }
         const std::uint64_t tag = (static_cast<std::uint64_t>(t) << 32) | static_cast<unsigned>(r);
         mem.write64(pa + 64, tag);
-        if (mem.read64(pa + 64) != tag || mem.read64(pa) != 0) ++errors[static_cast<std::size_t>(t)];
+        if (mem.read64(pa + 64) != tag || mem.read64(pa) != 0)
+          ++errors[static_cast<std::size_t>(t)];
         mem.free_frames(pa, static_cast<unsigned>(r % 3));
       }
     });

@@ -93,8 +93,8 @@ TEST(Walk, SuperpageSizesNotAdvertisedAreReserved) {
   c.sllps = 0x1;  // 2 MiB only
   Machine m(c);
   const PhysAddr top = m.alloc();
-  m.map(top, 4, 0, 0x4000'0000, 30, kRW);            // 1 GiB leaf: PS reserved at level 3
-  m.map(top, 4, 1 * kGiB, 0x20'0000, 21, kRW);       // 2 MiB leaf: fine
+  m.map(top, 4, 0, 0x4000'0000, 30, kRW);       // 1 GiB leaf: PS reserved at level 3
+  m.map(top, 4, 1 * kGiB, 0x20'0000, 21, kRW);  // 2 MiB leaf: fine
   m.set_context(Machine::kDev, 1, top, 4);
   m.enable();
   EXPECT_EQ(m.xlate(Machine::kDev, 0x1234, false), Fault::kSlReserved);

@@ -39,36 +39,36 @@ typedef uint64_t DmaAddr;
 /* The anonymous struct mirrors KasperskyOS's layout; __extension__ keeps -Wpedantic quiet in C++
  * and C89 consumers (anonymous structs are standard only since C11). */
 typedef union DmaFrameDescriptor {
-    __extension__ struct {
-        DmaAddr order : DMA_FRAME_ORDER_BITS;
-        DmaAddr frame : DMA_FRAME_BASE_BITS;
-    };
-    DmaAddr raw;
+  __extension__ struct {
+    DmaAddr order : DMA_FRAME_ORDER_BITS;
+    DmaAddr frame : DMA_FRAME_BASE_BITS;
+  };
+  DmaAddr raw;
 } DmaFrameDescriptor;
 
 typedef struct DmaInfo {
-    DmaAttr flags;
-    size_t orderMin;
-    size_t size;
-    size_t count; /* 0 when the buffer is not reachable by any device through this view */
-    DmaFrameDescriptor descriptors[1];
+  DmaAttr flags;
+  size_t orderMin;
+  size_t size;
+  size_t count; /* 0 when the buffer is not reachable by any device through this view */
+  DmaFrameDescriptor descriptors[1];
 } DmaInfo;
 
 /* vmflags for KnIoDmaMap (vmm/flags.h). */
 #define VMM_FLAG_READ 0x1
 #define VMM_FLAG_WRITE 0x2
 
-Retcode KnIoDmaCreate(uint32_t order, size_t size, DmaAttr flags, Handle *outRid);
-Retcode KnIoDmaCreateContinuous(size_t size, DmaAttr flags, Handle *outRid);
-Retcode KnIoDmaMap(Handle rid, size_t offset, size_t length, void *hint, int vmflags, void **addr,
-                   Handle *handle);
+Retcode KnIoDmaCreate(uint32_t order, size_t size, DmaAttr flags, Handle* outRid);
+Retcode KnIoDmaCreateContinuous(size_t size, DmaAttr flags, Handle* outRid);
+Retcode KnIoDmaMap(Handle rid, size_t offset, size_t length, void* hint, int vmflags, void** addr,
+                   Handle* handle);
 /* Associates the buffer with the calling process's automatic domain; *handle names the grant. */
-Retcode KnIoDmaBegin(Handle rid, Handle *handle);
+Retcode KnIoDmaBegin(Handle rid, Handle* handle);
 /* Associates the buffer with a domain created by KnIommuCreateDomain. */
-Retcode KnIoDmaBeginEx(Handle rid, Handle domain, Handle *handle);
+Retcode KnIoDmaBeginEx(Handle rid, Handle domain, Handle* handle);
 /* *outInfo is allocated with malloc(); the caller releases it with free(). */
-Retcode KnIoDmaGetInfo(Handle rid, DmaInfo **outInfo);
-Retcode KnIoDmaGetPhysInfo(Handle rid, DmaInfo **outInfo);
+Retcode KnIoDmaGetInfo(Handle rid, DmaInfo** outInfo);
+Retcode KnIoDmaGetPhysInfo(Handle rid, DmaInfo** outInfo);
 /* Same as KnHandleClose for every handle kniommu hands out. */
 Retcode KnIoClose(Handle rid);
 

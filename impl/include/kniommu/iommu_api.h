@@ -16,7 +16,7 @@ Retcode KnIommuAttachDevice(uint16_t bdf);
 Retcode KnIommuDetachDevice(uint16_t bdf);
 
 /* A further domain owned by the calling process; closing its last handle destroys it. */
-Retcode KnIommuCreateDomain(Handle *outDomain);
+Retcode KnIommuCreateDomain(Handle* outDomain);
 /* Parameter order follows the kernel method AttachToDomain: bdf, then domain. */
 Retcode KnIommuAttachDeviceToDomain(uint16_t bdf, Handle domain);
 Retcode KnIommuDetachDeviceFromDomain(uint16_t bdf, Handle domain);

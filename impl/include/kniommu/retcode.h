@@ -17,26 +17,26 @@ typedef int32_t Retcode;
 #define KN_RC_GENERAL(code) (-2147483647 - 1 + (1 << 16) + (code))
 
 enum {
-    rcOk = 0,
-    rcInvalidArgument = KN_RC_GENERAL(1),
-    rcOutOfMemory = KN_RC_GENERAL(3),
-    rcInternalError = KN_RC_GENERAL(5),
-    rcFail = KN_RC_GENERAL(12),
-    rcNoCapability = KN_RC_GENERAL(13),
-    rcNotReady = KN_RC_GENERAL(14),
-    rcUnimplemented = KN_RC_GENERAL(15),
-    rcBusy = KN_RC_GENERAL(17),
-    rcResourceNotFound = KN_RC_GENERAL(18),
-    rcTimeout = KN_RC_GENERAL(19),
-    rcAlreadyExists = KN_RC_GENERAL(24),
-    rcInvalidOperation = KN_RC_GENERAL(25),
-    rcHandleRevoked = KN_RC_GENERAL(26),
-    rcQuotaExceeded = KN_RC_GENERAL(27),
-    rcDeviceNotFound = KN_RC_GENERAL(28)
+  rcOk = 0,
+  rcInvalidArgument = KN_RC_GENERAL(1),
+  rcOutOfMemory = KN_RC_GENERAL(3),
+  rcInternalError = KN_RC_GENERAL(5),
+  rcFail = KN_RC_GENERAL(12),
+  rcNoCapability = KN_RC_GENERAL(13),
+  rcNotReady = KN_RC_GENERAL(14),
+  rcUnimplemented = KN_RC_GENERAL(15),
+  rcBusy = KN_RC_GENERAL(17),
+  rcResourceNotFound = KN_RC_GENERAL(18),
+  rcTimeout = KN_RC_GENERAL(19),
+  rcAlreadyExists = KN_RC_GENERAL(24),
+  rcInvalidOperation = KN_RC_GENERAL(25),
+  rcHandleRevoked = KN_RC_GENERAL(26),
+  rcQuotaExceeded = KN_RC_GENERAL(27),
+  rcDeviceNotFound = KN_RC_GENERAL(28)
 };
 
 /* Name of a Retcode for messages ("rcBusy"); "rc?" for values kniommu never returns. */
-const char *KnRetcodeName(Retcode rc);
+const char* KnRetcodeName(Retcode rc);
 
 #ifdef __cplusplus
 }

@@ -19,73 +19,73 @@ typedef uint32_t KnPid;
 /* Hardware generation and size of the simulated machine. Field values are the architectural
  * capability encodings (../shared/reference/vtd.md §1.6/1.7). */
 typedef struct KnSimConfig {
-    int iommu_enabled;        /* 0: no remapping unit; DMA uses physical addresses */
-    uint32_t sagaw;           /* CAP.SAGAW bits: 0x2 = 3-level, 0x4 = 4-level, 0x8 = 5-level */
-    uint32_t mgaw;            /* address width in bits (39, 48 or 57); CAP.MGAW = mgaw - 1 */
-    uint32_t sllps;           /* CAP.SLLPS: bit0 2 MiB, bit1 1 GiB */
-    int caching_mode;         /* CAP.CM */
-    uint32_t nd;              /* CAP.ND: 2^(4+2*nd) domain IDs */
-    uint32_t mamv;            /* CAP.MAMV: largest page-selective address mask */
-    uint32_t nfr;             /* CAP.NFR: number of fault-recording registers - 1 */
-    int coherent;             /* ECAP.C: page-walk coherency */
-    uint32_t iotlb_entries;   /* emulated IOTLB capacity (eviction beyond it) */
-    uint32_t context_cache_entries;
-    uint64_t phys_mem_bytes;  /* size of simulated physical memory */
-    const uint16_t *devices;  /* BDFs present on the bus */
-    size_t device_count;
-    /* Test instrumentation, on by default (0): on every frame free the simulator checks that no
-     * present table entry or unit cache still references the frame (KnSimUseAfterFreeCount). Real
-     * hardware has no such check; benchmarks set 1 to measure the implementation alone. */
-    int skip_use_after_free_check;
+  int iommu_enabled;      /* 0: no remapping unit; DMA uses physical addresses */
+  uint32_t sagaw;         /* CAP.SAGAW bits: 0x2 = 3-level, 0x4 = 4-level, 0x8 = 5-level */
+  uint32_t mgaw;          /* address width in bits (39, 48 or 57); CAP.MGAW = mgaw - 1 */
+  uint32_t sllps;         /* CAP.SLLPS: bit0 2 MiB, bit1 1 GiB */
+  int caching_mode;       /* CAP.CM */
+  uint32_t nd;            /* CAP.ND: 2^(4+2*nd) domain IDs */
+  uint32_t mamv;          /* CAP.MAMV: largest page-selective address mask */
+  uint32_t nfr;           /* CAP.NFR: number of fault-recording registers - 1 */
+  int coherent;           /* ECAP.C: page-walk coherency */
+  uint32_t iotlb_entries; /* emulated IOTLB capacity (eviction beyond it) */
+  uint32_t context_cache_entries;
+  uint64_t phys_mem_bytes; /* size of simulated physical memory */
+  const uint16_t* devices; /* BDFs present on the bus */
+  size_t device_count;
+  /* Test instrumentation, on by default (0): on every frame free the simulator checks that no
+   * present table entry or unit cache still references the frame (KnSimUseAfterFreeCount). Real
+   * hardware has no such check; benchmarks set 1 to measure the implementation alone. */
+  int skip_use_after_free_check;
 } KnSimConfig;
 
 /* A 4-level, 48-bit, 2M+1G superpage, CM=0 unit with 64K DIDs and 4 devices. */
-void KnSimDefaultConfig(KnSimConfig *config);
+void KnSimDefaultConfig(KnSimConfig* config);
 
-Retcode KnSimSystemCreate(const KnSimConfig *config, KnSimSystem **out);
-void KnSimSystemDestroy(KnSimSystem *system);
+Retcode KnSimSystemCreate(const KnSimConfig* config, KnSimSystem** out);
+void KnSimSystemDestroy(KnSimSystem* system);
 
-Retcode KnSimProcessCreate(KnSimSystem *system, KnPid *out);
+Retcode KnSimProcessCreate(KnSimSystem* system, KnPid* out);
 /* Tears the process down (docs/semantics.md "Process exit"); returns after invalidation. */
-Retcode KnSimProcessExit(KnSimSystem *system, KnPid pid);
+Retcode KnSimProcessExit(KnSimSystem* system, KnPid pid);
 /* Kn* calls made by this thread act as `pid` of `system` from now on (pid 0 unbinds). */
-Retcode KnSimBindThread(KnSimSystem *system, KnPid pid);
+Retcode KnSimBindThread(KnSimSystem* system, KnPid pid);
 
 /* A device DMA through the remapping unit (or untranslated when the IOMMU is disabled).
  * is_write = 1: the device writes `len` bytes from `data` to memory; 0: it reads into `data`.
  * Returns rcOk, or rcFail with *fault_reason set to the VT-d fault reason (0x1-0xE) when the
  * request faults; a faulting request transfers nothing. rcDeviceNotFound for an unknown BDF. */
-Retcode KnSimDeviceDma(KnSimSystem *system, uint16_t bdf, uint64_t iova, void *data, size_t len,
-                       int is_write, uint8_t *fault_reason);
+Retcode KnSimDeviceDma(KnSimSystem* system, uint16_t bdf, uint64_t iova, void* data, size_t len,
+                       int is_write, uint8_t* fault_reason);
 
 /* The CPU side of KnIoDmaMap: read / write through a mapping of process `pid`. */
-Retcode KnSimVmRead(KnSimSystem *system, KnPid pid, uint64_t va, void *out, size_t len);
-Retcode KnSimVmWrite(KnSimSystem *system, KnPid pid, uint64_t va, const void *in, size_t len);
+Retcode KnSimVmRead(KnSimSystem* system, KnPid pid, uint64_t va, void* out, size_t len);
+Retcode KnSimVmWrite(KnSimSystem* system, KnPid pid, uint64_t va, const void* in, size_t len);
 
 /* What the hardware can see: registers, physical memory, and cache contents. */
-uint64_t KnSimReadReg64(KnSimSystem *system, uint32_t offset);
-Retcode KnSimPhysRead(KnSimSystem *system, uint64_t pa, void *out, size_t len);
+uint64_t KnSimReadReg64(KnSimSystem* system, uint32_t offset);
+Retcode KnSimPhysRead(KnSimSystem* system, uint64_t pa, void* out, size_t len);
 
 typedef struct KnSimCacheEntry {
-    uint8_t kind;       /* 0 = context cache, 1 = IOTLB */
-    uint8_t perms;      /* IOTLB: bit0 R, bit1 W */
-    uint16_t sid;       /* context cache: source id (BDF); IOTLB: 0 */
-    uint16_t did;
-    uint16_t reserved;
-    uint64_t iova;      /* IOTLB: page address of the cached translation */
-    uint64_t pa;        /* IOTLB: physical page address; context cache: SLPTPTR */
-    uint64_t size;      /* IOTLB: 4 KiB, 2 MiB or 1 GiB */
+  uint8_t kind;  /* 0 = context cache, 1 = IOTLB */
+  uint8_t perms; /* IOTLB: bit0 R, bit1 W */
+  uint16_t sid;  /* context cache: source id (BDF); IOTLB: 0 */
+  uint16_t did;
+  uint16_t reserved;
+  uint64_t iova; /* IOTLB: page address of the cached translation */
+  uint64_t pa;   /* IOTLB: physical page address; context cache: SLPTPTR */
+  uint64_t size; /* IOTLB: 4 KiB, 2 MiB or 1 GiB */
 } KnSimCacheEntry;
 /* Copies up to `capacity` cached entries; *count receives the total. */
-Retcode KnSimCacheSnapshot(KnSimSystem *system, KnSimCacheEntry *out, size_t capacity,
-                           size_t *count);
+Retcode KnSimCacheSnapshot(KnSimSystem* system, KnSimCacheEntry* out, size_t capacity,
+                           size_t* count);
 
 /* Hardware-side safety violations seen so far: frames freed while a present table entry or a
  * cache of the remapping unit still referenced them (the hardware could walk freed memory). */
-uint64_t KnSimUseAfterFreeCount(KnSimSystem *system);
+uint64_t KnSimUseAfterFreeCount(KnSimSystem* system);
 
 /* Frames currently allocated in simulated physical memory (leak accounting). */
-uint64_t KnSimFramesInUse(KnSimSystem *system);
+uint64_t KnSimFramesInUse(KnSimSystem* system);
 
 #ifdef __cplusplus
 }

@@ -32,8 +32,7 @@ TEST(Formats, QemuContextAndRootMasks) {
   const unsigned haw = 39;
   const std::uint64_t above = ~haw_mask(haw);
   // QEMU: lo 0xFF0 | ~HAW_MASK for the context entry, 0xFFE | ~HAW_MASK for the root entry.
-  EXPECT_EQ(CE::reserved_mask(0) | (CE::mask_of(KNIOMMU_F("SLPTPTR")) & above),
-            0xFF0 | above);
+  EXPECT_EQ(CE::reserved_mask(0) | (CE::mask_of(KNIOMMU_F("SLPTPTR")) & above), 0xFF0 | above);
   EXPECT_EQ(RE::reserved_mask(0) | (RE::mask_of(KNIOMMU_F("CTP")) & above), 0xFFE | above);
   EXPECT_EQ(RE::reserved_mask(1), ~std::uint64_t{0});
   RootEntry re;
@@ -43,10 +42,12 @@ TEST(Formats, QemuContextAndRootMasks) {
 }
 
 TEST(Formats, DescriptorReservedMasksMatchQemu) {
-  EXPECT_EQ(decltype(kIotlbDesc)::reserved_mask(0), 0xffffffff0000ff00u);  // VTD_INV_DESC_IOTLB_RSVD_LO
-  EXPECT_EQ(decltype(kIotlbDesc)::reserved_mask(1), 0xf80u);               // VTD_INV_DESC_IOTLB_RSVD_HI
-  EXPECT_EQ(decltype(kContextCacheDesc)::reserved_mask(0), 0xfffc00000000ffc0u);  // VTD_INV_DESC_CC_RSVD
-  EXPECT_EQ(decltype(kWaitDesc)::reserved_mask(1), 0x3u);                  // VTD_INV_DESC_WAIT_RSVD_HI
+  EXPECT_EQ(decltype(kIotlbDesc)::reserved_mask(0),
+            0xffffffff0000ff00u);                             // VTD_INV_DESC_IOTLB_RSVD_LO
+  EXPECT_EQ(decltype(kIotlbDesc)::reserved_mask(1), 0xf80u);  // VTD_INV_DESC_IOTLB_RSVD_HI
+  EXPECT_EQ(decltype(kContextCacheDesc)::reserved_mask(0),
+            0xfffc00000000ffc0u);                          // VTD_INV_DESC_CC_RSVD
+  EXPECT_EQ(decltype(kWaitDesc)::reserved_mask(1), 0x3u);  // VTD_INV_DESC_WAIT_RSVD_HI
 }
 
 TEST(Formats, DescriptorEncodings) {
@@ -56,7 +57,10 @@ TEST(Formats, DescriptorEncodings) {
   EXPECT_EQ(d.w[0], 0x00000000004200F2u);
   EXPECT_EQ(d.w[1], 0x0000000040000049u);
   WaitDesc wd;
-  wd.set_type(kDescWait).set_status_write(1).set_status_data(0xDEADBEEF).set_saddr_field(0x1000 >> 2);
+  wd.set_type(kDescWait)
+      .set_status_write(1)
+      .set_status_data(0xDEADBEEF)
+      .set_saddr_field(0x1000 >> 2);
   EXPECT_EQ(wd.w[0], 0xDEADBEEF00000025u);
   EXPECT_EQ(wd.w[1], 0x1000u);
   ContextCacheDesc cc;

@@ -21,12 +21,11 @@ TEST(Psi, UnalignedRangesAreCovered) {
     std::uint64_t addr;
   };
   const Case cases[] = {
-      {0x10, 0x10, 0, 0x10000},        // one page
-      {0x10, 0x13, 2, 0x10000},        // aligned 4 pages
-      {0x1FF, 0x200, 10, 0x0},         // 2 pages across a 2 MiB boundary need 1024
-      {0x3, 0x4, 3, 0x0},              // rounding the size up (AM=1) would miss page 4
-      {0x5, 0xA, 4, 0x0},
-      {0x3fe00, 0x3fe00 + 1023, 19, 0x0},  // the Linux unmap_pages range
+      {0x10, 0x10, 0, 0x10000},  // one page
+      {0x10, 0x13, 2, 0x10000},  // aligned 4 pages
+      {0x1FF, 0x200, 10, 0x0},   // 2 pages across a 2 MiB boundary need 1024
+      {0x3, 0x4, 3, 0x0},        // rounding the size up (AM=1) would miss page 4
+      {0x5, 0xA, 4, 0x0},       {0x3fe00, 0x3fe00 + 1023, 19, 0x0},  // the Linux unmap_pages range
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(testing::Message() << std::hex << c.first << ".." << c.last);
@@ -76,7 +75,8 @@ TEST(Descriptors, Encodings) {
   const auto wd = wait_desc(0x5000, 0xCAFE, false, true);
   EXPECT_EQ(wd.w[0], 0x0000CAFE00000065u);
   EXPECT_EQ(wd.w[1], 0x5000u);
-  for (const auto& d : {psi, iotlb_domain_desc(0xFFFF, true, true)}) EXPECT_TRUE(d.reserved_clear());
+  for (const auto& d : {psi, iotlb_domain_desc(0xFFFF, true, true)})
+    EXPECT_TRUE(d.reserved_clear());
   EXPECT_TRUE(cc.reserved_clear());
   EXPECT_TRUE(wd.reserved_clear());
 }

@@ -10,11 +10,10 @@
 namespace kniommu::vtd::layout {
 namespace {
 
-constexpr auto kDemo = make_layout<2>(field<0, 0, 1>(BOOST_HANA_STRING("P")),
-                                      reserved<0, 1, 11>(BOOST_HANA_STRING("RSVD")),
-                                      field<0, 12, 52>(BOOST_HANA_STRING("PTR")),
-                                      field<1, 8, 16>(BOOST_HANA_STRING("ID")),
-                                      ignored<1, 3, 4>(BOOST_HANA_STRING("SW")));
+constexpr auto kDemo = make_layout<2>(
+    field<0, 0, 1>(BOOST_HANA_STRING("P")), reserved<0, 1, 11>(BOOST_HANA_STRING("RSVD")),
+    field<0, 12, 52>(BOOST_HANA_STRING("PTR")), field<1, 8, 16>(BOOST_HANA_STRING("ID")),
+    ignored<1, 3, 4>(BOOST_HANA_STRING("SW")));
 using Demo = decltype(kDemo);
 
 TEST(Layout, FieldArithmetic) {
@@ -80,9 +79,9 @@ TEST(Layout, RunTimeIterationMatchesCompileTime) {
     seen.push_back(std::string(i.name) + "@" + std::to_string(i.word) + ":" + std::to_string(i.lo) +
                    "+" + std::to_string(i.width) + "/" + kind_name(i.kind));
   });
-  EXPECT_EQ(seen, (std::vector<std::string>{"P@0:0+1/value", "RSVD@0:1+11/reserved-zero",
-                                            "PTR@0:12+52/value", "ID@1:8+16/value",
-                                            "SW@1:3+4/ignored"}));
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"P@0:0+1/value", "RSVD@0:1+11/reserved-zero",
+                                      "PTR@0:12+52/value", "ID@1:8+16/value", "SW@1:3+4/ignored"}));
 }
 
 }  // namespace

@@ -112,7 +112,8 @@ TEST_P(PageTableTest, UnmapStraddlingTablePages) {
   ASSERT_EQ(pt_.map(iova, pa, 4 * MiB, kPermReadWrite), rcOk);
   EXPECT_EQ(leaf_counts(pt_)[1], 1024u);
   const auto p = unmap_and_complete(iova, 4 * MiB);
-  for (std::uint64_t off = 0; off < 4 * MiB; off += 4 * KiB) ASSERT_FALSE(mapped(iova + off)) << off;
+  for (std::uint64_t off = 0; off < 4 * MiB; off += 4 * KiB)
+    ASSERT_FALSE(mapped(iova + off)) << off;
   EXPECT_EQ(p.first_iova(), iova);
   EXPECT_EQ(p.last_iova(), iova + 4 * MiB - 1);
   EXPECT_FALSE(p.leaf_only());

@@ -34,8 +34,9 @@ struct EntrySnapshot {
 
 inline std::vector<EntrySnapshot> snapshot(const SecondLevelPageTable& pt) {
   std::vector<EntrySnapshot> out;
-  pt.for_each_present_entry(
-      [&](unsigned level, PhysAddr at, std::uint64_t e) { out.push_back({level, at, e}); });
+  pt.for_each_present_entry([&](unsigned level, PhysAddr at, std::uint64_t e) {
+    out.push_back({level, at, e});
+  });
   return out;
 }
 

@@ -33,8 +33,8 @@ class RandomOps : public PageTableTest {
     std::map<PhysAddr, unsigned> present_per_table;
     std::map<PhysAddr, unsigned> recorded;
     pt_.for_each_present_entry([&](unsigned level, PhysAddr at, std::uint64_t e) {
-      ASSERT_TRUE(masks.reserved_clear(level, e))
-          << "level " << level << " entry " << std::hex << e << " reserved " << masks.reserved(level, e);
+      ASSERT_TRUE(masks.reserved_clear(level, e)) << "level " << level << " entry " << std::hex << e
+                                                  << " reserved " << masks.reserved(level, e);
       ++present_per_table[at & ~(kPageSize - 1)];
       if (!VtdSsFormat::is_leaf(level, e)) {
         EXPECT_GT(VtdSsFormat::child_count(e), 0u) << "an empty table stayed linked";
@@ -46,7 +46,8 @@ class RandomOps : public PageTableTest {
 
   void check_against_reference(std::mt19937_64& rng) const {
     for (const auto& [iova, m] : ref_) {
-      for (std::uint64_t probe : {iova, m.end - 1, iova + ((rng() % (m.end - iova)) & ~std::uint64_t{7})}) {
+      for (std::uint64_t probe :
+           {iova, m.end - 1, iova + ((rng() % (m.end - iova)) & ~std::uint64_t{7})}) {
         Translation t;
         ASSERT_EQ(pt_.translate(probe, &t), rcOk) << std::hex << probe;
         EXPECT_EQ(t.pa, m.pa + (probe - iova));

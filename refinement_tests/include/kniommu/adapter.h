@@ -53,72 +53,72 @@ extern "C" {
 typedef struct KnAdapterSession KnAdapterSession;
 
 typedef struct KnAdapterV1 {
-    uint32_t abi_version; /* KN_ADAPTER_ABI_VERSION */
-    uint32_t struct_size; /* sizeof(KnAdapterV1) */
-    const char *name;     /* short human-readable name, e.g. "kniommu" */
+  uint32_t abi_version; /* KN_ADAPTER_ABI_VERSION */
+  uint32_t struct_size; /* sizeof(KnAdapterV1) */
+  const char* name;     /* short human-readable name, e.g. "kniommu" */
 
-    /* ---- harness: machine, processes, devices, CPU mappings ---- */
-    /* Creates a machine for `config` (see sim.h). rcInvalidArgument for a configuration the
-     * adapter cannot model; the suite then reports that configuration as unsupported. */
-    Retcode (*system_create)(const KnSimConfig *config, KnAdapterSession **out);
-    void (*system_destroy)(KnAdapterSession *session);
-    Retcode (*process_create)(KnAdapterSession *session, KnPid *out);
-    /* Tears the process down (docs/semantics.md "Process exit"); returns after invalidation. */
-    Retcode (*process_exit)(KnAdapterSession *session, KnPid pid);
-    /* Device DMA, exactly KnSimDeviceDma. */
-    Retcode (*device_dma)(KnAdapterSession *session, uint16_t bdf, uint64_t iova, void *data,
-                          size_t len, int is_write, uint8_t *fault_reason);
-    /* CPU access through a KnIoDmaMap mapping of `pid`, exactly KnSimVmRead / KnSimVmWrite. */
-    Retcode (*vm_read)(KnAdapterSession *session, KnPid pid, uint64_t va, void *out, size_t len);
-    Retcode (*vm_write)(KnAdapterSession *session, KnPid pid, uint64_t va, const void *in,
-                        size_t len);
+  /* ---- harness: machine, processes, devices, CPU mappings ---- */
+  /* Creates a machine for `config` (see sim.h). rcInvalidArgument for a configuration the
+   * adapter cannot model; the suite then reports that configuration as unsupported. */
+  Retcode (*system_create)(const KnSimConfig* config, KnAdapterSession** out);
+  void (*system_destroy)(KnAdapterSession* session);
+  Retcode (*process_create)(KnAdapterSession* session, KnPid* out);
+  /* Tears the process down (docs/semantics.md "Process exit"); returns after invalidation. */
+  Retcode (*process_exit)(KnAdapterSession* session, KnPid pid);
+  /* Device DMA, exactly KnSimDeviceDma. */
+  Retcode (*device_dma)(KnAdapterSession* session, uint16_t bdf, uint64_t iova, void* data,
+                        size_t len, int is_write, uint8_t* fault_reason);
+  /* CPU access through a KnIoDmaMap mapping of `pid`, exactly KnSimVmRead / KnSimVmWrite. */
+  Retcode (*vm_read)(KnAdapterSession* session, KnPid pid, uint64_t va, void* out, size_t len);
+  Retcode (*vm_write)(KnAdapterSession* session, KnPid pid, uint64_t va, const void* in,
+                      size_t len);
 
-    /* ---- snapshot of what the hardware sees ---- */
-    uint64_t (*read_reg64)(KnAdapterSession *session, uint32_t offset);
-    Retcode (*phys_read)(KnAdapterSession *session, uint64_t pa, void *out, size_t len);
-    Retcode (*cache_snapshot)(KnAdapterSession *session, KnSimCacheEntry *out, size_t capacity,
-                              size_t *count);
-    /* Optional: frames freed while hardware could still reach them (0 = none seen). */
-    uint64_t (*use_after_free_count)(KnAdapterSession *session);
-    /* Optional: frames allocated in simulated physical memory (leak accounting). */
-    uint64_t (*frames_in_use)(KnAdapterSession *session);
+  /* ---- snapshot of what the hardware sees ---- */
+  uint64_t (*read_reg64)(KnAdapterSession* session, uint32_t offset);
+  Retcode (*phys_read)(KnAdapterSession* session, uint64_t pa, void* out, size_t len);
+  Retcode (*cache_snapshot)(KnAdapterSession* session, KnSimCacheEntry* out, size_t capacity,
+                            size_t* count);
+  /* Optional: frames freed while hardware could still reach them (0 = none seen). */
+  uint64_t (*use_after_free_count)(KnAdapterSession* session);
+  /* Optional: frames allocated in simulated physical memory (leak accounting). */
+  uint64_t (*frames_in_use)(KnAdapterSession* session);
 
-    /* ---- iommu_api.h, on behalf of process `pid` ---- */
-    Retcode (*iommu_attach_device)(KnAdapterSession *session, KnPid pid, uint16_t bdf);
-    Retcode (*iommu_detach_device)(KnAdapterSession *session, KnPid pid, uint16_t bdf);
-    Retcode (*iommu_create_domain)(KnAdapterSession *session, KnPid pid, Handle *out_domain);
-    Retcode (*iommu_attach_device_to_domain)(KnAdapterSession *session, KnPid pid, uint16_t bdf,
+  /* ---- iommu_api.h, on behalf of process `pid` ---- */
+  Retcode (*iommu_attach_device)(KnAdapterSession* session, KnPid pid, uint16_t bdf);
+  Retcode (*iommu_detach_device)(KnAdapterSession* session, KnPid pid, uint16_t bdf);
+  Retcode (*iommu_create_domain)(KnAdapterSession* session, KnPid pid, Handle* out_domain);
+  Retcode (*iommu_attach_device_to_domain)(KnAdapterSession* session, KnPid pid, uint16_t bdf,
+                                           Handle domain);
+  Retcode (*iommu_detach_device_from_domain)(KnAdapterSession* session, KnPid pid, uint16_t bdf,
                                              Handle domain);
-    Retcode (*iommu_detach_device_from_domain)(KnAdapterSession *session, KnPid pid,
-                                               uint16_t bdf, Handle domain);
 
-    /* ---- dma.h and handle.h, on behalf of process `pid` ---- */
-    Retcode (*dma_create)(KnAdapterSession *session, KnPid pid, uint32_t order, size_t size,
-                          DmaAttr flags, Handle *out_rid);
-    Retcode (*dma_create_continuous)(KnAdapterSession *session, KnPid pid, size_t size,
-                                     DmaAttr flags, Handle *out_rid);
-    Retcode (*dma_map)(KnAdapterSession *session, KnPid pid, Handle rid, size_t offset,
-                       size_t length, void *hint, int vmflags, void **addr, Handle *handle);
-    Retcode (*dma_begin)(KnAdapterSession *session, KnPid pid, Handle rid, Handle *handle);
-    Retcode (*dma_begin_ex)(KnAdapterSession *session, KnPid pid, Handle rid, Handle domain,
-                            Handle *handle);
-    /* *out_info is released with free_info below (never with the suite's own free()). */
-    Retcode (*dma_get_info)(KnAdapterSession *session, KnPid pid, Handle rid, DmaInfo **out_info);
-    Retcode (*dma_get_phys_info)(KnAdapterSession *session, KnPid pid, Handle rid,
-                                 DmaInfo **out_info);
-    void (*free_info)(DmaInfo *info);
-    Retcode (*io_close)(KnAdapterSession *session, KnPid pid, Handle rid);
-    Retcode (*handle_close)(KnAdapterSession *session, KnPid pid, Handle handle);
+  /* ---- dma.h and handle.h, on behalf of process `pid` ---- */
+  Retcode (*dma_create)(KnAdapterSession* session, KnPid pid, uint32_t order, size_t size,
+                        DmaAttr flags, Handle* out_rid);
+  Retcode (*dma_create_continuous)(KnAdapterSession* session, KnPid pid, size_t size, DmaAttr flags,
+                                   Handle* out_rid);
+  Retcode (*dma_map)(KnAdapterSession* session, KnPid pid, Handle rid, size_t offset, size_t length,
+                     void* hint, int vmflags, void** addr, Handle* handle);
+  Retcode (*dma_begin)(KnAdapterSession* session, KnPid pid, Handle rid, Handle* handle);
+  Retcode (*dma_begin_ex)(KnAdapterSession* session, KnPid pid, Handle rid, Handle domain,
+                          Handle* handle);
+  /* *out_info is released with free_info below (never with the suite's own free()). */
+  Retcode (*dma_get_info)(KnAdapterSession* session, KnPid pid, Handle rid, DmaInfo** out_info);
+  Retcode (*dma_get_phys_info)(KnAdapterSession* session, KnPid pid, Handle rid,
+                               DmaInfo** out_info);
+  void (*free_info)(DmaInfo* info);
+  Retcode (*io_close)(KnAdapterSession* session, KnPid pid, Handle rid);
+  Retcode (*handle_close)(KnAdapterSession* session, KnPid pid, Handle handle);
 
-    /* ---- testing hooks ---- */
-    /* Optional: selects a deliberately injected bug by name ("" or NULL = none) for the mutation
-     * test; rcUnimplemented / rcInvalidArgument when the adapter has no such mutant. Process-wide:
-     * the suite calls it only while no session exists. */
-    Retcode (*select_mutant)(const char *name);
+  /* ---- testing hooks ---- */
+  /* Optional: selects a deliberately injected bug by name ("" or NULL = none) for the mutation
+   * test; rcUnimplemented / rcInvalidArgument when the adapter has no such mutant. Process-wide:
+   * the suite calls it only while no session exists. */
+  Retcode (*select_mutant)(const char* name);
 } KnAdapterV1;
 
 /* The entry point of a shared-library adapter. */
-typedef const KnAdapterV1 *(*KnAdapterEntryV1)(void);
+typedef const KnAdapterV1* (*KnAdapterEntryV1)(void);
 
 #ifdef __cplusplus
 }

@@ -9,7 +9,7 @@
 extern "C" {
 #endif
 
-const KnAdapterV1 *kniommu_builtin_adapter(void);
+const KnAdapterV1* kniommu_builtin_adapter(void);
 
 #ifdef __cplusplus
 }

@@ -20,9 +20,9 @@ namespace kniommu::conformance {
 struct HwConfig {
   std::string name;
   std::string description;
-  KnSimConfig sim{};                // sim.devices points into `devices`; use make_sim()
-  std::vector<uint16_t> devices;    // BDFs on the bus
-  KnSimConfig make_sim() const;     // `sim` with devices/device_count filled in
+  KnSimConfig sim{};              // sim.devices points into `devices`; use make_sim()
+  std::vector<uint16_t> devices;  // BDFs on the bus
+  KnSimConfig make_sim() const;   // `sim` with devices/device_count filled in
 };
 
 // The standard matrix: 3/4/5 levels, with and without superpages, CM on and off, IOMMU disabled.
@@ -51,7 +51,8 @@ struct ConformanceOptions {
   // running complete; the outcome records that the budget ended the run.
   std::chrono::milliseconds time_budget{0};
   std::function<void(const Progress&)> progress;
-  // Written on failure: config, mutant, seed and the RC_PARAMS reproduce string (docs/reproducing.md).
+  // Written on failure: config, mutant, seed and the RC_PARAMS reproduce string
+  // (docs/reproducing.md).
   std::string replay_out;
   // Read instead of generating: replays exactly the recorded failing case (configs/seed ignored).
   std::string replay_in;
@@ -71,7 +72,7 @@ struct ConfigOutcome {
   std::string failure;         // the failing assertion / discrepancy
   std::string counterexample;  // the shrunk command list, one command per line
   int counterexample_length = 0;
-  std::string rc_params;       // RC_PARAMS value that reproduces this failure ("reproduce=...")
+  std::string rc_params;  // RC_PARAMS value that reproduces this failure ("reproduce=...")
   uint64_t seed = 0;
   double seconds = 0;
 };
@@ -91,7 +92,7 @@ ConformanceResult run_conformance(const KnAdapterV1& adapter, const ConformanceO
 struct MutantOutcome {
   std::string mutant;
   bool caught = false;
-  std::string config;       // where it was caught
+  std::string config;           // where it was caught
   int commands_to_failure = 0;  // length of the shrunk counterexample
   int cases_to_failure = 0;     // cases run on `config` up to and including the failing one
   std::string failure;

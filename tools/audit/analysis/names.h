@@ -6,8 +6,8 @@
 
 namespace kniommu::audit {
 
-std::string bdf_name(std::uint16_t bdf);  // "00:03.0" (bus:device.function, hex)
-std::string hex(std::uint64_t value);     // "0x1f000"
+std::string bdf_name(std::uint16_t bdf);     // "00:03.0" (bus:device.function, hex)
+std::string hex(std::uint64_t value);        // "0x1f000"
 std::string perms_name(std::uint8_t perms);  // "R", "W", "RW"
 
 }  // namespace kniommu::audit

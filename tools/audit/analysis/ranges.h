@@ -11,11 +11,11 @@ inline constexpr std::uint8_t kRead = 0x1;
 inline constexpr std::uint8_t kWrite = 0x2;
 
 struct Range {
-    std::uint64_t pa = 0;     // first byte, 4 KiB aligned
-    std::uint64_t pages = 0;  // number of 4 KiB pages, > 0
-    std::uint8_t perms = 0;   // kRead | kWrite
-    std::uint64_t end() const { return pa + pages * 4096; }  // one past the last byte
-    friend bool operator==(const Range&, const Range&) = default;
+  std::uint64_t pa = 0;                                    // first byte, 4 KiB aligned
+  std::uint64_t pages = 0;                                 // number of 4 KiB pages, > 0
+  std::uint8_t perms = 0;                                  // kRead | kWrite
+  std::uint64_t end() const { return pa + pages * 4096; }  // one past the last byte
+  friend bool operator==(const Range&, const Range&) = default;
 };
 
 // Sorted, disjoint ranges; overlapping input ranges OR their permissions; adjacent ranges with

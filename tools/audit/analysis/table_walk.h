@@ -18,38 +18,38 @@ namespace kniommu::audit {
 
 // Where table pages come from. Returns nullptr when the page is not available.
 class PageSource {
-public:
-    virtual ~PageSource() = default;
-    virtual const std::uint8_t* page(std::uint64_t pa) = 0;
+ public:
+  virtual ~PageSource() = default;
+  virtual const std::uint8_t* page(std::uint64_t pa) = 0;
 
-protected:
-    PageSource() = default;
-    PageSource(const PageSource&) = default;
-    PageSource& operator=(const PageSource&) = default;
+ protected:
+  PageSource() = default;
+  PageSource(const PageSource&) = default;
+  PageSource& operator=(const PageSource&) = default;
 };
 
 // A present, valid context entry: one device attached to one domain.
 struct ContextInfo {
-    std::uint16_t bdf = 0;
-    std::uint16_t did = 0;
-    unsigned levels = 0;        // table depth (AW + 2)
-    std::uint64_t slptptr = 0;  // root of the second-level tables
-    bool pass_through = false;  // TT = 2
+  std::uint16_t bdf = 0;
+  std::uint16_t did = 0;
+  unsigned levels = 0;        // table depth (AW + 2)
+  std::uint64_t slptptr = 0;  // root of the second-level tables
+  bool pass_through = false;  // TT = 2
 };
 
 // Everything reachable through one second-level table tree.
 struct TreeReach {
-    std::vector<Range> reach;              // normalized physical ranges with effective R/W
-    std::set<std::uint64_t> table_pages;   // SL table pages the walk visited
+  std::vector<Range> reach;             // normalized physical ranges with effective R/W
+  std::set<std::uint64_t> table_pages;  // SL table pages the walk visited
 };
 
 struct TableWalk {
-    bool translation_enabled = false;
-    std::uint64_t root_table = 0;
-    std::set<std::uint64_t> structure_pages;  // root + context tables
-    std::vector<ContextInfo> contexts;        // in BDF order
-    std::map<std::pair<std::uint64_t, unsigned>, TreeReach> trees;  // by (slptptr, levels)
-    std::vector<Violation> findings;          // structural problems met on the way
+  bool translation_enabled = false;
+  std::uint64_t root_table = 0;
+  std::set<std::uint64_t> structure_pages;                        // root + context tables
+  std::vector<ContextInfo> contexts;                              // in BDF order
+  std::map<std::pair<std::uint64_t, unsigned>, TreeReach> trees;  // by (slptptr, levels)
+  std::vector<Violation> findings;  // structural problems met on the way
 };
 
 // `haw`: host address width; output-address bits at or above it are reserved.
@@ -61,12 +61,12 @@ unsigned default_haw(const snapshot::Registers& regs);
 
 // A PageSource over the pages stored in a snapshot.
 class SnapshotPages final : public PageSource {
-public:
-    explicit SnapshotPages(const snapshot::Snapshot& s) : snapshot_(s) {}
-    const std::uint8_t* page(std::uint64_t pa) override;
+ public:
+  explicit SnapshotPages(const snapshot::Snapshot& s) : snapshot_(s) {}
+  const std::uint8_t* page(std::uint64_t pa) override;
 
-private:
-    const snapshot::Snapshot& snapshot_;
+ private:
+  const snapshot::Snapshot& snapshot_;
 };
 
 }  // namespace kniommu::audit

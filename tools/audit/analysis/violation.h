@@ -12,33 +12,33 @@
 namespace kniommu::audit {
 
 enum class ViolationKind {
-    kTranslationDisabled,  // GSTS.TES clear: devices bypass the remapping unit entirely
-    kMissingPage,          // a table the hardware would walk is not in the snapshot
-    kReservedBits,         // a present entry has a reserved bit set (hardware faults on it)
-    kInvalidEntry,         // a field value the capabilities do not allow (AW, TT, DID, TTM)
-    kPassThrough,          // TT = pass-through: the device reaches all of memory
-    kReachesTables,        // a device can reach a page holding remapping structures
-    kSharedTablePage,      // one second-level table page is walked for two domains
-    kDidConflict,          // one DID used with two different page-table roots
-    kUnownedDomain,        // a device's DID is not owned by any process in the metadata
-    kOutsideBuffers,       // a device reaches pages outside its owner's buffers
-    kExcessPermission,     // a device may write (read) a buffer page its direction forbids
-    kSharedWritable,       // devices of two principals share a page one of them may write
+  kTranslationDisabled,  // GSTS.TES clear: devices bypass the remapping unit entirely
+  kMissingPage,          // a table the hardware would walk is not in the snapshot
+  kReservedBits,         // a present entry has a reserved bit set (hardware faults on it)
+  kInvalidEntry,         // a field value the capabilities do not allow (AW, TT, DID, TTM)
+  kPassThrough,          // TT = pass-through: the device reaches all of memory
+  kReachesTables,        // a device can reach a page holding remapping structures
+  kSharedTablePage,      // one second-level table page is walked for two domains
+  kDidConflict,          // one DID used with two different page-table roots
+  kUnownedDomain,        // a device's DID is not owned by any process in the metadata
+  kOutsideBuffers,       // a device reaches pages outside its owner's buffers
+  kExcessPermission,     // a device may write (read) a buffer page its direction forbids
+  kSharedWritable,       // devices of two principals share a page one of them may write
 };
 
 const char* kind_name(ViolationKind kind);  // stable identifiers, used in JSON: "outside-buffers"
 
 struct Violation {
-    Violation() = default;
-    Violation(ViolationKind k, std::string m) : kind(k), message(std::move(m)) {}
+  Violation() = default;
+  Violation(ViolationKind k, std::string m) : kind(k), message(std::move(m)) {}
 
-    ViolationKind kind{};
-    std::string message;                // one line for people
-    std::optional<std::uint16_t> bdf;   // device concerned, if one
-    std::vector<std::uint16_t> dids;    // domains concerned
-    std::vector<std::uint32_t> pids;    // processes concerned
-    std::optional<std::uint64_t> pa;    // table page or entry address concerned
-    std::vector<Range> ranges;          // physical pages concerned
+  ViolationKind kind{};
+  std::string message;               // one line for people
+  std::optional<std::uint16_t> bdf;  // device concerned, if one
+  std::vector<std::uint16_t> dids;   // domains concerned
+  std::vector<std::uint32_t> pids;   // processes concerned
+  std::optional<std::uint64_t> pa;   // table page or entry address concerned
+  std::vector<Range> ranges;         // physical pages concerned
 };
 
 }  // namespace kniommu::audit

@@ -25,91 +25,93 @@ constexpr const char* kUsage =
     "exit status: 0 no violations, 1 violations found, 2 error\n";
 
 struct Args {
-    std::string snapshot;
-    std::string format = "text";
-    std::string output;
-    std::string svg;
-    std::string all;
-    unsigned haw = 0;
+  std::string snapshot;
+  std::string format = "text";
+  std::string output;
+  std::string svg;
+  std::string all;
+  unsigned haw = 0;
 };
 
 bool parse(int argc, char** argv, Args& args) {
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        const auto value = [&](std::string& into) {
-            if (i + 1 >= argc) return false;
-            into = argv[++i];
-            return true;
-        };
-        if (a == "-h" || a == "--help") {
-            std::cout << kUsage;
-            std::exit(0);
-        } else if (a == "--format") {
-            if (!value(args.format)) return false;
-        } else if (a == "-o" || a == "--output") {
-            if (!value(args.output)) return false;
-        } else if (a == "--svg") {
-            if (!value(args.svg)) return false;
-        } else if (a == "--all") {
-            if (!value(args.all)) return false;
-        } else if (a == "--haw") {
-            std::string v;
-            if (!value(v)) return false;
-            char* end = nullptr;
-            const unsigned long bits = std::strtoul(v.c_str(), &end, 10);
-            if (*end != '\0' || bits < 12 || bits > 64) return false;
-            args.haw = static_cast<unsigned>(bits);
-        } else if (!a.empty() && a[0] == '-') {
-            return false;
-        } else if (args.snapshot.empty()) {
-            args.snapshot = a;
-        } else {
-            return false;
-        }
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const auto value = [&](std::string& into) {
+      if (i + 1 >= argc) return false;
+      into = argv[++i];
+      return true;
+    };
+    if (a == "-h" || a == "--help") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else if (a == "--format") {
+      if (!value(args.format)) return false;
+    } else if (a == "-o" || a == "--output") {
+      if (!value(args.output)) return false;
+    } else if (a == "--svg") {
+      if (!value(args.svg)) return false;
+    } else if (a == "--all") {
+      if (!value(args.all)) return false;
+    } else if (a == "--haw") {
+      std::string v;
+      if (!value(v)) return false;
+      char* end = nullptr;
+      const unsigned long bits = std::strtoul(v.c_str(), &end, 10);
+      if (*end != '\0' || bits < 12 || bits > 64) return false;
+      args.haw = static_cast<unsigned>(bits);
+    } else if (!a.empty() && a[0] == '-') {
+      return false;
+    } else if (args.snapshot.empty()) {
+      args.snapshot = a;
+    } else {
+      return false;
     }
-    return !args.snapshot.empty() && (args.format == "text" || args.format == "json" || args.format == "dot");
+  }
+  return !args.snapshot.empty() &&
+         (args.format == "text" || args.format == "json" || args.format == "dot");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    using namespace kniommu;
-    Args args;
-    if (!parse(argc, argv, args)) {
-        std::cerr << kUsage;
-        return 2;
+  using namespace kniommu;
+  Args args;
+  if (!parse(argc, argv, args)) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const auto read = snapshot::read_snapshot_file(args.snapshot);
+  if (!read.snapshot) {
+    std::cerr << "kniommu-audit: " << args.snapshot
+              << ": invalid snapshot: " << read.error.to_string() << "\n";
+    return 2;
+  }
+  const auto report = audit::analyze(*read.snapshot, audit::Options{args.haw});
+  const std::string text = args.format == "json"  ? audit::render_json(report)
+                           : args.format == "dot" ? audit::render_dot(report)
+                                                  : audit::render_text(report);
+  if (args.output.empty()) {
+    std::cout << text;
+  } else if (!audit::write_text_file(args.output, text)) {
+    std::cerr << "kniommu-audit: cannot write " << args.output << "\n";
+    return 2;
+  }
+  if (!args.svg.empty()) {
+    std::string error;
+    if (!audit::write_svg(audit::render_dot(report), args.svg, error)) {
+      std::cerr << "kniommu-audit: " << error << "\n";
+      return 2;
     }
-    const auto read = snapshot::read_snapshot_file(args.snapshot);
-    if (!read.snapshot) {
-        std::cerr << "kniommu-audit: " << args.snapshot << ": invalid snapshot: " << read.error.to_string() << "\n";
-        return 2;
+  }
+  if (!args.all.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(args.all, ec);
+    const auto written = audit::write_all(report, args.all, "audit");
+    if (!written.ok) {
+      std::cerr << "kniommu-audit: cannot write into " << args.all << "\n";
+      return 2;
     }
-    const auto report = audit::analyze(*read.snapshot, audit::Options{args.haw});
-    const std::string text = args.format == "json"  ? audit::render_json(report)
-                             : args.format == "dot" ? audit::render_dot(report)
-                                                    : audit::render_text(report);
-    if (args.output.empty()) {
-        std::cout << text;
-    } else if (!audit::write_text_file(args.output, text)) {
-        std::cerr << "kniommu-audit: cannot write " << args.output << "\n";
-        return 2;
-    }
-    if (!args.svg.empty()) {
-        std::string error;
-        if (!audit::write_svg(audit::render_dot(report), args.svg, error)) {
-            std::cerr << "kniommu-audit: " << error << "\n";
-            return 2;
-        }
-    }
-    if (!args.all.empty()) {
-        std::error_code ec;
-        std::filesystem::create_directories(args.all, ec);
-        const auto written = audit::write_all(report, args.all, "audit");
-        if (!written.ok) {
-            std::cerr << "kniommu-audit: cannot write into " << args.all << "\n";
-            return 2;
-        }
-        if (!written.svg_note.empty()) std::cerr << "kniommu-audit: " << written.svg_note << "\n";
-    }
-    return report.violations.empty() ? 0 : 1;
+    if (!written.svg_note.empty()) std::cerr << "kniommu-audit: " << written.svg_note << "\n";
+  }
+  return report.violations.empty() ? 0 : 1;
 }

@@ -8,77 +8,92 @@ namespace {
 
 // Minimal JSON writer: the report has only numbers, booleans, short strings and arrays.
 std::string quote(const std::string& s) {
-    std::string out = "\"";
-    for (const unsigned char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            default:
-                if (c < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out += static_cast<char>(c);
-                }
+  std::string out = "\"";
+  for (const unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
         }
     }
-    return out + "\"";
+  }
+  return out + "\"";
 }
 
 template <typename T, typename F>
 std::string array(const std::vector<T>& items, F item) {
-    std::string s = "[";
-    for (std::size_t i = 0; i < items.size(); ++i) s += (i ? "," : "") + item(items[i]);
-    return s + "]";
+  std::string s = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) s += (i ? "," : "") + item(items[i]);
+  return s + "]";
 }
 
 std::string number(std::uint64_t v) { return std::to_string(v); }
 
 // Addresses as hex strings: JSON numbers lose precision above 2^53 in many readers.
 std::string ranges(const std::vector<Range>& list) {
-    return array(list, [](const Range& r) {
-        return "{\"pa\":" + quote(hex(r.pa)) + ",\"pages\":" + number(r.pages) + ",\"perms\":" +
-               quote(perms_name(r.perms)) + "}";
-    });
+  return array(list, [](const Range& r) {
+    return "{\"pa\":" + quote(hex(r.pa)) + ",\"pages\":" + number(r.pages) +
+           ",\"perms\":" + quote(perms_name(r.perms)) + "}";
+  });
 }
 
 }  // namespace
 
 std::string render_json(const Report& report) {
-    std::ostringstream out;
-    out << "{\"format\":\"kniommu-audit\",\"version\":1,"
-        << "\"unit\":{\"cap\":" << quote(hex(report.regs.cap)) << ",\"ecap\":" << quote(hex(report.regs.ecap))
-        << ",\"translation_enabled\":" << (report.translation_enabled ? "true" : "false")
-        << ",\"root_table\":" << quote(hex(report.root_table)) << ",\"haw\":" << report.haw
-        << ",\"structure_pages\":" << report.structure_pages << ",\"sl_table_pages\":" << report.sl_table_pages
-        << "},\"devices\":" << array(report.devices, [](const DeviceReport& d) {
-               std::string s = "{\"bdf\":" + quote(bdf_name(d.bdf)) + ",\"did\":" + number(d.did) +
-                               ",\"levels\":" + number(d.levels) +
-                               ",\"pass_through\":" + (d.pass_through ? "true" : "false");
-               if (d.owner) {
+  std::ostringstream out;
+  out << "{\"format\":\"kniommu-audit\",\"version\":1,"
+      << "\"unit\":{\"cap\":" << quote(hex(report.regs.cap))
+      << ",\"ecap\":" << quote(hex(report.regs.ecap))
+      << ",\"translation_enabled\":" << (report.translation_enabled ? "true" : "false")
+      << ",\"root_table\":" << quote(hex(report.root_table)) << ",\"haw\":" << report.haw
+      << ",\"structure_pages\":" << report.structure_pages
+      << ",\"sl_table_pages\":" << report.sl_table_pages << "},\"devices\":"
+      << array(report.devices,
+               [](const DeviceReport& d) {
+                 std::string s = "{\"bdf\":" + quote(bdf_name(d.bdf)) +
+                                 ",\"did\":" + number(d.did) + ",\"levels\":" + number(d.levels) +
+                                 ",\"pass_through\":" + (d.pass_through ? "true" : "false");
+                 if (d.owner) {
                    s += ",\"owner\":" + number(*d.owner) + ",\"domain_kind\":" +
                         quote(d.kind == snapshot::DomainKind::kCreated ? "created" : "automatic");
-               }
-               return s + ",\"reach\":" + ranges(d.reach) + "}";
-           })
-        << ",\"processes\":" << array(report.processes, [](const ProcessReport& p) {
-               return "{\"pid\":" + number(p.pid) + ",\"name\":" + quote(p.name) + ",\"dids\":" +
-                      array(p.dids, [](std::uint16_t v) { return number(v); }) + ",\"devices\":" +
-                      array(p.devices, [](std::uint16_t v) { return quote(bdf_name(v)); }) +
-                      ",\"buffers\":" + ranges(p.buffers) + ",\"reach\":" + ranges(p.reach) + "}";
-           })
-        << ",\"violations\":" << array(report.violations, [](const Violation& v) {
-               std::string s = "{\"kind\":" + quote(kind_name(v.kind)) + ",\"message\":" + quote(v.message);
-               if (v.bdf) s += ",\"bdf\":" + quote(bdf_name(*v.bdf));
-               if (v.pa) s += ",\"pa\":" + quote(hex(*v.pa));
-               s += ",\"dids\":" + array(v.dids, [](std::uint16_t x) { return number(x); });
-               s += ",\"pids\":" + array(v.pids, [](std::uint32_t x) { return number(x); });
-               return s + ",\"ranges\":" + ranges(v.ranges) + "}";
-           })
-        << "}\n";
-    return out.str();
+                 }
+                 return s + ",\"reach\":" + ranges(d.reach) + "}";
+               })
+      << ",\"processes\":"
+      << array(report.processes,
+               [](const ProcessReport& p) {
+                 return "{\"pid\":" + number(p.pid) + ",\"name\":" + quote(p.name) +
+                        ",\"dids\":" + array(p.dids, [](std::uint16_t v) { return number(v); }) +
+                        ",\"devices\":" +
+                        array(p.devices, [](std::uint16_t v) { return quote(bdf_name(v)); }) +
+                        ",\"buffers\":" + ranges(p.buffers) + ",\"reach\":" + ranges(p.reach) + "}";
+               })
+      << ",\"violations\":"
+      << array(report.violations,
+               [](const Violation& v) {
+                 std::string s =
+                     "{\"kind\":" + quote(kind_name(v.kind)) + ",\"message\":" + quote(v.message);
+                 if (v.bdf) s += ",\"bdf\":" + quote(bdf_name(*v.bdf));
+                 if (v.pa) s += ",\"pa\":" + quote(hex(*v.pa));
+                 s += ",\"dids\":" + array(v.dids, [](std::uint16_t x) { return number(x); });
+                 s += ",\"pids\":" + array(v.pids, [](std::uint32_t x) { return number(x); });
+                 return s + ",\"ranges\":" + ranges(v.ranges) + "}";
+               })
+      << "}\n";
+  return out.str();
 }
 
 }  // namespace kniommu::audit

@@ -14,9 +14,9 @@ bool write_svg(const std::string& dot_text, const std::string& svg_path, std::st
 bool write_text_file(const std::string& path, const std::string& content);
 
 struct WrittenOutputs {
-    std::vector<std::string> files;  // what was written
-    std::string svg_note;            // why no SVG was written, if none was
-    bool ok = true;                  // false when a text/JSON/DOT file could not be written
+  std::vector<std::string> files;  // what was written
+  std::string svg_note;            // why no SVG was written, if none was
+  bool ok = true;                  // false when a text/JSON/DOT file could not be written
 };
 
 // <dir>/<stem>.txt, .json, .dot and (when dot is available) .svg.

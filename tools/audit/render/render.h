@@ -14,9 +14,9 @@ std::string render_dot(const Report& report);
 
 // Which buffers a device reaches, with the permissions it has on them (for text and DOT).
 struct BufferReach {
-    const snapshot::Buffer* buffer = nullptr;
-    std::uint8_t perms = 0;
-    std::uint64_t pages = 0;
+  const snapshot::Buffer* buffer = nullptr;
+  std::uint8_t perms = 0;
+  std::uint64_t pages = 0;
 };
 std::vector<BufferReach> buffers_reached(const Report& report, const DeviceReport& device);
 

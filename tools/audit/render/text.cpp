@@ -7,65 +7,65 @@ namespace kniommu::audit {
 namespace {
 
 void ranges(std::ostringstream& out, const std::vector<Range>& list, const char* indent) {
-    if (list.empty()) out << indent << "(nothing)\n";
-    for (const auto& r : list) {
-        out << indent << hex(r.pa) << "-" << hex(r.end() - 1) << "  " << r.pages << " page"
-            << (r.pages == 1 ? " " : "s") << "  " << perms_name(r.perms) << "\n";
-    }
+  if (list.empty()) out << indent << "(nothing)\n";
+  for (const auto& r : list) {
+    out << indent << hex(r.pa) << "-" << hex(r.end() - 1) << "  " << r.pages << " page"
+        << (r.pages == 1 ? " " : "s") << "  " << perms_name(r.perms) << "\n";
+  }
 }
 
 template <typename T, typename F>
 std::string join(const std::vector<T>& items, F format) {
-    std::string s;
-    for (const auto& item : items) s += (s.empty() ? "" : ", ") + format(item);
-    return s.empty() ? "none" : s;
+  std::string s;
+  for (const auto& item : items) s += (s.empty() ? "" : ", ") + format(item);
+  return s.empty() ? "none" : s;
 }
 
 }  // namespace
 
 std::string render_text(const Report& report) {
-    std::ostringstream out;
-    out << "Remapping unit: CAP " << hex(report.regs.cap) << "  ECAP " << hex(report.regs.ecap)
-        << "  translation " << (report.translation_enabled ? "enabled" : "DISABLED") << "\n"
-        << "  root table " << hex(report.root_table) << ", " << report.structure_pages
-        << " root/context table pages, " << report.sl_table_pages << " second-level table pages, "
-        << "host address width " << report.haw << " bits\n\n";
+  std::ostringstream out;
+  out << "Remapping unit: CAP " << hex(report.regs.cap) << "  ECAP " << hex(report.regs.ecap)
+      << "  translation " << (report.translation_enabled ? "enabled" : "DISABLED") << "\n"
+      << "  root table " << hex(report.root_table) << ", " << report.structure_pages
+      << " root/context table pages, " << report.sl_table_pages << " second-level table pages, "
+      << "host address width " << report.haw << " bits\n\n";
 
-    out << "Devices (" << report.devices.size() << ")\n";
-    for (const auto& d : report.devices) {
-        out << "  " << bdf_name(d.bdf) << "  DID " << d.did << "  "
-            << (d.pass_through ? "pass-through" : std::to_string(d.levels) + "-level tables");
-        if (d.owner) {
-            out << "  owner process " << *d.owner << ", "
-                << (d.kind == snapshot::DomainKind::kCreated ? "created" : "automatic") << " domain";
-        }
-        out << "\n";
-        ranges(out, d.reach, "      ");
+  out << "Devices (" << report.devices.size() << ")\n";
+  for (const auto& d : report.devices) {
+    out << "  " << bdf_name(d.bdf) << "  DID " << d.did << "  "
+        << (d.pass_through ? "pass-through" : std::to_string(d.levels) + "-level tables");
+    if (d.owner) {
+      out << "  owner process " << *d.owner << ", "
+          << (d.kind == snapshot::DomainKind::kCreated ? "created" : "automatic") << " domain";
     }
-
-    if (report.has_metadata) {
-        out << "\nProcesses (" << report.processes.size() << ")\n";
-        for (const auto& p : report.processes) {
-            out << "  process " << p.pid << (p.name.empty() ? "" : " (" + p.name + ")") << ": domains "
-                << join(p.dids, [](std::uint16_t did) { return std::to_string(did); }) << "; devices "
-                << join(p.devices, bdf_name) << "\n    buffers:\n";
-            ranges(out, p.buffers, "      ");
-            out << "    its devices reach:\n";
-            ranges(out, p.reach, "      ");
-        }
-    }
-
     out << "\n";
-    if (report.violations.empty()) {
-        out << "No violations.\n";
-    } else {
-        out << "Violations (" << report.violations.size() << ")\n";
-        for (const auto& v : report.violations) {
-            out << "  [" << kind_name(v.kind) << "] " << v.message << "\n";
-            if (!v.ranges.empty()) ranges(out, v.ranges, "      ");
-        }
+    ranges(out, d.reach, "      ");
+  }
+
+  if (report.has_metadata) {
+    out << "\nProcesses (" << report.processes.size() << ")\n";
+    for (const auto& p : report.processes) {
+      out << "  process " << p.pid << (p.name.empty() ? "" : " (" + p.name + ")") << ": domains "
+          << join(p.dids, [](std::uint16_t did) { return std::to_string(did); }) << "; devices "
+          << join(p.devices, bdf_name) << "\n    buffers:\n";
+      ranges(out, p.buffers, "      ");
+      out << "    its devices reach:\n";
+      ranges(out, p.reach, "      ");
     }
-    return out.str();
+  }
+
+  out << "\n";
+  if (report.violations.empty()) {
+    out << "No violations.\n";
+  } else {
+    out << "Violations (" << report.violations.size() << ")\n";
+    for (const auto& v : report.violations) {
+      out << "  [" << kind_name(v.kind) << "] " << v.message << "\n";
+      if (!v.ranges.empty()) ranges(out, v.ranges, "      ");
+    }
+  }
+  return out.str();
 }
 
 }  // namespace kniommu::audit

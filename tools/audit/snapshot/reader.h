@@ -15,14 +15,14 @@
 namespace kniommu::snapshot {
 
 struct ReadError {
-    std::uint64_t offset = 0;
-    std::string message;
-    std::string to_string() const;  // "byte 123: <message>"
+  std::uint64_t offset = 0;
+  std::string message;
+  std::string to_string() const;  // "byte 123: <message>"
 };
 
 struct ReadResult {
-    std::optional<Snapshot> snapshot;  // set iff the input is a valid snapshot
-    ReadError error;                   // meaningful iff !snapshot
+  std::optional<Snapshot> snapshot;  // set iff the input is a valid snapshot
+  ReadError error;                   // meaningful iff !snapshot
 };
 
 ReadResult read_snapshot(std::span<const std::uint8_t> bytes);

@@ -11,78 +11,81 @@ namespace kniommu::conform {
 namespace {
 
 std::optional<CliOptions> parse(const std::vector<std::string>& args, std::string& error) {
-    static char program[] = "kniommu-conform";
-    std::vector<std::string> copies = args;  // parse_options takes char**, as main does
-    std::vector<char*> argv{program};
-    for (auto& a : copies) argv.push_back(a.data());
-    return parse_options(static_cast<int>(argv.size()), argv.data(), error);
+  static char program[] = "kniommu-conform";
+  std::vector<std::string> copies = args;  // parse_options takes char**, as main does
+  std::vector<char*> argv{program};
+  for (auto& a : copies) argv.push_back(a.data());
+  return parse_options(static_cast<int>(argv.size()), argv.data(), error);
 }
 
 TEST(ConformOptions, ParsesEveryOption) {
-    std::string error;
-    const auto o = parse({"--seed", "42", "--cases", "7", "--max-length", "30", "--config", "l4_sp,l3_nosp",
-                          "--shard", "2/5", "--time-budget", "1.5", "--junit", "j.xml", "--replay-out", "r.txt",
-                          "--mutant", "m", "--no-shrink", "--no-progress", "--adapter", "x.so"},
-                         error);
-    ASSERT_TRUE(o) << error;
-    EXPECT_EQ(o->run.seed, 42u);
-    EXPECT_EQ(o->run.cases, 7);
-    EXPECT_EQ(o->run.max_length, 30);
-    EXPECT_EQ(o->run.configs, (std::vector<std::string>{"l4_sp", "l3_nosp"}));
-    EXPECT_EQ(o->run.shard_index, 2u);
-    EXPECT_EQ(o->run.shard_count, 5u);
-    EXPECT_EQ(o->run.time_budget, std::chrono::milliseconds(1500));
-    EXPECT_EQ(o->junit, "j.xml");
-    EXPECT_EQ(o->run.replay_out, "r.txt");
-    EXPECT_EQ(o->run.mutant, "m");
-    EXPECT_FALSE(o->run.shrink);
-    EXPECT_EQ(o->progress, ProgressMode::kOff);
-    EXPECT_EQ(o->adapter, "x.so");
+  std::string error;
+  const auto o = parse({"--seed",       "42",    "--cases",       "7",
+                        "--max-length", "30",    "--config",      "l4_sp,l3_nosp",
+                        "--shard",      "2/5",   "--time-budget", "1.5",
+                        "--junit",      "j.xml", "--replay-out",  "r.txt",
+                        "--mutant",     "m",     "--no-shrink",   "--no-progress",
+                        "--adapter",    "x.so"},
+                       error);
+  ASSERT_TRUE(o) << error;
+  EXPECT_EQ(o->run.seed, 42u);
+  EXPECT_EQ(o->run.cases, 7);
+  EXPECT_EQ(o->run.max_length, 30);
+  EXPECT_EQ(o->run.configs, (std::vector<std::string>{"l4_sp", "l3_nosp"}));
+  EXPECT_EQ(o->run.shard_index, 2u);
+  EXPECT_EQ(o->run.shard_count, 5u);
+  EXPECT_EQ(o->run.time_budget, std::chrono::milliseconds(1500));
+  EXPECT_EQ(o->junit, "j.xml");
+  EXPECT_EQ(o->run.replay_out, "r.txt");
+  EXPECT_EQ(o->run.mutant, "m");
+  EXPECT_FALSE(o->run.shrink);
+  EXPECT_EQ(o->progress, ProgressMode::kOff);
+  EXPECT_EQ(o->adapter, "x.so");
 }
 
 TEST(ConformOptions, RejectsBadValues) {
-    const std::vector<std::vector<std::string>> bad = {
-        {"--shard", "5/5"}, {"--shard", "1"},        {"--shard", "0/0"},   {"--cases", "0"},
-        {"--cases", "-3"},  {"--seed", "x"},         {"--config", "nope"}, {"--time-budget", "-1"},
-        {"--frobnicate"},   {"--junit"},         {"--shard", "1/4"},  // a shard without --seed
-    };
-    for (const auto& args : bad) {
-        std::string error;
-        EXPECT_FALSE(parse(args, error)) << args[0];
-        EXPECT_FALSE(error.empty());
-    }
+  const std::vector<std::vector<std::string>> bad = {
+      {"--shard", "5/5"}, {"--shard", "1"}, {"--shard", "0/0"},   {"--cases", "0"},
+      {"--cases", "-3"},  {"--seed", "x"},  {"--config", "nope"}, {"--time-budget", "-1"},
+      {"--frobnicate"},   {"--junit"},      {"--shard", "1/4"},  // a shard without --seed
+  };
+  for (const auto& args : bad) {
+    std::string error;
+    EXPECT_FALSE(parse(args, error)) << args[0];
+    EXPECT_FALSE(error.empty());
+  }
 }
 
 TEST(ConformJunit, OneTestcasePerConfigurationWithFailureDetails) {
-    conformance::ConformanceResult r;
-    r.passed = false;
-    conformance::ConfigOutcome ok;
-    ok.config = "l4_sp";
-    ok.cases_run = 10;
-    conformance::ConfigOutcome bad;
-    bad.config = "l3_nosp";
-    bad.status = conformance::ConfigOutcome::Status::Failed;
-    bad.failure = "Retcode <mismatch> & more";
-    bad.counterexample = "AttachDevice(00:01.0)\nDetachDevice(00:01.0)";
-    bad.counterexample_length = 2;
-    r.outcomes = {ok, bad};
-    const auto xml = junit_xml(r, "kniommu-conform");
-    EXPECT_NE(xml.find("tests=\"2\" failures=\"1\""), std::string::npos) << xml;
-    EXPECT_NE(xml.find("name=\"l4_sp\""), std::string::npos);
-    EXPECT_NE(xml.find("Retcode &lt;mismatch&gt; &amp; more"), std::string::npos);
-    EXPECT_NE(xml.find("DetachDevice(00:01.0)"), std::string::npos);
+  conformance::ConformanceResult r;
+  r.passed = false;
+  conformance::ConfigOutcome ok;
+  ok.config = "l4_sp";
+  ok.cases_run = 10;
+  conformance::ConfigOutcome bad;
+  bad.config = "l3_nosp";
+  bad.status = conformance::ConfigOutcome::Status::Failed;
+  bad.failure = "Retcode <mismatch> & more";
+  bad.counterexample = "AttachDevice(00:01.0)\nDetachDevice(00:01.0)";
+  bad.counterexample_length = 2;
+  r.outcomes = {ok, bad};
+  const auto xml = junit_xml(r, "kniommu-conform");
+  EXPECT_NE(xml.find("tests=\"2\" failures=\"1\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("name=\"l4_sp\""), std::string::npos);
+  EXPECT_NE(xml.find("Retcode &lt;mismatch&gt; &amp; more"), std::string::npos);
+  EXPECT_NE(xml.find("DetachDevice(00:01.0)"), std::string::npos);
 }
 
 TEST(ConformAdapterLoader, MissingLibraryIsAClearError) {
-    std::string error;
-    EXPECT_EQ(LoadedAdapter::open("/nonexistent/adapter.so", error), nullptr);
-    EXPECT_NE(error.find("cannot load adapter"), std::string::npos);
+  std::string error;
+  EXPECT_EQ(LoadedAdapter::open("/nonexistent/adapter.so", error), nullptr);
+  EXPECT_NE(error.find("cannot load adapter"), std::string::npos);
 }
 
 TEST(ConformAdapterLoader, LibraryWithoutEntryPointIsRejected) {
-    std::string error;
-    EXPECT_EQ(LoadedAdapter::open(NOT_AN_ADAPTER, error), nullptr);
-    EXPECT_NE(error.find("does not export kniommu_adapter_v1"), std::string::npos) << error;
+  std::string error;
+  EXPECT_EQ(LoadedAdapter::open(NOT_AN_ADAPTER, error), nullptr);
+  EXPECT_NE(error.find("does not export kniommu_adapter_v1"), std::string::npos) << error;
 }
 
 }  // namespace
