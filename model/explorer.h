@@ -43,7 +43,7 @@ struct Action {
     DmaGetInfo,
     DmaGetPhysInfo
   };
-  Op op;
+  Op op = Op::ProcessCreate;
   Pid pid = 0;
   Bdf bdf = 0;
   Handle h1 = 0;

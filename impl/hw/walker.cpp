@@ -1,5 +1,6 @@
 #include "hw/walker.h"
 
+#include <cstddef>
 #include <unordered_set>
 #include <vector>
 
@@ -36,6 +37,10 @@ static_assert(kTm == mask_of(vtd::kSlPte2M, KNIOMMU_F("TM")) &&
 static_assert(kR == kPermRead && kW == kPermWrite);
 
 constexpr unsigned level_shift(unsigned level) { return 12 + 9 * (level - 1); }
+
+// Root and context entries are 128 bits: 16 bytes, two 64-bit words.
+constexpr std::uint64_t kEntry128Bytes = 16;
+constexpr std::size_t kEntry128Words = 2;
 
 }  // namespace
 
@@ -112,13 +117,13 @@ Fault Walker::decode_context(const vtd::layout::Words<2>& w, ContextInfo* out) c
 
 Fault Walker::fetch_context(PhysAddr rta, std::uint16_t sid, ContextInfo* out) const {
   *out = ContextInfo{};
-  const PhysAddr root_pa = rta + 16 * (sid >> 8);
+  const PhysAddr root_pa = rta + kEntry128Bytes * (sid >> 8);
   if (!readable(root_pa, 16)) return Fault::kRootTableInvalid;
   const vtd::layout::Words<2> root = vtd::read_entry128(mem_, root_pa);
   if (const Fault f = check_root(root); f != Fault::kNone) return f;
   vtd::RootEntry re;
   re.w = root;
-  const PhysAddr ctx_pa = re.context_table() + 16 * (sid & 0xFF);
+  const PhysAddr ctx_pa = re.context_table() + kEntry128Bytes * (sid & 0xFF);
   if (!readable(ctx_pa, 16)) return Fault::kContextTableInvalid;
   return decode_context(vtd::read_entry128(mem_, ctx_pa), out);
 }
@@ -202,7 +207,8 @@ void Walker::for_each_reachable(PhysAddr rta,
   Page root_table;
   if (!load(rta, &root_table)) return;
   for (unsigned bus = 0; bus < 256; ++bus) {
-    const vtd::layout::Words<2> root = {root_table[2 * bus], root_table[2 * bus + 1]};
+    const vtd::layout::Words<2> root = {root_table[kEntry128Words * bus],
+                                        root_table[kEntry128Words * bus + 1]};
     if (check_root(root) != Fault::kNone) continue;
     vtd::RootEntry re;
     re.w = root;
@@ -211,7 +217,8 @@ void Walker::for_each_reachable(PhysAddr rta,
     const Page contexts = pages[0];
     for (unsigned devfn = 0; devfn < 256; ++devfn) {
       ContextInfo ctx;
-      if (decode_context({contexts[2 * devfn], contexts[2 * devfn + 1]}, &ctx) != Fault::kNone ||
+      if (decode_context({contexts[kEntry128Words * devfn], contexts[kEntry128Words * devfn + 1]},
+                         &ctx) != Fault::kNone ||
           ctx.tt == static_cast<std::uint8_t>(vtd::TranslationType::kPassThrough)) {
         continue;
       }

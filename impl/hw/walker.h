@@ -56,8 +56,8 @@ class Walker {
 
   const UnitConfig config_;
   const SimPhysMem& mem_;
-  std::uint64_t root_rsvd_[2];
-  std::uint64_t context_rsvd_[2];
+  std::uint64_t root_rsvd_[2]{};
+  std::uint64_t context_rsvd_[2]{};
   // Indexed by level (1..5): reserved bits of a table entry and of a leaf at that level.
   std::array<std::uint64_t, 6> table_rsvd_{};
   std::array<std::uint64_t, 6> leaf_rsvd_{};

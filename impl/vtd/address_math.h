@@ -28,6 +28,7 @@ struct U64Ops {
 inline constexpr unsigned kLevelBits = 9;    // 512 entries per table
 inline constexpr unsigned kOffsetBits = 12;  // 4 KiB pages
 inline constexpr unsigned kEntriesPerTable = 1u << kLevelBits;
+inline constexpr std::uint64_t kEntryBytes = 8;  // one 64-bit table entry
 
 // Bit position where the index of `level` (1 = PT ... 5 = PML5) starts: 12, 21, 30, 39, 48.
 constexpr unsigned level_shift(unsigned level) { return kOffsetBits + kLevelBits * (level - 1); }

@@ -42,6 +42,8 @@ bool valid_range(std::uint64_t iova, std::uint64_t size, unsigned width) {
 class EntryCursor {
  public:
   // `end_idx`: one past the last index the caller will visit.
+  // buf_ is left uninitialised on purpose (see its declaration).
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
   EntryCursor(const PhysMem& mem, PhysAddr table, bool known_empty, unsigned end_idx)
       : mem_(mem), table_(table), known_empty_(known_empty), end_idx_(end_idx) {}
   std::uint64_t at(unsigned idx) {
@@ -73,6 +75,8 @@ class EntryCursor {
 // walker never sees a torn entry.
 class EntryWriter {
  public:
+  // buf_ is left uninitialised on purpose (see its declaration).
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
   EntryWriter(PhysMem& mem, PhysAddr table, bool unlinked)
       : mem_(mem), table_(table), unlinked_(unlinked) {}
   EntryWriter(const EntryWriter&) = delete;
@@ -118,7 +122,7 @@ struct SecondLevelPageTable::MapState {
 
 struct SecondLevelPageTable::UnmapState {
   PendingInvalidation& pending;
-  std::uint64_t request_end;       // end of the whole unmap request
+  std::uint64_t request_end = 0;   // end of the whole unmap request
   bool cleared_superpage = false;  // for the SuperpageSplitLeavesMapped mutant
   bool stop = false;               // for the UnmapStopsAtTableBoundary mutant
 };
@@ -302,7 +306,7 @@ void SecondLevelPageTable::unmap_level(UnmapState& s, PhysAddr table, unsigned l
   for (unsigned idx = slot_index(iova, level); iova < end && idx < end_idx && !s.stop; ++idx) {
     const std::uint64_t start = slot_start(iova, level);
     const std::uint64_t sub_end = std::min(end, start + level_size(level));
-    const PhysAddr at = table + 8 * idx;
+    const PhysAddr at = table + kEntryBytes * idx;
     const std::uint64_t e = entries.at(idx);
     if (Fmt::present(e) && Fmt::is_leaf(level, e)) {
       const bool skip =
@@ -363,7 +367,7 @@ Retcode SecondLevelPageTable::translate(std::uint64_t iova, Translation* out) co
   PhysAddr table = root_;
   std::uint32_t perms = kPermReadWrite;
   for (unsigned level = config_.levels; level >= 1; --level) {
-    const std::uint64_t e = mem_.read64(table + 8 * slot_index(iova, level));
+    const std::uint64_t e = mem_.read64(table + kEntryBytes * slot_index(iova, level));
     if (!Fmt::present(e)) return rcResourceNotFound;
     perms &= Fmt::perms(e);
     if (Fmt::is_leaf(level, e)) {
@@ -383,7 +387,7 @@ Retcode SecondLevelPageTable::translate(std::uint64_t iova, Translation* out) co
 void SecondLevelPageTable::free_subtree(PhysAddr table, unsigned level) {
   if (level > 1) {
     for (unsigned i = 0; i < kEntriesPerTable; ++i) {
-      const std::uint64_t e = mem_.read64(table + 8 * i);
+      const std::uint64_t e = mem_.read64(table + kEntryBytes * i);
       if (Fmt::present(e) && !Fmt::is_leaf(level, e)) free_subtree(Fmt::table_addr(e), level - 1);
     }
   }

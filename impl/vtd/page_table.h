@@ -123,7 +123,7 @@ class SecondLevelPageTable {
   template <class Fn>
   void visit(PhysAddr table, unsigned level, Fn& f) const {
     for (unsigned i = 0; i < kEntriesPerTable; ++i) {
-      const PhysAddr at = table + 8 * i;
+      const PhysAddr at = table + kEntryBytes * i;
       const std::uint64_t e = mem_.read64(at);
       if (!VtdSsFormat::present(e)) continue;
       f(level, at, e);

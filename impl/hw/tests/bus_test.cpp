@@ -66,13 +66,14 @@ TEST(Bus, UnknownDeviceAndNoIommu) {
 TEST(Bus, ConcurrentDmaWhileTheDriverInvalidates) {
   Machine m;
   const PhysAddr top = m.alloc();
-  for (unsigned i = 0; i < 16; ++i) m.map(top, 4, 0x1000 * i, m.alloc(), 12, kRW);
+  for (unsigned i = 0; i < 16; ++i) m.map(top, 4, vtd::kPageSize * i, m.alloc(), 12, kRW);
   m.set_context(kDev, 1, top, 4);
   m.enable();
   m.enable_qi();
   std::atomic<bool> stop{false};
   std::atomic<unsigned> failures{0};
   std::vector<std::thread> devices;
+  devices.reserve(2);
   for (int t = 0; t < 2; ++t) {
     devices.emplace_back([&, t] {
       std::uint64_t word = static_cast<std::uint64_t>(t);
@@ -88,7 +89,7 @@ TEST(Bus, ConcurrentDmaWhileTheDriverInvalidates) {
     });
   }
   for (int round = 0; round < 200; ++round) {
-    m.submit(Machine::iotlb_desc(round % 2 == 0 ? 2 : 3, 1, 0x1000 * (round % 16)));
+    m.submit(Machine::iotlb_desc(round % 2 == 0 ? 2 : 3, 1, vtd::kPageSize * (round % 16)));
     (void)m.unit.cache_snapshot();
   }
   stop = true;

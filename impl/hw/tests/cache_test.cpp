@@ -111,7 +111,7 @@ TEST_F(Caches, PagingStructureCacheNeedsIhZero) {
   // Replace the page table under the PDE (as if a table were freed and a new one linked).
   const PhysAddr pde = m.pte_pa(top, 4, 0x1000, 21);
   const PhysAddr fresh = m.alloc();
-  m.mem.write64(fresh + 8 * 2, sl_leaf(0x77'0000, 12, kRW));  // maps 0x2000 elsewhere
+  m.mem.write64(fresh + kEntryBytes * 2, sl_leaf(0x77'0000, 12, kRW));  // maps 0x2000 elsewhere
   m.mem.write64(pde, sl_table_entry(fresh));
   // IH=1 promises only leaves changed: the cached PDE survives, the walk uses the old table.
   m.submit(Machine::iotlb_desc(kPage, 7, 0x2000, 0, /*ih=*/true));
@@ -178,7 +178,7 @@ TEST(PagingStructureCache, CapacityZeroDisablesIt) {
   m.enable_qi();
   ASSERT_EQ(m.xlate(kDev, 0x2000, false), Fault::kNone);
   const PhysAddr fresh = m.alloc();
-  m.mem.write64(fresh + 8 * 2, sl_leaf(0x77'0000, 12, kRW));
+  m.mem.write64(fresh + kEntryBytes * 2, sl_leaf(0x77'0000, 12, kRW));
   m.mem.write64(m.pte_pa(top, 4, 0x2000, 21), sl_table_entry(fresh));
   m.submit(Machine::iotlb_desc(kPage, 7, 0x2000, 0, /*ih=*/true));
   PhysAddr pa = 0;
@@ -223,10 +223,12 @@ TEST(Capacity, IotlbEvictsDeterministicallyAtCapacity) {
   c.iotlb_entries = 4;
   Machine m(c);
   const PhysAddr top = m.alloc();
-  for (unsigned i = 0; i < 8; ++i) m.map(top, 4, 0x1000 * (i + 1), 0x40'0000 + 0x1000 * i, 12, kRW);
+  for (unsigned i = 0; i < 8; ++i)
+    m.map(top, 4, vtd::kPageSize * (i + 1), 0x40'0000 + vtd::kPageSize * i, 12, kRW);
   m.set_context(kDev, 7, top, 4);
   m.enable();
-  for (unsigned i = 0; i < 8; ++i) ASSERT_EQ(m.xlate(kDev, 0x1000 * (i + 1), false), Fault::kNone);
+  for (unsigned i = 0; i < 8; ++i)
+    ASSERT_EQ(m.xlate(kDev, vtd::kPageSize * (i + 1), false), Fault::kNone);
   std::vector<std::uint64_t> cached;
   for (const auto& e : m.unit.cache_snapshot()) {
     if (e.kind == 1) cached.push_back(e.iova);

@@ -16,9 +16,11 @@ class Faults : public ::testing::Test {
     m.set_context(kDev, 1, top, 4);
   }
   void patch_context(unsigned word, std::uint64_t value) {
-    m.mem.write64(m.context_pa(kDev) + 8 * word, value);
+    m.mem.write64(m.context_pa(kDev) + kEntryBytes * word, value);
   }
-  std::uint64_t context_word(unsigned word) { return m.mem.read64(m.context_pa(kDev) + 8 * word); }
+  std::uint64_t context_word(unsigned word) {
+    return m.mem.read64(m.context_pa(kDev) + kEntryBytes * word);
+  }
 
   Machine m;
   PhysAddr top = 0;
@@ -79,7 +81,7 @@ TEST_F(Faults, NoWrite_0x5_And_NoRead_0x6) {
 
 TEST_F(Faults, NextTableInvalid_0x7) {
   // The PML4 entry points below HAW but beyond simulated memory.
-  m.mem.write64(top + 8 * 1, sl_table_entry(32 * kGiB));
+  m.mem.write64(top + kEntryBytes * 1, sl_table_entry(32 * kGiB));
   m.enable();
   EXPECT_EQ(m.xlate(kDev, std::uint64_t{1} << 39, false), Fault::kNextTableInvalid);
 }
@@ -94,13 +96,13 @@ TEST_F(Faults, RootTableInvalid_0x8) {
 TEST_F(Faults, ContextTableInvalid_0x9) {
   vtd::RootEntry re;
   re.set_present(1).set_context_table(16 * kGiB);
-  vtd::write_entry128(m.mem, m.root + 16 * 3, re.w);
+  vtd::write_entry128(m.mem, m.root + kEntry128Bytes * 3, re.w);
   m.enable();
   EXPECT_EQ(m.xlate(0x0300, 0x1000, false), Fault::kContextTableInvalid);
 }
 
 TEST_F(Faults, RootReserved_0xA) {
-  m.mem.write64(m.root + 16 * 1 + 8, 1);  // hi word is reserved in legacy mode
+  m.mem.write64(m.root + kEntry128Bytes * 1 + 8, 1);  // hi word is reserved in legacy mode
   m.enable();
   EXPECT_EQ(m.xlate(kDev, 0x1000, false), Fault::kRootReserved);
 }
@@ -223,8 +225,8 @@ TEST_F(Faults, PpfFollowsTheRecordsFBits) {
 TEST_F(Faults, FpdSuppressesQualifiedFaultsOnly) {
   m.set_context(kDev, 1, top, 4, 0, /*fpd=*/true);
   // Root entry for bus 4 with reserved bits set; FPD cannot help a non-qualified fault.
-  m.mem.write64(m.root + 16 * 4, mask_of(vtd::kRootEntry, KNIOMMU_F("P")) |
-                                     mask_of(vtd::kRootEntry, KNIOMMU_F("RSVD_LO")));
+  m.mem.write64(m.root + kEntry128Bytes * 4, mask_of(vtd::kRootEntry, KNIOMMU_F("P")) |
+                                                 mask_of(vtd::kRootEntry, KNIOMMU_F("RSVD_LO")));
   m.enable();
   EXPECT_EQ(m.xlate(kDev, 0x9000, false), Fault::kNoRead);  // still faults...
   EXPECT_EQ(m.frcd(0).fault(), 0u);                         // ...but is not recorded

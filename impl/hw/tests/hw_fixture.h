@@ -16,8 +16,10 @@
 
 namespace kniommu::hw::test {
 
-inline constexpr std::uint64_t kMiB = 1024 * 1024;
+inline constexpr std::uint64_t kMiB = std::uint64_t{1024} * 1024;
 inline constexpr std::uint64_t kGiB = 1024 * kMiB;
+inline constexpr std::uint64_t kEntryBytes = 8;      // one 64-bit table entry
+inline constexpr std::uint64_t kEntry128Bytes = 16;  // one root or context entry
 inline constexpr std::uint8_t kR = kPermRead;
 inline constexpr std::uint8_t kW = kPermWrite;
 inline constexpr std::uint8_t kRW = kPermRead | kPermWrite;
@@ -68,7 +70,7 @@ class Machine {
   // Context entry for `sid` (allocating the bus's context table on first use).
   void set_context(std::uint16_t sid, std::uint16_t did, PhysAddr slptptr, unsigned levels,
                    unsigned tt = 0, bool fpd = false) {
-    const PhysAddr root_pa = root + 16 * (sid >> 8);
+    const PhysAddr root_pa = root + kEntry128Bytes * (sid >> 8);
     vtd::RootEntry re;
     re.w = vtd::read_entry128(mem, root_pa);
     if (re.present() == 0) {
@@ -79,12 +81,12 @@ class Machine {
     vtd::ContextEntry ce;
     ce.set_present(1).set_fpd(fpd ? 1 : 0).set_tt(tt).set_aw(levels - 2).set_did(did);
     ce.set_slptptr(slptptr);
-    vtd::write_entry128(mem, re.context_table() + 16 * (sid & 0xFF), ce.w);
+    vtd::write_entry128(mem, re.context_table() + kEntry128Bytes * (sid & 0xFF), ce.w);
   }
   PhysAddr context_pa(std::uint16_t sid) {
     vtd::RootEntry re;
-    re.w = vtd::read_entry128(mem, root + 16 * (sid >> 8));
-    return re.context_table() + 16 * (sid & 0xFF);
+    re.w = vtd::read_entry128(mem, root + kEntry128Bytes * (sid >> 8));
+    return re.context_table() + kEntry128Bytes * (sid & 0xFF);
   }
 
   // Maps iova -> pa as a leaf of size 2^shift under the table tree at `top`.

@@ -67,7 +67,7 @@ TEST(Registers, FstsPfoIsWriteOneToClear) {
   const PhysAddr top = m.alloc();
   m.set_context(kDev, 1, top, 4);
   m.enable();
-  for (unsigned i = 0; i <= m.config_.nfr + 1; ++i) (void)m.xlate(kDev, 0x1000 * i, false);
+  for (unsigned i = 0; i <= m.config_.nfr + 1; ++i) (void)m.xlate(kDev, vtd::kPageSize * i, false);
   const auto pfo = static_cast<std::uint32_t>(mask_of(vtd::kFstsReg, KNIOMMU_F("PFO")));
   ASSERT_NE(m.fsts() & pfo, 0u);
   m.unit.write32(vtd::kRegFsts, 0);  // writing 0 changes nothing

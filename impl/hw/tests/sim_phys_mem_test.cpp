@@ -12,12 +12,12 @@
 namespace kniommu::hw {
 namespace {
 
-constexpr std::uint64_t kMiB = 1024 * 1024;
+constexpr std::uint64_t kMiB = std::uint64_t{1024} * 1024;
 
 TEST(SimPhysMem, UnwrittenMemoryReadsZeroAndCostsNothing) {
   SimPhysMem mem(64ull * 1024 * kMiB);  // 64 GiB of address space
   EXPECT_EQ(mem.read64(0x1234'5000), 0u);
-  std::array<unsigned char, 100> buf;
+  std::array<unsigned char, 100> buf{};
   buf.fill(0xAA);
   mem.read(0x7'0000'0ff0, buf.data(), buf.size());
   for (auto b : buf) EXPECT_EQ(b, 0);
@@ -59,7 +59,7 @@ TEST(SimPhysMem, OutOfRangeAccessIsCountedNotFatal) {
 }
 
 TEST(SimPhysMem, FrameZeroIsNeverHandedOut) {
-  SimPhysMem mem(2 * 4096);
+  SimPhysMem mem(2 * vtd::kPageSize);
   PhysAddr pa = 0;
   ASSERT_EQ(mem.alloc_frame(&pa), rcOk);
   EXPECT_EQ(pa, 0x1000u);
@@ -194,6 +194,7 @@ TEST(SimPhysMem, ConcurrentAllocationAndAccess) {
   constexpr int kThreads = 4;
   constexpr int kRounds = 200;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::array<int, kThreads> errors{};
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
