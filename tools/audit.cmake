@@ -43,11 +43,17 @@ add_library(kniommu_audit_live STATIC
   ${_audit}/live/qmp_client.cpp)
 target_link_libraries(kniommu_audit_live PUBLIC kniommu_audit_lib PRIVATE kniommu_warnings)
 
+kniommu_gtest(audit_live_tests LABEL unit
+  SOURCES ${_audit}/tests/live_tests.cpp ${_audit}/tests/table_builder.cpp ${_audit}/linux/record.cpp
+  LIBS kniommu_audit_live kniommu_vtd)
+target_include_directories(audit_live_tests PRIVATE ${_audit}/tests)
+
 add_executable(kniommu-audit ${_audit}/cli/main.cpp)
 target_link_libraries(kniommu-audit PRIVATE kniommu_audit_lib kniommu_audit_live kniommu_warnings)
 
 kniommu_gtest(audit_tests LABEL unit
   SOURCES ${_audit}/tests/ranges_tests.cpp ${_audit}/tests/analysis_tests.cpp
+          ${_audit}/tests/findings_tests.cpp ${_audit}/tests/policy_tests.cpp
           ${_audit}/tests/table_builder.cpp
   LIBS kniommu_audit_lib kniommu_vtd)
 target_include_directories(audit_tests PRIVATE ${_audit}/tests)
@@ -93,3 +99,6 @@ foreach(_aw 39 48)
             ${CMAKE_CURRENT_BINARY_DIR}/linux_vm_aw${_aw} ${_aw})
   set_tests_properties(linux.vm_aw${_aw} PROPERTIES SKIP_RETURN_CODE 77 RESOURCE_LOCK linux_vm)
 endforeach()
+kniommu_test(audit_live_cli LABEL unit
+  COMMAND ${_audit}/tests/live_cli_test.sh $<TARGET_FILE:kniommu-audit> $<TARGET_FILE:snapshot_make_seed>
+          ${_audit}/linux/linux_test.sh ${CMAKE_CURRENT_BINARY_DIR}/audit_live_cli)
