@@ -128,22 +128,30 @@ QtreeFacts parse_qtree(const std::string& qtree) {
     }
     return false;
   };
+  // One DEVICE per PCI function (its name, and whether it bypasses); a virtio device with no
+  // PCI function above it (virtio-mmio) gets one without a BDF.
+  std::vector<snapshot::DeviceInfo> by_node(nodes.size());
+  std::vector<bool> listed(nodes.size(), false);
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const Node& n = nodes[i];
-    const bool bypass_bus = n.bdf && under_bypass_bus(n.parent);
-    if (!n.iommu_platform && !bypass_bus) continue;
-    snapshot::DeviceInfo d;
     const int pci = n.bdf ? static_cast<int>(i) : pci_ancestor(n.parent);
-    if (pci >= 0) {
-      d.bdf = *nodes[static_cast<std::size_t>(pci)].bdf;
-      d.flags |= snapshot::kDeviceBdfKnown;
-      d.name = nodes[static_cast<std::size_t>(pci)].name;
-    } else {
-      d.name = n.name;
+    const bool bypass =
+        (n.iommu_platform && !*n.iommu_platform) || (n.bdf && under_bypass_bus(n.parent));
+    if (pci < 0) {
+      if (!n.iommu_platform) continue;
+      facts.devices.push_back({0, static_cast<std::uint16_t>(bypass ? snapshot::kDeviceBypass : 0),
+                               n.name.substr(0, snapshot::kMaxNameBytes)});
+      continue;
     }
-    if (bypass_bus || (n.iommu_platform && !*n.iommu_platform)) d.flags |= snapshot::kDeviceBypass;
-    if (d.name.size() > snapshot::kMaxNameBytes) d.name.resize(snapshot::kMaxNameBytes);
-    facts.devices.push_back(d);
+    auto& d = by_node[static_cast<std::size_t>(pci)];
+    const Node& fn = nodes[static_cast<std::size_t>(pci)];
+    d.bdf = *fn.bdf;
+    d.flags |= snapshot::kDeviceBdfKnown | (bypass ? snapshot::kDeviceBypass : 0);
+    d.name = fn.name.substr(0, snapshot::kMaxNameBytes);
+    listed[static_cast<std::size_t>(pci)] = true;
+  }
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (listed[i]) facts.devices.push_back(by_node[i]);
   }
   return facts;
 }
