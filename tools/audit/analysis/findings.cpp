@@ -32,8 +32,9 @@ void shared_domains(Report& report) {
   }
   for (const auto& [did, bdfs] : by_did) {
     if (bdfs.size() < 2) continue;
+    const std::uint16_t first_bdf = bdfs[0];  // (clang 14 cannot capture structured bindings)
     const auto& first = *std::find_if(report.devices.begin(), report.devices.end(),
-                                      [&](const DeviceReport& d) { return d.bdf == bdfs[0]; });
+                                      [&](const DeviceReport& d) { return d.bdf == first_bdf; });
     Violation v{ViolationKind::kSharedDomain,
                 "DID " + std::to_string(did) + " is shared by " + std::to_string(bdfs.size()) +
                     " functions: " + device_list(report, bdfs) + "; each reaches what the others " +
