@@ -44,7 +44,8 @@ add_library(kniommu_audit_live STATIC
 target_link_libraries(kniommu_audit_live PUBLIC kniommu_audit_lib PRIVATE kniommu_warnings)
 
 kniommu_gtest(audit_live_tests LABEL unit
-  SOURCES ${_audit}/tests/live_tests.cpp ${_audit}/tests/table_builder.cpp ${_audit}/linux/record.cpp
+  SOURCES ${_audit}/tests/live_tests.cpp ${_audit}/tests/fake_qmp.cpp ${_audit}/tests/table_builder.cpp
+          ${_audit}/linux/record.cpp
   LIBS kniommu_audit_live kniommu_vtd)
 target_include_directories(audit_live_tests PRIVATE ${_audit}/tests)
 

@@ -48,7 +48,7 @@ struct Mapping {
 
 // At most this many leaf entries are listed by IOVA per tree (tables aliasing each other can
 // multiply IOVAs without bound; the physical reach is still complete, see mappings_truncated).
-inline constexpr std::size_t kMaxMappingLeaves = std::size_t{1} << 22;
+inline constexpr std::size_t kMaxMappingLeaves = std::size_t{1} << 18;
 
 // Everything reachable through one second-level table tree.
 struct TreeReach {

@@ -14,8 +14,16 @@ void ranges(std::ostringstream& out, const std::vector<Range>& list, const char*
   }
 }
 
+// Text is for people: at most this many IOVA runs per device (JSON lists them all).
+constexpr std::size_t kTextRuns = 256;
+
 void mappings(std::ostringstream& out, const std::vector<Mapping>& list, const char* indent) {
-  for (const auto& m : list) {
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (i == kTextRuns) {
+      out << indent << "... " << list.size() - i << " more runs (all of them in --format json)\n";
+      break;
+    }
+    const Mapping& m = list[i];
     out << indent << "IOVA " << hex(m.iova) << "-" << hex(m.iova + m.pages * 4096 - 1) << " -> PA "
         << hex(m.pa) << "-" << hex(m.pa + m.pages * 4096 - 1) << "  " << m.pages << " page"
         << (m.pages == 1 ? " " : "s") << "  " << perms_name(m.perms) << "\n";

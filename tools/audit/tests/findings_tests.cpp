@@ -145,3 +145,25 @@ TEST(Findings, PlatformBypassIsAViolationAndNamesTheDevice) {
 
 }  // namespace
 }  // namespace kniommu::audit
+
+namespace kniommu::audit {
+namespace {
+
+TEST(Findings, IovaListOfSelfReferencingTablesIsCutAndSaysSo) {
+  TableBuilder b;
+  const auto root = b.new_page();
+  b.attach(0x0008, 1, root);
+  for (std::uint64_t i = 0; i < 512; ++i)
+    b.write64(root + 8 * i, TableBuilder::sl_table_entry(root, kRead | kWrite));
+  const auto r = analyze(b.snapshot());
+  EXPECT_TRUE(r.devices[0].mappings_truncated);
+  EXPECT_TRUE(std::any_of(r.findings.begin(), r.findings.end(), [](const Violation& v) {
+    return v.kind == ViolationKind::kMappingsTruncated;
+  }));
+  EXPECT_NE(render_text(r).find("more runs (all of them in --format json)"), std::string::npos);
+  // Physical reach stays exact: the one table page.
+  EXPECT_EQ(r.devices[0].reach, (std::vector<Range>{{root, 1, kRead | kWrite}}));
+}
+
+}  // namespace
+}  // namespace kniommu::audit

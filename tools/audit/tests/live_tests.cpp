@@ -10,6 +10,7 @@
 
 #include "../linux/record.h"
 #include "analysis/analysis.h"
+#include "fake_qmp.h"
 #include "live/json.h"
 #include "live/live_capture.h"
 #include "live/qemu_text.h"
@@ -235,6 +236,78 @@ TEST(LinuxRecord, ReplaysAttachMapUnmap) {
                                         lost, error));
   EXPECT_TRUE(lost.lost_events);
   EXPECT_FALSE(linux_guest::parse_record(" x: imap: dom=0x1 iova=0x0\n", lost, error));
+}
+
+}  // namespace
+}  // namespace kniommu::live
+
+namespace kniommu::live {
+namespace {
+
+// The same one-device system, served by a fake QEMU instead of written as a dump.
+struct QmpSystem : Dumped {
+  std::string socket() const { return dir + "/qmp.sock"; }
+};
+
+TEST(QmpCapture, PausesReadsEveryTablePageAndResumes) {
+  QmpSystem sys;
+  testing::FakeQmp qemu(sys.socket(), sys.b.snapshot(), 0x20000000);
+  qemu.qtree_extra =
+      "  dev: q35-pcihost, id \"\"\n    bus: pcie.0\n      dev: virtio-rng-pci, id \"\"\n"
+      "        class Class 00ff, addr 00:05.0, pci id 1af4:1005\n        bus: virtio-bus\n"
+      "          dev: virtio-rng-device, id \"\"\n            iommu_platform = false\n";
+  snapshot::Snapshot s;
+  CaptureReport report;
+  ASSERT_TRUE(capture_qmp(sys.socket(), {}, s, report)) << report.error;
+  EXPECT_EQ(s.regs.rtaddr, sys.b.snapshot().regs.rtaddr);
+  EXPECT_EQ(s.pages, sys.b.snapshot().pages);
+  ASSERT_EQ(s.devices.size(), 1u);
+  EXPECT_EQ(s.devices[0].flags, snapshot::kDeviceBdfKnown | snapshot::kDeviceBypass);
+  const auto cmds = qemu.commands();
+  ASSERT_GE(cmds.size(), 3u);
+  EXPECT_EQ(cmds[2], "stop");  // after qmp_capabilities and query-status, before any read
+  EXPECT_EQ(cmds.back(), "cont");
+  EXPECT_TRUE(qemu.running());
+}
+
+TEST(QmpCapture, APausedVmStaysPaused) {
+  QmpSystem sys;
+  testing::FakeQmp qemu(sys.socket(), sys.b.snapshot(), 0x20000000);
+  qemu.set_running(false);
+  snapshot::Snapshot s;
+  CaptureReport report;
+  ASSERT_TRUE(capture_qmp(sys.socket(), {}, s, report)) << report.error;
+  const auto cmds = qemu.commands();
+  EXPECT_EQ(
+      std::count(cmds.begin(), cmds.end(), "stop") + std::count(cmds.begin(), cmds.end(), "cont"),
+      0);
+  EXPECT_FALSE(qemu.running());
+}
+
+TEST(QmpCapture, RefusalsResumeTheVmToo) {
+  for (const bool scalable : {true, false}) {
+    QmpSystem sys;
+    auto memory = sys.b.snapshot();
+    if (scalable) memory.regs.rtaddr |= 1u << 10;  // TTM = 01
+    // Without scalable mode: RAM ends below the root table (0x100000).
+    testing::FakeQmp qemu(sys.socket(), memory, scalable ? 0x20000000 : 0x100000);
+    snapshot::Snapshot s;
+    CaptureReport report;
+    EXPECT_FALSE(capture_qmp(sys.socket(), {}, s, report));
+    EXPECT_NE(report.error.find(scalable ? "scalable mode" : "outside guest RAM"),
+              std::string::npos)
+        << report.error;
+    EXPECT_EQ(qemu.commands().back(), "cont");
+    EXPECT_TRUE(qemu.running());
+    for (const auto& c : qemu.commands()) EXPECT_NE(c, "pmemsave") << "read a page after refusing";
+  }
+}
+
+TEST(QmpCapture, NoServerIsAClearError) {
+  CaptureReport report;
+  snapshot::Snapshot s;
+  EXPECT_FALSE(capture_qmp("/nonexistent/qmp.sock", {}, s, report));
+  EXPECT_NE(report.error.find("cannot connect to QMP socket"), std::string::npos);
 }
 
 }  // namespace
