@@ -5,6 +5,7 @@
 // device's own domain in the audit. Seeded bugs (--mutant) show that each check can fail.
 //   linux_vm_check SNAPSHOT RECORD QMP_SOCKET [--mutant drop-map|flip-write|wrong-domain]
 // Exit status: 0 all checks pass, 1 a check failed, 2 bad input.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -75,6 +76,31 @@ class Guest {
  private:
   live::QmpClient& qmp_;
 };
+
+// 4 KiB of guest-physical memory at `pa` (pmemsave into a file next to `scratch`, then removed).
+std::vector<unsigned char> read_page(live::QmpClient& qmp, std::uint64_t pa,
+                                     const std::string& scratch) {
+  std::vector<unsigned char> bytes(4096, 0);
+  live::Json ignored;
+  std::string error;
+  if (!qmp.execute("pmemsave",
+                   "{\"val\":" + std::to_string(pa) +
+                       ",\"size\":4096,\"filename\":" + live::json_quote(scratch) + "}",
+                   ignored, error)) {
+    fail("pmemsave of " + hex(pa) + ": " + error);
+    return bytes;
+  }
+  std::ifstream in(scratch, std::ios::binary);
+  in.read(reinterpret_cast<char*>(bytes.data()), 4096);
+  std::remove(scratch.c_str());
+  return bytes;
+}
+
+std::uint64_t le64(const std::vector<unsigned char>& bytes, std::size_t at) {
+  std::uint64_t v = 0;
+  for (std::size_t b = 8; b-- > 0;) v = v << 8 | bytes[at + b];
+  return v;
+}
 
 struct Translator {
   const audit::Report& report;
@@ -252,20 +278,9 @@ int main(int argc, char** argv) {
                       rdt = guest.read(e1000 + 0x2818, false);
   std::size_t buffers = 0;
   if (ring_pa && rx_count > 0 && rx_count * 16 <= 4096 && rdh < rx_count && rdt < rx_count) {
-    const std::string ring_file = std::string(argv[1]) + ".ring";
-    if (!qmp.execute("pmemsave",
-                     "{\"val\":" + std::to_string(*ring_pa) +
-                         ",\"size\":4096,\"filename\":" + live::json_quote(ring_file) + "}",
-                     ignored, error)) {
-      fail("pmemsave of the e1000 RX ring: " + error);
-    }
-    std::ifstream ring(ring_file, std::ios::binary);
-    std::vector<unsigned char> bytes(4096, 0);
-    ring.read(reinterpret_cast<char*>(bytes.data()), 4096);
-    std::remove(ring_file.c_str());
+    const auto bytes = read_page(qmp, *ring_pa, std::string(argv[1]) + ".page");
     for (std::uint64_t i = rdh; i != rdt; i = (i + 1) % rx_count) {
-      std::uint64_t buffer = 0;
-      for (int b = 7; b >= 0; --b) buffer = buffer << 8 | bytes[i * 16 + static_cast<unsigned>(b)];
+      const std::uint64_t buffer = le64(bytes, i * 16);
       if (!t.translates(owner(kE1000), buffer, true)) {
         fail("e1000 RX descriptor " + std::to_string(i) + " buffer " + hex(buffer) +
              " does not translate writable through the e1000 domain");
@@ -283,7 +298,24 @@ int main(int argc, char** argv) {
   // nvme ASQ at 0x28, ACQ at 0x30 (NVMe base specification, controller registers).
   const std::uint64_t nvme = guest.bar(ecam, kNvme, 0);
   check_ring(t, owner(kNvme), "nvme ASQ", guest.read(nvme + 0x28, true), 4096, false, rings);
+  const std::uint64_t asq = guest.read(nvme + 0x28, true);
   check_ring(t, owner(kNvme), "nvme ACQ", guest.read(nvme + 0x30, true), 4096, true, rings);
+  // The I/O queues Linux created: Create I/O CQ (opcode 0x05) and SQ (0x01) commands in the
+  // admin submission queue carry the queue base in PRP1 (bytes 24..31 of the 64-byte command).
+  std::size_t io_queues = 0;
+  if (const auto asq_pa = t.translate(owner(kNvme), asq, false)) {
+    const auto cmds = read_page(qmp, *asq_pa, std::string(argv[1]) + ".page");
+    const std::size_t entries =
+        std::min<std::size_t>((guest.read(nvme + 0x24, false) & 0xfff) + 1, 64);
+    for (std::size_t i = 0; i < entries; ++i) {
+      const unsigned opcode = cmds[i * 64];
+      if (opcode != 0x01 && opcode != 0x05) continue;
+      check_ring(t, owner(kNvme), opcode == 0x05 ? "nvme I/O CQ" : "nvme I/O SQ",
+                 le64(cmds, i * 64 + 24), 4096, opcode == 0x05, rings);
+      ++io_queues;
+    }
+  }
+  if (io_queues == 0) fail("no Create I/O Queue command found in the nvme admin queue");
   // AHCI: ABAR is BAR5; per implemented port PxCLB (0x100 + 0x80 * port) and PxFB (+8).
   const std::uint64_t abar = guest.bar(ecam, kAhci, 5);
   const std::uint32_t implemented = static_cast<std::uint32_t>(guest.read(abar + 0x0c, false));
@@ -322,8 +354,8 @@ int main(int argc, char** argv) {
   if (!qmp.execute("cont", "", ignored, error)) fail(error);
   std::printf(
       "device registers: %zu ring/queue bases translate through their own domain "
-      "(e1000 RDBA %s TDBA %s; %zu AHCI ports)\n",
-      rings, hex(rdba).c_str(), hex(tdba).c_str(), ports);
+      "(e1000 RDBA %s TDBA %s; nvme ASQ/ACQ and %zu I/O queues; %zu AHCI ports)\n",
+      rings, hex(rdba).c_str(), hex(tdba).c_str(), io_queues, ports);
   if (failures != 0) std::printf("linux_vm_check: %d check(s) failed\n", failures);
   return failures == 0 ? 0 : 1;
 }
