@@ -18,7 +18,8 @@ kniommu_gtest(snapshot_format_tests LABEL unit
   SOURCES ${_audit}/tests/snapshot_format_tests.cpp
   LIBS kniommu_snapshot_format)
 
-# The analysis decodes entries with impl/vtd's layouts (kniommu_vtd: Boost.Hana, header-only use).
+# The analysis decodes entries with impl/vtd's layouts (kniommu_vtd_formats, header-only): it cannot
+# call the driver's page-table code.
 add_library(kniommu_audit_lib STATIC
   ${_audit}/analysis/analysis.cpp
   ${_audit}/analysis/findings.cpp
@@ -31,7 +32,7 @@ add_library(kniommu_audit_lib STATIC
   ${_audit}/render/json.cpp
   ${_audit}/render/outputs.cpp
   ${_audit}/render/text.cpp)
-target_link_libraries(kniommu_audit_lib PUBLIC kniommu_snapshot_format PRIVATE kniommu_vtd kniommu_warnings)
+target_link_libraries(kniommu_audit_lib PUBLIC kniommu_snapshot_format PRIVATE kniommu_vtd_formats kniommu_warnings)
 
 # Capture from systems kniommu did not build: a QEMU VM over QMP, a guest memory dump
 # (docs/auditing-a-vm.md). POSIX sockets and the standard library only.
@@ -46,7 +47,7 @@ target_link_libraries(kniommu_audit_live PUBLIC kniommu_audit_lib PRIVATE kniomm
 kniommu_gtest(audit_live_tests LABEL unit
   SOURCES ${_audit}/tests/live_tests.cpp ${_audit}/tests/fake_qmp.cpp ${_audit}/tests/table_builder.cpp
           ${_audit}/linux/record.cpp
-  LIBS kniommu_audit_live kniommu_vtd)
+  LIBS kniommu_audit_live kniommu_vtd_formats)
 target_include_directories(audit_live_tests PRIVATE ${_audit}/tests)
 
 add_executable(kniommu-audit ${_audit}/cli/main.cpp)
@@ -56,7 +57,7 @@ kniommu_gtest(audit_tests LABEL unit
   SOURCES ${_audit}/tests/ranges_tests.cpp ${_audit}/tests/analysis_tests.cpp
           ${_audit}/tests/findings_tests.cpp ${_audit}/tests/policy_tests.cpp
           ${_audit}/tests/table_builder.cpp
-  LIBS kniommu_audit_lib kniommu_vtd)
+  LIBS kniommu_audit_lib kniommu_vtd_formats)
 target_include_directories(audit_tests PRIVATE ${_audit}/tests)
 
 # The command line as a user runs it, on the fuzzer's seed snapshot (two devices, metadata).
@@ -68,7 +69,7 @@ kniommu_test(audit_cli LABEL unit
 
 # The snapshot writer for a live simulated system (sim.h); linked with the built-in implementation.
 add_library(kniommu_snapshot STATIC ${_audit}/capture/capture.cpp ${_audit}/capture/metadata.cpp)
-target_link_libraries(kniommu_snapshot PUBLIC kniommu_audit_lib kniommu_kos PRIVATE kniommu_vtd kniommu_warnings)
+target_link_libraries(kniommu_snapshot PUBLIC kniommu_audit_lib kniommu_kos PRIVATE kniommu_vtd_formats kniommu_warnings)
 
 kniommu_gtest(snapshot_capture_tests LABEL unit
   SOURCES ${_audit}/tests/capture_tests.cpp
@@ -103,3 +104,9 @@ endforeach()
 kniommu_test(audit_live_cli LABEL unit
   COMMAND ${_audit}/tests/live_cli_test.sh $<TARGET_FILE:kniommu-audit> $<TARGET_FILE:snapshot_make_seed>
           ${_audit}/linux/linux_test.sh ${CMAKE_CURRENT_BINARY_DIR}/audit_live_cli)
+
+# The audit is an independent walker: it reads the layouts, never the driver's or the emulator's code.
+kniommu_forbidden_include(audit_sees_no_page_table TARGET kniommu_audit_lib
+  HEADER vtd/page_table.h ALLOWED vtd/sl_masks.h)
+kniommu_forbidden_include(audit_sees_no_emulator TARGET kniommu_audit_lib
+  HEADER hw/walker.h ALLOWED vtd/caps.h)

@@ -24,7 +24,7 @@ void System::close_grant_locked(Process& p, Grant& g) {
     auto pending = d->table->new_pending();
     d->table->unmap(g.iova, pages * 4096, *pending);
     if (!mutant(Mutant::NoIotlbInvalidateOnRevoke))
-      driver_->flush_range(d->did, g.iova, pages, pending->tables_freed());
+      driver_->flush_range(d->did, pending->record());
     pending->release();
     d->iova.release(g.iova);
   }

@@ -26,8 +26,18 @@ namespace kniommu::vtd::layout {
 namespace hana = boost::hana;
 
 enum class Kind { Value, ReservedZero, Ignored };
-// "value", "reserved-zero", "ignored".
-const char* kind_name(Kind k);
+// "value", "reserved-zero", "ignored" (inline: the formats library is header-only).
+constexpr const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::Value:
+      return "value";
+    case Kind::ReservedZero:
+      return "reserved-zero";
+    case Kind::Ignored:
+      return "ignored";
+  }
+  return "?";
+}
 
 constexpr std::uint64_t low_bits(unsigned width) {
   return width >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << width) - 1;

@@ -1,6 +1,6 @@
 // Register offsets and command/status bits of one VT-d remapping unit (legacy mode), as the driver
 // uses them, plus the decoded capabilities the driver's policies depend on.
-// Source: ../shared/reference/vtd.md §1.1, §1.6, §1.7.
+// Source: VT-d spec §10.4.2–§10.4.5.
 #pragma once
 
 #include <cstdint>
