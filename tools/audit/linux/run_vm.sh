@@ -43,7 +43,10 @@ append="console=ttyS0 loglevel=1 intel_iommu=on iommu=nopt iommu.strict=1 iommu.
 # trace_event= also makes the kernel expand the ring buffer to trace_buf_size at boot (without
 # it the buffer stays minimal and the record loses events).
 append+=" ipv6.disable=1 panic=-1 trace_buf_size=16M trace_event=iommu:* kprobe_event=$probes"
-"$qemu" -machine q35,kernel-irqchip=split -accel tcg -nodefaults -display none -no-reboot \
+# `timeout` bounds QEMU's life even if this script is killed without running its trap (it
+# forwards SIGTERM to QEMU); the trap kills it by PID on every other path.
+life=$((boot_limit + ${KNIOMMU_COMMAND_TIMEOUT:-120} + 60))
+timeout -k 5 "$life" "$qemu" -machine q35,kernel-irqchip=split -accel tcg -nodefaults -display none -no-reboot \
   -m 512M -smp 1 -device "intel-iommu,intremap=on,caching-mode=off,aw-bits=$aw" \
   -device e1000,netdev=n0,addr=2 -netdev user,id=n0 -device edu,addr=3 \
   -drive "file=$work/nvme.img,if=none,id=d0,format=raw" -device nvme,drive=d0,serial=vtd0,addr=4 \
