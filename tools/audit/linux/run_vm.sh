@@ -4,8 +4,10 @@
 # COMMAND with the QMP socket and the record, then kills QEMU by its PID (on every path).
 #   run_vm.sh WORK_DIR AW_BITS COMMAND...
 # COMMAND sees KNIOMMU_QMP (QMP socket), KNIOMMU_RECORD (the guest's trace text) and
-# KNIOMMU_SERIAL (the whole console log). Exit status: COMMAND's; 77 (skipped) when QEMU or
-# the guest packages are missing, with the reason on stdout; 1 when the guest does not boot.
+# KNIOMMU_SERIAL (the whole console log). KNIOMMU_VTD_OPTIONS appends options to the unit
+# (e.g. ",x-scalable-mode=on" to see the capture refuse scalable mode).
+# Exit status: COMMAND's; 77 (skipped) when QEMU or the guest packages are missing, with the
+# reason on stdout; 1 when the guest does not boot.
 set -uo pipefail
 work=$1 aw=$2; shift 2
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -47,7 +49,7 @@ append+=" ipv6.disable=1 panic=-1 trace_buf_size=16M trace_event=iommu:* kprobe_
 # forwards SIGTERM to QEMU); the trap kills it by PID on every other path.
 life=$((boot_limit + ${KNIOMMU_COMMAND_TIMEOUT:-120} + 60))
 timeout -k 5 "$life" "$qemu" -machine q35,kernel-irqchip=split -accel tcg -nodefaults -display none -no-reboot \
-  -m 512M -smp 1 -device "intel-iommu,intremap=on,caching-mode=off,aw-bits=$aw" \
+  -m 512M -smp 1 -device "intel-iommu,intremap=on,caching-mode=off,aw-bits=$aw${KNIOMMU_VTD_OPTIONS:-}" \
   -device e1000,netdev=n0,addr=2 -netdev user,id=n0 -device edu,addr=3 \
   -drive "file=$work/nvme.img,if=none,id=d0,format=raw" -device nvme,drive=d0,serial=vtd0,addr=4 \
   -device virtio-rng-pci,addr=5 \
