@@ -3,7 +3,8 @@
 # over QMP and requires: the audit equals Linux's own kprobe record for every device (IOVA->PA
 # and W), the e1000/nvme/AHCI ring and queue registers translate through their own domain, a
 # memory dump gives the same snapshot offline, the Linux findings are reported, a policy turns
-# reach into violations, and seeded bugs make the judge fail.
+# reach into violations, and seeded bugs make the judge fail. At aw-bits 39 it first checks that
+# a guest which does not come up in time is killed.
 #   linux_test.sh KNIOMMU_AUDIT LINUX_VM_CHECK WORK_DIR AW_BITS
 # Exit 0 pass, 1 fail, 77 skipped (QEMU or the guest packages missing).
 set -uo pipefail
@@ -69,4 +70,15 @@ POLICY
   echo "linux_test: ok (aw-bits=$aw)"
 }
 export -f inside
+if [ "$aw" = 39 ] && command -v qemu-system-x86_64 >/dev/null; then
+  # Seeded: a 2 s boot limit. QEMU must be killed by its PID and the work directory removed.
+  out=$(KNIOMMU_BOOT_TIMEOUT=2 "$here/run_vm.sh" "$work" "$aw" true); s=$?
+  if [ "$s" -ne 77 ]; then
+    [ "$s" -eq 1 ] && grep -q "printed no record within 2 s" <<<"$out" || { echo "linux_test: FAIL: boot timeout: exit $s: $out"; exit 1; }
+    sleep 0.5
+    pgrep -f -- "$work/" >/dev/null && { echo "linux_test: FAIL: QEMU still runs after the boot timeout"; exit 1; }
+    [ -e "$work" ] && { echo "linux_test: FAIL: run_vm.sh left $work behind"; exit 1; }
+    echo "boot timeout: QEMU killed, work directory removed"
+  fi
+fi
 "$here/run_vm.sh" "$work" "$aw" bash -c inside
