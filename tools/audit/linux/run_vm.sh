@@ -45,6 +45,7 @@ append="console=ttyS0 loglevel=1 intel_iommu=on iommu=nopt iommu.strict=1 iommu.
 # trace_event= also makes the kernel expand the ring buffer to trace_buf_size at boot (without
 # it the buffer stays minimal and the record loses events).
 append+=" ipv6.disable=1 panic=-1 trace_buf_size=16M trace_event=iommu:* kprobe_event=$probes"
+append+=${KNIOMMU_GUEST_APPEND:+ $KNIOMMU_GUEST_APPEND}  # e.g. "iommu=pt" (later options win)
 # `timeout` bounds QEMU's life even if this script is killed without running its trap (it
 # forwards SIGTERM to QEMU); the trap kills it by PID on every other path.
 life=$((boot_limit + ${KNIOMMU_COMMAND_TIMEOUT:-120} + 60))
