@@ -12,7 +12,7 @@ ip link set lo up
 for n in /sys/class/net/eth*; do ip link set "${n##*/}" up; done
 sleep 2
 echo 0 >/sys/kernel/tracing/tracing_on
-echo KNIOMMU-TRACE-BEGIN
+echo; echo KNIOMMU-TRACE-BEGIN  # on a line of its own even after a partial console line
 cat /sys/kernel/tracing/trace
 echo KNIOMMU-TRACE-END
 while :; do sleep 3600; done

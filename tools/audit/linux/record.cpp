@@ -30,9 +30,11 @@ bool number(const std::string& line, const std::string& key, std::uint64_t& v) {
 bool parse_record(const std::string& trace_text, Record& out, std::string& error) {
   std::istringstream in(trace_text);
   std::size_t n = 0;
+  bool header = false;
   for (std::string line; std::getline(in, line);) {
     ++n;
     if (line.rfind("# entries-in-buffer/entries-written:", 0) == 0) {
+      header = true;
       unsigned long long kept = 0, written = 0;
       if (std::sscanf(line.c_str(), "# entries-in-buffer/entries-written: %llu/%llu", &kept,
                       &written) == 2) {
@@ -80,6 +82,10 @@ bool parse_record(const std::string& trace_text, Record& out, std::string& error
         pages.erase((iova & ~std::uint64_t{0xfff}) + i * 4096);
       ++out.unmaps;
     }
+  }
+  if (!header) {
+    error = "no trace header (# entries-in-buffer/entries-written): the record is empty or garbled";
+    return false;
   }
   return true;
 }

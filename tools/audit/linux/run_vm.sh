@@ -61,7 +61,7 @@ timeout -k 5 "$life" "$qemu" -machine q35,kernel-irqchip=split -accel tcg -nodef
 qemu_pid=$!
 
 start=$SECONDS
-until grep -q '^KNIOMMU-TRACE-END' "$work/serial.log" 2>/dev/null; do
+until grep -q 'KNIOMMU-TRACE-END' "$work/serial.log" 2>/dev/null; do
   if ! kill -0 "$qemu_pid" 2>/dev/null; then
     echo "QEMU exited before the guest printed its record:"; cat "$work/qemu.log"; tail -20 "$work/serial.log"
     qemu_pid=; exit 1
@@ -72,7 +72,12 @@ until grep -q '^KNIOMMU-TRACE-END' "$work/serial.log" 2>/dev/null; do
   sleep 0.5
 done
 echo "guest up with its record after $((SECONDS - start)) s (aw-bits=$aw)"
-tr -d '\r' <"$work/serial.log" | sed -n '/^KNIOMMU-TRACE-BEGIN/,/^KNIOMMU-TRACE-END/p' >"$work/record.txt"
+tr -d '\r' <"$work/serial.log" | sed -n '/KNIOMMU-TRACE-BEGIN/,/KNIOMMU-TRACE-END/p' >"$work/record.txt"
+if ! grep -q '^# entries-in-buffer/entries-written:' "$work/record.txt"; then
+  echo "the guest's record has no trace header; console around the markers:"
+  tr -d '\r' <"$work/serial.log" | grep -n -B3 -A3 'KNIOMMU-TRACE' | head -30
+  exit 1
+fi
 grep 'KNIOMMU-INSMOD-FAILED' "$work/serial.log" && echo "(a driver did not load)"
 KNIOMMU_QMP=$work/qmp.sock KNIOMMU_RECORD=$work/record.txt KNIOMMU_SERIAL=$work/serial.log \
   timeout -k 5 "${KNIOMMU_COMMAND_TIMEOUT:-120}" "$@"

@@ -29,9 +29,11 @@ using namespace kniommu;
 using audit::bdf_name;
 using audit::hex;
 
-constexpr std::uint16_t kE1000 = 0x0010;  // 00:02.0 (run_vm.sh addr=2)
-constexpr std::uint16_t kNvme = 0x0020;   // 00:04.0
-constexpr std::uint16_t kAhci = 0x00fa;   // 00:1f.2 (q35's ICH9 AHCI)
+constexpr std::uint16_t kE1000 = 0x0010;           // 00:02.0 (run_vm.sh addr=2)
+constexpr std::uint16_t kNvme = 0x0020;            // 00:04.0
+constexpr std::uint16_t kAhci = 0x00fa;            // 00:1f.2 (q35's ICH9 AHCI)
+constexpr std::uint16_t kVirtioLegacy = 0x0028;    // 00:05.0, iommu_platform off
+constexpr std::uint16_t kVirtioPlatform = 0x0030;  // 00:06.0, iommu_platform=on
 
 int failures = 0;
 void fail(const std::string& what) {
@@ -100,6 +102,21 @@ std::uint64_t le64(const std::vector<unsigned char>& bytes, std::size_t at) {
   std::uint64_t v = 0;
   for (std::size_t b = 8; b-- > 0;) v = v << 8 | bytes[at + b];
   return v;
+}
+
+// The virtio 1.x common configuration structure of a function: the BAR and offset named by its
+// VIRTIO_PCI_CAP_COMMON_CFG vendor capability (virtio spec §4.1.4), or 0.
+std::uint64_t virtio_common_cfg(Guest& guest, std::uint64_t ecam, std::uint16_t bdf) {
+  unsigned cap = guest.config32(ecam, bdf, 0x34) & 0xfc;
+  for (int hops = 0; cap != 0 && hops < 48; ++hops) {
+    const std::uint32_t head = guest.config32(ecam, bdf, cap);
+    if ((head & 0xff) == 0x09 && ((head >> 24) & 0xff) == 1) {  // vendor cap, cfg_type COMMON
+      const unsigned bar = guest.config32(ecam, bdf, cap + 4) & 0xff;
+      return guest.bar(ecam, bdf, bar) + guest.config32(ecam, bdf, cap + 8);
+    }
+    cap = (head >> 8) & 0xfc;
+  }
+  return 0;
 }
 
 struct Translator {
@@ -329,6 +346,37 @@ int main(int argc, char** argv) {
     check_ring(t, owner(kAhci), "AHCI FB", fb, 256, true, rings);
     ++ports;
   }
+  // virtio: the queue of the iommu_platform device is an IOVA of its own domain; the other
+  // device's live queue (queue_enable, DRIVER_OK) holds an address its (empty) domain does not
+  // map at all: the device uses guest-physical addresses, bypassing the unit, as the audit's
+  // iommu-bypass says. Registers of the common configuration (virtio spec §4.1.4.3).
+  for (const std::uint16_t bdf : {kVirtioPlatform, kVirtioLegacy}) {
+    const std::uint64_t cfg = virtio_common_cfg(guest, ecam, bdf);
+    if (cfg == 0) {
+      fail("no virtio common configuration for " + bdf_name(bdf));
+      continue;
+    }
+    const auto status = guest.read(cfg + 0x14, false) & 0xff;
+    const auto enabled = (guest.read(cfg + 0x1c, false) & 0xffff) != 0;
+    const std::uint64_t desc = guest.read(cfg + 0x20, true), used = guest.read(cfg + 0x30, true);
+    if ((status & 0x4) == 0 || !enabled || desc == 0) {
+      fail("virtio " + bdf_name(bdf) + " has no live queue (status " + hex(status) + ")");
+      continue;
+    }
+    if (bdf == kVirtioPlatform) {
+      check_ring(t, owner(bdf), "virtio descriptor table", desc, 16, false, rings);
+      check_ring(t, owner(bdf), "virtio used ring", used, 8, true, rings);
+    } else if (t.translates(bdf, desc, false) || t.translates(bdf, used, false)) {
+      fail("virtio " + bdf_name(bdf) + " queue " + hex(desc) +
+           " translates in its domain: no bypass?");
+    } else {
+      std::printf(
+          "virtio %s: live queue at %s, not mapped in its domain: it DMAs to guest-physical "
+          "addresses, bypassing the IOMMU\n",
+          bdf_name(bdf).c_str(), hex(desc).c_str());
+    }
+  }
+
   // The offline path on the same, still paused, guest: a dump-guest-memory ELF core plus the
   // snapshot's registers must yield exactly the same table pages.
   const std::string dump = std::string(argv[1]) + ".dump";

@@ -236,6 +236,9 @@ TEST(LinuxRecord, ReplaysAttachMapUnmap) {
                                         lost, error));
   EXPECT_TRUE(lost.lost_events);
   EXPECT_FALSE(linux_guest::parse_record(" x: imap: dom=0x1 iova=0x0\n", lost, error));
+  linux_guest::Record empty;
+  EXPECT_FALSE(linux_guest::parse_record("", empty, error));  // a lost console, not "no DMA"
+  EXPECT_NE(error.find("no trace header"), std::string::npos);
 }
 
 }  // namespace
