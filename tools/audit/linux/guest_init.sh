@@ -15,4 +15,8 @@ echo 0 >/sys/kernel/tracing/tracing_on
 echo; echo KNIOMMU-TRACE-BEGIN  # on a line of its own even after a partial console line
 cat /sys/kernel/tracing/trace
 echo KNIOMMU-TRACE-END
+# Which probes are registered, and kernel messages about them (to diagnose an empty record).
+echo "KNIOMMU-PROBES $(grep -c . /sys/kernel/tracing/kprobe_events)"
+dmesg | grep -i -E 'kprobe|trace' | sed 's/^/KNIOMMU-DMESG /' | tail -5
+echo KNIOMMU-READY
 while :; do sleep 3600; done

@@ -61,7 +61,7 @@ timeout -k 5 "$life" "$qemu" -machine q35,kernel-irqchip=split -accel tcg -nodef
 qemu_pid=$!
 
 start=$SECONDS
-until grep -q 'KNIOMMU-TRACE-END' "$work/serial.log" 2>/dev/null; do
+until grep -q 'KNIOMMU-READY' "$work/serial.log" 2>/dev/null; do
   if ! kill -0 "$qemu_pid" 2>/dev/null; then
     echo "QEMU exited before the guest printed its record:"; cat "$work/qemu.log"; tail -20 "$work/serial.log"
     qemu_pid=; exit 1
@@ -73,6 +73,11 @@ until grep -q 'KNIOMMU-TRACE-END' "$work/serial.log" 2>/dev/null; do
 done
 echo "guest up with its record after $((SECONDS - start)) s (aw-bits=$aw)"
 tr -d '\r' <"$work/serial.log" | sed -n '/KNIOMMU-TRACE-BEGIN/,/KNIOMMU-TRACE-END/p' >"$work/record.txt"
+if ! grep -q 'KNIOMMU-PROBES 3' "$work/serial.log" || ! grep -q ' att: ' "$work/record.txt"; then
+  echo "the guest's kprobes recorded no attach (or are not all registered):"
+  tr -d '\r' <"$work/serial.log" | grep -E 'KNIOMMU-(PROBES|DMESG)|entries-in-buffer'
+  exit 1
+fi
 if ! grep -q '^# entries-in-buffer/entries-written:' "$work/record.txt"; then
   echo "the guest's record has no trace header; console around the markers:"
   tr -d '\r' <"$work/serial.log" | grep -n -B3 -A3 'KNIOMMU-TRACE' | head -30
