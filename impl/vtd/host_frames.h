@@ -1,0 +1,59 @@
+// Host pointers of a page table's own frames, as a kernel reaches its tables through the physical
+// map instead of a call per entry. PhysMem::frame_for_read is a virtual call plus the backend's
+// frame lookup; a small direct-mapped cache of the pointers it handed out makes a walk a chain of
+// plain loads. Writable pointers are always asked for afresh (frame_for_write), because the
+// backend may track writes through them. A frame the backend cannot hand out (nullptr) is simply
+// not cached: the caller then uses read64/write64.
+//
+// The owner must call forget(frame) whenever one of its frames is freed (a read pointer is only
+// valid while the frame stays allocated). Not thread-safe, like the page table that owns it.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "vtd/phys_mem.h"
+
+namespace kniommu::vtd {
+
+class HostFrames {
+ public:
+  explicit HostFrames(PhysMem& mem) : mem_(mem) {}
+
+  PhysMem& mem() const { return mem_; }
+
+  const std::uint64_t* for_read(PhysAddr table) const {
+    Slot& s = slots_[(table >> kPageShift) & (kSlots - 1)];
+    if (s.words != nullptr && s.table == table) return s.words;
+    const std::uint64_t* w = mem_.frame_for_read(table);
+    if (w != nullptr) s = Slot{table, w};
+    return w;
+  }
+  std::uint64_t* for_write(PhysAddr table) {
+    std::uint64_t* w = mem_.frame_for_write(table);
+    if (w != nullptr) slots_[(table >> kPageShift) & (kSlots - 1)] = Slot{table, w};
+    return w;
+  }
+  // Entry `idx` of `table`, through the host pointer when there is one.
+  std::uint64_t read(PhysAddr table, unsigned idx) const {
+    if (const std::uint64_t* w = for_read(table)) return load_entry(w, idx);
+    return mem_.read64(table + 8 * std::uint64_t{idx});
+  }
+  // Drops the pointer of `table`, about to be freed.
+  void forget(PhysAddr table) {
+    Slot& s = slots_[(table >> kPageShift) & (kSlots - 1)];
+    if (s.table == table) s = Slot{};
+  }
+
+ private:
+  struct Slot {
+    PhysAddr table = 0;
+    const std::uint64_t* words = nullptr;
+  };
+  static constexpr std::size_t kSlots = 64;  // a 4-level walk over a few GiB stays resident
+  PhysMem& mem_;
+  mutable std::array<Slot, kSlots> slots_{};
+};
+
+}  // namespace kniommu::vtd
