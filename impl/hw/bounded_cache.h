@@ -31,7 +31,13 @@ class BoundedCache {
 
   // Inserts or replaces; returns true when a different entry had to be evicted to make room.
   bool insert(const Key& key, const Value& value) {
+    return insert(key, value, [](const Key&, const Value&) {});
+  }
+  // The same, calling on_drop(key, value) for the entry that leaves: the replaced or the evicted.
+  template <class OnDrop>
+  bool insert(const Key& key, const Value& value, OnDrop&& on_drop) {
     if (Value* v = find(key)) {
+      on_drop(key, *v);
       *v = value;
       return false;
     }
@@ -43,6 +49,7 @@ class BoundedCache {
     } else {
       slot = hand_;
       hand_ = static_cast<std::uint32_t>((hand_ + 1) % slots_.size());
+      on_drop(slots_[slot].key, slots_[slot].value);
       unindex(slots_[slot].key);
       evicted = true;
     }

@@ -176,10 +176,40 @@ Fault Walker::walk(const ContextInfo& ctx, std::uint64_t iova, std::uint8_t need
   }
 }
 
+bool Walker::root_context_table(const vtd::layout::Words<2>& w, PhysAddr* context_table) const {
+  if (check_root(w) != Fault::kNone) return false;
+  vtd::RootEntry re;
+  re.w = w;
+  *context_table = re.context_table();
+  return true;
+}
+
+bool Walker::context_top_table(const vtd::layout::Words<2>& w, PhysAddr* table,
+                               unsigned* levels) const {
+  ContextInfo ctx;
+  if (decode_context(w, &ctx) != Fault::kNone ||
+      ctx.tt == static_cast<std::uint8_t>(vtd::TranslationType::kPassThrough)) {
+    return false;
+  }
+  *table = ctx.slptptr;
+  *levels = ctx.levels;
+  return true;
+}
+
+Walker::SlRef Walker::sl_ref(unsigned level, std::uint64_t pte) const {
+  SlRef r;
+  if ((pte & (kR | kW)) == 0) return r;
+  r.leaf = level == 1 || ((pte & kPs) != 0 && leaf_allowed_[level]);
+  r.present = true;
+  r.pa = r.leaf ? pte & kLeafAddr[level] : pte & kTableAddr;
+  r.shift = r.leaf ? level_shift(level) : 12;
+  return r;
+}
+
 void Walker::for_each_reachable(PhysAddr rta,
                                 const std::function<void(PhysAddr, std::uint64_t)>& visit) const {
   // Whole 4 KiB tables are copied out once and decoded from the copy: much cheaper than entry-by-
-  // entry reads, and this runs on every free.
+  // entry reads.
   using Page = std::array<std::uint64_t, 512>;
   const auto load = [&](PhysAddr table, Page* page) {
     if (!readable(table, vtd::kPageSize)) return false;
@@ -195,34 +225,34 @@ void Walker::for_each_reachable(PhysAddr rta,
     Page& page = pages[level];
     if (!load(table, &page)) return;
     for (const std::uint64_t pte : page) {
-      if ((pte & (kR | kW)) == 0) continue;
-      const bool leaf = level == 1 || ((pte & kPs) != 0 && leaf_allowed_[level]);
-      if (leaf) {
-        visit(pte & kLeafAddr[level], std::uint64_t{1} << level_shift(level));
-      } else if (level > 1) {
-        visit_table(pte & kTableAddr, level - 1);
+      const SlRef r = sl_ref(level, pte);
+      if (!r.present) continue;
+      if (r.leaf) {
+        visit(r.pa, std::uint64_t{1} << r.shift);
+      } else {
+        visit_table(r.pa, level - 1);
       }
     }
   };
   Page root_table;
   if (!load(rta, &root_table)) return;
   for (unsigned bus = 0; bus < 256; ++bus) {
-    const vtd::layout::Words<2> root = {root_table[kEntry128Words * bus],
-                                        root_table[kEntry128Words * bus + 1]};
-    if (check_root(root) != Fault::kNone) continue;
-    vtd::RootEntry re;
-    re.w = root;
-    visit(re.context_table(), vtd::kPageSize);
-    if (!load(re.context_table(), &pages[0])) continue;
+    PhysAddr context_table = 0;
+    if (!root_context_table(
+            {root_table[kEntry128Words * bus], root_table[kEntry128Words * bus + 1]},
+            &context_table)) {
+      continue;
+    }
+    visit(context_table, vtd::kPageSize);
+    if (!load(context_table, &pages[0])) continue;
     const Page contexts = pages[0];
     for (unsigned devfn = 0; devfn < 256; ++devfn) {
-      ContextInfo ctx;
-      if (decode_context({contexts[kEntry128Words * devfn], contexts[kEntry128Words * devfn + 1]},
-                         &ctx) != Fault::kNone ||
-          ctx.tt == static_cast<std::uint8_t>(vtd::TranslationType::kPassThrough)) {
-        continue;
+      PhysAddr top = 0;
+      unsigned levels = 0;
+      if (context_top_table({contexts[kEntry128Words * devfn], contexts[kEntry128Words * devfn + 1]},
+                            &top, &levels)) {
+        visit_table(top, levels);
       }
-      visit_table(ctx.slptptr, ctx.levels);
     }
   }
 }
