@@ -181,6 +181,9 @@ void SimPhysMem::take_written_frames(std::vector<std::uint64_t>* pfns) {
     leaves_[pfn >> kLeafBits].load(std::memory_order_acquire)->watch[pfn & (kLeafSize - 1)].fetch_and(
         static_cast<std::uint8_t>(~kWritten));
   }
+  // Writable pointers handed out so far were logged as writes already; further stores through
+  // them must be logged again, so their holders have to ask anew.
+  bump_write_epoch();
 }
 
 std::uint64_t SimPhysMem::read64(PhysAddr pa) const {

@@ -81,8 +81,8 @@ class SimPhysMem final : public vtd::PhysMem {
   // frame_for_write pointer) logs the frame once until the log is taken. The log is taken before
   // the frame is re-read, so no write is lost.
   void set_write_watch(PhysAddr frame, bool on);
-  // Moves the PFNs of watched frames written since the last call into *pfns (cleared first) and
-  // re-arms their watch.
+  // Moves the PFNs of watched frames written since the last call into *pfns (cleared first),
+  // re-arms their watch and bumps write_epoch() (outstanding writable pointers go stale).
   void take_written_frames(std::vector<std::uint64_t>* pfns);
 
   std::uint64_t size_bytes() const { return frame_count_ * vtd::kPageSize; }

@@ -1,9 +1,9 @@
 // Host pointers of a page table's own frames, as a kernel reaches its tables through the physical
 // map instead of a call per entry. PhysMem::frame_for_read is a virtual call plus the backend's
 // frame lookup; a small direct-mapped cache of the pointers it handed out makes a walk a chain of
-// plain loads. Writable pointers are always asked for afresh (frame_for_write), because the
-// backend may track writes through them. A frame the backend cannot hand out (nullptr) is simply
-// not cached: the caller then uses read64/write64.
+// plain loads. A writable pointer is reused only while the memory's write_epoch() is unchanged
+// (the backend may track writes through them, see PhysMem). A frame the backend cannot hand out
+// (nullptr) is simply not cached: the caller then uses read64/write64.
 //
 // The owner must call forget(frame) whenever one of its frames is freed (a read pointer is only
 // valid while the frame stays allocated). Not thread-safe, like the page table that owns it.
@@ -27,12 +27,15 @@ class HostFrames {
     Slot& s = slots_[(table >> kPageShift) & (kSlots - 1)];
     if (s.words != nullptr && s.table == table) return s.words;
     const std::uint64_t* w = mem_.frame_for_read(table);
-    if (w != nullptr) s = Slot{table, w};
+    if (w != nullptr) s = Slot{table, w, nullptr, 0};
     return w;
   }
   std::uint64_t* for_write(PhysAddr table) {
+    Slot& s = slots_[(table >> kPageShift) & (kSlots - 1)];
+    const std::uint64_t epoch = mem_.write_epoch();
+    if (s.writable != nullptr && s.table == table && s.epoch == epoch) return s.writable;
     std::uint64_t* w = mem_.frame_for_write(table);
-    if (w != nullptr) slots_[(table >> kPageShift) & (kSlots - 1)] = Slot{table, w};
+    if (w != nullptr) s = Slot{table, w, w, epoch};
     return w;
   }
   // Entry `idx` of `table`, through the host pointer when there is one.
@@ -50,6 +53,8 @@ class HostFrames {
   struct Slot {
     PhysAddr table = 0;
     const std::uint64_t* words = nullptr;
+    std::uint64_t* writable = nullptr;  // set when handed out for writing at `epoch`
+    std::uint64_t epoch = 0;
   };
   static constexpr std::size_t kSlots = 64;  // a 4-level walk over a few GiB stays resident
   PhysMem& mem_;

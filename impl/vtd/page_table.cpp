@@ -219,8 +219,14 @@ Retcode SecondLevelPageTable::map_level(MapState& s, Pass pass, PhysAddr table, 
               ? static_cast<unsigned>(std::min<std::uint64_t>(end_idx - idx, (end - iova) / size))
               : 1;
       if (pass == Pass::Install) {
-        for (unsigned r = 0; r < run; ++r) {
-          out.put(idx + r, Fmt::leaf_entry(level, s.pa_of(iova) + r * size, s.perms));
+        if (std::uint64_t* w = out.words(); w != nullptr && run > 1) {
+          // Consecutive leaves differ only in the address field, by `size` (pa + size < 2^HAW).
+          std::uint64_t leaf = Fmt::leaf_entry(level, s.pa_of(iova), s.perms);
+          for (unsigned r = 0; r < run; ++r, leaf += size) store_entry(w, idx + r, leaf);
+        } else {
+          for (unsigned r = 0; r < run; ++r) {
+            out.put(idx + r, Fmt::leaf_entry(level, s.pa_of(iova) + r * size, s.perms));
+          }
         }
         *added += run;
       }

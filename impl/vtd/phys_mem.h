@@ -49,10 +49,11 @@ class PhysMem {
   // gives it: the frame's 512 words, or nullptr when the backend cannot hand out host memory (a
   // device model behind a socket, an out-of-range frame). Callers must keep a working path through
   // read64/write64 for nullptr. Words are accessed with single 64-bit atomic loads/stores (see
-  // load_entry/store_entry), never torn. A pointer from frame_for_write() may be used for stores
-  // only until the next alloc_frames/free_frames call on this memory (a backend may track which
-  // frames were written since, e.g. for an audit); reading pointers stay valid as long as the
-  // frame stays allocated.
+  // load_entry/store_entry), never torn. A read pointer stays valid while the frame stays
+  // allocated. A pointer from frame_for_write() may be used for stores only while write_epoch()
+  // is unchanged: a backend that tracks which frames were written (for an observer such as the
+  // emulator's use-after-free audit) counts the hand-out as the write, and bumps the epoch when the
+  // observer has taken the record, so the pointer must be asked for again.
   virtual const std::uint64_t* frame_for_read(PhysAddr frame) const {
     static_cast<void>(frame);
     return nullptr;
@@ -61,14 +62,26 @@ class PhysMem {
     static_cast<void>(frame);
     return nullptr;
   }
+  std::uint64_t write_epoch() const {
+    return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(write_epoch_))
+        .load(std::memory_order_acquire);
+  }
 
   Retcode alloc_frame(PhysAddr* out) { return alloc_frames(0, 0, out); }
   void free_frame(PhysAddr pa) { free_frames(pa, 0); }
 
  protected:
+  // For backends that track writes: previously handed-out writable pointers are now stale.
+  void bump_write_epoch() {
+    std::atomic_ref<std::uint64_t>(write_epoch_).fetch_add(1, std::memory_order_acq_rel);
+  }
+
   PhysMem() = default;
   PhysMem(const PhysMem&) = default;
   PhysMem& operator=(const PhysMem&) = default;
+
+ private:
+  std::uint64_t write_epoch_ = 0;
 };
 
 }  // namespace kniommu::vtd
