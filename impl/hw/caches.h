@@ -94,13 +94,15 @@ class Iotlb {
   std::size_t size() const { return cache_.size(); }
 
  private:
-  // A positive entry names its (super)page; a negative one (perms 0, CM=1) names nothing.
-  void count(const IotlbKey& k, const IotlbEntry& e, int delta) const;
+  // Every entry adding (+1) or leaving (-1): superpage count; a positive entry names its
+  // (super)page for the audit, a negative one (perms 0, CM=1) names nothing.
+  void count(const IotlbKey& k, const IotlbEntry& e, int delta);
   template <class Pred>
   std::size_t erase_if(Pred pred);
 
   BoundedCache<IotlbKey, IotlbEntry, IotlbKeyHash> cache_;
   FrameRefs* refs_ = nullptr;
+  std::size_t superpages_ = 0;  // 2 MiB / 1 GiB entries held: find() probes them only if any
 };
 
 // Non-leaf entries: the level-L entry (L >= 2) covers 2^(12 + 9(L-1)) bytes of IOVA; its tag is

@@ -85,11 +85,6 @@ SimPhysMem::~SimPhysMem() {
   }
 }
 
-bool SimPhysMem::contains(PhysAddr pa, std::uint64_t len) const {
-  const std::uint64_t size = size_bytes();
-  return pa <= size && len <= size - pa;
-}
-
 void SimPhysMem::note_out_of_range() const { out_of_range_.fetch_add(1, kRelaxed); }
 
 SimPhysMem::Frame* SimPhysMem::frame_if_present(std::uint64_t pfn) const {

@@ -86,7 +86,10 @@ class SimPhysMem final : public vtd::PhysMem {
   void take_written_frames(std::vector<std::uint64_t>* pfns);
 
   std::uint64_t size_bytes() const { return frame_count_ * vtd::kPageSize; }
-  bool contains(PhysAddr pa, std::uint64_t len) const;
+  bool contains(PhysAddr pa, std::uint64_t len) const {
+    const std::uint64_t size = size_bytes();
+    return pa <= size && len <= size - pa;
+  }
   // Frames handed out and not yet freed (frame 0 excluded), and the highest value it reached.
   std::uint64_t frames_in_use() const;
   std::uint64_t peak_frames_in_use() const;

@@ -70,6 +70,24 @@ std::uint64_t Walker::haw_bits(std::uint64_t field_mask) const {
   return config_.haw >= 64 ? 0 : field_mask & ~((std::uint64_t{1} << config_.haw) - 1);
 }
 
+bool Walker::read_sl_entry(PhysAddr table, unsigned level, unsigned idx, std::uint64_t* pte) const {
+  Hint& h = hints_[level];
+  if (h.words != nullptr && h.table == table) {  // remembered: known readable
+    *pte = vtd::load_entry(h.words, idx);
+    return true;
+  }
+  const PhysAddr pte_pa = table + 8 * std::uint64_t{idx};
+  if (!readable(pte_pa, 8)) return false;
+  const std::uint64_t* w = mem_.frame_for_read(table);
+  if (w == nullptr) {
+    *pte = mem_.read64(pte_pa);  // never written (reads as zeros) or not a frame address
+    return true;
+  }
+  h = Hint{table, w};
+  *pte = vtd::load_entry(w, idx);
+  return true;
+}
+
 bool Walker::readable(PhysAddr pa, std::uint64_t len) const {
   const bool below_haw = config_.haw >= 64 || pa + len <= (std::uint64_t{1} << config_.haw);
   return below_haw && mem_.contains(pa, len);
@@ -149,11 +167,11 @@ Fault Walker::walk(const ContextInfo& ctx, std::uint64_t iova, std::uint8_t need
     }
   }
   for (;;) {
-    const PhysAddr pte_pa = table + 8 * ((iova >> level_shift(level)) & 511);
-    if (!readable(pte_pa, 8)) {
+    std::uint64_t pte = 0;
+    if (!read_sl_entry(table, level, static_cast<unsigned>((iova >> level_shift(level)) & 511),
+                       &pte)) {
       return level == ctx.levels ? Fault::kContextInvalid : Fault::kNextTableInvalid;
     }
-    const std::uint64_t pte = mem_.read64(pte_pa);
     const auto entry_perms = static_cast<std::uint8_t>(pte & (kR | kW));
     perms &= entry_perms;
     // QEMU order: permission, then reserved bits, then leafness.

@@ -70,6 +70,11 @@ class Walker {
   Fault decode_context(const vtd::layout::Words<2>& w, ContextInfo* out) const;
   bool readable(PhysAddr pa, std::uint64_t len) const;
   std::uint64_t haw_bits(std::uint64_t field_mask) const;
+  // Entry `idx` of the second-level table at `table`; false when the entry is not readable (beyond
+  // HAW or memory). Read through the frame's host pointer, the last one per level remembered, so
+  // a walk is a chain of plain loads. SimPhysMem never moves or releases a materialised frame, so
+  // a remembered pointer stays good (and its table stays readable).
+  bool read_sl_entry(PhysAddr table, unsigned level, unsigned idx, std::uint64_t* pte) const;
 
   const UnitConfig config_;
   const SimPhysMem& mem_;
@@ -79,6 +84,12 @@ class Walker {
   std::array<std::uint64_t, 6> table_rsvd_{};
   std::array<std::uint64_t, 6> leaf_rsvd_{};
   std::array<bool, 6> leaf_allowed_{};  // level 1 always; 2/3 when SLLPS advertises the size
+  struct Hint {
+    PhysAddr table = 0;
+    const std::uint64_t* words = nullptr;
+  };
+  // Per level; the unit's mutex serialises walks (the walker is not thread-safe on its own).
+  mutable std::array<Hint, 6> hints_{};
 };
 
 }  // namespace kniommu::hw

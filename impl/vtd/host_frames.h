@@ -30,6 +30,16 @@ class HostFrames {
     if (w != nullptr) s = Slot{table, w, nullptr, 0};
     return w;
   }
+  // The same, remembering the last table used at `level` (1..5) as well: that pointer is loaded
+  // independently of the entry that names the table, so on a hit a walk's dependency chain is just
+  // one load per level.
+  const std::uint64_t* for_read(PhysAddr table, unsigned level) const {
+    Slot& h = by_level_[level];
+    if (h.words != nullptr && h.table == table) return h.words;
+    const std::uint64_t* w = for_read(table);
+    if (w != nullptr) h = Slot{table, w, nullptr, 0};
+    return w;
+  }
   std::uint64_t* for_write(PhysAddr table) {
     Slot& s = slots_[(table >> kPageShift) & (kSlots - 1)];
     const std::uint64_t epoch = mem_.write_epoch();
@@ -38,15 +48,18 @@ class HostFrames {
     if (w != nullptr) s = Slot{table, w, w, epoch};
     return w;
   }
-  // Entry `idx` of `table`, through the host pointer when there is one.
-  std::uint64_t read(PhysAddr table, unsigned idx) const {
-    if (const std::uint64_t* w = for_read(table)) return load_entry(w, idx);
+  // Entry `idx` of `table` (at `level`), through the host pointer when there is one.
+  std::uint64_t read(PhysAddr table, unsigned level, unsigned idx) const {
+    if (const std::uint64_t* w = for_read(table, level)) return load_entry(w, idx);
     return mem_.read64(table + 8 * std::uint64_t{idx});
   }
   // Drops the pointer of `table`, about to be freed.
   void forget(PhysAddr table) {
     Slot& s = slots_[(table >> kPageShift) & (kSlots - 1)];
     if (s.table == table) s = Slot{};
+    for (Slot& h : by_level_) {
+      if (h.table == table) h = Slot{};
+    }
   }
 
  private:
@@ -59,6 +72,7 @@ class HostFrames {
   static constexpr std::size_t kSlots = 64;  // a 4-level walk over a few GiB stays resident
   PhysMem& mem_;
   mutable std::array<Slot, kSlots> slots_{};
+  mutable std::array<Slot, 6> by_level_{};  // indexed by level
 };
 
 }  // namespace kniommu::vtd

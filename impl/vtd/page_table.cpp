@@ -44,12 +44,13 @@ class EntryCursor {
   // `end_idx`: one past the last index the caller will visit.
   // buf_ is left uninitialised on purpose (see its declaration).
   // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
-  EntryCursor(const HostFrames& frames, PhysAddr table, bool known_empty, unsigned end_idx)
+  EntryCursor(const HostFrames& frames, PhysAddr table, unsigned level, bool known_empty,
+              unsigned end_idx)
       : mem_(frames.mem()),
         table_(table),
         known_empty_(known_empty),
         end_idx_(end_idx),
-        words_(known_empty ? nullptr : frames.for_read(table)) {}
+        words_(known_empty ? nullptr : frames.for_read(table, level)) {}
   std::uint64_t at(unsigned idx) {
     if (known_empty_) return 0;
     if (words_ != nullptr) return load_entry(words_, idx);
@@ -196,7 +197,7 @@ Retcode SecondLevelPageTable::map_level(MapState& s, Pass pass, PhysAddr table, 
   const unsigned first_idx = slot_index(iova, level);
   const unsigned end_idx = end_index(iova, end, level);
   const bool all_empty = known_empty || table == 0;
-  EntryCursor entries(frames_, table, all_empty, end_idx);
+  EntryCursor entries(frames_, table, level, all_empty, end_idx);
   EntryWriter out(frames_, table, known_empty && pass == Pass::Install);
   for (unsigned idx = first_idx; iova < end && idx < end_idx; ++idx) {
     std::uint64_t sub_end = std::min(end, slot_start(iova, level) + level_size(level));
@@ -264,11 +265,18 @@ Retcode SecondLevelPageTable::map_leaf_run(MapState& s, Pass pass, PhysAddr tabl
   const unsigned n = static_cast<unsigned>((end - iova) >> kPageShift);
   if (pass == Pass::Plan) {
     if (table == 0 || known_empty) return rcOk;  // a table that does not exist yet is empty
-    EntryCursor entries(frames_, table, false, first + n);
+    EntryCursor entries(frames_, table, 1, false, first + n);
     if (const std::uint64_t* w = entries.words()) {
-      std::uint64_t any = 0;  // one branch for the whole run: the common case is all empty
-      for (unsigned i = 0; i < n; ++i) any |= load_entry(w, first + i);
-      return Fmt::present(any) ? rcAlreadyExists : rcOk;
+      // One branch for the whole run (the common case is all empty); two accumulators so two
+      // loads issue per cycle.
+      std::uint64_t any0 = 0, any1 = 0;
+      unsigned i = 0;
+      for (; i + 1 < n; i += 2) {
+        any0 |= load_entry(w, first + i);
+        any1 |= load_entry(w, first + i + 1);
+      }
+      if (i < n) any0 |= load_entry(w, first + i);
+      return Fmt::present(any0 | any1) ? rcAlreadyExists : rcOk;
     }
     for (unsigned i = 0; i < n; ++i) {
       if (Fmt::present(entries.at(first + i))) return rcAlreadyExists;
@@ -298,6 +306,11 @@ Retcode SecondLevelPageTable::map(std::uint64_t iova, PhysAddr pa, std::uint64_t
   if (!valid_range(iova, size, config_.input_width) || !page_aligned(pa)) return rcInvalidArgument;
   if (perms == kPermNone || (perms & ~std::uint32_t{kPermReadWrite}) != 0) return rcInvalidArgument;
   if (pa + size < pa || !valid_range(pa, size, config_.format.haw)) return rcInvalidArgument;
+
+  if (size == kPageSize) {
+    const Retcode fast = map_one_page(iova, pa, perms);
+    if (fast != rcUnimplemented) return fast;
+  }
 
   MapState s;
   s.iova = iova;
@@ -331,6 +344,38 @@ Retcode SecondLevelPageTable::map(std::uint64_t iova, PhysAddr pa, std::uint64_t
   return rc;  // cannot fail: the plan pass saw every conflict and the pool holds every frame
 }
 
+// The common single-page map, as the two passes would do it when every table on the way exists:
+// read down to the leaf table, refuse an existing leaf, store the leaf, then bump the child count
+// in the level-2 entry above it (software bits, hardware ignores them). rcUnimplemented: a table
+// is missing or has no host pointer; the caller takes the general path (nothing was changed).
+Retcode SecondLevelPageTable::map_one_page(std::uint64_t iova, PhysAddr pa, std::uint32_t perms) {
+  PhysAddr tables[kMaxLevels + 1] = {};
+  std::uint64_t entries[kMaxLevels + 1] = {};
+  PhysAddr table = root_;
+  for (unsigned level = config_.levels; level >= 2; --level) {
+    const std::uint64_t* r = frames_.for_read(table, level);
+    if (r == nullptr) return rcUnimplemented;
+    const std::uint64_t e = load_entry(r, slot_index(iova, level));
+    if (!Fmt::present(e)) return rcUnimplemented;  // a table to allocate
+    if (Fmt::is_leaf(level, e)) return rcAlreadyExists;
+    tables[level] = table;
+    entries[level] = e;
+    table = Fmt::table_addr(e);
+  }
+  const std::uint64_t* leaf_table = frames_.for_read(table, 1);
+  if (leaf_table == nullptr) return rcUnimplemented;
+  if (Fmt::present(load_entry(leaf_table, slot_index(iova, 1)))) return rcAlreadyExists;
+  // Both writable pointers first, so that a backend refusing one leaves the table untouched. Only
+  // the leaf table gains an entry, so only the level-2 entry's child count changes.
+  std::uint64_t* leaf_out = frames_.for_write(table);
+  std::uint64_t* parent_out = leaf_out == nullptr ? nullptr : frames_.for_write(tables[2]);
+  if (parent_out == nullptr) return rcUnimplemented;
+  store_entry(leaf_out, slot_index(iova, 1), Fmt::leaf_entry(1, pa, perms));
+  const std::uint64_t e = entries[2];
+  store_entry(parent_out, slot_index(iova, 2), Fmt::with_child_count(e, Fmt::child_count(e) + 1));
+  return rcOk;
+}
+
 void SecondLevelPageTable::release_table(UnmapState& s, PhysAddr table) {
   --live_frames_;
   s.pending.mark_non_leaf();
@@ -348,7 +393,7 @@ void SecondLevelPageTable::release_table(UnmapState& s, PhysAddr table) {
 // Returns false when there is no host pointer (the caller takes the per-entry path).
 bool SecondLevelPageTable::unmap_leaf_run(UnmapState& s, PhysAddr table, std::uint64_t iova,
                                           unsigned end_idx, unsigned* removed) {
-  const std::uint64_t* r = frames_.for_read(table);
+  const std::uint64_t* r = frames_.for_read(table, 1);
   if (r == nullptr) return false;
   const unsigned first = slot_index(iova, 1);
   std::uint64_t* w = nullptr;
@@ -376,7 +421,7 @@ void SecondLevelPageTable::unmap_level(UnmapState& s, PhysAddr table, unsigned l
   bool cleared_leaf = false;
   const unsigned end_idx = end_index(iova, end, level);
   if (level == 1 && unmap_leaf_run(s, table, iova, end_idx, removed)) return;
-  EntryCursor entries(frames_, table, false, end_idx);
+  EntryCursor entries(frames_, table, level, false, end_idx);
   EntryWriter out(frames_, table, false);
   for (unsigned idx = slot_index(iova, level); iova < end && idx < end_idx && !s.stop; ++idx) {
     const std::uint64_t start = slot_start(iova, level);
@@ -443,7 +488,7 @@ Retcode SecondLevelPageTable::translate(std::uint64_t iova, Translation* out) co
   PhysAddr table = root_;
   std::uint32_t perms = kPermReadWrite;
   for (unsigned level = config_.levels; level >= 1; --level) {
-    const std::uint64_t e = frames_.read(table, slot_index(iova, level));
+    const std::uint64_t e = frames_.read(table, level, slot_index(iova, level));
     if (!Fmt::present(e)) return rcResourceNotFound;
     perms &= Fmt::perms(e);
     if (Fmt::is_leaf(level, e)) {
@@ -463,7 +508,7 @@ Retcode SecondLevelPageTable::translate(std::uint64_t iova, Translation* out) co
 void SecondLevelPageTable::free_subtree(PhysAddr table, unsigned level) {
   if (level > 1) {
     for (unsigned i = 0; i < kEntriesPerTable; ++i) {
-      const std::uint64_t e = frames_.read(table, i);
+      const std::uint64_t e = frames_.read(table, level, i);
       if (Fmt::present(e) && !Fmt::is_leaf(level, e)) free_subtree(Fmt::table_addr(e), level - 1);
     }
   }

@@ -117,6 +117,7 @@ class SecondLevelPageTable {
   Retcode map_leaf_run(MapState& s, Pass pass, PhysAddr table, bool known_empty, std::uint64_t iova,
                        std::uint64_t end, unsigned* added);
   bool can_use_leaf(unsigned level, std::uint64_t iova, PhysAddr pa, std::uint64_t end) const;
+  Retcode map_one_page(std::uint64_t iova, PhysAddr pa, std::uint32_t perms);
   // Clears [iova, end) below `table` at `level`; *removed receives how many entries of `table`
   // became not present.
   void unmap_level(UnmapState& s, PhysAddr table, unsigned level, std::uint64_t iova,
@@ -130,7 +131,7 @@ class SecondLevelPageTable {
   void visit(PhysAddr table, unsigned level, Fn& f) const {
     for (unsigned i = 0; i < kEntriesPerTable; ++i) {
       const PhysAddr at = table + kEntryBytes * i;
-      const std::uint64_t e = frames_.read(table, i);
+      const std::uint64_t e = frames_.read(table, level, i);
       if (!VtdSsFormat::present(e)) continue;
       f(level, at, e);
       if (!VtdSsFormat::is_leaf(level, e)) visit(VtdSsFormat::table_addr(e), level - 1, f);
