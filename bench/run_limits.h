@@ -11,7 +11,8 @@
 //                translation has at least this dependency chain.
 //
 // Both are medians over kSamples timed batches (thread CPU time), so a preempted batch does not
-// move them. The counters are Google Benchmark counters whose value is "benchmark time / limit":
+// move them; each benchmark measures them right before and right after its own loop and uses
+// the mean (mean_with), so a change of machine load during the benchmark shows in both. The counters are Google Benchmark counters whose value is "benchmark time / limit":
 // ratio_counter() builds one.
 #pragma once
 
@@ -93,6 +94,8 @@ inline double walk_limit_ns() {
   benchmark::DoNotOptimize(sink);
   return ns;
 }
+
+inline double mean_with(double before, double after) { return 0.5 * (before + after); }
 
 // A counter showing (CPU time per iteration / `units_per_iteration`) / limit_ns: e.g. ns per entry
 // over the store limit. Google Benchmark divides the value by the time and inverts it.

@@ -63,9 +63,14 @@ class BoundedCache {
   template <class Pred>
   std::size_t erase_if(Pred pred) {
     std::size_t n = 0;
-    for (std::uint32_t i = 0; i < slots_.size(); ++i) {
+    // Stops after the last used slot: invalidations are frequent and caches are often nearly
+    // empty (slots are handed out lowest first).
+    std::size_t left = size_;
+    for (std::uint32_t i = 0; i < slots_.size() && left > 0; ++i) {
       Slot& s = slots_[i];
-      if (s.used && pred(s.key, s.value)) {
+      if (!s.used) continue;
+      --left;
+      if (pred(s.key, s.value)) {
         unindex(s.key);
         s.used = false;
         free_.push_back(i);

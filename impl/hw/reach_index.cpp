@@ -92,29 +92,36 @@ void ReachIndex::entry_refs(unsigned kind, std::uint64_t w0, std::uint64_t w1, i
 }
 
 void ReachIndex::refresh(PhysAddr frame) {
-  const std::uint64_t* live = mem_.frame_for_read(frame);
-  if (live != nullptr) {
-    for (unsigned i = 0; i < kWords; ++i) fresh_[i] = vtd::load_entry(live, i);
-  } else {
-    mem_.read(frame, fresh_.data(), vtd::kPageSize);
-  }
+  // Compared in place through the host pointer (one pass, no copy); copied only for memory that
+  // cannot hand one out. Read only if some structure lives in the frame.
+  const std::uint64_t* live = nullptr;
+  bool resolved = false;
   for (unsigned kind = 0; kind < kKinds; ++kind) {
     const auto it = nodes_.find(key(frame, kind));
     if (it == nodes_.end() || !it->second.loaded) continue;
+    if (!resolved) {
+      live = mem_.frame_for_read(frame);
+      if (live == nullptr) mem_.read(frame, fresh_.data(), vtd::kPageSize);
+      resolved = true;
+    }
+    const auto word = [&](unsigned i) {
+      return live != nullptr ? vtd::load_entry(live, i) : fresh_[i];
+    };
     // `n` stays valid below: inserting children does not move map nodes, and removing references
     // can only erase structures below this one (the DAG), never this node.
     Node& n = it->second;
     const unsigned step = entry_words(kind);
     for (unsigned i = 0; i < kWords; i += step) {
+      const std::uint64_t f0 = word(i);
+      const std::uint64_t f1 = step == 2 ? word(i + 1) : 0;
       const std::uint64_t o0 = n.words[i];
       const std::uint64_t o1 = step == 2 ? n.words[i + 1] : 0;
-      const std::uint64_t f1 = step == 2 ? fresh_[i + 1] : 0;
-      if (o0 == fresh_[i] && o1 == f1) continue;
-      n.words[i] = fresh_[i];
+      if (o0 == f0 && o1 == f1) continue;
+      n.words[i] = f0;
       if (step == 2) n.words[i + 1] = f1;
       // New references first, so a table referenced by both versions is not unloaded and
       // reloaded.
-      entry_refs(kind, fresh_[i], f1, +1);
+      entry_refs(kind, f0, f1, +1);
       entry_refs(kind, o0, o1, -1);
     }
   }
