@@ -171,7 +171,7 @@ Fault Walker::walk(const ContextInfo& ctx, std::uint64_t iova, std::uint8_t need
       return Fault::kNone;
     }
     table = pte & kTableAddr;
-    if (psc != nullptr) psc->insert(ctx.did, level, iova, PscEntry{table, perms});
+    if (psc != nullptr) psc->insert(ctx.did, level, iova, PscEntry{table, perms, pte_pa, pte});
     --level;
   }
 }
