@@ -66,11 +66,13 @@ bool RemappingUnit::invalidate_iotlb(unsigned granularity, std::uint16_t did, st
       return false;
     }
     // IH=1 promises that only leaf entries changed (VT-d spec 6.5.2.3): a cached non-leaf entry
-    // in the range whose bytes in memory differ from what was cached breaks that promise.
+    // in the range whose translation-relevant bits (address, R, W, PS; not the ignored bits
+    // software may use) differ in memory from what was cached breaks that promise.
     if (ih) {
+      constexpr std::uint64_t kRelevant = 0x000F'FFFF'FFFF'F000ull | 0x83;
       for (const PscEntry& e : psc_.entries_in_range(did, addr, am)) {
         const std::uint64_t now = mem_.read64(e.entry_pa);
-        if (now != e.raw) {
+        if (((now ^ e.raw) & kRelevant) != 0) {
           violations_.record(ProtocolRule::kNonLeafChangeWithIh,
                              "DID " + std::to_string(did) + " ADDR " + hex(addr) + " AM " +
                                  std::to_string(am) + ": entry at " + hex(e.entry_pa) + " was " +

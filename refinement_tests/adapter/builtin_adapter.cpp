@@ -137,6 +137,22 @@ Retcode select_mutant(const char* name) {
   return rcOk;
 }
 
+uint32_t read_reg32(KnAdapterSession* s, uint32_t offset) {
+  return KnSimReadReg32(s->system, offset);
+}
+void write_reg32(KnAdapterSession* s, uint32_t offset, uint32_t value) {
+  KnSimWriteReg32(s->system, offset, value);
+}
+void write_reg64(KnAdapterSession* s, uint32_t offset, uint64_t value) {
+  KnSimWriteReg64(s->system, offset, value);
+}
+uint64_t protocol_violation_count(KnAdapterSession* s) {
+  return KnSimProtocolViolationCount(s->system);
+}
+size_t protocol_violation_log(KnAdapterSession* s, char* out, size_t capacity) {
+  return KnSimProtocolViolationLog(s->system, out, capacity);
+}
+
 constexpr KnAdapterV1 kAdapter = {
     KN_ADAPTER_ABI_VERSION,
     sizeof(KnAdapterV1),
@@ -169,6 +185,11 @@ constexpr KnAdapterV1 kAdapter = {
     io_close,
     handle_close,
     select_mutant,
+    read_reg32,
+    write_reg32,
+    write_reg64,
+    protocol_violation_count,
+    protocol_violation_log,
 };
 
 }  // namespace

@@ -26,11 +26,11 @@ KnSimConfig base() {
   c.caching_mode = 0;
   c.nd = 6;
   c.mamv = 18;
-  c.nfr = 7;
+  c.nfr = 3;  // 4 fault records: undrained faults overflow them (PFO) within a case
   c.coherent = 1;
   c.iotlb_entries = 512;
   c.context_cache_entries = 64;
-  c.phys_mem_bytes = 512 * kMiB;
+  c.phys_mem_bytes = 2048 * kMiB;  // room for a buffer of 1 GiB blocks (sparse: costs nothing)
   return c;
 }
 
@@ -47,6 +47,7 @@ std::vector<HwConfig> build() {
   l3.mgaw = 39;
   l3.sllps = 0;
   l3.nd = 2;
+  l3.nfr = 0;  // a single fault record, as QEMU has
   out.push_back(make("l3_nosp", "3-level 39-bit, no superpages, CM=0, 256 DIDs", l3));
 
   KnSimConfig l3sp = l3;
@@ -58,6 +59,7 @@ std::vector<HwConfig> build() {
   l5.sagaw = kSagaw4 | kSagaw5;
   l5.mgaw = 57;
   l5.caching_mode = 1;
+  l5.nfr = 7;
   out.push_back(make("l5_sp_cm", "5-level 57-bit, 2M+1G superpages, CM=1", l5));
 
   KnSimConfig tiny = base();
