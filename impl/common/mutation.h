@@ -26,7 +26,10 @@ namespace kniommu {
   X(AutoDomainCreatedTwice, "every KnIommuAttachDevice creates a new automatic domain")       \
   X(WriteForToDevice, "DMA_DIR_TO_DEVICE grants write permission")                            \
   X(GrantSurvivesExit, "process exit leaves the grants of its domains mapped")                \
-  X(NoContextInvalidateOnDetach, "detach clears the context entry without invalidating it")
+  X(NoContextInvalidateOnDetach, "detach clears the context entry without invalidating it")   \
+  X(FaultRecordOverwritten, "hardware overwrites a pending fault record, never sets PFO")     \
+  X(SuperpageIgnoresSllps, "page table writes 2 MiB / 1 GiB leaves SLLPS does not advertise") \
+  X(PsiAddressUnaligned, "page-selective invalidation address not aligned to its mask")
 
 enum class Mutant {
   None,

@@ -153,7 +153,9 @@ Retcode SecondLevelPageTable::init() {
 bool SecondLevelPageTable::can_use_leaf(unsigned level, std::uint64_t iova, PhysAddr pa,
                                         std::uint64_t end) const {
   if (level == 1) return true;
-  if (level > 3 || !masks_.leaf_allowed[level]) return false;
+  // The mutant takes any 2 MiB / 1 GiB aligned run as a superpage, whatever CAP.SLLPS says.
+  if (level > 3 || (!masks_.leaf_allowed[level] && !mutant(Mutant::SuperpageIgnoresSllps)))
+    return false;
   const std::uint64_t size = level_size(level);
   return (iova & (size - 1)) == 0 && (pa & (size - 1)) == 0 && end - iova >= size;
 }

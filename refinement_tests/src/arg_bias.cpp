@@ -95,7 +95,7 @@ BufferShape buffer_shape() {
   b.order = r < 55   ? static_cast<uint32_t>(pick(3))
             : r < 72 ? 9u
             : r < 80 ? 10u
-            : r < 94 ? 3u + static_cast<uint32_t>(pick(6))
+            : r < 96 ? 3u + static_cast<uint32_t>(pick(6))
             : r < 97 ? DMA_ORDER_MAX  // 1 GiB blocks
                      : 19u + static_cast<uint32_t>(pick(4));
   if (b.order > DMA_ORDER_MAX) {

@@ -77,6 +77,7 @@ enum class Edge {
 };
 inline constexpr int kEdgeCount = 10;
 inline constexpr uint64_t kTwoMiB = uint64_t{1} << 21;
+inline constexpr uint64_t kOneGiB = uint64_t{1} << 30;
 
 // One device DMA request: grant-relative (pid != 0) or at an absolute IOVA (pid == 0).
 struct DmaProbe {

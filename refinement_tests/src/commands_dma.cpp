@@ -69,7 +69,7 @@ class DeviceDma final : public Cmd {
     }
     p.edge = static_cast<Edge>(b::pick(kEdgeCount));
     p.inside_page = static_cast<uint64_t>(b::pick(1024));
-    p.drain = !b::chance(45);
+    p.drain = !b::chance(60);
     const unsigned width = s.config.address_width;
     p.absolute =
         b::chance(15)

@@ -140,16 +140,28 @@ CmdPtr make_grant_scenario(const model::State& s) {
     if (e.kind == Kind::Buffer) buffers.push_back(h);
   Handle rid = INVALID_HANDLE;
   if (fresh && b::chance(50)) {
-    // A 2 MiB-aligned grant of 2 MiB blocks on every configuration, also where SLLPS has no
-    // superpages (the page table must then not use one, and the unit would fault on one): a
-    // filler grant of 2 MiB - 4 KiB first takes [4 KiB, 2 MiB) of the fresh domain (IOVA page 0
-    // is never used; lowest fit), so the next grant starts at 2 MiB.
+    // A grant a superpage could map, on every configuration, also where SLLPS has no such size
+    // (the page table must then not use one, and the unit would fault on one). IOVAs are lowest
+    // fit and page 0 is never used, so in a fresh domain a filler grant ending at the boundary
+    // puts the next grant on it:
+    //  - 2 MiB: a filler of 2 MiB - 4 KiB in 4 KiB blocks (a grant covers its buffer's whole
+    //    footprint) takes [4 KiB, 2 MiB);
+    //  - 1 GiB (rarely: 511 frames): a filler of 511 blocks of 2 MiB takes [2 MiB, 1 GiB) where
+    //    2 MiB grants are 2 MiB aligned (SLLPS with 2 MiB only); with 1 GiB superpages a 1 GiB
+    //    grant is aligned anyway.
+    const bool giant = b::chance(10);
     const Handle filler =
-        bl.add(cmd::dma_create(pid, 0, kTwoMiB - kPage, b::valid_dma_flags()), pid, Kind::Buffer);
+        giant ? bl.add(cmd::dma_create(pid, 9, kOneGiB - kTwoMiB, b::valid_dma_flags()), pid,
+                       Kind::Buffer)
+              : bl.add(cmd::dma_create(pid, 0, kTwoMiB - kPage, b::valid_dma_flags()), pid,
+                       Kind::Buffer);
     bl.add(cmd::begin_ex(pid, filler, dom));
-    rid = bl.add(cmd::dma_create(pid, 9, kTwoMiB * (1 + static_cast<uint64_t>(b::pick(2))),
-                                 b::valid_dma_flags()),
-                 pid, Kind::Buffer);
+    rid = giant ? bl.add(cmd::dma_create(pid, DMA_ORDER_MAX, kOneGiB, b::valid_dma_flags()), pid,
+                         Kind::Buffer)
+                : bl.add(cmd::dma_create(pid, 9,
+                                         kTwoMiB * (1 + static_cast<uint64_t>(b::pick(2))),
+                                         b::valid_dma_flags()),
+                         pid, Kind::Buffer);
   } else if (!buffers.empty() && b::chance(25)) {
     rid = pick_from(buffers);
   } else {
@@ -186,7 +198,7 @@ CmdPtr make_grant_scenario(const model::State& s) {
     p.handle = grant;
     p.edge = kEdges[b::pick(static_cast<int>(std::size(kEdges)))];
     p.inside_page = static_cast<uint64_t>(b::pick(1024));
-    p.drain = !b::chance(45);
+    p.drain = !b::chance(60);
     probes.push_back(p);
   }
   for (const DmaProbe& p : probes) bl.add(cmd::device_dma(p));

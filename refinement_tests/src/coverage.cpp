@@ -13,7 +13,8 @@ std::vector<std::string> required_paths(const HwConfig& config) {
                                   path::kDidReused, path::kFaultRecorded, path::kFaultDrained};
   if ((c.sllps & 0x1) != 0) out.emplace_back(path::kLeaf2M);
   if ((c.sllps & 0x2) != 0) out.emplace_back(path::kLeaf1G);
-  if ((c.sllps & 0x2) != 0) out.emplace_back(path::kGrantAligned1G);
+  // 1 GiB-aligned grants where the filler can place one (1 GiB or 2 MiB superpages).
+  if (c.sllps != 0) out.emplace_back(path::kGrantAligned1G);
   // Overflow needs more undrained faults than records: reached by default only with few records.
   if (c.nfr <= 3) out.emplace_back(path::kFaultOverflow);
   return out;

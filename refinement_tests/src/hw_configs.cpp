@@ -30,7 +30,9 @@ KnSimConfig base() {
   c.coherent = 1;
   c.iotlb_entries = 512;
   c.context_cache_entries = 64;
-  c.phys_mem_bytes = 2048 * kMiB;  // room for a buffer of 1 GiB blocks (sparse: costs nothing)
+  // Room for a 1 GiB block next to a filler of almost 1 GiB (sparse: unwritten frames cost
+  // nothing).
+  c.phys_mem_bytes = 4096 * kMiB;
   return c;
 }
 
@@ -59,7 +61,6 @@ std::vector<HwConfig> build() {
   l5.sagaw = kSagaw4 | kSagaw5;
   l5.mgaw = 57;
   l5.caching_mode = 1;
-  l5.nfr = 7;
   out.push_back(make("l5_sp_cm", "5-level 57-bit, 2M+1G superpages, CM=1", l5));
 
   KnSimConfig tiny = base();
@@ -67,6 +68,7 @@ std::vector<HwConfig> build() {
   tiny.sllps = 0;
   tiny.caching_mode = 1;
   tiny.mamv = 2;
+  tiny.nfr = 1;
   tiny.iotlb_entries = 8;
   tiny.context_cache_entries = 2;
   out.push_back(make("l4_cm_tiny",
