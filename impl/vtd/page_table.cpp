@@ -123,8 +123,18 @@ struct SecondLevelPageTable::MapState {
 struct SecondLevelPageTable::UnmapState {
   PendingInvalidation& pending;
   std::uint64_t request_end = 0;   // end of the whole unmap request
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
   bool cleared_superpage = false;  // for the SuperpageSplitLeavesMapped mutant
   bool stop = false;               // for the UnmapStopsAtTableBoundary mutant
+#endif
+  // The UnmapStopsAtTableBoundary mutant ended the walk (never in production builds).
+  bool stopped() const {
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
+    return stop;
+#else
+    return false;
+#endif
+  }
 };
 
 SecondLevelPageTable::SecondLevelPageTable(PhysMem& mem, const PageTableConfig& config)
@@ -305,21 +315,27 @@ void SecondLevelPageTable::unmap_level(UnmapState& s, PhysAddr table, unsigned l
   bool cleared_leaf = false;
   const unsigned end_idx = end_index(iova, end, level);
   EntryCursor entries(mem_, table, false, end_idx);
-  for (unsigned idx = slot_index(iova, level); iova < end && idx < end_idx && !s.stop; ++idx) {
+  for (unsigned idx = slot_index(iova, level); iova < end && idx < end_idx && !s.stopped(); ++idx) {
     const std::uint64_t start = slot_start(iova, level);
     const std::uint64_t sub_end = std::min(end, start + level_size(level));
     const PhysAddr at = table + kEntryBytes * idx;
     const std::uint64_t e = entries.at(idx);
     if (Fmt::present(e) && Fmt::is_leaf(level, e)) {
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
       const bool skip =
           level >= 2 && s.cleared_superpage && mutant(Mutant::SuperpageSplitLeavesMapped);
+#else
+      const bool skip = false;
+#endif
       if (!skip) {
         // Whole leaf, even when the range covers only part of a superpage (no split on unmap).
         mem_.write64(at, 0);
         ++*removed;
         cleared_leaf = true;
         s.pending.add_range(start, start + level_size(level) - 1);
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
         if (level >= 2) s.cleared_superpage = true;
+#endif
       }
     } else if (Fmt::present(e)) {
       const PhysAddr child = Fmt::table_addr(e);
@@ -336,9 +352,14 @@ void SecondLevelPageTable::unmap_level(UnmapState& s, PhysAddr table, unsigned l
     }
     iova = sub_end;
   }
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
   if (cleared_leaf && s.request_end > table_end && mutant(Mutant::UnmapStopsAtTableBoundary)) {
     s.stop = true;  // the Linux 2021 bug: the walk ends at the first table-page boundary
   }
+#else
+  (void)cleared_leaf;
+  (void)table_end;
+#endif
 }
 
 Retcode SecondLevelPageTable::unmap(std::uint64_t iova, std::uint64_t size,

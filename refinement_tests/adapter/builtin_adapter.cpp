@@ -125,17 +125,22 @@ Retcode handle_close(KnAdapterSession* s, KnPid pid, Handle h) { KN_AS(pid, KnHa
 
 #undef KN_AS
 
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
+// Only the test variant (kniommu_builtin_adapter_mutants) has mutants to select; the production
+// adapter's table has no select_mutant.
 Retcode select_mutant(const char* name) {
   if (name == nullptr || *name == '\0') {
     kniommu::set_active_mutant(kniommu::Mutant::None);
     return rcOk;
   }
-  if (!kniommu::kMutantsCompiled) return rcUnimplemented;
   const std::optional<kniommu::Mutant> m = kniommu::mutant_from_name(std::string_view(name));
   if (!m) return rcInvalidArgument;
   kniommu::set_active_mutant(*m);
   return rcOk;
 }
+#else
+constexpr Retcode (*select_mutant)(const char*) = nullptr;
+#endif
 
 uint32_t read_reg32(KnAdapterSession* s, uint32_t offset) {
   return KnSimReadReg32(s->system, offset);

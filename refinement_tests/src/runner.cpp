@@ -199,10 +199,12 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
   }
   out.reached = st.coverage.reached;
   out.skipped = st.coverage.skipped;
-  // A full default run (no mutant, shard, time limit or replay) must reach every path the
-  // configuration has: a pass that never exercised one proves nothing about it.
-  if (out.status == ConfigOutcome::Status::Passed && opt.mutant.empty() && !st.replaying &&
-      opt.shard_count == 1 && !st.budget_exhausted) {
+  // A default run (default budget; no mutant, shard, time limit or replay) must reach every path
+  // the configuration has: a pass that never exercised one proves nothing about it.
+  const bool default_run = opt.cases == 0 && params.maxSuccess >= kDefaultCases &&
+                           opt.mutant.empty() && !st.replaying && opt.shard_count == 1 &&
+                           !st.budget_exhausted;
+  if (out.status == ConfigOutcome::Status::Passed && opt.require_paths.value_or(default_run)) {
     std::string missing;
     for (const std::string& p : required_paths(cfg))
       if (!out.reached.count(p)) missing += " " + p;

@@ -62,6 +62,9 @@ struct ConformanceOptions {
   bool shrink = true;
   // Print RapidCheck's own report to stderr (the CTest entries do; a quiet CLI may not).
   bool verbose = true;
+  // Fail a run that never reached a path its configuration has (coverage.h). Unset: only runs at
+  // the default budget or larger (cases = 0) without mutant, shard, time limit or replay.
+  std::optional<bool> require_paths;
 };
 
 struct ConfigOutcome {
