@@ -1,10 +1,10 @@
-// Mutation switches: deliberately injected bugs from real IOMMU history, used to show that the
-// refinement suite has teeth. Only the test variants of the libraries (<lib>_mutants, linking
-// kniommu_mutation, which defines KNIOMMU_MUTANTS=1; cmake/MutantVariants.cmake) have them; even
-// there every switch is off until a test selects one with set_active_mutant() or the environment
-// variable KNIOMMU_MUTANT=<name>. Code under test asks
+// Mutation switches: deliberately injected bugs from real IOMMU history (docs/vtd-facts.md
+// "Known pitfalls"), used to show that the refinement suite has teeth. Only the test variants of
+// the libraries (<lib>_mutants, linking kniommu_mutation, which defines KNIOMMU_MUTANTS=1;
+// cmake/MutantVariants.cmake) have them; even there every switch is off until a test selects one
+// with set_active_mutant() or the environment variable KNIOMMU_MUTANT=<name>. Code under test asks
 // `if (mutant(Mutant::X)) { buggy path } else { correct path }`; in the production libraries
-// mutant() is constexpr false, the buggy path compiles away, and nothing below the #if exists.
+// mutant() is consteval false, the buggy path compiles away, and nothing below the #if exists.
 #pragma once
 
 #include <optional>

@@ -32,8 +32,7 @@ std::uint64_t ProtocolViolations::count(ProtocolRule rule) const {
 std::string ProtocolViolations::log() const {
   std::string out;
   for (const std::string& l : lines_) out += l + "\n";
-  if (count_ > lines_.size())
-    out += "... " + std::to_string(count_ - lines_.size()) + " more\n";
+  if (count_ > lines_.size()) out += "... " + std::to_string(count_ - lines_.size()) + " more\n";
   return out;
 }
 

@@ -13,19 +13,20 @@
 namespace kniommu::hw {
 
 // One line per rule: identifier, specification section, what software did.
-#define KNIOMMU_PROTOCOL_RULES(X)                                                                \
-  X(PsiAddressUnaligned, "VT-d spec 6.5.2.3 / 10.4.8.2",                                         \
-    "page-selective IOTLB invalidation whose ADDR is not aligned to 2^AM pages")                 \
-  X(PsiMaskAboveMamv, "VT-d spec 6.5.2.3 / 10.4.8.2",                                            \
-    "page-selective IOTLB invalidation with AM greater than CAP.MAMV")                           \
-  X(DescriptorReserved, "VT-d spec 6.5.2",                                                       \
-    "invalidation descriptor with a reserved field or reserved granularity set")                 \
-  X(DescriptorType, "VT-d spec 6.5.2", "invalidation descriptor of a type the unit does not support") \
-  X(QueueTailBeyondSize, "VT-d spec 10.4.22", "IQT beyond the queue size of IQA.QS")            \
-  X(RegisterReserved, "VT-d spec 10.4", "register write with a reserved bit set")               \
-  X(RegisterInvalidationWhileQi, "VT-d spec 6.5.2",                                              \
-    "CCMD / IOTLB register invalidation while queued invalidation is enabled")                   \
-  X(NonLeafChangeWithIh, "VT-d spec 6.5.2.3 / 6.2.4",                                            \
+#define KNIOMMU_PROTOCOL_RULES(X)                                                     \
+  X(PsiAddressUnaligned, "VT-d spec §6.5.2.3 / §10.4.8.2",                            \
+    "page-selective IOTLB invalidation whose ADDR is not aligned to 2^AM pages")      \
+  X(PsiMaskAboveMamv, "VT-d spec §6.5.2.3 / §10.4.8.2",                               \
+    "page-selective IOTLB invalidation with AM greater than CAP.MAMV")                \
+  X(DescriptorReserved, "VT-d spec §6.5.2",                                           \
+    "invalidation descriptor with a reserved field or reserved granularity set")      \
+  X(DescriptorType, "VT-d spec §6.5.2",                                               \
+    "invalidation descriptor of a type the unit does not support")                    \
+  X(QueueTailBeyondSize, "VT-d spec §10.4.22", "IQT beyond the queue size of IQA.QS") \
+  X(RegisterReserved, "VT-d spec §10.4", "register write with a reserved bit set")    \
+  X(RegisterInvalidationWhileQi, "VT-d spec §6.5.2",                                  \
+    "CCMD / IOTLB register invalidation while queued invalidation is enabled")        \
+  X(NonLeafChangeWithIh, "VT-d spec §6.5.2.3 / §6.2.4",                               \
     "page-selective invalidation with IH=1 over a non-leaf entry that changed")
 
 enum class ProtocolRule : std::uint8_t {

@@ -99,7 +99,7 @@ void RemappingUnit::write64(std::uint32_t offset, std::uint64_t value) {
 }
 
 void RemappingUnit::check_reserved_write(std::uint32_t off, std::uint64_t value, unsigned len) {
-  // Reserved fields of the registers a legacy-mode driver writes (VT-d spec 10.4: software must
+  // Reserved fields of the registers a legacy-mode driver writes (VT-d spec §10.4: software must
   // write reserved bits as 0). Masks come from the shared layouts' reserved fields.
   struct Reserved {
     std::uint32_t reg;
@@ -174,7 +174,7 @@ void RemappingUnit::handle_gcmd() {
     return field_of(layout, name, w);
   };
 
-  // TE: persistent. Turning it off resets the fault-record cursor (vtd.md §1.10 step 7). The
+  // TE: persistent. Turning it off resets the fault-record cursor (VT-d spec §7.3.1). The
   // caches are left alone: hardware does not flush them on a TE toggle.
   const std::uint64_t te = bit(cmd, KNIOMMU_F("TE"), G{});
   if (te != bit(sts, KNIOMMU_F("TES"), S{})) {

@@ -15,7 +15,7 @@ constexpr unsigned kGlobal = static_cast<unsigned>(vtd::Granularity::kGlobal);
 constexpr unsigned kDomain = static_cast<unsigned>(vtd::Granularity::kDomain);
 constexpr unsigned kDeviceOrPage = static_cast<unsigned>(vtd::Granularity::kDeviceOrPage);
 
-// IQERCD.IQEI codes (vtd.md §1.1).
+// IQERCD.IQEI codes (VT-d spec §10.4, IQERCD_REG).
 constexpr unsigned kIqeiTail = 1;
 constexpr unsigned kIqeiFetch = 2;
 constexpr unsigned kIqeiType = 3;
@@ -51,7 +51,7 @@ void RemappingUnit::invalidate_context(unsigned granularity, std::uint16_t did, 
 bool RemappingUnit::invalidate_iotlb(unsigned granularity, std::uint16_t did, std::uint64_t addr,
                                      unsigned am, bool ih) {
   if (granularity == kDeviceOrPage) {
-    // VT-d spec 6.5.2.3: ADDR must be aligned to the 2^AM pages it names and AM must not exceed
+    // VT-d spec §6.5.2.3: ADDR must be aligned to the 2^AM pages it names and AM must not exceed
     // CAP.MAMV; the result is undefined otherwise. Strictest hardware: record, do nothing.
     if (am > config_.mamv) {
       violations_.record(ProtocolRule::kPsiMaskAboveMamv,
@@ -65,7 +65,7 @@ bool RemappingUnit::invalidate_iotlb(unsigned granularity, std::uint16_t did, st
                              std::to_string(am));
       return false;
     }
-    // IH=1 promises that only leaf entries changed (VT-d spec 6.5.2.3): a cached non-leaf entry
+    // IH=1 promises that only leaf entries changed (VT-d spec §6.5.2.3): a cached non-leaf entry
     // in the range whose translation-relevant bits (address, R, W, PS; not the ignored bits
     // software may use) differ in memory from what was cached breaks that promise.
     if (ih) {

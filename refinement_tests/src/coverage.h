@@ -16,17 +16,17 @@ namespace kniommu::conformance {
 
 // Path names (one place, so generator, checks and the required list agree).
 namespace path {
-inline constexpr const char* kLeaf2M = "table.leaf-2m";              // a 2 MiB leaf in the tables
-inline constexpr const char* kLeaf1G = "table.leaf-1g";              // a 1 GiB leaf
-inline constexpr const char* kGrantAligned2M = "grant.aligned-2m";   // IOVA+PA 2M aligned, >= 2 MiB
-inline constexpr const char* kGrantAligned1G = "grant.aligned-1g";   // IOVA+PA 1G aligned, >= 1 GiB
-inline constexpr const char* kBlock1G = "buffer.block-1g";           // a buffer of 1 GiB blocks
+inline constexpr const char* kLeaf2M = "table.leaf-2m";             // a 2 MiB leaf in the tables
+inline constexpr const char* kLeaf1G = "table.leaf-1g";             // a 1 GiB leaf
+inline constexpr const char* kGrantAligned2M = "grant.aligned-2m";  // IOVA+PA 2M aligned, >= 2 MiB
+inline constexpr const char* kGrantAligned1G = "grant.aligned-1g";  // IOVA+PA 1G aligned, >= 1 GiB
+inline constexpr const char* kBlock1G = "buffer.block-1g";          // a buffer of 1 GiB blocks
 inline constexpr const char* kGrantStraddles2M = "grant.straddles-2m";  // crosses a 2 MiB boundary
-inline constexpr const char* kForeignHandle = "call.foreign-handle";  // another process's handle
-inline constexpr const char* kDidReused = "domain.did-reused";       // a DID of a closed domain
+inline constexpr const char* kForeignHandle = "call.foreign-handle";    // another process's handle
+inline constexpr const char* kDidReused = "domain.did-reused";          // a DID of a closed domain
 inline constexpr const char* kFaultRecorded = "fault.recorded";
-inline constexpr const char* kFaultOverflow = "fault.overflow";      // more faults than records
-inline constexpr const char* kFaultDrained = "fault.drained";        // records read and cleared
+inline constexpr const char* kFaultOverflow = "fault.overflow";  // more faults than records
+inline constexpr const char* kFaultDrained = "fault.drained";    // records read and cleared
 }  // namespace path
 
 // Checks that need an optional adapter entry.

@@ -7,13 +7,12 @@
 namespace kniommu::conformance {
 namespace {
 
-// Register offsets and fields, decoded here from the VT-d specification (10.4.2, 10.4.9, 10.4.14)
-// on purpose: the suite does not share the implementation's layouts.
+// Register offsets and fields, decoded here from the VT-d specification (§10.4.2, §10.4.9,
+// §10.4.14) on purpose: the suite does not share the implementation's layouts.
 constexpr uint32_t kRegCap = 0x08;
 constexpr uint32_t kRegFsts = 0x34;
-constexpr uint32_t kFstsPfo = 1u << 0, kFstsPpf = 1u << 1, kFstsAfo = 1u << 2,
-                   kFstsApf = 1u << 3, kFstsIqe = 1u << 4, kFstsIce = 1u << 5,
-                   kFstsIte = 1u << 6;
+constexpr uint32_t kFstsPfo = 1u << 0, kFstsPpf = 1u << 1, kFstsAfo = 1u << 2, kFstsApf = 1u << 3,
+                   kFstsIqe = 1u << 4, kFstsIce = 1u << 5, kFstsIte = 1u << 6;
 constexpr unsigned kFstsFriShift = 8;
 constexpr uint32_t kFrcdF = 1u << 31;  // bit 127 of the record = bit 31 of its last dword
 
@@ -24,7 +23,7 @@ void FaultLog::init(const KnAdapterV1& api, KnAdapterSession* session, bool iomm
   if (!enabled_) return;
   const uint64_t cap = api.read_reg64(session, kRegCap);
   records_ = static_cast<unsigned>((cap >> 40) & 0xFF) + 1;  // CAP.NFR, bits 47:40
-  fro_ = static_cast<uint32_t>((cap >> 24) & 0x3FF) * 16;     // CAP.FRO, bits 33:24
+  fro_ = static_cast<uint32_t>((cap >> 24) & 0x3FF) * 16;    // CAP.FRO, bits 33:24
   slots_.assign(records_, std::nullopt);
 }
 
@@ -78,9 +77,9 @@ void FaultLog::check(const KnAdapterV1& api, KnAdapterSession* session,
     const uint64_t page = lo & ~uint64_t{0xFFF};
     if (sid != want->sid || reason != want->reason || read != want->read || page != want->page)
       out.push_back(cat("FRCD[", i, "] records SID ", sid, " reason ", static_cast<int>(reason),
-                        " address ", page, read ? " read" : " write", "; expected SID ",
-                        want->sid, " reason ", static_cast<int>(want->reason), " address ",
-                        want->page, want->read ? " read" : " write"));
+                        " address ", page, read ? " read" : " write", "; expected SID ", want->sid,
+                        " reason ", static_cast<int>(want->reason), " address ", want->page,
+                        want->read ? " read" : " write"));
   }
 }
 

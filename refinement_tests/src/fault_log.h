@@ -1,5 +1,5 @@
 // Faults as software sees them: the suite's own model of the primary fault logging of the
-// remapping hardware (VT-d spec 7.2.1, registers 10.4.9 FSTS and 10.4.14 FRCD), fed with the
+// remapping hardware (VT-d spec §7.3.1, registers §10.4.9 FSTS and §10.4.14 FRCD), fed with the
 // fault the model says each DMA probe causes, and compared with FSTS and the fault recording
 // registers read through the adapter. Draining reads and clears the records (RW1C) exactly as a
 // driver's fault handler does: start at FSTS.FRI, clear F of each set record, then clear PFO.

@@ -65,7 +65,7 @@ class Walker {
       const bool leaf = level == 1 || ((e & kSlPs) != 0 && (level == 2 || level == 3));
       if (leaf && level > 1) {
         // A PS leaf of a size CAP.SLLPS does not advertise is a reserved-bit entry: hardware
-        // faults on it (VT-d spec 9.8, 10.4.2).
+        // faults on it (VT-d spec §9.8, §10.4.2).
         if ((sllps_ & (uint64_t{1} << (level - 2))) == 0) {
           error("superpage leaf of a size CAP.SLLPS does not advertise at iova 0x", iova);
           continue;

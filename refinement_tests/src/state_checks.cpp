@@ -8,7 +8,7 @@ namespace kniommu::conformance {
 namespace {
 
 constexpr uint32_t kRegGsts = 0x1C;
-constexpr uint32_t kGstsTes = 1u << 31, kGstsRtps = 1u << 30;  // VT-d spec 10.4.5
+constexpr uint32_t kGstsTes = 1u << 31, kGstsRtps = 1u << 30;  // VT-d spec §10.4.5
 constexpr unsigned kMaxLevels = 5;
 
 uint64_t live_buffer_frames(const Sut& sut) {
@@ -43,8 +43,8 @@ int64_t frames_beyond_visible_tables(const Sut& sut, const HwView& hw) {
 }
 
 int64_t frames_beyond_visible_tables(const Sut& sut) {
-  const HwView hw = sut.model.config.iommu_enabled ? read_hw_view(sut.api(), sut.session())
-                                                   : HwView{};
+  const HwView hw =
+      sut.model.config.iommu_enabled ? read_hw_view(sut.api(), sut.session()) : HwView{};
   return frames_beyond_visible_tables(sut, hw);
 }
 
@@ -72,7 +72,8 @@ void check_registers(const Sut& sut, std::vector<std::string>& out) {
   }
   const uint32_t gsts = sut.api().read_reg32(sut.session(), kRegGsts);
   if ((gsts & kGstsTes) == 0 || (gsts & kGstsRtps) == 0)
-    out.push_back(cat("GSTS ", gsts, ": translation (TES) or the root table (RTPS) is "
+    out.push_back(cat("GSTS ", gsts,
+                      ": translation (TES) or the root table (RTPS) is "
                       "not enabled"));
   sut.faults.check(sut.api(), sut.session(), out);
 }
@@ -91,12 +92,14 @@ void check_frames(const Sut& sut, const HwView& hw, std::vector<std::string>& ou
   }
   const int64_t extra = frames_beyond_visible_tables(sut, hw) - sut.frame_overhead;
   if (extra < 0)
-    out.push_back(cat("frames in use are ", std::dec, -extra, " fewer than the live buffers and the "
+    out.push_back(cat("frames in use are ", std::dec, -extra,
+                      " fewer than the live buffers and the "
                       "reachable tables need (a frame freed while in use?)"));
   else if (static_cast<uint64_t>(extra) > hidden)
-    out.push_back(cat("frame leak: ", std::dec, extra, " frames in use beyond the live buffers, the "
-                      "reachable tables and the fixed overhead (at most ", hidden,
-                      " allowed for the tables of domains no device shows)"));
+    out.push_back(cat("frame leak: ", std::dec, extra,
+                      " frames in use beyond the live buffers, the "
+                      "reachable tables and the fixed overhead (at most ",
+                      hidden, " allowed for the tables of domains no device shows)"));
 }
 
 void record_hw_coverage(const Sut& sut, const HwView& hw) {
