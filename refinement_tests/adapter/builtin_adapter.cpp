@@ -138,8 +138,9 @@ Retcode select_mutant(const char* name) {
   kniommu::set_active_mutant(*m);
   return rcOk;
 }
+#define KNIOMMU_SELECT_MUTANT select_mutant
 #else
-constexpr Retcode (*select_mutant)(const char*) = nullptr;
+#define KNIOMMU_SELECT_MUTANT nullptr
 #endif
 
 uint32_t read_reg32(KnAdapterSession* s, uint32_t offset) {
@@ -189,7 +190,7 @@ constexpr KnAdapterV1 kAdapter = {
     free_info,
     io_close,
     handle_close,
-    select_mutant,
+    KNIOMMU_SELECT_MUTANT,
     read_reg32,
     write_reg32,
     write_reg64,

@@ -227,8 +227,11 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
                 << out.counterexample_length << " commands):\n"
                 << out.counterexample << "Failure:\n"
                 << out.failure << "\n"
-                << "Reproduce: KNIOMMU_MUTANT=" << opt.mutant << " RC_PARAMS=\"" << out.rc_params
-                << "\"\n";
+                << "Reproduce: RC_PARAMS=\"" << out.rc_params << "\""
+                << (opt.mutant.empty() ? std::string()
+                                       : " kniommu_refinement_mutants mutant " + opt.mutant + " " +
+                                             cfg.name)
+                << "\n";
     } else if (out.status != ConfigOutcome::Status::Passed) {
       std::cerr << out.failure << "\n";
     }
