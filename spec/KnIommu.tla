@@ -125,8 +125,12 @@ Obj(p, h) == handles[p][h].obj
 \* IOVA choices the implementation may make for `pages` pages in domain m: in range, and not
 \* overlapping a live grant or a translation the hardware may still use (ranges are recycled
 \* only after invalidation).
+\* IovaChoices: where the implementation may place a grant; all of Iovas here. Trace validation
+\* (KnIommuTrace.tla) narrows it to the IOVA pages the trace shows, so TLC need not enumerate a
+\* 2^36-page space; the conditions below still decide which of them are legal.
+IovaChoices == Iovas
 ValidIovas(m, pages) ==
-    {v \in Iovas : /\ v + pages <= IovaPages
+    {v \in IovaChoices : /\ v + pages <= IovaPages
                    /\ \A g \in LiveGrants : grant[g].dom = m => Footprint(g) \cap (v..(v + pages - 1)) = {}
                    /\ \A e \in hwMap : e[1] = m => e[2] \notin v..(v + pages - 1)}
 

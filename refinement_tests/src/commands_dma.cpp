@@ -11,6 +11,7 @@
 #include "arg_bias.h"
 #include "commands.h"
 #include "kniommu/adapter.h"  // includes kniommu/dma.h without the pedantic warning
+#include "trace_writer.h"
 
 namespace kniommu::conformance {
 namespace {
@@ -183,6 +184,7 @@ class Dma final : public Cmd {
     uint8_t fault = 0;
     const Retcode rc = sut.api().device_dma(sut.session(), p_.bdf, iova, data.data(), len,
                                             p_.write ? 1 : 0, &fault);
+    trace::dma(sut, p_.bdf, iova, len, p_.write, rc, fault);
     if (!known) {
       if (rc != rcDeviceNotFound)
         RC_FAIL(name + ": unknown BDF must give rcDeviceNotFound, got " + KnRetcodeName(rc));

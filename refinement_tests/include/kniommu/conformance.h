@@ -61,6 +61,9 @@ struct ConformanceOptions {
   bool shrink = true;
   // Print RapidCheck's own report to stderr (the CTest entries do; a quiet CLI may not).
   bool verbose = true;
+  // Non-empty: every executed case (shrink steps included) is written there as a trace for
+  // spec/KnIommuTrace.tla (refinement_tests/src/trace_writer.h, spec/README.md).
+  std::string trace_dir;
 };
 
 struct ConfigOutcome {

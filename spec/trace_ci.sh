@@ -1,0 +1,51 @@
+#!/bin/sh
+# The CI trace-validation checks (CTest, label spec), in a private temporary directory:
+#   trace_ci.sh TOOL suite          traces of the suite on every hardware configuration, short
+#                                   and long: all must be accepted by KnIommu.tla
+#   trace_ci.sh TOOL mutant         a trace recorded under the in-tree mutant DeviceAttachedTwice
+#                                   must be rejected at its second attach
+#   trace_ci.sh TOOL seeded         a correct trace (begin, DMA, close, DMA) is accepted by the
+#                                   spec and rejected by the spec with SeededBug at the last DMA
+# TOOL is kniommu_trace_cases. Exit 77 without TLC (run_tlc.sh).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+tool=$1 mode=$2
+dir=$(mktemp -d "${TMPDIR:-/tmp}/kniommu-trace-ci.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+trap 'exit 1' INT TERM HUP
+
+# Passes iff run_traces.sh passes and its output names the expected first unmatched event.
+expect_reject() {  # CFG EXPECTED-TEXT TRACE
+  out=$(sh "$here/run_traces.sh" --cfg "$1" --expect-reject "$3") || { echo "$out"; exit 1; }
+  echo "$out"
+  case "$out" in
+    *"no spec step matches $2"*) echo "PASS: rejected at the expected event ($2)" ;;
+    *) echo "FAIL: rejected, but not at \"$2\""; exit 1 ;;
+  esac
+}
+
+case "$mode" in
+  suite)
+    start=$(date +%s)
+    # Cases grow in length with their index (RapidCheck's size ramp): short and long traces.
+    for cfg in l4_sp l3_nosp l3_sp_nc l5_sp_cm l4_cm_tiny disabled; do
+      "$tool" suite "$dir" "$cfg" 4 60 >/dev/null
+    done
+    "$tool" directed "$dir" l4_sp close >/dev/null
+    echo "traces written in $(( $(date +%s) - start )) s"
+    sh "$here/run_traces.sh" "$dir"/*.trace.tla
+    ;;
+  mutant)
+    "$tool" directed "$dir" l4_sp attach-twice DeviceAttachedTwice
+    set -- "$dir"/*-failed.trace.tla
+    [ -f "$1" ] || { echo "FAIL: the mutant produced no failing case"; exit 1; }
+    expect_reject "$here/KnIommuTrace.cfg" "event 4: AttachDevice(pid=2, bdf=0x8) -> rcOk" "$1"
+    ;;
+  seeded)
+    "$tool" directed "$dir" l4_sp close
+    set -- "$dir"/*.trace.tla
+    sh "$here/run_traces.sh" "$1"
+    expect_reject "$here/KnIommuTraceSeeded.cfg" "event 8: Dma(bdf=0x8, read, iova=0x1000, len=8) -> fault 0x6" "$1"
+    ;;
+  *) echo "usage: trace_ci.sh TOOL suite|mutant|seeded" >&2; exit 2 ;;
+esac
