@@ -28,9 +28,12 @@ case "$mode" in
   suite)
     start=$(date +%s)
     # Cases grow in length with their index (RapidCheck's size ramp): short and long traces.
+    seed=0
     for cfg in l4_sp l3_nosp l3_sp_nc l5_sp_cm l4_cm_tiny disabled; do
-      "$tool" suite "$dir" "$cfg" 4 60 >/dev/null
+      seed=$((seed + 1))  # a different command sequence on each configuration
+      "$tool" suite "$dir" "$cfg" 4 30 "$seed" >/dev/null
     done
+    "$tool" suite "$dir" l4_sp 3 80 7 >/dev/null  # and three longer ones
     "$tool" directed "$dir" l4_sp close >/dev/null
     echo "traces written in $(( $(date +%s) - start )) s"
     sh "$here/run_traces.sh" "$dir"/*.trace.tla

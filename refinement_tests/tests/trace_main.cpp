@@ -1,12 +1,13 @@
 // Writes conformance-suite traces for trace validation (spec/run_traces.sh, spec/README.md):
-//   kniommu_trace_cases suite DIR CONFIG CASES LENGTH [MUTANT]
-//       CASES random cases of at most LENGTH commands on hardware configuration CONFIG (fixed
-//       seed 1, no shrinking), each written to DIR; with MUTANT the first failing case ends the
+//   kniommu_trace_cases suite DIR CONFIG CASES LENGTH SEED [MUTANT]
+//       CASES random cases of at most LENGTH commands on hardware configuration CONFIG (seed
+//       SEED, no shrinking), each written to DIR; with MUTANT the first failing case ends the
 //       run and its trace is the one named *-failed.trace.tla.
 //   kniommu_trace_cases directed DIR CONFIG close|attach-twice [MUTANT]
 //       one directed case: "close" = begin a grant, DMA into it, close it, DMA again (must
 //       fault); "attach-twice" = process 1 attaches a device, process 2 attaches the same one.
 // Exit status 0 when the traces were written (a failing case under MUTANT is expected).
+#include <cstdint>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -27,7 +28,7 @@ namespace model = kniommu::model;
 namespace {
 
 int usage() {
-  std::cerr << "usage: kniommu_trace_cases suite DIR CONFIG CASES LENGTH [MUTANT]\n"
+  std::cerr << "usage: kniommu_trace_cases suite DIR CONFIG CASES LENGTH SEED [MUTANT]\n"
                "       kniommu_trace_cases directed DIR CONFIG close|attach-twice [MUTANT]\n";
   return 2;
 }
@@ -42,11 +43,11 @@ struct MutantScope {
   bool ok = false;
 };
 
-int suite(const std::string& dir, const std::string& config, int cases, int length,
+int suite(const std::string& dir, const std::string& config, int cases, int length, uint64_t seed,
           const std::string& mutant) {
   kc::ConformanceOptions opt;
   opt.configs = {config};
-  opt.seed = 1;
+  opt.seed = seed == 0 ? 1 : seed;
   opt.cases = cases;
   opt.max_length = length;
   opt.shrink = false;
@@ -123,11 +124,12 @@ int directed(const std::string& dir, const std::string& config, const std::strin
 
 int main(int argc, char** argv) {
   const std::vector<std::string> a(argv + 1, argv + argc);
-  if (a.size() >= 5 && a[0] == "suite") {
-    const std::string mutant = a.size() > 5 ? a[5] : "";
+  if (a.size() >= 6 && a[0] == "suite") {
+    const std::string mutant = a.size() > 6 ? a[6] : "";
     const MutantScope m(mutant);
     if (!mutant.empty() && !m.ok) return usage();
-    return suite(a[1], a[2], std::atoi(a[3].c_str()), std::atoi(a[4].c_str()), mutant);
+    return suite(a[1], a[2], std::atoi(a[3].c_str()), std::atoi(a[4].c_str()),
+                 std::strtoull(a[5].c_str(), nullptr, 10), mutant);
   }
   if (a.size() >= 4 && a[0] == "directed") {
     const std::string mutant = a.size() > 4 ? a[4] : "";
