@@ -39,3 +39,7 @@ kniommu_test(spec_parse_rejects_old_names LABEL spec
   COMMAND ${_tla_parse} ${_tla_dir}/testdata/Good.tla --names-from ${_tla_dir}/testdata/OldNames.cpp)
 set_tests_properties(spec_parse_rejects_old_names PROPERTIES
   PASS_REGULAR_EXPRESSION "OldNames\\.cpp: KnIommuAttachDevice is not an action")
+# The model-checking and trace-validation modules parse too (also without TLC).
+foreach(m KnIommuMC KnIommuTrace)
+  kniommu_test(spec_parse_${m} LABEL spec COMMAND ${_tla_parse} ${PROJECT_SOURCE_DIR}/spec/${m}.tla)
+endforeach()
