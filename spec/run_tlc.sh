@@ -81,6 +81,7 @@ set +e
 wait "$pid"
 rc=$?
 set -e
+tlc_pid=$pid
 pid=""
 secs=$(( $(date +%s) - start ))
 cat "$work/out.txt"
@@ -106,7 +107,8 @@ if [ "$rc" = 124 ] || [ "$rc" = 137 ] || { [ -z "$simulate" ] && [ "${left:-0}" 
   if [ "$bounded" = 1 ]; then
     echo "PASS (bounded, not exhaustive): no violation before the ${limit} s limit; $summary"; exit 0
   fi
-  echo "FAIL: TLC did not finish within ${limit} s ($summary)"; exit 1
+  gone=$(kill -0 "$tlc_pid" 2>/dev/null && echo "still running" || echo "stopped")
+  echo "FAIL: TLC did not finish within ${limit} s; TLC (pid $tlc_pid) $gone ($summary)"; exit 1
 fi
 if [ -n "$simulate" ]; then
   echo "PASS: TLC simulate found no violation; $summary"; exit 0
