@@ -3,7 +3,8 @@
 #   trace_ci.sh TOOL suite          traces of the suite on every hardware configuration, short
 #                                   and long: all must be accepted by KnIommu.tla
 #   trace_ci.sh TOOL mutant         a trace recorded under the in-tree mutant DeviceAttachedTwice
-#                                   must be rejected at its second attach
+#                                   must be rejected at its second attach (and the same case
+#                                   without the mutant accepted)
 #   trace_ci.sh TOOL seeded         a correct trace (begin, DMA, close, DMA) is accepted by the
 #                                   spec and rejected by the spec with SeededBug at the last DMA
 # TOOL is kniommu_trace_cases. Exit 77 without TLC (run_tlc.sh).
@@ -16,7 +17,9 @@ trap 'exit 1' INT TERM HUP
 
 # Passes iff run_traces.sh passes and its output names the expected first unmatched event.
 expect_reject() {  # CFG EXPECTED-TEXT TRACE
-  out=$(sh "$here/run_traces.sh" --cfg "$1" --expect-reject "$3") || { echo "$out"; exit 1; }
+  rc=0
+  out=$(sh "$here/run_traces.sh" --cfg "$1" --expect-reject "$3") || rc=$?
+  if [ "$rc" != 0 ]; then echo "$out"; exit "$rc"; fi  # 77: no TLC, skipped
   echo "$out"
   case "$out" in
     *"no spec step matches $2"*) echo "PASS: rejected at the expected event ($2)" ;;
@@ -43,6 +46,10 @@ case "$mode" in
     set -- "$dir"/*-failed.trace.tla
     [ -f "$1" ] || { echo "FAIL: the mutant produced no failing case"; exit 1; }
     expect_reject "$here/KnIommuTrace.cfg" "event 4: AttachDevice(pid=2, bdf=0x8) -> rcOk" "$1"
+    # Without the mutant the same case is accepted: the rejection is the mutant's doing.
+    mkdir "$dir/correct"
+    "$tool" directed "$dir/correct" l4_sp attach-twice
+    sh "$here/run_traces.sh" "$dir"/correct/*.trace.tla
     ;;
   seeded)
     "$tool" directed "$dir" l4_sp close
