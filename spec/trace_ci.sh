@@ -46,6 +46,11 @@ case "$mode" in
     set -- "$dir"/*-failed.trace.tla
     [ -f "$1" ] || { echo "FAIL: the mutant produced no failing case"; exit 1; }
     expect_reject "$here/KnIommuTrace.cfg" "event 4: AttachDevice(pid=2, bdf=0x8) -> rcOk" "$1"
+    # The random suite under the same mutant (fixed seed, no shrinking): its failing case's
+    # trace is rejected too.
+    mkdir "$dir/random"
+    "$tool" suite "$dir/random" l4_sp 50 30 3 DeviceAttachedTwice
+    sh "$here/run_traces.sh" --expect-reject "$dir"/random/*-failed.trace.tla
     # Without the mutant the same case is accepted: the rejection is the mutant's doing.
     mkdir "$dir/correct"
     "$tool" directed "$dir/correct" l4_sp attach-twice
