@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,6 +62,9 @@ struct ConformanceOptions {
   bool shrink = true;
   // Print RapidCheck's own report to stderr (the CTest entries do; a quiet CLI may not).
   bool verbose = true;
+  // Fail a run that never reached a path its configuration has (coverage.h). Unset: only runs at
+  // the default budget or larger (cases = 0) without mutant, shard, time limit or replay.
+  std::optional<bool> require_paths;
   // Non-empty: every executed case (shrink steps included) is written there as a trace for
   // spec/KnIommuTrace.tla (refinement_tests/src/trace_writer.h, spec/README.md).
   std::string trace_dir;
@@ -78,6 +82,11 @@ struct ConfigOutcome {
   std::string rc_params;  // RC_PARAMS value that reproduces this failure ("reproduce=...")
   uint64_t seed = 0;
   double seconds = 0;
+  // Path-reach counters of this run (coverage.h names) and checks skipped because the adapter
+  // lacks an optional entry (times skipped). A run that ends without a failure but never reached
+  // a path the configuration requires is Failed with `failure` naming the paths.
+  std::map<std::string, uint64_t> reached;
+  std::map<std::string, uint64_t> skipped;
 };
 
 struct ConformanceResult {
