@@ -35,9 +35,13 @@ int usage() {
 
 struct MutantScope {
   explicit MutantScope(const std::string& name) {
-    ok = kniommu_builtin_adapter()->select_mutant(name.c_str()) == rcOk;
+    const auto* a = kniommu_builtin_adapter();
+    ok = name.empty() || (a->select_mutant != nullptr && a->select_mutant(name.c_str()) == rcOk);
   }
-  ~MutantScope() { kniommu_builtin_adapter()->select_mutant(""); }
+  ~MutantScope() {
+    const auto* a = kniommu_builtin_adapter();
+    if (a->select_mutant != nullptr) a->select_mutant("");
+  }
   MutantScope(const MutantScope&) = delete;
   MutantScope& operator=(const MutantScope&) = delete;
   bool ok = false;
