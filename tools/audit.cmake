@@ -33,6 +33,8 @@ target_link_libraries(kniommu_audit_lib PUBLIC kniommu_snapshot_format PRIVATE k
 
 add_executable(kniommu-audit ${_audit}/cli/main.cpp)
 target_link_libraries(kniommu-audit PRIVATE kniommu_audit_lib kniommu_warnings)
+# impl/common/input_file.h: opening the user's file safely (header only).
+target_include_directories(kniommu-audit PRIVATE ${PROJECT_SOURCE_DIR}/impl)
 
 kniommu_gtest(audit_tests LABEL unit
   SOURCES ${_audit}/tests/ranges_tests.cpp ${_audit}/tests/analysis_tests.cpp

@@ -9,10 +9,13 @@ set(_conform ${CMAKE_CURRENT_SOURCE_DIR}/conform)
 # Shared with the main-job driver (tools/main): progress bar, result report, JUnit, adapter loading.
 add_library(kniommu_conform_cli STATIC
   ${_conform}/adapter_loader.cpp
+  ${_conform}/coverage_table.cpp
   ${_conform}/junit.cpp
+  ${_conform}/merge.cpp
   ${_conform}/options.cpp
   ${_conform}/progress_bar.cpp
-  ${_conform}/report.cpp)
+  ${_conform}/report.cpp
+  ${_conform}/run_json.cpp)
 target_include_directories(kniommu_conform_cli PUBLIC ${_conform})
 target_link_libraries(kniommu_conform_cli PUBLIC kniommu_conformance ${CMAKE_DL_LIBS} PRIVATE kniommu_warnings)
 

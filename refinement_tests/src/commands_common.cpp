@@ -1,6 +1,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "coverage.h"
 #include "refinement_check.h"
 
 namespace kniommu::conformance {
@@ -13,6 +14,7 @@ std::string hex(uint64_t v) {
 
 void assert_refines(const Sut& sut, const char* after) {
   const std::vector<std::string> problems = check_refinement(sut);
+  coverage::after_command(sut, after);
   if (problems.empty()) return;
   std::string msg = std::string("refinement broken after ") + after + ":";
   for (const std::string& p : problems) msg += "\n  " + p;
@@ -48,6 +50,7 @@ void ApiCommand::run(const model::State&, Sut& sut) const {
   const model::Result m = step(sut.model, impl.iova, oom);
   std::ostringstream name;
   show(name);
+  coverage::call(name.str(), impl.rc);
   if (m.illegal_choice)
     RC_FAIL(name.str() + ": the implementation chose an illegal IOVA " + hex(impl.iova));
   if (impl.rc != m.rc)

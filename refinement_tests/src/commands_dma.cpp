@@ -10,6 +10,7 @@
 
 #include "arg_bias.h"
 #include "commands.h"
+#include "coverage.h"
 #include "kniommu/adapter.h"  // includes kniommu/dma.h without the pedantic warning
 
 namespace kniommu::conformance {
@@ -184,6 +185,7 @@ class DeviceDma final : public Cmd {
     uint8_t fault = 0;
     const Retcode rc = sut.api().device_dma(sut.session(), p_.bdf, iova, data.data(), len,
                                             p_.write ? 1 : 0, &fault);
+    coverage::dma(rc, p_.write, fault);
     if (!known) {
       if (rc != rcDeviceNotFound)
         RC_FAIL(name + ": unknown BDF must give rcDeviceNotFound, got " + KnRetcodeName(rc));

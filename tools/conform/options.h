@@ -14,6 +14,7 @@ struct CliOptions {
   conformance::ConformanceOptions run;
   std::string adapter;  // empty: the built-in implementation
   std::string junit;    // JUnit XML output file
+  std::string coverage_out;  // JSON of the whole run (coverage, outcomes, slowest cases)
   ProgressMode progress = ProgressMode::kAuto;
   bool list_configs = false;
 };

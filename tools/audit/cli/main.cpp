@@ -6,9 +6,11 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <span>
 #include <string>
 
 #include "analysis/analysis.h"
+#include "common/input_file.h"
 #include "render/outputs.h"
 #include "render/render.h"
 #include "snapshot/reader.h"
@@ -23,6 +25,9 @@ constexpr const char* kUsage =
     "  --all DIR                write DIR/audit.{txt,json,dot,svg}\n"
     "  --haw BITS               host address width for reserved-bit checks (default CAP.MGAW+1)\n"
     "exit status: 0 no violations, 1 violations found, 2 error\n";
+
+// A snapshot holds registers and table pages: 1 GiB is 262144 table pages, far beyond any system.
+constexpr std::uint64_t kMaxSnapshotBytes = std::uint64_t{1} << 30;
 
 struct Args {
   std::string snapshot;
@@ -80,7 +85,15 @@ int main(int argc, char** argv) {
     std::cerr << kUsage;
     return 2;
   }
-  const auto read = snapshot::read_snapshot_file(args.snapshot);
+  // Only a regular file is read (a FIFO, directory or device is refused without blocking), and
+  // only up to kMaxSnapshotBytes (a huge or sparse file is refused by its size).
+  std::string bytes, open_error;
+  if (!read_input_file(args.snapshot, kMaxSnapshotBytes, bytes, open_error)) {
+    std::cerr << "kniommu-audit: " << open_error << "\n";
+    return 2;
+  }
+  const auto read = snapshot::read_snapshot(std::span<const std::uint8_t>(
+      reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
   if (!read.snapshot) {
     std::cerr << "kniommu-audit: " << args.snapshot
               << ": invalid snapshot: " << read.error.to_string() << "\n";
