@@ -33,6 +33,21 @@ if(TARGET kniommu_example_adapter)
   kniommu_test(conform.broken_adapter_caught LABEL refinement TIMEOUT 600
     COMMAND ${_conform}/tests/expect_counterexample.sh $<TARGET_FILE:kniommu-conform>
             $<TARGET_FILE:kniommu_broken_adapter> ${CMAKE_CURRENT_BINARY_DIR}/conform_broken)
+  # Crash isolation (issue 15): adapters that segfault, abort or hang in a case.
+  foreach(mode segv abort hang)
+    string(TOUPPER ${mode} _mode)
+    add_library(kniommu_crash_${mode}_adapter SHARED ${_conform}/tests/crashing_adapter.cpp)
+    target_compile_definitions(kniommu_crash_${mode}_adapter PRIVATE
+      KNIOMMU_EXAMPLE_ADAPTER="$<TARGET_FILE:kniommu_example_adapter>"
+      KNIOMMU_CRASH_MODE=KNIOMMU_CRASH_${_mode})
+    target_link_libraries(kniommu_crash_${mode}_adapter PRIVATE kniommu_adapter_abi ${CMAKE_DL_LIBS} kniommu_warnings)
+    add_dependencies(kniommu_crash_${mode}_adapter kniommu_example_adapter)
+    kniommu_test(conform.crash_isolated.${mode} LABEL refinement TIMEOUT 400
+      COMMAND ${_conform}/tests/expect_crash.sh $<TARGET_FILE:kniommu-conform>
+              $<TARGET_FILE:kniommu_crash_${mode}_adapter> ${mode}
+              ${CMAKE_CURRENT_BINARY_DIR}/conform_crash_${mode})
+  endforeach()
+
   # The example adapter, loaded through dlopen like a third party's, conforms.
   kniommu_test(conform.example_adapter_conforms LABEL refinement TIMEOUT 600
     COMMAND kniommu-conform --adapter $<TARGET_FILE:kniommu_example_adapter> --config l4_sp,l3_nosp
