@@ -48,6 +48,12 @@ if(TARGET kniommu_example_adapter)
               ${CMAKE_CURRENT_BINARY_DIR}/conform_crash_${mode})
   endforeach()
 
+  # Bad input to kniommu-audit, kniommu-conform --replay and kniommu-conform merge: exit 2.
+  kniommu_test(conform.bad_input LABEL unit TIMEOUT 600
+    COMMAND ${_conform}/tests/bad_input_test.sh $<TARGET_FILE:kniommu-audit>
+            $<TARGET_FILE:kniommu-conform> $<TARGET_FILE:kniommu_broken_adapter>
+            ${CMAKE_CURRENT_BINARY_DIR}/conform_bad_input)
+
   # The example adapter, loaded through dlopen like a third party's, conforms.
   kniommu_test(conform.example_adapter_conforms LABEL refinement TIMEOUT 600
     COMMAND kniommu-conform --adapter $<TARGET_FILE:kniommu_example_adapter> --config l4_sp,l3_nosp

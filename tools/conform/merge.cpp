@@ -302,9 +302,11 @@ void print_merged(std::FILE* out, const Merged& m) {
   print_coverage(out, m.result.outcomes);
   std::string missing;
   for (unsigned i : m.missing_shards) missing += " " + std::to_string(i);
-  if (!missing.empty())
+  if (!missing.empty()) {  // no verdict on part of a run
     std::fprintf(out, "\nINCOMPLETE: shard(s)%s of %u missing\n", missing.c_str(),
                  m.files.front().shard_count);
+    return;
+  }
   std::fprintf(out, "%s\n", m.result.passed ? "MERGED: CONFORMS" : "MERGED: DOES NOT CONFORM");
 }
 
@@ -344,7 +346,11 @@ int merge_main(int argc, char** argv) {
     std::fprintf(stderr, "kniommu-conform merge: cannot write %s\n", junit_out.c_str());
     return 2;
   }
-  if (!merged->missing_shards.empty()) return 2;
+  if (!merged->missing_shards.empty()) {
+    std::fprintf(stderr, "kniommu-conform merge: %zu of %u shards missing; no verdict\n",
+                 merged->missing_shards.size(), merged->files.front().shard_count);
+    return 2;
+  }
   return merged->result.passed ? 0 : 1;
 }
 
