@@ -54,6 +54,11 @@ if(TARGET kniommu_example_adapter)
             $<TARGET_FILE:kniommu-conform> $<TARGET_FILE:kniommu_broken_adapter>
             ${CMAKE_CURRENT_BINARY_DIR}/conform_bad_input)
 
+  # Shards and their union (kniommu-conform merge), failures with replay files, --require-coverage.
+  kniommu_test(conform.merge_shards LABEL refinement TIMEOUT 600
+    COMMAND ${_conform}/tests/merge_test.sh $<TARGET_FILE:kniommu-conform>
+            $<TARGET_FILE:kniommu_broken_adapter> ${CMAKE_CURRENT_BINARY_DIR}/conform_merge)
+
   # The example adapter, loaded through dlopen like a third party's, conforms.
   kniommu_test(conform.example_adapter_conforms LABEL refinement TIMEOUT 600
     COMMAND kniommu-conform --adapter $<TARGET_FILE:kniommu_example_adapter> --config l4_sp,l3_nosp

@@ -158,7 +158,8 @@ void run_case(RunState& st) {
       RC_DISCARD(rep.message);
     default:
       st.shrinking = true;
-      RC_FAIL(rep.message);
+      // The child's message as it is (RC_FAIL would prefix this file and line).
+      throw rc::detail::CaseResult(rc::detail::CaseResult::Type::Failure, rep.message);
   }
 }
 
