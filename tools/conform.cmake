@@ -12,6 +12,7 @@ add_library(kniommu_conform_cli STATIC
   ${_conform}/coverage_table.cpp
   ${_conform}/junit.cpp
   ${_conform}/merge.cpp
+  ${_conform}/merge_input.cpp
   ${_conform}/options.cpp
   ${_conform}/progress_bar.cpp
   ${_conform}/report.cpp
@@ -64,6 +65,11 @@ if(TARGET kniommu_example_adapter)
     COMMAND kniommu-conform --adapter $<TARGET_FILE:kniommu_example_adapter> --config l4_sp,l3_nosp
             --seed 5 --cases 40 --no-progress)
 endif()
+
+# The merge reader under libFuzzer (clang++), seeded with a real shard's JSON and JUnit.
+kniommu_test(merge_fuzz LABEL unit TIMEOUT 300
+  COMMAND ${PROJECT_SOURCE_DIR}/tools/audit/fuzz/run_fuzz_merge.sh $<TARGET_FILE:kniommu-conform>
+          ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/merge_fuzz ${KNIOMMU_FUZZ_SECONDS})
 
 kniommu_gtest(conform_cli_tests LABEL unit
   SOURCES ${_conform}/tests/cli_tests.cpp

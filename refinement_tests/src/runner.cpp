@@ -290,20 +290,6 @@ uint64_t effective_seed(const ConformanceOptions& options) {
   return options.seed != 0 ? options.seed : quiet_configuration().testParams.seed;
 }
 
-const char* status_name(ConfigOutcome::Status s) {
-  switch (s) {
-    case ConfigOutcome::Status::Passed:
-      return "passed";
-    case ConfigOutcome::Status::Failed:
-      return "FAILED";
-    case ConfigOutcome::Status::Unsupported:
-      return "unsupported";
-    case ConfigOutcome::Status::Error:
-      return "ERROR";
-  }
-  return "?";
-}
-
 ConformanceResult run_conformance(const KnAdapterV1& api, const ConformanceOptions& options) {
   ConformanceResult result;
   if (api.abi_version != KN_ADAPTER_ABI_VERSION || api.struct_size < sizeof(KnAdapterV1)) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kniommu/conformance.h"
+#include "merge_input.h"
 
 namespace kniommu::conform {
 
@@ -18,16 +19,6 @@ struct ShardOutcome {
   std::string shard;  // "I/N"
   std::string file;
 };
-
-struct ShardFile {
-  std::string path;
-  uint64_t seed = 0;
-  unsigned shard_index = 0, shard_count = 1;
-  std::vector<conformance::ConfigOutcome> configs;
-};
-
-// Reads one shard result (JSON or JUnit XML, told apart by content); nullopt with `error`.
-std::optional<ShardFile> read_shard_file(const std::string& path, std::string& error);
 
 struct Merged {
   std::vector<ShardFile> files;

@@ -112,7 +112,20 @@ struct ConformanceResult {
   std::vector<ConfigOutcome> outcomes;
 };
 
-const char* status_name(ConfigOutcome::Status s);
+// "passed", "FAILED", "unsupported", "ERROR" (inline: the merge reader uses it without the suite).
+inline const char* status_name(ConfigOutcome::Status s) {
+  switch (s) {
+    case ConfigOutcome::Status::Passed:
+      return "passed";
+    case ConfigOutcome::Status::Failed:
+      return "FAILED";
+    case ConfigOutcome::Status::Unsupported:
+      return "unsupported";
+    case ConfigOutcome::Status::Error:
+      return "ERROR";
+  }
+  return "?";
+}
 
 // A replay file (--replay-out / --replay, docs/reproducing.md): what case it records, for whom.
 struct ReplayFile {
