@@ -72,7 +72,7 @@ kniommu_test(merge_fuzz LABEL unit TIMEOUT 300
           ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/merge_fuzz ${KNIOMMU_FUZZ_SECONDS})
 
 kniommu_gtest(conform_cli_tests LABEL unit
-  SOURCES ${_conform}/tests/cli_tests.cpp
+  SOURCES ${_conform}/tests/cli_tests.cpp ${_conform}/tests/run_files_tests.cpp
   LIBS kniommu_conform_cli)
 # A loadable library that is not an adapter, for the loader's error path.
 add_library(conform_not_an_adapter SHARED ${_conform}/tests/not_an_adapter.cpp)

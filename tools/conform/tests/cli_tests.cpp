@@ -25,7 +25,9 @@ TEST(ConformOptions, ParsesEveryOption) {
                         "--shard",      "2/5",   "--time-budget", "1.5",
                         "--junit",      "j.xml", "--replay-out",  "r.txt",
                         "--mutant",     "m",     "--no-shrink",   "--no-progress",
-                        "--adapter",    "x.so"},
+                        "--adapter",    "x.so",  "--coverage-out",  "c.json",
+                        "--require-coverage",    "--case-timeout", "2.5",
+                        "--no-isolate"},
                        error);
   ASSERT_TRUE(o) << error;
   EXPECT_EQ(o->run.seed, 42u);
@@ -41,6 +43,10 @@ TEST(ConformOptions, ParsesEveryOption) {
   EXPECT_FALSE(o->run.shrink);
   EXPECT_EQ(o->progress, ProgressMode::kOff);
   EXPECT_EQ(o->adapter, "x.so");
+  EXPECT_EQ(o->coverage_out, "c.json");
+  EXPECT_TRUE(o->run.require_coverage);
+  EXPECT_EQ(o->run.case_timeout, std::chrono::milliseconds(2500));
+  EXPECT_FALSE(o->run.isolate);
 }
 
 TEST(ConformOptions, RejectsBadValues) {
@@ -48,6 +54,7 @@ TEST(ConformOptions, RejectsBadValues) {
       {"--shard", "5/5"}, {"--shard", "1"}, {"--shard", "0/0"},   {"--cases", "0"},
       {"--cases", "-3"},  {"--seed", "x"},  {"--config", "nope"}, {"--time-budget", "-1"},
       {"--frobnicate"},   {"--junit"},      {"--shard", "1/4"},  // a shard without --seed
+      {"--case-timeout", "0"}, {"--case-timeout", ""}, {"--coverage-out"},
   };
   for (const auto& args : bad) {
     std::string error;
