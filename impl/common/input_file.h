@@ -24,6 +24,31 @@ inline const char* file_kind(mode_t mode) {
   return "not a regular file";
 }
 
+// Whether `path` names an existing regular file, checked without blocking (for paths handed to
+// another reader, e.g. dlopen); false with `error` ("PATH: why").
+inline bool is_regular_input(const std::string& path, std::string& error) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    error = path + ": cannot open: " + std::strerror(errno);
+    return false;
+  }
+  struct stat st {};
+  const bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  if (!ok) error = path + ": is " + file_kind(st.st_mode) + ", expected a regular file";
+  ::close(fd);
+  return ok;
+}
+
+// Whether a tool may write its output to `path`: absent, or a regular file (never a directory,
+// FIFO or device, which would fail or block); false with `error`.
+inline bool is_writable_output(const std::string& path, std::string& error) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return true;  // created by the writer
+  if (S_ISREG(st.st_mode)) return true;
+  error = path + ": is " + std::string(file_kind(st.st_mode)) + ", not a file to write";
+  return false;
+}
+
 // Reads all of `path` into `out`; false with `error` ("PATH: why") when it cannot or must not.
 inline bool read_input_file(const std::string& path, std::uint64_t max_bytes, std::string& out,
                             std::string& error) {

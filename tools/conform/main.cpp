@@ -5,6 +5,7 @@
 #include <string>
 
 #include "adapter_loader.h"
+#include "common/input_file.h"
 #include "coverage_table.h"
 #include "junit.h"
 #include "kniommu/builtin_adapter.h"
@@ -57,6 +58,12 @@ int main(int argc, char** argv) {
   if (!options) {
     std::fprintf(stderr, "kniommu-conform: %s\n\n%s", error.c_str(), conform::kUsage);
     return 2;
+  }
+  for (const std::string* out : {&options->junit, &options->coverage_out, &options->run.replay_out}) {
+    if (!out->empty() && !is_writable_output(*out, error)) {  // refused before the run, not after
+      std::fprintf(stderr, "kniommu-conform: %s\n", error.c_str());
+      return 2;
+    }
   }
   if (!conformance::rc_params_valid(error)) {
     std::fprintf(stderr, "kniommu-conform: %s\n", error.c_str());

@@ -85,6 +85,13 @@ int main(int argc, char** argv) {
     std::cerr << kUsage;
     return 2;
   }
+  for (const std::string* out : {&args.output, &args.svg}) {
+    std::string why;
+    if (!out->empty() && !is_writable_output(*out, why)) {  // a FIFO would block the writer
+      std::cerr << "kniommu-audit: " << why << "\n";
+      return 2;
+    }
+  }
   // Only a regular file is read (a FIFO, directory or device is refused without blocking), and
   // only up to kMaxSnapshotBytes (a huge or sparse file is refused by its size).
   std::string bytes, open_error;

@@ -49,6 +49,13 @@ for tool in audit replay merge; do
     expect2 "$tool unreadable" "cannot open: Permission denied" "${run[@]}" "$work/unreadable"
   fi
 done
+expect2 "adapter directory" "cannot load adapter .*is a directory" "$conform" --adapter "$work/dir"
+expect2 "adapter FIFO" "cannot load adapter .*is a FIFO" "$conform" --adapter "$work/fifo"
+expect2 "adapter text file" "cannot load adapter" "$conform" --adapter "$work/passwd"
+expect2 "JUnit into a FIFO" "is a FIFO, not a file to write" "$conform" --junit "$work/fifo" --cases 1
+expect2 "JSON into a directory" "is a directory, not a file to write" "$conform" --coverage-out "$work/dir" --cases 1
+expect2 "audit output into a FIFO" "is a FIFO, not a file to write" "$audit" -o "$work/fifo" "$work/passwd"
+expect2 "audit SVG into a directory" "is a directory, not a file to write" "$audit" --svg "$work/dir" "$work/passwd"
 expect2 "audit sparse" "invalid snapshot: byte 0: .*bad magic" "$audit" "$work/sparse"
 expect2 "audit foreign" "bad magic" "$audit" "$work/passwd"
 expect2 "replay sparse" "not a kniommu replay file" "$conform" --replay "$work/sparse"
