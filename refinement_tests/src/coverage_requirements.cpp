@@ -92,8 +92,14 @@ std::vector<Requirement> requirements(const HwConfig& cfg) {
   leaf("1G", (cfg.sim.sllps & kSllps1G) != 0, "CAP.SLLPS does not advertise 1 GiB pages");
 
   for (const char* k : {"inv:context:global", "inv:context:device", "inv:iotlb:global",
-                        "inv:iotlb:domain", "inv:iotlb:page:am=0", "inv:wait"})
+                        "inv:iotlb:domain", "inv:wait"})
     out.push_back({k, off});
+  // Page-selective invalidation with every address mask up to MAMV, as far as a 2 MiB block
+  // (AM=9): larger masks need grants of that size straddling alignment boundaries; they are
+  // counted when they occur but not required.
+  constexpr uint32_t kLargestRequiredAm = 9;
+  for (uint32_t am = 0; am <= std::min(cfg.sim.mamv, kLargestRequiredAm); ++am)
+    out.push_back({"inv:iotlb:page:am=" + std::to_string(am), off});
 
   const std::string no_cm =
       !on ? off
