@@ -43,7 +43,7 @@ if(TARGET kniommu_example_adapter)
       KNIOMMU_CRASH_MODE=KNIOMMU_CRASH_${_mode})
     target_link_libraries(kniommu_crash_${mode}_adapter PRIVATE kniommu_adapter_abi ${CMAKE_DL_LIBS} kniommu_warnings)
     add_dependencies(kniommu_crash_${mode}_adapter kniommu_example_adapter)
-    kniommu_test(conform.crash_isolated.${mode} LABEL refinement TIMEOUT 400
+    kniommu_test(conform.crash_isolated.${mode} LABEL refinement TIMEOUT 900
       COMMAND ${_conform}/tests/expect_crash.sh $<TARGET_FILE:kniommu-conform>
               $<TARGET_FILE:kniommu_crash_${mode}_adapter> ${mode}
               ${CMAKE_CURRENT_BINARY_DIR}/conform_crash_${mode})

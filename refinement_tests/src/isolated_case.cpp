@@ -82,26 +82,63 @@ class ChildGuard {
   explicit ChildGuard(pid_t pid) : pid_(pid) {}
   ~ChildGuard() {
     if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
+    kill_now();
     int status = 0;
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
   }
-  // Waits for the exit; returns the wait status.
+  // Waits for the exit, then ends what is left of its process group (a group id is never
+  // reused while members exist, so this cannot hit another group); returns the wait status.
   int reap() {
     int status = 0;
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
+    ::kill(-pid_, SIGKILL);
     pid_ = -1;
     return status;
   }
-  void kill_now() { ::kill(pid_, SIGKILL); }
+  // The child and its process group (what it started and did not end itself).
+  void kill_now() {
+    ::kill(-pid_, SIGKILL);
+    ::kill(pid_, SIGKILL);
+  }
   ChildGuard(const ChildGuard&) = delete;
   ChildGuard& operator=(const ChildGuard&) = delete;
 
  private:
   pid_t pid_;
 };
+
+// The child running now: a runner interrupted (Ctrl-C, SIGTERM from a scheduler) ends it first,
+// since a child in its own process group does not get the terminal's signals.
+volatile sig_atomic_t g_running_child = 0;
+
+void end_child_and_reraise(int sig) {
+  const pid_t child = g_running_child;
+  if (child > 0) {
+    ::kill(-child, SIGKILL);
+    ::kill(child, SIGKILL);
+  }
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+// Installs the handler for signals whose action is still the default (a host program's own
+// handlers are left alone).
+void install_interrupt_handlers() {
+  static const bool installed = [] {
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP}) {
+      struct sigaction old {};
+      if (::sigaction(sig, nullptr, &old) != 0 || old.sa_handler != SIG_DFL) continue;
+      struct sigaction sa {};
+      sa.sa_handler = end_child_and_reraise;
+      sigemptyset(&sa.sa_mask);
+      ::sigaction(sig, &sa, nullptr);
+    }
+    return true;
+  }();
+  (void)installed;
+}
 
 // Shared with children, so a report of a crashed case can say how many commands completed.
 volatile uint64_t* shared_progress() {
@@ -118,6 +155,7 @@ volatile uint64_t* shared_progress() {
 CaseReport run_case_isolated(const std::function<CaseReport()>& body, bool isolate,
                              std::chrono::milliseconds timeout) {
   if (!isolate) return body();
+  install_interrupt_handlers();
   volatile uint64_t* progress = shared_progress();
   if (progress != nullptr) *progress = 0;
   coverage::set_progress_counter(progress);
@@ -131,6 +169,10 @@ CaseReport run_case_isolated(const std::function<CaseReport()>& body, bool isola
   std::fflush(nullptr);  // nothing buffered may be written twice
   const pid_t pid = ::fork();
   if (pid == 0) {
+    // Its own process group, so a timeout also ends what the case started (e.g. an emulator
+    // process of an adapter): the parent kills the group whose id is the child's PID.
+    ::setpgid(0, 0);
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, SIG_DFL);
     ::close(fds[0]);
     child_main(fds[1], body);
   }
@@ -142,6 +184,8 @@ CaseReport run_case_isolated(const std::function<CaseReport()>& body, bool isola
     r.message = std::string("cannot fork the child case: ") + std::strerror(errno);
     return r;
   }
+  ::setpgid(pid, pid);  // also from the parent: no race with a kill of the group
+  g_running_child = pid;
   ChildGuard child(pid);
   std::string wire;
   bool timed_out = false;
@@ -165,6 +209,7 @@ CaseReport run_case_isolated(const std::function<CaseReport()>& body, bool isola
   ::close(fds[0]);
   if (timed_out) child.kill_now();
   const int status = child.reap();
+  g_running_child = 0;
   const uint64_t done = progress != nullptr ? *progress : 0;
   if (timed_out) {
     r.kind = CaseReport::Kind::TimedOut;

@@ -81,6 +81,7 @@ struct RunState {
   int cases_run = 0;
   int cases_total = 0;
   uint64_t commands = 0;
+  std::string last_failure;  // of the last failing run (shrink steps included)
   coverage::Counts counts;
   std::vector<SlowCase> slowest;
   Clock::time_point start;
@@ -158,6 +159,7 @@ void run_case(RunState& st) {
       RC_DISCARD(rep.message);
     default:
       st.shrinking = true;
+      st.last_failure = rep.message;
       // The child's message as it is (RC_FAIL would prefix this file and line).
       throw rc::detail::CaseResult(rc::detail::CaseResult::Type::Failure, rep.message);
   }
@@ -223,6 +225,12 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
   if (result.match(failure)) {
     out.status = ConfigOutcome::Status::Failed;
     out.failure = failure.description;
+    // RapidCheck runs the shrunk case once more to show it; a crash or hang that does not recur
+    // then (a flaky failure, a time limit hit under load) would be reported as "no exceptions
+    // thrown": report the last failure seen instead, marked.
+    if (failure.description.find("no exceptions thrown") != std::string::npos &&
+        !st.last_failure.empty())
+      out.failure = st.last_failure + "\n(flaky: the shrunk case passed when run once more)";
     std::ostringstream ce;
     for (const auto& [type, value] : failure.counterExample) ce << value << "\n";
     out.counterexample = ce.str();
