@@ -18,10 +18,10 @@ add_library(kniommu_conform_cli STATIC
   ${_conform}/report.cpp
   ${_conform}/run_json.cpp)
 target_include_directories(kniommu_conform_cli PUBLIC ${_conform})
-target_link_libraries(kniommu_conform_cli PUBLIC kniommu_conformance ${CMAKE_DL_LIBS} PRIVATE kniommu_warnings)
+target_link_libraries(kniommu_conform_cli PUBLIC kniommu_conformance ${CMAKE_DL_LIBS} PRIVATE kniommu_tool_io kniommu_warnings)
 
 add_executable(kniommu-conform ${_conform}/main.cpp)
-target_link_libraries(kniommu-conform PRIVATE kniommu_conform_cli kniommu_builtin_adapter kniommu_warnings)
+target_link_libraries(kniommu-conform PRIVATE kniommu_conform_cli kniommu_builtin_adapter kniommu_tool_io kniommu_warnings)
 
 if(TARGET kniommu_example_adapter)
   # A broken adapter (the example adapter with an isolation bug injected) must be caught.

@@ -129,7 +129,7 @@ Retcode System::map_grant_locked(Domain& d, Buffer& b, std::uint64_t iova) {
     if (i > 0) {
       auto pending = d.table->new_pending();
       d.table->unmap(iova, i * block_bytes, *pending);
-      driver_->flush_range(d.did, iova, i * b.block_pages(), pending->tables_freed());
+      driver_->flush_range(d.did, pending->record());
       pending->release();
     }
     return rc;

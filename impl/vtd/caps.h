@@ -1,5 +1,5 @@
 // CAP/ECAP register wrappers and the decisions derived from them (table depth, superpage sizes,
-// domain-ID space). vtd.md §1.5–1.7 and §3 items 12–13.
+// domain-ID space). VT-d spec §10.4.2–§10.4.3; Xen XSA-390 and 474fc7d3c6.
 #pragma once
 
 #include "vtd/formats.h"

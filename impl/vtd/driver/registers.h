@@ -1,6 +1,6 @@
 // Register offsets and command/status bits of one VT-d remapping unit (legacy mode), as the driver
 // uses them, plus the decoded capabilities the driver's policies depend on.
-// Source: ../shared/reference/vtd.md §1.1, §1.6, §1.7.
+// Source: VT-d spec §10.4.2–§10.4.5.
 #pragma once
 
 #include <cstdint>
@@ -22,16 +22,23 @@ inline constexpr std::uint32_t kIqt = kRegIqt;
 inline constexpr std::uint32_t kIqa = kRegIqa;
 }  // namespace reg
 
-// GCMD / GSTS share bit positions (GSTS mirrors the commands).
+// GCMD command bits, from the layout; GSTS mirrors each at the same position (checked below).
 namespace gcmd {
-inline constexpr std::uint32_t kTe = 1u << 31;
-inline constexpr std::uint32_t kSrtp = 1u << 30;
-inline constexpr std::uint32_t kWbf = 1u << 27;
-inline constexpr std::uint32_t kQie = 1u << 26;
+inline constexpr std::uint32_t bit(std::uint64_t mask) { return static_cast<std::uint32_t>(mask); }
+inline constexpr std::uint32_t kTe = bit(layout::mask_of(kGcmdReg, KNIOMMU_F("TE")));
+inline constexpr std::uint32_t kSrtp = bit(layout::mask_of(kGcmdReg, KNIOMMU_F("SRTP")));
+inline constexpr std::uint32_t kWbf = bit(layout::mask_of(kGcmdReg, KNIOMMU_F("WBF")));
+inline constexpr std::uint32_t kQie = bit(layout::mask_of(kGcmdReg, KNIOMMU_F("QIE")));
+static_assert(kTe == layout::mask_of(kGstsReg, KNIOMMU_F("TES")) &&
+                  kSrtp == layout::mask_of(kGstsReg, KNIOMMU_F("RTPS")) &&
+                  kWbf == layout::mask_of(kGstsReg, KNIOMMU_F("WBFS")) &&
+                  kQie == layout::mask_of(kGstsReg, KNIOMMU_F("QIES")),
+              "GSTS mirrors the GCMD commands the driver waits for");
 }  // namespace gcmd
 
 namespace fsts {
-inline constexpr std::uint32_t kIqe = 1u << 4;
+inline constexpr std::uint32_t kIqe =
+    static_cast<std::uint32_t>(layout::mask_of(kFstsReg, KNIOMMU_F("IQE")));
 }
 
 // What the driver needs from CAP/ECAP, decoded once at init.

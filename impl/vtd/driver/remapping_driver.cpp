@@ -5,7 +5,6 @@
 
 #include "common/mutation.h"
 #include "vtd/driver/descriptors.h"
-#include "vtd/driver/invalidation_policy.h"
 
 namespace kniommu::vtd::driver {
 
@@ -87,16 +86,15 @@ void RemappingDriver::detach(std::uint16_t sid, std::uint16_t old_did, bool flus
   queue_.submit_and_wait(descs);
 }
 
-QiDescriptor RemappingDriver::range_desc(std::uint16_t tag, std::uint64_t iova, std::uint64_t pages,
-                                         bool ih) const {
-  const RangeFlush plan = plan_range_flush(caps_, iova, pages);
-  if (plan.domain_selective) return desc::iotlb_domain(tag, caps_.drain_reads, caps_.drain_writes);
-  return desc::iotlb_page(tag, plan.addr, plan.am, ih, caps_.drain_reads, caps_.drain_writes);
+QiDescriptor RemappingDriver::iotlb_desc_for(std::uint16_t tag,
+                                             const PendingInvalidation& record) const {
+  const IotlbInvalidation inv = iotlb_invalidation_for(record, caps_.psi, caps_.mamv);
+  return desc::words(iotlb_desc(tag, inv, caps_.drain_reads, caps_.drain_writes));
 }
 
-void RemappingDriver::flush_range(std::uint16_t did, std::uint64_t iova, std::uint64_t pages,
-                                  bool tables_freed) {
-  const QiDescriptor d = range_desc(revocation_did(did), iova, pages, !tables_freed);
+void RemappingDriver::flush_range(std::uint16_t did, const PendingInvalidation& unmapped) {
+  if (unmapped.empty()) return;
+  const QiDescriptor d = iotlb_desc_for(revocation_did(did), unmapped);
   queue_.submit_and_wait(std::span<const QiDescriptor>(&d, 1));
 }
 
@@ -108,7 +106,10 @@ void RemappingDriver::flush_new_range(std::uint16_t did, std::uint64_t iova, std
   // The real DID: IOTLB entries are tagged with the DID of the present context entry
   // (Xen c5c84e9766 removed a wrong DID-0 substitution here). IH = 0: not-present entries may be
   // cached at any level under CM.
-  const QiDescriptor d = range_desc(did, iova, pages, false);
+  PendingInvalidation added;
+  added.add_range(iova, iova + pages * kPageSize - 1);
+  added.mark_non_leaf();
+  const QiDescriptor d = iotlb_desc_for(did, added);
   queue_.submit_and_wait(std::span<const QiDescriptor>(&d, 1));
 }
 

@@ -10,10 +10,7 @@
 namespace kniommu::audit {
 namespace {
 
-template <class Layout, class Name>
-constexpr std::uint64_t mask_of(Layout, Name name) {
-  return decltype(Layout::field(name))::mask;
-}
+using vtd::layout::mask_of;  // the one field-mask helper, shared with the emulator
 
 constexpr std::uint64_t kCtpMask = mask_of(vtd::kRootEntry, BOOST_HANA_STRING("CTP"));
 constexpr std::uint64_t kSlptptrMask = mask_of(vtd::kContextEntry, BOOST_HANA_STRING("SLPTPTR"));
