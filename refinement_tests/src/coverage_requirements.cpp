@@ -42,8 +42,7 @@ std::string retcode_unreachable(const HwConfig& cfg, const std::string& call,
 const std::vector<DocumentedCall>& documented_retcodes() {
   static const std::vector<DocumentedCall> table = [] {
     std::vector<DocumentedCall> t = {
-        {"KnIommuAttachDevice",
-         {kOk, "rcDeviceNotFound", "rcAlreadyExists", "rcBusy", kOom}},
+        {"KnIommuAttachDevice", {kOk, "rcDeviceNotFound", "rcAlreadyExists", "rcBusy", kOom}},
         {"KnIommuDetachDevice", {kOk, "rcDeviceNotFound", "rcResourceNotFound"}},
         {"KnIommuCreateDomain", {kInval, kOom, kOk}},
         {"KnIommuAttachDeviceToDomain",
@@ -106,8 +105,9 @@ std::vector<Requirement> requirements(const HwConfig& cfg) {
       : cfg.sim.caching_mode == 0
           ? "CAP.CM=0: not-present entries are never cached, granting needs no invalidation"
           : "";
-  for (const char* k : {"cm1:KnIommuAttachDevice:context", "cm1:KnIommuAttachDeviceToDomain:context",
-                        "cm1:KnIoDmaBegin:iotlb", "cm1:KnIoDmaBeginEx:iotlb"})
+  for (const char* k :
+       {"cm1:KnIommuAttachDevice:context", "cm1:KnIommuAttachDeviceToDomain:context",
+        "cm1:KnIoDmaBegin:iotlb", "cm1:KnIoDmaBeginEx:iotlb"})
     out.push_back({k, no_cm});
 
   out.push_back({"exit:live-objects", ""});

@@ -104,9 +104,9 @@ CaseReport execute_case(const RunState& st, const model::State& init, const Comm
       r.commands = commands.size();
     }
   } catch (const rc::detail::CaseResult& c) {
-    r.kind = c.type == rc::detail::CaseResult::Type::Discard ? CaseReport::Kind::Discarded
+    r.kind = c.type == rc::detail::CaseResult::Type::Discard   ? CaseReport::Kind::Discarded
              : c.type == rc::detail::CaseResult::Type::Success ? CaseReport::Kind::Passed
-                                                                : CaseReport::Kind::Failed;
+                                                               : CaseReport::Kind::Failed;
     r.message = c.description;
   } catch (const std::exception& e) {
     r.kind = CaseReport::Kind::Failed;
@@ -146,9 +146,9 @@ void run_case(RunState& st) {
   if (!st.shrinking) {  // shrink steps re-run a case: they add no evidence
     coverage::add(st.counts, rep.counts);
     st.commands += rep.commands;
-    keep_slowest(st.slowest,
-                 SlowCase{index, std::chrono::duration<double>(Clock::now() - t0).count(),
-                          rep.commands});
+    keep_slowest(
+        st.slowest,
+        SlowCase{index, std::chrono::duration<double>(Clock::now() - t0).count(), rep.commands});
     if (st.options->progress && index >= 0)
       st.options->progress(Progress{st.config->name, st.cases_run, st.cases_total, st.commands});
   }

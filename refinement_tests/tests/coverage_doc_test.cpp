@@ -86,7 +86,8 @@ TEST(CoverageDoc, EveryDocumentedRetcodeIsARequirementOnEveryConfiguration) {
     for (const Requirement& r : requirements(cfg)) keys.insert(r.key);
     for (const auto& [call, rcs] : in_code())
       for (const std::string& rc : rcs)
-        EXPECT_EQ(keys.count("call:" + call + ":" + rc), 1u) << cfg.name << " " << call << " " << rc;
+        EXPECT_EQ(keys.count("call:" + call + ":" + rc), 1u)
+            << cfg.name << " " << call << " " << rc;
   }
 }
 

@@ -32,8 +32,9 @@ void print_coverage(std::FILE* out, const std::vector<conformance::ConfigOutcome
     for (const auto& [k, why] : o.coverage.unreachable) keys.insert(k);
   }
   if (cols.empty()) return;
-  std::fprintf(out, "\nCoverage: times observed per configuration (MISSING: documented, never "
-                    "observed; n/a: unreachable by design, reasons below)\n");
+  std::fprintf(out,
+               "\nCoverage: times observed per configuration (MISSING: documented, never "
+               "observed; n/a: unreachable by design, reasons below)\n");
   std::fprintf(out, "  %-44s", "");
   for (const auto* o : cols) std::fprintf(out, " %10s", o->config.c_str());
   std::fprintf(out, "\n");

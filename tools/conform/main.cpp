@@ -34,8 +34,8 @@ bool check_replay(const kniommu::conform::CliOptions& o, const char* adapter_nam
   } else if (!o.run.mutant.empty() && o.run.mutant != r->mutant) {
     error = file + ": recorded with mutant '" + r->mutant + "', not --mutant " + o.run.mutant;
   } else if (!r->adapter.empty() && adapter_name != nullptr && r->adapter != adapter_name) {
-    error = file + ": recorded with adapter '" + r->adapter + "', this run uses '" +
-            adapter_name + "'";
+    error =
+        file + ": recorded with adapter '" + r->adapter + "', this run uses '" + adapter_name + "'";
   } else {
     return true;
   }
@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kniommu-conform: %s\n\n%s", error.c_str(), conform::kUsage);
     return 2;
   }
-  for (const std::string* out : {&options->junit, &options->coverage_out, &options->run.replay_out}) {
+  for (const std::string* out :
+       {&options->junit, &options->coverage_out, &options->run.replay_out}) {
     if (!out->empty() && !is_writable_output(*out, error)) {  // refused before the run, not after
       std::fprintf(stderr, "kniommu-conform: %s\n", error.c_str());
       return 2;
@@ -115,8 +116,8 @@ int main(int argc, char** argv) {
                                                  : "kniommu-conform --adapter " + options->adapter);
   conform::print_coverage(stdout, result.outcomes);
 
-  const std::string shard = std::to_string(options->run.shard_index) + "/" +
-                            std::to_string(options->run.shard_count);
+  const std::string shard =
+      std::to_string(options->run.shard_index) + "/" + std::to_string(options->run.shard_count);
   if (!options->junit.empty() &&
       !conform::write_file(options->junit, conform::junit_xml(result, "kniommu-conform", shard))) {
     std::fprintf(stderr, "kniommu-conform: cannot write %s\n", options->junit.c_str());

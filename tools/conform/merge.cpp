@@ -75,7 +75,8 @@ std::optional<Merged> merge_shards(std::vector<ShardFile> files, std::string& er
         m.failures.push_back(ShardOutcome{o, shard, f.path});
         if (t.failure.empty()) t.failure = o.failure;
       }
-      for (const auto& s : o.slowest) m.slowest.emplace_back(o.config + " (shard " + shard + ")", s);
+      for (const auto& s : o.slowest)
+        m.slowest.emplace_back(o.config + " (shard " + shard + ")", s);
     }
   }
   for (auto& t : m.result.outcomes) {

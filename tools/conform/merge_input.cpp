@@ -133,12 +133,18 @@ void read_junit(const std::string& text, ShardFile& f) {
         if (ptag != "property") continue;
         const std::string name = p.get<std::string>("<xmlattr>.name", "");
         const std::string value = p.get<std::string>("<xmlattr>.value", "");
-        if (name == "shard") shard = value;
-        else if (name == "seed") seed = value;
-        else if (name == "cases") o.cases_run = static_cast<int>(to_u64(value, "cases"));
-        else if (name == "commands") o.commands = to_u64(value, "commands");
-        else if (name == "replay_file") o.replay_file = value;
-        else if (name == "coverage-missing") missing = value;
+        if (name == "shard")
+          shard = value;
+        else if (name == "seed")
+          seed = value;
+        else if (name == "cases")
+          o.cases_run = static_cast<int>(to_u64(value, "cases"));
+        else if (name == "commands")
+          o.commands = to_u64(value, "commands");
+        else if (name == "replay_file")
+          o.replay_file = value;
+        else if (name == "coverage-missing")
+          missing = value;
         else if (name.rfind("coverage:", 0) == 0)
           o.coverage.counts[name.substr(9)] = to_u64(value, "coverage count");
         else if (name.rfind("coverage-unreachable:", 0) == 0)
@@ -157,8 +163,8 @@ void read_junit(const std::string& text, ShardFile& f) {
       ShardFile probe;
       parse_shard(shard, probe);
       const uint64_t s = to_u64(seed, "seed");
-      if (shard_seen && (probe.shard_index != f.shard_index || probe.shard_count != f.shard_count ||
-                         s != f.seed))
+      if (shard_seen &&
+          (probe.shard_index != f.shard_index || probe.shard_count != f.shard_count || s != f.seed))
         throw BadInput{"test cases of different shards or seeds in one file"};
       f.shard_index = probe.shard_index;
       f.shard_count = probe.shard_count;
@@ -206,6 +212,5 @@ std::optional<ShardFile> parse_shard_text(const std::string& text, const std::st
   }
   return f;
 }
-
 
 }  // namespace kniommu::conform

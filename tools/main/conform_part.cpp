@@ -56,8 +56,9 @@ PartResult run_conformance_part(const JobOptions& options) {
                  std::to_string(t.commands) + " commands";
   size_t missing = 0;
   for (const auto& o : result.outcomes) missing += o.coverage.missing.size();
-  part.details += missing == 0 ? ", full coverage"
-                               : ", " + std::to_string(missing) + " documented paths never observed";
+  part.details += missing == 0
+                      ? ", full coverage"
+                      : ", " + std::to_string(missing) + " documented paths never observed";
   if (!result.outcomes.empty())
     part.details += ", seed " + std::to_string(result.outcomes.front().seed);
   const std::string junit = options.out_dir + "/conformance.xml";

@@ -32,8 +32,8 @@ std::optional<HwConfig> find_config(const std::string& name);
 
 struct Progress {
   std::string config;
-  int cases_done = 0;   // cases this shard has run for `config`
-  int cases_total = 0;  // cases this shard will run for `config` (without a time budget)
+  int cases_done = 0;          // cases this shard has run for `config`
+  int cases_total = 0;         // cases this shard will run for `config` (without a time budget)
   uint64_t commands_done = 0;  // commands executed for `config` so far
 };
 
@@ -100,7 +100,7 @@ struct ConfigOutcome {
   std::string rc_params;  // RC_PARAMS value that reproduces this failure ("reproduce=...")
   uint64_t seed = 0;
   double seconds = 0;
-  uint64_t commands = 0;  // commands executed (shrink steps excluded)
+  uint64_t commands = 0;    // commands executed (shrink steps excluded)
   std::string replay_file;  // where the failing case was recorded ("" = not recorded)
   Coverage coverage;
   std::vector<SlowCase> slowest;  // at most kSlowestKept, slowest first
