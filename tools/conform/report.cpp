@@ -45,6 +45,13 @@ void print_result(std::FILE* out, const conformance::ConformanceResult& result,
                  static_cast<unsigned long long>(o.commands), commands_per_second(o), o.seconds,
                  o.budget_exhausted ? "  (time budget reached)" : "");
     if (o.status == Status::Error) std::fprintf(out, "      %s\n", o.failure.c_str());
+    if (!o.slowest.empty()) {
+      std::fprintf(out, "      slowest cases:");
+      for (const auto& c : o.slowest)
+        std::fprintf(out, " #%d %.3fs/%llu", c.index, c.seconds,
+                     static_cast<unsigned long long>(c.commands));
+      std::fprintf(out, " (case number: seconds/commands)\n");
+    }
     if (o.status != Status::Failed) continue;
     std::fprintf(out, "      failure:\n");
     print_indented(out, o.failure, "        ");
