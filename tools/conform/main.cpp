@@ -20,17 +20,18 @@ namespace {
 
 // A replay file names its configuration, seed, mutant and adapter; a command line that says
 // otherwise is a usage error, not a conformance result.
-bool check_replay(const kniommu::conform::CliOptions& o, const char* adapter_name,
-                  std::string& error) {
+bool check_replay(kniommu::conform::CliOptions& o, const char* adapter_name, std::string& error) {
   const auto r = kniommu::conformance::read_replay_file(o.run.replay_in, error);
   if (!r) return false;
+  const uint64_t given_seed = o.run.seed;
+  o.run.seed = r->seed;  // the seed printed is the recorded one
   const std::string& file = o.run.replay_in;
   if (!o.run.configs.empty() && (o.run.configs.size() != 1 || o.run.configs[0] != r->config)) {
     error = file + ": recorded for configuration " + r->config + ", not for --config " +
             o.run.configs[0];
-  } else if (o.run.seed != 0 && o.run.seed != r->seed) {
+  } else if (given_seed != 0 && given_seed != r->seed) {
     error = file + ": recorded with seed " + std::to_string(r->seed) + ", not --seed " +
-            std::to_string(o.run.seed);
+            std::to_string(given_seed);
   } else if (!o.run.mutant.empty() && o.run.mutant != r->mutant) {
     error = file + ": recorded with mutant '" + r->mutant + "', not --mutant " + o.run.mutant;
   } else if (!r->adapter.empty() && adapter_name != nullptr && r->adapter != adapter_name) {
