@@ -148,7 +148,7 @@ Retcode System::new_grant_locked(Process& p, Buffer& b, Domain* d, Handle* out) 
   g->iova = b.blocks.front();  // IOMMU disabled: IOVA = physical address
   if (d != nullptr && driver_ != nullptr) {
     const std::uint64_t bytes = b.footprint_pages() * kPage;
-    const std::uint64_t align = grant_alignment(b.order, driver_->caps().sllps);
+    const std::uint64_t align = grant_alignment(b.order, driver_->caps().sllps());
     if (Retcode rc = d->iova.allocate(bytes, align, &g->iova); rc != rcOk) return rc;
     if (Retcode rc = map_grant_locked(*d, b, g->iova); rc != rcOk) {
       d->iova.release(g->iova);  // nothing mapped any more, and the range was invalidated

@@ -25,10 +25,10 @@ void RemappingDriver::wait_gsts(std::uint32_t bit, bool set) {
 }
 
 Retcode RemappingDriver::init() {
-  caps_ = decode_caps(mmio_.read64(reg::kCap), mmio_.read64(reg::kEcap));
-  if (!caps_.queued_invalidation || caps_.levels == 0 || caps_.domain_ids < 2)
+  caps_ = UnitCaps::decode(mmio_.read64(reg::kCap), mmio_.read64(reg::kEcap));
+  if (!caps_.queued_invalidation() || caps_.levels == 0 || caps_.domain_ids() < 2)
     return rcNoCapability;
-  dids_ = DomainIdAllocator(caps_.domain_ids);
+  dids_ = DomainIdAllocator(caps_.domain_ids());
   if (Retcode rc = contexts_.init(); rc != rcOk) return rc;
   mmio_.write64(reg::kRtaddr, contexts_.root());   // TTM = 00: legacy mode
   mmio_.write32(reg::kGcmd, gcmd_ | gcmd::kSrtp);  // one-shot; not kept in the shadow
@@ -37,7 +37,7 @@ Retcode RemappingDriver::init() {
   // A new root table invalidates nothing by itself (unless CAP.ESRTPS): global context-cache, then
   // global IOTLB (spec §6.5.2.1 order), then wait.
   const std::array<QiDescriptor, 2> global = {
-      desc::context_cache_global(), desc::iotlb_global(caps_.drain_reads, caps_.drain_writes)};
+      desc::context_cache_global(), desc::iotlb_global(caps_.drain_reads(), caps_.drain_writes())};
   queue_.submit_and_wait(global);
   gcmd_ |= gcmd::kTe;
   mmio_.write32(reg::kGcmd, gcmd_);
@@ -50,18 +50,18 @@ std::uint16_t RemappingDriver::revocation_did(std::uint16_t did) const {
 }
 
 QiDescriptor RemappingDriver::iotlb_dsi(std::uint16_t did) const {
-  return desc::iotlb_domain(revocation_did(did), caps_.drain_reads, caps_.drain_writes);
+  return desc::iotlb_domain(revocation_did(did), caps_.drain_reads(), caps_.drain_writes());
 }
 
 void RemappingDriver::flush_write_buffer() {
-  if (!caps_.rwbf) return;
+  if (!caps_.rwbf()) return;
   mmio_.write32(reg::kGcmd, gcmd_ | gcmd::kWbf);
   wait_gsts(gcmd::kWbf, false);
 }
 
 void RemappingDriver::attach(std::uint16_t sid, std::uint16_t did, PhysAddr slptptr) {
   contexts_.write_present(sid, did, slptptr, context_aw());
-  if (!caps_.caching_mode) {
+  if (!caps_.caching_mode()) {
     // CM=0: hardware never caches a not-present context entry; only posted writes need draining.
     flush_write_buffer();
     return;
@@ -70,7 +70,7 @@ void RemappingDriver::attach(std::uint16_t sid, std::uint16_t did, PhysAddr slpt
   // DID's IOTLB (Linux context_present_cache_flush).
   const std::array<QiDescriptor, 2> flush = {
       desc::context_cache_device(0, sid),
-      desc::iotlb_domain(did, caps_.drain_reads, caps_.drain_writes)};
+      desc::iotlb_domain(did, caps_.drain_reads(), caps_.drain_writes())};
   queue_.submit_and_wait(flush);
 }
 
@@ -88,8 +88,8 @@ void RemappingDriver::detach(std::uint16_t sid, std::uint16_t old_did, bool flus
 
 QiDescriptor RemappingDriver::iotlb_desc_for(std::uint16_t tag,
                                              const PendingInvalidation& record) const {
-  const IotlbInvalidation inv = iotlb_invalidation_for(record, caps_.psi, caps_.mamv);
-  return desc::words(iotlb_desc(tag, inv, caps_.drain_reads, caps_.drain_writes));
+  const IotlbInvalidation inv = iotlb_invalidation_for(record, caps_.psi(), caps_.mamv());
+  return desc::words(iotlb_desc(tag, inv, caps_.drain_reads(), caps_.drain_writes()));
 }
 
 void RemappingDriver::flush_range(std::uint16_t did, const PendingInvalidation& unmapped) {
@@ -99,7 +99,7 @@ void RemappingDriver::flush_range(std::uint16_t did, const PendingInvalidation& 
 }
 
 void RemappingDriver::flush_new_range(std::uint16_t did, std::uint64_t iova, std::uint64_t pages) {
-  if (!caps_.caching_mode) {
+  if (!caps_.caching_mode()) {
     flush_write_buffer();
     return;
   }

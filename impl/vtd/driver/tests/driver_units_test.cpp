@@ -17,25 +17,25 @@ std::uint64_t cap_value(unsigned nd, unsigned sagaw, unsigned mgaw, unsigned sll
 }
 
 TEST(DecodeCaps, PicksDeepestLevelThatMgawAllows) {
-  UnitCaps c = decode_caps(cap_value(6, 0x4 | 0x8, 48, 3, false, 18, true), 0x3);
+  UnitCaps c = UnitCaps::decode(cap_value(6, 0x4 | 0x8, 48, 3, false, 18, true), 0x3);
   EXPECT_EQ(c.levels, 4u);
   EXPECT_EQ(c.address_width, 48u);
-  EXPECT_EQ(c.domain_ids, 65536u);
-  EXPECT_TRUE(c.psi);
-  EXPECT_EQ(c.mamv, 18u);
-  EXPECT_TRUE(c.coherent);
-  EXPECT_TRUE(c.queued_invalidation);
-  c = decode_caps(cap_value(2, 0x8, 57, 0, true, 9, false), 0x2);
+  EXPECT_EQ(c.domain_ids(), 65536u);
+  EXPECT_TRUE(c.psi());
+  EXPECT_EQ(c.mamv(), 18u);
+  EXPECT_TRUE(c.coherent());
+  EXPECT_TRUE(c.queued_invalidation());
+  c = UnitCaps::decode(cap_value(2, 0x8, 57, 0, true, 9, false), 0x2);
   EXPECT_EQ(c.levels, 5u);
   EXPECT_EQ(c.address_width, 57u);
-  EXPECT_EQ(c.domain_ids, 256u);
-  EXPECT_TRUE(c.caching_mode);
-  EXPECT_FALSE(c.coherent);
-  c = decode_caps(cap_value(0, 0x2, 39, 1, false, 0, true), 0x2);
+  EXPECT_EQ(c.domain_ids(), 256u);
+  EXPECT_TRUE(c.caching_mode());
+  EXPECT_FALSE(c.coherent());
+  c = UnitCaps::decode(cap_value(0, 0x2, 39, 1, false, 0, true), 0x2);
   EXPECT_EQ(c.levels, 3u);
   EXPECT_EQ(c.address_width, 39u);
-  EXPECT_EQ(c.sllps, 1u);
-  c = decode_caps(cap_value(0, 0, 48, 0, false, 0, true), 0x2);
+  EXPECT_EQ(c.sllps(), 1u);
+  c = UnitCaps::decode(cap_value(0, 0, 48, 0, false, 0, true), 0x2);
   EXPECT_EQ(c.levels, 0u);
 }
 
