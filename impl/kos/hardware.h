@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "kniommu/sim.h"
 #include "vtd/mmio.h"
@@ -36,6 +37,10 @@ class Hardware {
   // Host physical address width (CPUID MAXPHYADDR on real hardware; not in CAP): page-table
   // pointers must stay below it.
   virtual unsigned host_address_width() const = 0;
+  // Driver protocol violations the hardware detected (docs/emulator.md "Protocol violations");
+  // hardware that cannot tell (a real machine) reports none.
+  virtual std::uint64_t protocol_violation_count() { return 0; }
+  virtual std::string protocol_violation_log() { return {}; }
 
  protected:
   Hardware() = default;

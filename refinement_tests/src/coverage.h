@@ -1,58 +1,51 @@
-// Coverage evidence of a conformance run: what the suite actually exercised, per hardware
-// configuration, counted where the commands observe outcomes. Calls x Retcodes come from the
-// Retcodes the implementation returned; DMA outcomes from the device's result; leaf sizes and
-// invalidation kinds from what the remapping hardware itself sees — second-level table bytes and
-// the descriptors in the invalidation queue (VT-d spec §6.5.2) — never from the implementation's
-// bookkeeping. docs/reproducing.md ("Coverage") lists the keys.
-//
-// Keys (a flat map key -> count, so shards merge by adding):
-//   call:<Call>:<Retcode>            e.g. call:KnIommuAttachDevice:rcBusy
-//   dma:ok:read|write, dma:fault:<reason hex>, dma:unknown-bdf
-//   leaf:mapped:4K|2M|1G, leaf:unmapped:4K|2M|1G
-//   inv:context:global|domain|device, inv:iotlb:global|domain, inv:iotlb:page:am=<N>, inv:wait
-//   cm1:<Call>:context|iotlb         (CM=1 configurations: a granting call that invalidated)
-//   exit:live-objects, exit:empty    (ProcessExit of a process owning handles or attachments)
+// Path-reach counters: how often a run on one hardware configuration reached each
+// configuration-dependent path (a 2 MiB superpage leaf, a fault-record overflow, a reused DID,
+// ...), and how often a check was skipped because the adapter lacks an optional entry. A default
+// run that never reaches a required path fails: the suite must not pass a configuration whose
+// interesting paths it never exercised.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
-#include "kniommu/adapter.h"
-#include "model/model.h"
+#include "kniommu/conformance.h"
 
 namespace kniommu::conformance {
-class Sut;
-}
 
-namespace kniommu::conformance::coverage {
+// Path names (one place, so generator, checks and the required list agree).
+namespace path {
+inline constexpr const char* kLeaf2M = "table.leaf-2m";             // a 2 MiB leaf in the tables
+inline constexpr const char* kLeaf1G = "table.leaf-1g";             // a 1 GiB leaf
+inline constexpr const char* kGrantAligned2M = "grant.aligned-2m";  // IOVA+PA 2M aligned, >= 2 MiB
+inline constexpr const char* kGrantAligned1G = "grant.aligned-1g";  // IOVA+PA 1G aligned, >= 1 GiB
+inline constexpr const char* kBlock1G = "buffer.block-1g";          // a buffer of 1 GiB blocks
+inline constexpr const char* kGrantStraddles2M = "grant.straddles-2m";  // crosses a 2 MiB boundary
+inline constexpr const char* kForeignHandle = "call.foreign-handle";    // another process's handle
+inline constexpr const char* kDidReused = "domain.did-reused";          // a DID of a closed domain
+inline constexpr const char* kFaultRecorded = "fault.recorded";
+inline constexpr const char* kFaultOverflow = "fault.overflow";  // more faults than records
+inline constexpr const char* kFaultDrained = "fault.drained";    // records read and cleared
+}  // namespace path
 
-using Counts = std::map<std::string, uint64_t>;
+// Checks that need an optional adapter entry.
+namespace skipped {
+inline constexpr const char* kFaultRegisters = "fault-recording registers (read_reg32/write_reg32)";
+inline constexpr const char* kProtocolViolations = "protocol violations (protocol_violation_count)";
+inline constexpr const char* kFrameLeaks = "frame leaks (frames_in_use)";
+}  // namespace skipped
 
-// The runner points the hooks at `sink` for one case (nullptr: hooks record nothing) and resets
-// the per-case hardware trackers (queue tail, leaves seen).
-void begin_case(Counts* sink);
-void end_case();
-// Commands executed in the current case (every hook of a finished command counts one).
-uint64_t commands_in_case();
-// Also publish that count here after every command (shared memory a parent reads after a crash).
-void set_progress_counter(volatile uint64_t* counter);
+struct Coverage {
+  std::map<std::string, uint64_t> reached;
+  std::map<std::string, uint64_t> skipped;
+  // The model domain the hardware last showed with each DID (for kDidReused).
+  std::map<uint16_t, uint64_t> did_owner;
+  void hit(const char* p) { ++reached[p]; }
+  void skip(const char* check) { ++skipped[check]; }
+};
 
-// ---- hooks: one line each at the point where a command observes the outcome ----------------
-// `command` is the command's shown text; the call name is the part before '('.
-void call(const std::string& command, Retcode rc);
-void dma(Retcode rc, bool write, uint8_t fault_reason);
-void process_exit(const model::State& before, model::Pid pid);
-// From the hardware-view walker: a second-level table root walked, a leaf found at `level`.
-void view_root(uint64_t root);
-void view_leaf(uint64_t root, uint64_t iova, unsigned level);
-// After every command: reads the invalidation-queue descriptors the command submitted (IQA/IQT
-// registers and queue memory) and closes the table view (leaves gone since the last view).
-void after_command(const Sut& sut, const std::string& command);
+// The paths a default run on `config` must reach (none when the IOMMU is disabled).
+std::vector<std::string> required_paths(const HwConfig& config);
 
-// "key count" lines; parse() returns false on any malformed line.
-std::string serialize(const Counts& c);
-bool parse(const std::string& text, Counts& out);
-void add(Counts& into, const Counts& from);
-
-}  // namespace kniommu::conformance::coverage
+}  // namespace kniommu::conformance

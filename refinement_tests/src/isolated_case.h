@@ -9,7 +9,7 @@
 #include <functional>
 #include <string>
 
-#include "coverage.h"
+#include "coverage_counters.h"
 
 namespace kniommu::conformance {
 

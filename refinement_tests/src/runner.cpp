@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <sstream>
 
@@ -14,6 +15,7 @@
 
 #include "commands.h"
 #include "coverage.h"
+#include "coverage_counters.h"
 #include "coverage_requirements.h"
 #include "isolated_case.h"
 #include "kniommu/conformance.h"
@@ -41,6 +43,14 @@ class QuietListener final : public rc::detail::TestListener {
   void onShrinkTried(const rc::detail::CaseDescription&, bool) override {}
   void onTestFinished(const rc::detail::TestMetadata&, const rc::detail::TestResult&) override {}
 };
+
+ConfigOutcome error_outcome(std::string config, std::string failure) {
+  ConfigOutcome o;
+  o.config = std::move(config);
+  o.status = ConfigOutcome::Status::Error;
+  o.failure = std::move(failure);
+  return o;
+}
 
 int count_commands(const std::string& text) {
   int n = 0;
@@ -85,6 +95,7 @@ struct RunState {
   coverage::Counts counts;
   std::vector<SlowCase> slowest;
   Clock::time_point start;
+  Coverage coverage;
 };
 
 // One case in the child (or in process with isolate = false): a fresh machine, the generated
@@ -93,8 +104,10 @@ template <class Commands>
 CaseReport execute_case(const RunState& st, const model::State& init, const Commands& commands) {
   CaseReport r;
   coverage::begin_case(&r.counts);
+  Coverage paths;  // the path-reach counters (coverage.h) of this case, sent back to the parent
+  paths.did_owner = st.coverage.did_owner;
   try {
-    Sut sut(*st.api, *st.config, kInitialProcesses);
+    Sut sut(*st.api, *st.config, kInitialProcesses, &paths);
     if (!sut.ok()) {
       r.kind = CaseReport::Kind::Failed;
       r.message = "cannot set up the system: " + sut.error();
@@ -113,6 +126,8 @@ CaseReport execute_case(const RunState& st, const model::State& init, const Comm
     r.message = std::string("uncaught exception: ") + e.what();
   }
   if (r.kind != CaseReport::Kind::Passed) r.commands = coverage::commands_in_case();
+  for (const auto& [k, v] : paths.reached) r.counts["path:" + k] += v;
+  for (const auto& [k, v] : paths.skipped) r.counts["skip:" + k] += v;
   coverage::end_case();
   return r;
 }
@@ -144,7 +159,14 @@ void run_case(RunState& st) {
   const CaseReport rep = run_case_isolated([&] { return execute_case(st, init, commands); },
                                            st.options->isolate, st.options->case_timeout);
   if (!st.shrinking) {  // shrink steps re-run a case: they add no evidence
-    coverage::add(st.counts, rep.counts);
+    for (const auto& [k, v] : rep.counts) {
+      if (k.rfind("path:", 0) == 0)
+        st.coverage.reached[k.substr(5)] += v;
+      else if (k.rfind("skip:", 0) == 0)
+        st.coverage.skipped[k.substr(5)] += v;
+      else
+        st.counts[k] += v;
+    }
     st.commands += rep.commands;
     keep_slowest(
         st.slowest,
@@ -165,8 +187,8 @@ void run_case(RunState& st) {
   }
 }
 
-Coverage evaluate_coverage(const HwConfig& cfg, coverage::Counts counts) {
-  Coverage c;
+CoverageEvidence evaluate_coverage(const HwConfig& cfg, coverage::Counts counts) {
+  CoverageEvidence c;
   for (const coverage::Requirement& r : coverage::requirements(cfg)) {
     if (!r.unreachable.empty())
       c.unreachable.emplace_back(r.key, r.unreachable);
@@ -254,30 +276,46 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
     out.failure = "coverage: never observed";
     for (const std::string& k : out.coverage.missing) out.failure += " " + k;
   }
+  out.reached = st.coverage.reached;
+  out.skipped = st.coverage.skipped;
+  // A default run (default budget; no mutant, shard, time limit or replay) must reach every path
+  // the configuration has: a pass that never exercised one proves nothing about it.
+  const bool default_run = opt.cases == 0 && params.maxSuccess >= kDefaultCases &&
+                           opt.mutant.empty() && !st.replaying && opt.shard_count == 1 &&
+                           !st.budget_exhausted;
+  if (out.status == ConfigOutcome::Status::Passed && opt.require_paths.value_or(default_run)) {
+    std::string missing;
+    for (const std::string& p : required_paths(cfg))
+      if (!out.reached.count(p)) missing += " " + p;
+    if (!missing.empty()) {
+      out.status = ConfigOutcome::Status::Failed;
+      out.failure = "paths never reached in " + std::to_string(out.cases_run) + " cases:" + missing;
+    }
+  }
   if (opt.verbose) {
     std::cerr << "[" << id << "] " << status_name(out.status) << " after " << out.cases_run
               << " cases (" << out.seconds << " s"
               << (out.budget_exhausted ? ", time budget reached" : "") << ")\n";
-    if (out.status == ConfigOutcome::Status::Failed) {
+    std::cerr << "  paths reached:";
+    for (const auto& [p, n] : out.reached) std::cerr << " " << p << "=" << n;
+    std::cerr << "\n";
+    for (const auto& [c, n] : out.skipped)
+      std::cerr << "  check SKIPPED (adapter lacks the entry): " << c << ", " << n << " times\n";
+    if (out.status == ConfigOutcome::Status::Failed && !out.rc_params.empty()) {
       std::cerr << "Falsifiable after " << failure.numSuccess << " cases. Shrunk counterexample ("
                 << out.counterexample_length << " commands):\n"
                 << out.counterexample << "Failure:\n"
                 << out.failure << "\n"
-                << "Reproduce: KNIOMMU_MUTANT=" << opt.mutant << " RC_PARAMS=\"" << out.rc_params
-                << "\"\n";
+                << "Reproduce: RC_PARAMS=\"" << out.rc_params << "\""
+                << (opt.mutant.empty()
+                        ? std::string()
+                        : " kniommu_refinement_mutants mutant " + opt.mutant + " " + cfg.name)
+                << "\n";
     } else if (out.status != ConfigOutcome::Status::Passed) {
       std::cerr << out.failure << "\n";
     }
   }
   return out;
-}
-
-ConfigOutcome error_outcome(const std::string& config, const std::string& why) {
-  ConfigOutcome o;
-  o.config = config;
-  o.status = ConfigOutcome::Status::Error;
-  o.failure = why;
-  return o;
 }
 
 }  // namespace
@@ -298,9 +336,14 @@ uint64_t effective_seed(const ConformanceOptions& options) {
   return options.seed != 0 ? options.seed : quiet_configuration().testParams.seed;
 }
 
-ConformanceResult run_conformance(const KnAdapterV1& api, const ConformanceOptions& options) {
+ConformanceResult run_conformance(const KnAdapterV1& adapter, const ConformanceOptions& options) {
   ConformanceResult result;
-  if (api.abi_version != KN_ADAPTER_ABI_VERSION || api.struct_size < sizeof(KnAdapterV1)) {
+  // A table from before the later optional entries is read as if those were NULL.
+  KnAdapterV1 api{};
+  if (adapter.struct_size >= KN_ADAPTER_V1_MIN_SIZE)
+    std::memcpy(&api, &adapter, std::min<size_t>(adapter.struct_size, sizeof api));
+  if (adapter.abi_version != KN_ADAPTER_ABI_VERSION ||
+      adapter.struct_size < KN_ADAPTER_V1_MIN_SIZE) {
     ConfigOutcome bad;
     bad.config = "*";
     bad.status = ConfigOutcome::Status::Error;

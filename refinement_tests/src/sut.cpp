@@ -1,5 +1,7 @@
 #include "sut.h"
 
+#include "state_checks.h"
+
 namespace kniommu::conformance {
 
 model::Config model_config(const HwConfig& config) {
@@ -13,8 +15,10 @@ model::Config model_config(const HwConfig& config) {
   return c;
 }
 
-Sut::Sut(const KnAdapterV1& api, const HwConfig& config, int initial_processes)
+Sut::Sut(const KnAdapterV1& api, const HwConfig& config, int initial_processes,
+         Coverage* coverage)
     : model(model::initial_state(model_config(config))), api_(api), config_(config) {
+  if (coverage != nullptr) coverage_ = coverage;
   const KnSimConfig sim = config_.make_sim();
   const Retcode rc = api_.system_create(&sim, &session_);
   if (rc != rcOk) {
@@ -32,6 +36,8 @@ Sut::Sut(const KnAdapterV1& api, const HwConfig& config, int initial_processes)
     }
     add_process(mr.pid, impl);
   }
+  faults.init(api_, session_, config_.sim.iommu_enabled != 0);
+  frame_overhead = frames_beyond_visible_tables(*this);
 }
 
 Sut::~Sut() {

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <vector>
 
-#include "coverage.h"
+#include "coverage_counters.h"
 #include "sut.h"
 
 namespace kniommu::conformance {

@@ -12,7 +12,7 @@ bool contains(const std::vector<std::string>& v, const std::string& k) {
   return std::find(v.begin(), v.end(), k) != v.end();
 }
 
-const std::string* reason_of(const conformance::Coverage& c, const std::string& k) {
+const std::string* reason_of(const conformance::CoverageEvidence& c, const std::string& k) {
   for (const auto& [key, why] : c.unreachable)
     if (key == k) return &why;
   return nullptr;

@@ -68,6 +68,9 @@ struct ConformanceOptions {
   bool isolate = true;
   // A child case running longer than this is killed (SIGKILL by PID) and fails the case.
   std::chrono::milliseconds case_timeout{60000};
+  // Fail a run that never reached a path its configuration has (coverage.h). Unset: only runs at
+  // the default budget or larger (cases = 0) without mutant, shard, time limit or replay.
+  std::optional<bool> require_paths;
   // A configuration that never observed a documented Retcode or path (coverage_requirements.h)
   // fails.
   bool require_coverage = false;
@@ -82,7 +85,7 @@ struct SlowCase {
 
 // Coverage of one configuration: counters (keys in docs/reproducing.md "Coverage"), what was
 // required and never observed, and what is unreachable on this configuration by design.
-struct Coverage {
+struct CoverageEvidence {
   std::map<std::string, uint64_t> counts;
   std::vector<std::string> missing;
   std::vector<std::pair<std::string, std::string>> unreachable;  // key, reason
@@ -102,8 +105,13 @@ struct ConfigOutcome {
   double seconds = 0;
   uint64_t commands = 0;    // commands executed (shrink steps excluded)
   std::string replay_file;  // where the failing case was recorded ("" = not recorded)
-  Coverage coverage;
+  CoverageEvidence coverage;
   std::vector<SlowCase> slowest;  // at most kSlowestKept, slowest first
+  // Path-reach counters of this run (coverage.h names) and checks skipped because the adapter
+  // lacks an optional entry (times skipped). A run that ends without a failure but never reached
+  // a path the configuration requires is Failed with `failure` naming the paths.
+  std::map<std::string, uint64_t> reached;
+  std::map<std::string, uint64_t> skipped;
 };
 inline constexpr size_t kSlowestKept = 5;
 
