@@ -32,7 +32,7 @@ add_library(kniommu_audit_lib STATIC
   ${_audit}/render/json.cpp
   ${_audit}/render/outputs.cpp
   ${_audit}/render/text.cpp)
-target_link_libraries(kniommu_audit_lib PUBLIC kniommu_snapshot_format PRIVATE kniommu_vtd_formats kniommu_warnings)
+target_link_libraries(kniommu_audit_lib PUBLIC kniommu_snapshot_format PRIVATE kniommu_vtd_formats kniommu_tool_io kniommu_warnings)
 
 # Capture from systems kniommu did not build: a QEMU VM over QMP, a guest memory dump
 # (docs/auditing-a-vm.md). POSIX sockets and the standard library only.
@@ -52,6 +52,8 @@ target_include_directories(audit_live_tests PRIVATE ${_audit}/tests)
 
 add_executable(kniommu-audit ${_audit}/cli/main.cpp)
 target_link_libraries(kniommu-audit PRIVATE kniommu_audit_lib kniommu_audit_live kniommu_warnings)
+# common/input_file.h: opening the user's file safely (header only).
+target_link_libraries(kniommu-audit PRIVATE kniommu_tool_io)
 
 kniommu_gtest(audit_tests LABEL unit
   SOURCES ${_audit}/tests/ranges_tests.cpp ${_audit}/tests/analysis_tests.cpp

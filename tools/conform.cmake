@@ -9,15 +9,19 @@ set(_conform ${CMAKE_CURRENT_SOURCE_DIR}/conform)
 # Shared with the main-job driver (tools/main): progress bar, result report, JUnit, adapter loading.
 add_library(kniommu_conform_cli STATIC
   ${_conform}/adapter_loader.cpp
+  ${_conform}/coverage_table.cpp
   ${_conform}/junit.cpp
+  ${_conform}/merge.cpp
+  ${_conform}/merge_input.cpp
   ${_conform}/options.cpp
   ${_conform}/progress_bar.cpp
-  ${_conform}/report.cpp)
+  ${_conform}/report.cpp
+  ${_conform}/run_json.cpp)
 target_include_directories(kniommu_conform_cli PUBLIC ${_conform})
-target_link_libraries(kniommu_conform_cli PUBLIC kniommu_conformance ${CMAKE_DL_LIBS} PRIVATE kniommu_warnings)
+target_link_libraries(kniommu_conform_cli PUBLIC kniommu_conformance ${CMAKE_DL_LIBS} PRIVATE kniommu_tool_io kniommu_warnings)
 
 add_executable(kniommu-conform ${_conform}/main.cpp)
-target_link_libraries(kniommu-conform PRIVATE kniommu_conform_cli kniommu_builtin_adapter kniommu_warnings)
+target_link_libraries(kniommu-conform PRIVATE kniommu_conform_cli kniommu_builtin_adapter kniommu_tool_io kniommu_warnings)
 
 if(TARGET kniommu_example_adapter)
   # A broken adapter (the example adapter with an isolation bug injected) must be caught.
@@ -30,14 +34,45 @@ if(TARGET kniommu_example_adapter)
   kniommu_test(conform.broken_adapter_caught LABEL refinement TIMEOUT 600
     COMMAND ${_conform}/tests/expect_counterexample.sh $<TARGET_FILE:kniommu-conform>
             $<TARGET_FILE:kniommu_broken_adapter> ${CMAKE_CURRENT_BINARY_DIR}/conform_broken)
+  # Crash isolation (issue 15): adapters that segfault, abort or hang in a case.
+  foreach(mode segv abort hang)
+    string(TOUPPER ${mode} _mode)
+    add_library(kniommu_crash_${mode}_adapter SHARED ${_conform}/tests/crashing_adapter.cpp)
+    target_compile_definitions(kniommu_crash_${mode}_adapter PRIVATE
+      KNIOMMU_EXAMPLE_ADAPTER="$<TARGET_FILE:kniommu_example_adapter>"
+      KNIOMMU_CRASH_MODE=KNIOMMU_CRASH_${_mode})
+    target_link_libraries(kniommu_crash_${mode}_adapter PRIVATE kniommu_adapter_abi ${CMAKE_DL_LIBS} kniommu_warnings)
+    add_dependencies(kniommu_crash_${mode}_adapter kniommu_example_adapter)
+    kniommu_test(conform.crash_isolated.${mode} LABEL refinement TIMEOUT 900
+      COMMAND ${_conform}/tests/expect_crash.sh $<TARGET_FILE:kniommu-conform>
+              $<TARGET_FILE:kniommu_crash_${mode}_adapter> ${mode}
+              ${CMAKE_CURRENT_BINARY_DIR}/conform_crash_${mode})
+  endforeach()
+
+  # Bad input to kniommu-audit, kniommu-conform --replay and kniommu-conform merge: exit 2.
+  kniommu_test(conform.bad_input LABEL unit TIMEOUT 600
+    COMMAND ${_conform}/tests/bad_input_test.sh $<TARGET_FILE:kniommu-audit>
+            $<TARGET_FILE:kniommu-conform> $<TARGET_FILE:kniommu_broken_adapter>
+            ${CMAKE_CURRENT_BINARY_DIR}/conform_bad_input)
+
+  # Shards and their union (kniommu-conform merge), failures with replay files, --require-coverage.
+  kniommu_test(conform.merge_shards LABEL refinement TIMEOUT 600
+    COMMAND ${_conform}/tests/merge_test.sh $<TARGET_FILE:kniommu-conform>
+            $<TARGET_FILE:kniommu_broken_adapter> ${CMAKE_CURRENT_BINARY_DIR}/conform_merge)
+
   # The example adapter, loaded through dlopen like a third party's, conforms.
   kniommu_test(conform.example_adapter_conforms LABEL refinement TIMEOUT 600
     COMMAND kniommu-conform --adapter $<TARGET_FILE:kniommu_example_adapter> --config l4_sp,l3_nosp
             --seed 5 --cases 40 --no-progress)
 endif()
 
+# The merge reader under libFuzzer (clang++), seeded with a real shard's JSON and JUnit.
+kniommu_test(merge_fuzz LABEL unit TIMEOUT 300
+  COMMAND ${PROJECT_SOURCE_DIR}/tools/audit/fuzz/run_fuzz_merge.sh $<TARGET_FILE:kniommu-conform>
+          ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/merge_fuzz ${KNIOMMU_FUZZ_SECONDS})
+
 kniommu_gtest(conform_cli_tests LABEL unit
-  SOURCES ${_conform}/tests/cli_tests.cpp
+  SOURCES ${_conform}/tests/cli_tests.cpp ${_conform}/tests/run_files_tests.cpp
   LIBS kniommu_conform_cli)
 # A loadable library that is not an adapter, for the loader's error path.
 add_library(conform_not_an_adapter SHARED ${_conform}/tests/not_an_adapter.cpp)

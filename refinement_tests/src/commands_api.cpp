@@ -5,6 +5,8 @@
 
 #include "arg_bias.h"
 #include "commands.h"
+#include "coverage.h"
+#include "coverage_counters.h"
 #include "kniommu/adapter.h"  // includes kniommu/dma.h without the pedantic warning
 
 namespace kniommu::conformance {
@@ -50,6 +52,7 @@ class ProcessExit final : public ApiCommand {
     RC_PRE(b::alive_pids(s).size() >= 2u);  // keep one process alive: every command needs one
   }
   ImplOutcome call_impl(Sut& sut) const override {
+    coverage::process_exit(sut.model, pid_);
     return {sut.api().process_exit(sut.session(), sut.impl_pid(pid_))};
   }
   model::Result step(model::State& s, uint64_t, bool) const override {
@@ -570,6 +573,7 @@ class NullArgs final : public Cmd {
     }
     std::ostringstream name;
     show(name);
+    coverage::call(name.str(), rc);
     if (rc != rcInvalidArgument)
       RC_FAIL(name.str() + ": implementation returned " + KnRetcodeName(rc) +
               ", expected rcInvalidArgument");

@@ -1,6 +1,8 @@
 #include <sstream>
 
 #include "commands.h"
+#include "coverage.h"
+#include "coverage_counters.h"
 #include "refinement_check.h"
 #include "trace_writer.h"
 
@@ -14,6 +16,7 @@ std::string hex(uint64_t v) {
 
 void assert_refines(const Sut& sut, const char* after) {
   const std::vector<std::string> problems = check_refinement(sut);
+  coverage::after_command(sut, after);
   if (problems.empty()) return;
   std::string msg = std::string("refinement broken after ") + after + ":";
   for (const std::string& p : problems) msg += "\n  " + p;
@@ -70,6 +73,7 @@ void ApiCommand::run(const model::State&, Sut& sut) const {
   std::ostringstream name;
   show(name);
   trace::api_call(sut, name.str(), impl, m, oom);
+  coverage::call(name.str(), impl.rc);
   if (m.illegal_choice)
     RC_FAIL(name.str() + ": the implementation chose an illegal IOVA " + hex(impl.iova));
   if (impl.rc != m.rc)

@@ -10,6 +10,8 @@
 
 #include "arg_bias.h"
 #include "commands.h"
+#include "coverage.h"
+#include "coverage_counters.h"
 #include "kniommu/adapter.h"  // includes kniommu/dma.h without the pedantic warning
 #include "trace_writer.h"
 
@@ -191,6 +193,7 @@ class Dma final : public Cmd {
     const Retcode rc = sut.api().device_dma(sut.session(), p_.bdf, iova, data.data(), len,
                                             p_.write ? 1 : 0, &fault);
     trace::dma(sut, p_.bdf, iova, len, p_.write, rc, fault);
+    coverage::dma(rc, p_.write, fault);
     if (!known) {
       if (rc != rcDeviceNotFound)
         RC_FAIL(name + ": unknown BDF must give rcDeviceNotFound, got " + KnRetcodeName(rc));

@@ -1,5 +1,8 @@
 #include "hw_view.h"
 
+#include "coverage.h"
+#include "coverage_counters.h"
+
 #include <array>
 #include <sstream>
 
@@ -38,6 +41,8 @@ class Walker {
     if (it != memo_.end()) return it->second;
     Runs runs;
     tables_ = 0;
+    root_ = root;
+    coverage::view_root(root);
     walk(root, levels, 0, kSlPerm, runs);
     return memo_.emplace(key, normalize(std::move(runs))).first->second;
   }
@@ -76,6 +81,7 @@ class Walker {
         const uint64_t pages = uint64_t{1} << (9 * (level - 1));
         const uint64_t pa = e & kAddrMask & ~((pages * kPage) - 1);
         if (p != 0) out.push_back(Run{iova, pages, pa, static_cast<uint8_t>(p)});
+        coverage::view_leaf(root_, iova, level);
       } else if (p != 0) {
         walk(e & kAddrMask, level - 1, iova, p, out);
       }
@@ -88,6 +94,7 @@ class Walker {
   uint64_t sllps_;
   std::map<std::pair<uint64_t, unsigned>, Runs> memo_;
   unsigned tables_ = 0;
+  uint64_t root_ = 0;  // of the walk in progress, for the coverage hook
 };
 
 }  // namespace

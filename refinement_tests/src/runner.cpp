@@ -1,11 +1,12 @@
 // run_conformance: one RapidCheck property per hardware configuration, driven programmatically
 // (rc::detail::checkProperty with explicit TestParams), so seed, case count, sequence length and
 // replay come from ConformanceOptions; RC_PARAMS still supplies defaults and `reproduce=`.
+// Commands are generated here, in the runner; each case then executes in a child process
+// (isolated_case.h), so a crash or hang of the implementation fails only that case.
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -14,7 +15,11 @@
 
 #include "commands.h"
 #include "coverage.h"
+#include "coverage_counters.h"
+#include "coverage_requirements.h"
+#include "isolated_case.h"
 #include "kniommu/conformance.h"
+#include "replay.h"
 #include "sut.h"
 #include "trace_writer.h"
 
@@ -40,40 +45,6 @@ class QuietListener final : public rc::detail::TestListener {
   void onTestFinished(const rc::detail::TestMetadata&, const rc::detail::TestResult&) override {}
 };
 
-struct Replay {
-  std::string config, mutant, rc_params;
-  uint64_t seed = 0;
-};
-
-bool read_replay(const std::string& path, Replay& out) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto eq = line.find('=');
-    if (eq == std::string::npos || line[0] == '#') continue;
-    const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
-    if (key == "config")
-      out.config = value;
-    else if (key == "mutant")
-      out.mutant = value;
-    else if (key == "RC_PARAMS")
-      out.rc_params = value;
-    else if (key == "seed")
-      out.seed = std::strtoull(value.c_str(), nullptr, 10);
-  }
-  return !out.config.empty() && !out.rc_params.empty();
-}
-
-void write_replay(const std::string& path, const ConfigOutcome& o, const std::string& mutant) {
-  std::ofstream out(path);
-  out << "# kniommu conformance failure (docs/reproducing.md)\n"
-      << "config=" << o.config << "\nmutant=" << mutant << "\nseed=" << o.seed
-      << "\nRC_PARAMS=" << o.rc_params << "\n";
-  std::istringstream lines(o.counterexample);
-  for (std::string l; std::getline(lines, l);) out << "# " << l << "\n";
-}
-
 ConfigOutcome error_outcome(std::string config, std::string failure) {
   ConfigOutcome o;
   o.config = std::move(config);
@@ -90,8 +61,23 @@ int count_commands(const std::string& text) {
   return n;
 }
 
-std::string test_id(const std::string& config, const std::string& mutant) {
-  return mutant.empty() ? "refinement/" + config : "refinement/" + config + "/" + mutant;
+// RapidCheck prints "Using configuration: ..." to std::cerr when its configuration is first
+// read; the tools print the one seed a run uses themselves, so that line is swallowed.
+const rc::detail::Configuration& quiet_configuration() {
+  static const rc::detail::Configuration& config = [&]() -> const rc::detail::Configuration& {
+    std::ostringstream swallow;
+    std::streambuf* saved = std::cerr.rdbuf(swallow.rdbuf());
+    const rc::detail::Configuration& c = rc::detail::configuration();
+    std::cerr.rdbuf(saved);
+    return c;
+  }();
+  return config;
+}
+
+model::State initial_model(const HwConfig& cfg) {
+  model::State s = model::initial_state(model_config(cfg));
+  for (int i = 0; i < kInitialProcesses; ++i) model::process_create(s);
+  return s;
 }
 
 // The state shared between the property body and the runner for one configuration.
@@ -105,11 +91,58 @@ struct RunState {
   int next_case = 0;
   int cases_run = 0;
   int cases_total = 0;
+  uint64_t commands = 0;
+  std::string last_failure;  // of the last failing run (shrink steps included)
+  coverage::Counts counts;
+  std::vector<SlowCase> slowest;
   Clock::time_point start;
   Coverage coverage;
 };
 
+// One case in the child (or in process with isolate = false): a fresh machine, the generated
+// commands, every check. The machine is torn down inside too, so a crash there is isolated.
+template <class Commands>
+CaseReport execute_case(const RunState& st, const model::State& init, const Commands& commands) {
+  CaseReport r;
+  coverage::begin_case(&r.counts);
+  Coverage paths;  // the path-reach counters (coverage.h) of this case, sent back to the parent
+  paths.did_owner = st.coverage.did_owner;
+  try {
+    Sut sut(*st.api, *st.config, kInitialProcesses, &paths);
+    if (!sut.ok()) {
+      r.kind = CaseReport::Kind::Failed;
+      r.message = "cannot set up the system: " + sut.error();
+    } else {
+      const trace::TraceCase trace(st.options->trace_dir, sut);  // --trace-out: no-op when empty
+      rc::state::runAll(commands, init, sut);
+      coverage::end_case();  // the machine's teardown below is no command
+      r.commands = commands.size();
+    }
+  } catch (const rc::detail::CaseResult& c) {
+    r.kind = c.type == rc::detail::CaseResult::Type::Discard   ? CaseReport::Kind::Discarded
+             : c.type == rc::detail::CaseResult::Type::Success ? CaseReport::Kind::Passed
+                                                               : CaseReport::Kind::Failed;
+    r.message = c.description;
+  } catch (const std::exception& e) {
+    r.kind = CaseReport::Kind::Failed;
+    r.message = std::string("uncaught exception: ") + e.what();
+  }
+  if (r.kind != CaseReport::Kind::Passed) r.commands = coverage::commands_in_case();
+  for (const auto& [k, v] : paths.reached) r.counts["path:" + k] += v;
+  for (const auto& [k, v] : paths.skipped) r.counts["skip:" + k] += v;
+  coverage::end_case();
+  return r;
+}
+
+void keep_slowest(std::vector<SlowCase>& slowest, const SlowCase& c) {
+  slowest.push_back(c);
+  std::sort(slowest.begin(), slowest.end(),
+            [](const SlowCase& a, const SlowCase& b) { return a.seconds > b.seconds; });
+  if (slowest.size() > kSlowestKept) slowest.resize(kSlowestKept);
+}
+
 void run_case(RunState& st) {
+  int index = -1;
   if (!st.replaying && !st.shrinking) {
     const int k = st.next_case++;
     if (st.options->shard_count > 1 &&
@@ -120,21 +153,52 @@ void run_case(RunState& st) {
       return;
     }
     ++st.cases_run;
-    if (st.options->progress)
-      st.options->progress(Progress{st.config->name, st.cases_run, st.cases_total});
+    index = k;
   }
-  Sut sut(*st.api, *st.config, kInitialProcesses, &st.coverage);
-  if (!sut.ok()) RC_FAIL("cannot set up the system: " + sut.error());
-  const trace::TraceCase trace(st.options->trace_dir, sut);  // --trace-out: no-op when empty
-  try {
-    rc::state::check(sut.model, sut, &gen_command);
-  } catch (const rc::detail::CaseResult& r) {
-    if (r.type == rc::detail::CaseResult::Type::Failure) st.shrinking = true;
-    throw;
-  } catch (...) {
-    st.shrinking = true;
-    throw;
+  const model::State init = initial_model(*st.config);
+  const auto commands = *rc::state::gen::commands(init, &gen_command);
+  const auto t0 = Clock::now();
+  const CaseReport rep = run_case_isolated([&] { return execute_case(st, init, commands); },
+                                           st.options->isolate, st.options->case_timeout);
+  if (!st.shrinking) {  // shrink steps re-run a case: they add no evidence
+    for (const auto& [k, v] : rep.counts) {
+      if (k.rfind("path:", 0) == 0)
+        st.coverage.reached[k.substr(5)] += v;
+      else if (k.rfind("skip:", 0) == 0)
+        st.coverage.skipped[k.substr(5)] += v;
+      else
+        st.counts[k] += v;
+    }
+    st.commands += rep.commands;
+    keep_slowest(
+        st.slowest,
+        SlowCase{index, std::chrono::duration<double>(Clock::now() - t0).count(), rep.commands});
+    if (st.options->progress && index >= 0)
+      st.options->progress(Progress{st.config->name, st.cases_run, st.cases_total, st.commands});
   }
+  switch (rep.kind) {
+    case CaseReport::Kind::Passed:
+      return;
+    case CaseReport::Kind::Discarded:
+      RC_DISCARD(rep.message);
+    default:
+      st.shrinking = true;
+      st.last_failure = rep.message;
+      // The child's message as it is (RC_FAIL would prefix this file and line).
+      throw rc::detail::CaseResult(rc::detail::CaseResult::Type::Failure, rep.message);
+  }
+}
+
+CoverageEvidence evaluate_coverage(const HwConfig& cfg, coverage::Counts counts) {
+  CoverageEvidence c;
+  for (const coverage::Requirement& r : coverage::requirements(cfg)) {
+    if (!r.unreachable.empty())
+      c.unreachable.emplace_back(r.key, r.unreachable);
+    else if (counts.count(r.key) == 0)
+      c.missing.push_back(r.key);
+  }
+  c.counts = std::move(counts);
+  return c;
 }
 
 ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const ConformanceOptions& opt,
@@ -160,7 +224,7 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
   st.api = &api;
   st.config = &cfg;
   st.options = &opt;
-  const std::string id = test_id(cfg.name, opt.mutant);
+  const std::string id = replay_test_id(cfg.name, opt.mutant);
   st.replaying = reproduce.count(id) != 0;
   st.cases_total = opt.shard_count > 1 ? (params.maxSuccess + static_cast<int>(opt.shard_count) -
                                           1 - static_cast<int>(opt.shard_index)) /
@@ -175,6 +239,9 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
                                                 meta, params, listener, reproduce);
   out.cases_run = st.replaying ? 1 : st.cases_run;
   out.budget_exhausted = st.budget_exhausted;
+  out.commands = st.commands;
+  out.slowest = std::move(st.slowest);
+  out.coverage = evaluate_coverage(cfg, std::move(st.counts));
   out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   rc::detail::FailureResult failure;
   rc::detail::GaveUpResult gave_up;
@@ -182,6 +249,12 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
   if (result.match(failure)) {
     out.status = ConfigOutcome::Status::Failed;
     out.failure = failure.description;
+    // RapidCheck runs the shrunk case once more to show it; a crash or hang that does not recur
+    // then (a flaky failure, a time limit hit under load) would be reported as "no exceptions
+    // thrown": report the last failure seen instead, marked.
+    if (failure.description.find("no exceptions thrown") != std::string::npos &&
+        !st.last_failure.empty())
+      out.failure = st.last_failure + "\n(flaky: the shrunk case passed when run once more)";
     std::ostringstream ce;
     for (const auto& [type, value] : failure.counterExample) ce << value << "\n";
     out.counterexample = ce.str();
@@ -198,6 +271,12 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
   } else if (result.match(error)) {
     out.status = ConfigOutcome::Status::Error;
     out.failure = error.description;
+  }
+  if (opt.require_coverage && out.status == ConfigOutcome::Status::Passed &&
+      !out.coverage.missing.empty() && !st.replaying) {
+    out.status = ConfigOutcome::Status::Failed;
+    out.failure = "coverage: never observed";
+    for (const std::string& k : out.coverage.missing) out.failure += " " + k;
   }
   out.reached = st.coverage.reached;
   out.skipped = st.coverage.skipped;
@@ -230,9 +309,9 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
                 << out.counterexample << "Failure:\n"
                 << out.failure << "\n"
                 << "Reproduce: RC_PARAMS=\"" << out.rc_params << "\""
-                << (opt.mutant.empty() ? std::string()
-                                       : " kniommu_refinement_mutants mutant " + opt.mutant + " " +
-                                             cfg.name)
+                << (opt.mutant.empty()
+                        ? std::string()
+                        : " kniommu_refinement_mutants mutant " + opt.mutant + " " + cfg.name)
                 << "\n";
     } else if (out.status != ConfigOutcome::Status::Passed) {
       std::cerr << out.failure << "\n";
@@ -243,18 +322,20 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
 
 }  // namespace
 
-const char* status_name(ConfigOutcome::Status s) {
-  switch (s) {
-    case ConfigOutcome::Status::Passed:
-      return "passed";
-    case ConfigOutcome::Status::Failed:
-      return "FAILED";
-    case ConfigOutcome::Status::Unsupported:
-      return "unsupported";
-    case ConfigOutcome::Status::Error:
-      return "ERROR";
+bool rc_params_valid(std::string& error) {
+  const char* params = std::getenv("RC_PARAMS");
+  if (params == nullptr) return true;
+  try {
+    (void)rc::detail::configFromString(params);
+  } catch (const std::exception& e) {
+    error = std::string("RC_PARAMS: ") + e.what();
+    return false;
   }
-  return "?";
+  return true;
+}
+
+uint64_t effective_seed(const ConformanceOptions& options) {
+  return options.seed != 0 ? options.seed : quiet_configuration().testParams.seed;
 }
 
 ConformanceResult run_conformance(const KnAdapterV1& adapter, const ConformanceOptions& options) {
@@ -274,15 +355,17 @@ ConformanceResult run_conformance(const KnAdapterV1& adapter, const ConformanceO
     return result;
   }
   ConformanceOptions opt = options;
-  const rc::detail::Configuration& global = rc::detail::configuration();
+  const rc::detail::Configuration& global = quiet_configuration();
   std::unordered_map<std::string, rc::detail::Reproduce> reproduce = global.reproduce;
   if (!opt.replay_in.empty()) {
-    Replay r;
-    if (!read_replay(opt.replay_in, r)) {
+    std::string why;
+    const std::optional<ReplayFile> replay = read_replay_file(opt.replay_in, why);
+    if (!replay) {
       result.passed = false;
-      result.outcomes.push_back(error_outcome("*", "cannot read replay file " + opt.replay_in));
+      result.outcomes.push_back(error_outcome("*", "cannot replay: " + why));
       return result;
     }
+    const ReplayFile& r = *replay;
     opt.configs = {r.config};
     opt.mutant = r.mutant;
     opt.seed = r.seed;
@@ -312,7 +395,8 @@ ConformanceResult run_conformance(const KnAdapterV1& adapter, const ConformanceO
     const Retcode rc = api.select_mutant(opt.mutant.c_str());
     if (rc != rcOk) {
       result.passed = false;
-      result.outcomes.push_back(error_outcome("*", "cannot select mutant '" + opt.mutant + "': " + KnRetcodeName(rc)));
+      result.outcomes.push_back(
+          error_outcome("*", "cannot select mutant '" + opt.mutant + "': " + KnRetcodeName(rc)));
       return result;
     }
   } else if (!opt.mutant.empty()) {
@@ -322,8 +406,14 @@ ConformanceResult run_conformance(const KnAdapterV1& adapter, const ConformanceO
   }
   for (const HwConfig& cfg : configs) {
     ConfigOutcome o = run_config(api, cfg, opt, params, reproduce);
-    if (o.status == ConfigOutcome::Status::Failed && !opt.replay_out.empty())
-      write_replay(opt.replay_out, o, opt.mutant);
+    if (o.status == ConfigOutcome::Status::Failed && !opt.replay_out.empty() &&
+        !o.rc_params.empty()) {
+      write_replay_file(opt.replay_out,
+                        ReplayFile{o.config, opt.mutant, api.name != nullptr ? api.name : "",
+                                   o.rc_params, o.seed},
+                        o.counterexample);
+      o.replay_file = opt.replay_out;
+    }
     result.outcomes.push_back(std::move(o));
   }
   if (api.select_mutant != nullptr) api.select_mutant("");

@@ -2,12 +2,20 @@
 
 #include <dlfcn.h>
 
+#include "common/input_file.h"
+
 namespace kniommu::conform {
 
 std::unique_ptr<LoadedAdapter> LoadedAdapter::open(const std::string& path, std::string& error) {
   // dlopen searches the library path for names without a slash; an adapter is a file the user
   // points at, so make relative paths explicit.
   const std::string file = path.find('/') == std::string::npos ? "./" + path : path;
+  // dlopen would block on a FIFO and give a vague message for a directory: check first.
+  std::string why_not;
+  if (!is_regular_input(file, why_not)) {
+    error = "cannot load adapter " + why_not;
+    return nullptr;
+  }
   void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* why = dlerror();

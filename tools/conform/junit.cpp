@@ -50,9 +50,37 @@ std::string headline(const std::string& failure) {
   return out.size() > kMax ? out.substr(0, kMax) + "..." : out;
 }
 
+std::string property(const std::string& name, const std::string& value) {
+  return "        <property name=\"" + escape(name) + "\" value=\"" + escape(value) + "\"/>\n";
+}
+
+// Run figures and coverage (docs/reproducing.md "Coverage"): "coverage:<key>" = count,
+// "coverage-missing" / "coverage-unreachable:<key>" (= reason) for what was not observed.
+std::string properties(const conformance::ConfigOutcome& o, const std::string& shard) {
+  std::string p = "      <properties>\n";
+  p += property("shard", shard);
+  p += property("seed", std::to_string(o.seed));
+  p += property("cases", std::to_string(o.cases_run));
+  p += property("commands", std::to_string(o.commands));
+  p += property("commands_per_second",
+                std::to_string(o.seconds > 0 ? static_cast<double>(o.commands) / o.seconds : 0));
+  if (!o.replay_file.empty()) p += property("replay_file", o.replay_file);
+  for (const auto& s : o.slowest)
+    p += property("slowest:case" + std::to_string(s.index),
+                  std::to_string(s.seconds) + " s, " + std::to_string(s.commands) + " commands");
+  for (const auto& [k, v] : o.coverage.counts) p += property("coverage:" + k, std::to_string(v));
+  std::string missing;
+  for (const auto& k : o.coverage.missing) missing += (missing.empty() ? "" : " ") + k;
+  p += property("coverage-missing", missing);
+  for (const auto& [k, why] : o.coverage.unreachable)
+    p += property("coverage-unreachable:" + k, why);
+  return p + "      </properties>\n";
+}
+
 }  // namespace
 
-std::string junit_xml(const conformance::ConformanceResult& result, const std::string& suite_name) {
+std::string junit_xml(const conformance::ConformanceResult& result, const std::string& suite_name,
+                      const std::string& shard) {
   using Status = conformance::ConfigOutcome::Status;
   int failures = 0, errors = 0, skipped = 0;
   double seconds = 0;
@@ -69,6 +97,7 @@ std::string junit_xml(const conformance::ConformanceResult& result, const std::s
   for (const auto& o : result.outcomes) {
     x << "    <testcase classname=\"" << escape(suite_name) << "\" name=\"" << escape(o.config)
       << "\" time=\"" << o.seconds << "\">\n";
+    x << properties(o, shard);
     const std::string details = o.failure + "\n\ncounterexample (" +
                                 std::to_string(o.counterexample_length) + " commands):\n" +
                                 o.counterexample + "\nseed " + std::to_string(o.seed) +

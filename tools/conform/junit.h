@@ -8,6 +8,8 @@
 
 namespace kniommu::conform {
 
-std::string junit_xml(const conformance::ConformanceResult& result, const std::string& suite_name);
+// `shard` ("I/N") is recorded per test case as a property, for `kniommu-conform merge`.
+std::string junit_xml(const conformance::ConformanceResult& result, const std::string& suite_name,
+                      const std::string& shard = "0/1");
 
 }  // namespace kniommu::conform

@@ -20,7 +20,13 @@ const char* const kUsage =
     "machines;\n"
     "                         every shard needs the same --seed (and --cases)\n"
     "  --time-budget SECONDS  stop starting new cases after this long\n"
-    "  --junit FILE           write JUnit XML\n"
+    "  --junit FILE           write JUnit XML (coverage as <properties>)\n"
+    "  --coverage-out FILE    write the run as JSON: outcomes, coverage, slowest cases\n"
+    "  --require-coverage     fail a configuration that never observed a documented Retcode or\n"
+    "                         path (docs/reproducing.md \"Coverage\")\n"
+    "  --case-timeout SECONDS kill and fail a case running longer (default 60)\n"
+    "  --no-isolate           run cases in this process, not each in a child (faster, but a\n"
+    "                         crash of the implementation ends the run)\n"
     "  --replay-out FILE      record a failing case there\n"
     "  --replay FILE          replay a recorded failing case\n"
     "  --trace-out DIR        write every executed case as a trace for spec/KnIommuTrace.tla\n"
@@ -29,7 +35,10 @@ const char* const kUsage =
     "  --progress | --no-progress   force the progress bar on/off (default: only on a terminal)\n"
     "  --verbose              print RapidCheck's own report\n"
     "  --list-configs         list the hardware configurations and exit\n"
-    "exit status: 0 conforming, 1 a configuration failed, 2 usage or adapter error\n";
+    "usage: kniommu-conform merge FILE...\n"
+    "  the union of shards' --coverage-out JSON and/or --junit XML files: cases, failures with\n"
+    "  their replay files, coverage, slowest cases (docs/sharding.md)\n"
+    "exit status: 0 conforming, 1 a configuration failed, 2 usage, input or adapter error\n";
 
 namespace {
 
@@ -47,6 +56,15 @@ bool to_int(const std::string& s, int& out) {
   std::uint64_t v = 0;
   if (!to_u64(s, v) || v > 1000000000ull) return false;
   out = static_cast<int>(v);
+  return true;
+}
+
+// Seconds as a positive number up to `max`, in milliseconds.
+bool to_millis(const std::string& s, double max, std::chrono::milliseconds& out) {
+  char* end = nullptr;
+  const double seconds = std::strtod(s.c_str(), &end);
+  if (s.empty() || *end != '\0' || !(seconds > 0) || seconds > max) return false;
+  out = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
   return true;
 }
 
@@ -102,14 +120,20 @@ std::optional<CliOptions> parse_options(int argc, char** argv, std::string& erro
       o.run.shard_count = static_cast<unsigned>(count);
     } else if (a == "--time-budget") {
       if (!value()) return std::nullopt;
-      char* end = nullptr;
-      const double seconds = std::strtod(v.c_str(), &end);
-      if (*end != '\0' || !(seconds > 0) || seconds > 1e7)
-        return bad("a positive number of seconds");
-      o.run.time_budget = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+      if (!to_millis(v, 1e7, o.run.time_budget)) return bad("a positive number of seconds");
     } else if (a == "--junit") {
       if (!value()) return std::nullopt;
       o.junit = v;
+    } else if (a == "--coverage-out") {
+      if (!value()) return std::nullopt;
+      o.coverage_out = v;
+    } else if (a == "--require-coverage") {
+      o.run.require_coverage = true;
+    } else if (a == "--case-timeout") {
+      if (!value()) return std::nullopt;
+      if (!to_millis(v, 1e6, o.run.case_timeout)) return bad("a positive number of seconds");
+    } else if (a == "--no-isolate") {
+      o.run.isolate = false;
     } else if (a == "--replay-out") {
       if (!value()) return std::nullopt;
       o.run.replay_out = v;

@@ -12,8 +12,9 @@ enum class ProgressMode { kAuto, kOn, kOff };
 
 struct CliOptions {
   conformance::ConformanceOptions run;
-  std::string adapter;  // empty: the built-in implementation
-  std::string junit;    // JUnit XML output file
+  std::string adapter;       // empty: the built-in implementation
+  std::string junit;         // JUnit XML output file
+  std::string coverage_out;  // JSON of the whole run (coverage, outcomes, slowest cases)
   ProgressMode progress = ProgressMode::kAuto;
   bool list_configs = false;
 };

@@ -13,11 +13,12 @@ bool ProgressBar::stream_is_tty(std::FILE* stream) { return isatty(fileno(stream
 
 void ProgressBar::update(const conformance::Progress& p) {
   if (!enabled_) return;
+  const auto now = std::chrono::steady_clock::now();
   if (p.config != current_config_) {
     current_config_ = p.config;
     ++config_index_;
+    config_start_ = now;
   }
-  const auto now = std::chrono::steady_clock::now();
   const bool last = p.cases_total > 0 && p.cases_done >= p.cases_total;
   if (!last && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
@@ -25,10 +26,12 @@ void ProgressBar::update(const conformance::Progress& p) {
   const int total = std::max(p.cases_total, 1);
   const int filled = std::min(kWidth, p.cases_done * kWidth / total);
   const double seconds = std::chrono::duration<double>(now - start_).count();
-  std::fprintf(stream_, "\r\033[K[%zu/%zu] %-12s [%s%s] %d/%d cases  %.1fs", config_index_,
-               std::max(config_count_, config_index_), p.config.c_str(),
+  const double in_config = std::chrono::duration<double>(now - config_start_).count();
+  const double rate = in_config > 0 ? static_cast<double>(p.commands_done) / in_config : 0;
+  std::fprintf(stream_, "\r\033[K[%zu/%zu] %-12s [%s%s] %d/%d cases  %.0f commands/s  %.1fs",
+               config_index_, std::max(config_count_, config_index_), p.config.c_str(),
                std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(),
-               p.cases_done, p.cases_total, seconds);
+               p.cases_done, p.cases_total, rate, seconds);
   std::fflush(stream_);
   drawn_ = true;
 }

@@ -1,5 +1,6 @@
 // A one-line progress bar for long conformance runs, drawn only when the stream is a terminal
-// (so logs and CI output stay clean). Redraws at most every 100 ms.
+// (so logs and CI output stay clean). Redraws at most every 100 ms. Shows the configuration, the
+// cases done and the commands per second of the configuration in progress.
 #pragma once
 
 #include <chrono>
@@ -28,6 +29,7 @@ class ProgressBar {
   bool drawn_ = false;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_draw_{};
+  std::chrono::steady_clock::time_point config_start_ = start_;
 };
 
 }  // namespace kniommu::conform

@@ -16,6 +16,10 @@ void print_indented(std::FILE* out, const std::string& text, const char* indent)
 
 }  // namespace
 
+double commands_per_second(const conformance::ConfigOutcome& o) {
+  return o.seconds > 0 ? static_cast<double>(o.commands) / o.seconds : 0.0;
+}
+
 Totals totals(const conformance::ConformanceResult& result) {
   using Status = conformance::ConfigOutcome::Status;
   Totals t;
@@ -26,6 +30,7 @@ Totals totals(const conformance::ConformanceResult& result) {
     t.unsupported += o.status == Status::Unsupported;
     t.errors += o.status == Status::Error;
     t.cases += o.cases_run;
+    t.commands += o.commands;
     t.seconds += o.seconds;
   }
   return t;
@@ -35,19 +40,27 @@ void print_result(std::FILE* out, const conformance::ConformanceResult& result,
                   const conformance::ConformanceOptions& options, const std::string& command) {
   using Status = conformance::ConfigOutcome::Status;
   for (const auto& o : result.outcomes) {
-    std::fprintf(out, "  %-12s %-11s %6d cases %8.2fs%s\n", o.config.c_str(),
-                 conformance::status_name(o.status), o.cases_run, o.seconds,
+    std::fprintf(out, "  %-12s %-11s %6d cases %8llu commands %8.0f commands/s %8.2fs%s\n",
+                 o.config.c_str(), conformance::status_name(o.status), o.cases_run,
+                 static_cast<unsigned long long>(o.commands), commands_per_second(o), o.seconds,
                  o.budget_exhausted ? "  (time budget reached)" : "");
     if (o.status == Status::Error) std::fprintf(out, "      %s\n", o.failure.c_str());
+    if (!o.slowest.empty()) {
+      std::fprintf(out, "      slowest cases:");
+      for (const auto& c : o.slowest)
+        std::fprintf(out, " #%d %.3fs/%llu", c.index, c.seconds,
+                     static_cast<unsigned long long>(c.commands));
+      std::fprintf(out, " (case number: seconds/commands)\n");
+    }
     if (o.status != Status::Failed) continue;
     std::fprintf(out, "      failure:\n");
     print_indented(out, o.failure, "        ");
     std::fprintf(out, "      counterexample (%d commands%s):\n", o.counterexample_length,
                  options.shrink ? ", shrunk" : "");
     print_indented(out, o.counterexample, "        ");
-    std::fprintf(out, "      seed %llu; reproduce with RC_PARAMS=\"%s\"\n",
-                 static_cast<unsigned long long>(o.seed), o.rc_params.c_str());
-    if (!options.replay_out.empty()) {
+    if (!o.rc_params.empty())
+      std::fprintf(out, "      reproduce with RC_PARAMS=\"%s\"\n", o.rc_params.c_str());
+    if (!o.replay_file.empty()) {
       std::fprintf(out, "      replay file %s: %s --replay %s%s%s\n", options.replay_out.c_str(),
                    command.c_str(), options.replay_out.c_str(),
                    options.mutant.empty() ? "" : " --mutant ", options.mutant.c_str());
@@ -58,13 +71,10 @@ void print_result(std::FILE* out, const conformance::ConformanceResult& result,
   const Totals t = totals(result);
   std::fprintf(out,
                "%s: %d configuration(s): %d passed, %d failed, %d unsupported, %d error(s); %d "
-               "cases in %.1fs",
+               "cases, %llu commands in %.1fs (%.0f commands/s)\n",
                result.passed ? "CONFORMS" : "DOES NOT CONFORM", t.configs, t.passed, t.failed,
-               t.unsupported, t.errors, t.cases, t.seconds);
-  if (!result.outcomes.empty()) {
-    std::fprintf(out, "; seed %llu", static_cast<unsigned long long>(result.outcomes.front().seed));
-  }
-  std::fprintf(out, "\n");
+               t.unsupported, t.errors, t.cases, static_cast<unsigned long long>(t.commands),
+               t.seconds, t.seconds > 0 ? static_cast<double>(t.commands) / t.seconds : 0.0);
 }
 
 }  // namespace kniommu::conform

@@ -16,8 +16,10 @@ void print_result(std::FILE* out, const conformance::ConformanceResult& result,
 
 struct Totals {
   int configs = 0, passed = 0, failed = 0, unsupported = 0, errors = 0, cases = 0;
+  uint64_t commands = 0;
   double seconds = 0;
 };
+double commands_per_second(const conformance::ConfigOutcome& o);
 Totals totals(const conformance::ConformanceResult& result);
 
 }  // namespace kniommu::conform

@@ -6,6 +6,7 @@
 #include "parts.h"
 
 #ifdef KNIOMMU_HAVE_CONFORMANCE
+#include "coverage_table.h"
 #include "junit.h"
 #include "kniommu/builtin_adapter.h"
 #include "progress_bar.h"
@@ -29,24 +30,35 @@ PartResult run_conformance_part(const JobOptions& options) {
   run.time_budget = std::chrono::milliseconds(static_cast<long long>(options.time_budget * 1000));
   run.verbose = false;
   run.replay_out = options.out_dir + "/conformance-replay.txt";
+  run.seed = conformance::effective_seed(run);  // printed once, below
   conform::ProgressBar bar(stdout, conform::ProgressBar::stream_is_tty(stdout),
                            conformance::standard_configs().size());
   run.progress = [&bar](const conformance::Progress& p) { bar.update(p); };
   std::printf(
-      "== conformance: refinement suite, built-in implementation, all hardware configurations\n");
+      "== conformance: refinement suite, built-in implementation, all hardware configurations, "
+      "seed %llu\n",
+      static_cast<unsigned long long>(run.seed));
   std::fflush(stdout);
   const auto start = std::chrono::steady_clock::now();
   const auto result = conformance::run_conformance(*kniommu_builtin_adapter(), run);
   part.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   bar.clear();
   conform::print_result(stdout, result, run, "build/release/tools/kniommu-conform");
+  // The evidence: every documented Retcode and path per configuration, or why it cannot occur.
+  conform::print_coverage(stdout, result.outcomes);
 
   const auto t = conform::totals(result);
   part.status =
       result.passed && t.configs > 0 ? PartResult::Status::kPass : PartResult::Status::kFail;
   part.details = std::to_string(t.configs) + " configs: " + std::to_string(t.passed) + " passed, " +
                  std::to_string(t.failed) + " failed, " + std::to_string(t.unsupported) +
-                 " unsupported; " + std::to_string(t.cases) + " cases";
+                 " unsupported; " + std::to_string(t.cases) + " cases, " +
+                 std::to_string(t.commands) + " commands";
+  size_t missing = 0;
+  for (const auto& o : result.outcomes) missing += o.coverage.missing.size();
+  part.details += missing == 0
+                      ? ", full coverage"
+                      : ", " + std::to_string(missing) + " documented paths never observed";
   if (!result.outcomes.empty())
     part.details += ", seed " + std::to_string(result.outcomes.front().seed);
   const std::string junit = options.out_dir + "/conformance.xml";

@@ -32,8 +32,9 @@ std::optional<HwConfig> find_config(const std::string& name);
 
 struct Progress {
   std::string config;
-  int cases_done = 0;   // cases this shard has run for `config`
-  int cases_total = 0;  // cases this shard will run for `config` (without a time budget)
+  int cases_done = 0;          // cases this shard has run for `config`
+  int cases_total = 0;         // cases this shard will run for `config` (without a time budget)
+  uint64_t commands_done = 0;  // commands executed for `config` so far
 };
 
 struct ConformanceOptions {
@@ -62,12 +63,35 @@ struct ConformanceOptions {
   bool shrink = true;
   // Print RapidCheck's own report to stderr (the CTest entries do; a quiet CLI may not).
   bool verbose = true;
+  // Run every case (and every shrink step) in a child process, so a crash, abort or hang of the
+  // implementation fails that case instead of killing the runner (docs/reproducing.md).
+  bool isolate = true;
+  // A child case running longer than this is killed (SIGKILL by PID) and fails the case.
+  std::chrono::milliseconds case_timeout{60000};
   // Fail a run that never reached a path its configuration has (coverage.h). Unset: only runs at
   // the default budget or larger (cases = 0) without mutant, shard, time limit or replay.
   std::optional<bool> require_paths;
   // Non-empty: every executed case (shrink steps included) is written there as a trace for
   // spec/KnIommuTrace.tla (refinement_tests/src/trace_writer.h, spec/README.md).
   std::string trace_dir;
+  // A configuration that never observed a documented Retcode or path (coverage_requirements.h)
+  // fails.
+  bool require_coverage = false;
+};
+
+// A case that took long, for the "slowest cases" list.
+struct SlowCase {
+  int index = 0;  // case number within the configuration (0-based, before sharding)
+  double seconds = 0;
+  uint64_t commands = 0;
+};
+
+// Coverage of one configuration: counters (keys in docs/reproducing.md "Coverage"), what was
+// required and never observed, and what is unreachable on this configuration by design.
+struct CoverageEvidence {
+  std::map<std::string, uint64_t> counts;
+  std::vector<std::string> missing;
+  std::vector<std::pair<std::string, std::string>> unreachable;  // key, reason
 };
 
 struct ConfigOutcome {
@@ -82,19 +106,55 @@ struct ConfigOutcome {
   std::string rc_params;  // RC_PARAMS value that reproduces this failure ("reproduce=...")
   uint64_t seed = 0;
   double seconds = 0;
+  uint64_t commands = 0;    // commands executed (shrink steps excluded)
+  std::string replay_file;  // where the failing case was recorded ("" = not recorded)
+  CoverageEvidence coverage;
+  std::vector<SlowCase> slowest;  // at most kSlowestKept, slowest first
   // Path-reach counters of this run (coverage.h names) and checks skipped because the adapter
   // lacks an optional entry (times skipped). A run that ends without a failure but never reached
   // a path the configuration requires is Failed with `failure` naming the paths.
   std::map<std::string, uint64_t> reached;
   std::map<std::string, uint64_t> skipped;
 };
+inline constexpr size_t kSlowestKept = 5;
 
 struct ConformanceResult {
   bool passed = true;
   std::vector<ConfigOutcome> outcomes;
 };
 
-const char* status_name(ConfigOutcome::Status s);
+// "passed", "FAILED", "unsupported", "ERROR" (inline: the merge reader uses it without the suite).
+inline const char* status_name(ConfigOutcome::Status s) {
+  switch (s) {
+    case ConfigOutcome::Status::Passed:
+      return "passed";
+    case ConfigOutcome::Status::Failed:
+      return "FAILED";
+    case ConfigOutcome::Status::Unsupported:
+      return "unsupported";
+    case ConfigOutcome::Status::Error:
+      return "ERROR";
+  }
+  return "?";
+}
+
+// A replay file (--replay-out / --replay, docs/reproducing.md): what case it records, for whom.
+struct ReplayFile {
+  std::string config, mutant, adapter, rc_params;
+  uint64_t seed = 0;
+};
+// Reads and validates one (a regular, non-empty, small file; known keys; a configuration of
+// standard_configs(); a RC_PARAMS reproduce string recorded for that configuration and mutant).
+// nullopt with `error` set otherwise.
+std::optional<ReplayFile> read_replay_file(const std::string& path, std::string& error);
+
+// RC_PARAMS as RapidCheck would parse it; false with `error` when it would refuse it (RapidCheck
+// itself would exit(1) at first use).
+bool rc_params_valid(std::string& error);
+// The seed a run with `options` uses: options.seed, else RC_PARAMS seed, else RapidCheck's random
+// seed. Reading RapidCheck's configuration this way prints nothing (its own "Using
+// configuration" line is suppressed: the tools print the seed once themselves).
+uint64_t effective_seed(const ConformanceOptions& options);
 
 // Refuses (Status::Error outcome) adapters whose abi_version/struct_size it does not understand.
 ConformanceResult run_conformance(const KnAdapterV1& adapter, const ConformanceOptions& options);

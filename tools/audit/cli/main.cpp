@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <span>
 #include <string>
 
 #include <fstream>
@@ -15,6 +16,7 @@
 
 #include "analysis/analysis.h"
 #include "analysis/policy.h"
+#include "common/input_file.h"
 #include "live/live_capture.h"
 #include "render/outputs.h"
 #include "render/render.h"
@@ -37,6 +39,9 @@ constexpr const char* kUsage =
     "  --all DIR                write DIR/audit.{txt,json,dot,svg}\n"
     "  --haw BITS               host address width for reserved-bit checks (default CAP.MGAW+1)\n"
     "exit status: 0 no violations, 1 violations found, 2 error\n";
+
+// A snapshot holds registers and table pages: 1 GiB is 262144 table pages, far beyond any system.
+constexpr std::uint64_t kMaxSnapshotBytes = std::uint64_t{1} << 30;
 
 struct Args {
   std::string snapshot;
@@ -151,16 +156,24 @@ int main(int argc, char** argv) {
     std::cerr << kUsage;
     return 2;
   }
+  for (const std::string* out : {&args.output, &args.svg, &args.capture}) {
+    std::string why;
+    if (!out->empty() && !is_writable_output(*out, why)) {  // a FIFO would block the writer
+      std::cerr << "kniommu-audit: " << why << "\n";
+      return 2;
+    }
+  }
   std::optional<audit::Policy> policy;
   if (!args.policy.empty()) {
-    std::ifstream in(args.policy);
-    std::ostringstream text;
-    text << in.rdbuf();
-    std::string error;
-    if (in) policy = audit::parse_policy(text.str(), error);
+    // Read like the snapshot: only a regular file, never blocking on a FIFO, bounded in size.
+    std::string text, open_error, error;
+    if (!read_input_file(args.policy, kMaxSnapshotBytes, text, open_error)) {
+      std::cerr << "kniommu-audit: policy: " << open_error << "\n";
+      return 2;
+    }
+    policy = audit::parse_policy(text, error);
     if (!policy) {
-      std::cerr << "kniommu-audit: policy " << args.policy << ": "
-                << (in ? error : std::string("cannot read the file")) << "\n";
+      std::cerr << "kniommu-audit: policy " << args.policy << ": " << error << "\n";
       return 2;
     }
   }
@@ -169,7 +182,15 @@ int main(int argc, char** argv) {
     read.snapshot.emplace();
     if (!live_source(args, *read.snapshot)) return 2;
   } else {
-    read = snapshot::read_snapshot_file(args.snapshot);
+    // Only a regular file is read (a FIFO, directory or device is refused without blocking), and
+    // only up to kMaxSnapshotBytes (a huge or sparse file is refused by its size).
+    std::string bytes, open_error;
+    if (!read_input_file(args.snapshot, kMaxSnapshotBytes, bytes, open_error)) {
+      std::cerr << "kniommu-audit: " << open_error << "\n";
+      return 2;
+    }
+    read = snapshot::read_snapshot(std::span<const std::uint8_t>(
+        reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
   }
   if (!read.snapshot) {
     std::cerr << "kniommu-audit: " << args.snapshot

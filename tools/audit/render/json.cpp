@@ -1,36 +1,13 @@
 #include <sstream>
 
 #include "analysis/names.h"
+#include "common/json_quote.h"
 #include "render/render.h"
 
 namespace kniommu::audit {
 
 // Minimal JSON writer: the report has only numbers, booleans, short strings and arrays.
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
+std::string json_string(const std::string& s) { return json_quote(s); }
 
 namespace {
 

@@ -20,12 +20,34 @@ std::optional<CliOptions> parse(const std::vector<std::string>& args, std::strin
 
 TEST(ConformOptions, ParsesEveryOption) {
   std::string error;
-  const auto o = parse({"--seed",       "42",    "--cases",       "7",
-                        "--max-length", "30",    "--config",      "l4_sp,l3_nosp",
-                        "--shard",      "2/5",   "--time-budget", "1.5",
-                        "--junit",      "j.xml", "--replay-out",  "r.txt",
-                        "--mutant",     "m",     "--no-shrink",   "--no-progress",
-                        "--adapter",    "x.so"},
+  const auto o = parse({"--seed",
+                        "42",
+                        "--cases",
+                        "7",
+                        "--max-length",
+                        "30",
+                        "--config",
+                        "l4_sp,l3_nosp",
+                        "--shard",
+                        "2/5",
+                        "--time-budget",
+                        "1.5",
+                        "--junit",
+                        "j.xml",
+                        "--replay-out",
+                        "r.txt",
+                        "--mutant",
+                        "m",
+                        "--no-shrink",
+                        "--no-progress",
+                        "--adapter",
+                        "x.so",
+                        "--coverage-out",
+                        "c.json",
+                        "--require-coverage",
+                        "--case-timeout",
+                        "2.5",
+                        "--no-isolate"},
                        error);
   ASSERT_TRUE(o) << error;
   EXPECT_EQ(o->run.seed, 42u);
@@ -41,13 +63,22 @@ TEST(ConformOptions, ParsesEveryOption) {
   EXPECT_FALSE(o->run.shrink);
   EXPECT_EQ(o->progress, ProgressMode::kOff);
   EXPECT_EQ(o->adapter, "x.so");
+  EXPECT_EQ(o->coverage_out, "c.json");
+  EXPECT_TRUE(o->run.require_coverage);
+  EXPECT_EQ(o->run.case_timeout, std::chrono::milliseconds(2500));
+  EXPECT_FALSE(o->run.isolate);
 }
 
 TEST(ConformOptions, RejectsBadValues) {
   const std::vector<std::vector<std::string>> bad = {
-      {"--shard", "5/5"}, {"--shard", "1"}, {"--shard", "0/0"},   {"--cases", "0"},
-      {"--cases", "-3"},  {"--seed", "x"},  {"--config", "nope"}, {"--time-budget", "-1"},
-      {"--frobnicate"},   {"--junit"},      {"--shard", "1/4"},  // a shard without --seed
+      {"--shard", "5/5"},      {"--shard", "1"},
+      {"--shard", "0/0"},      {"--cases", "0"},
+      {"--cases", "-3"},       {"--seed", "x"},
+      {"--config", "nope"},    {"--time-budget", "-1"},
+      {"--frobnicate"},        {"--junit"},
+      {"--shard", "1/4"},  // a shard without --seed
+      {"--case-timeout", "0"}, {"--case-timeout", ""},
+      {"--coverage-out"},
   };
   for (const auto& args : bad) {
     std::string error;

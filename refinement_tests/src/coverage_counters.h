@@ -1,0 +1,58 @@
+// Coverage evidence of a conformance run: what the suite actually exercised, per hardware
+// configuration, counted where the commands observe outcomes. Calls x Retcodes come from the
+// Retcodes the implementation returned; DMA outcomes from the device's result; leaf sizes and
+// invalidation kinds from what the remapping hardware itself sees — second-level table bytes and
+// the descriptors in the invalidation queue (VT-d spec §6.5.2) — never from the implementation's
+// bookkeeping. docs/reproducing.md ("Coverage") lists the keys.
+//
+// Keys (a flat map key -> count, so shards merge by adding):
+//   call:<Call>:<Retcode>            e.g. call:KnIommuAttachDevice:rcBusy
+//   dma:ok:read|write, dma:fault:<reason hex>, dma:unknown-bdf
+//   leaf:mapped:4K|2M|1G, leaf:unmapped:4K|2M|1G
+//   inv:context:global|domain|device, inv:iotlb:global|domain, inv:iotlb:page:am=<N>, inv:wait
+//   cm1:<Call>:context|iotlb         (CM=1 configurations: a granting call that invalidated)
+//   exit:live-objects, exit:empty    (ProcessExit of a process owning handles or attachments)
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "kniommu/adapter.h"
+#include "model/model.h"
+
+namespace kniommu::conformance {
+class Sut;
+}
+
+namespace kniommu::conformance::coverage {
+
+using Counts = std::map<std::string, uint64_t>;
+
+// The runner points the hooks at `sink` for one case (nullptr: hooks record nothing) and resets
+// the per-case hardware trackers (queue tail, leaves seen).
+void begin_case(Counts* sink);
+void end_case();
+// Commands executed in the current case (every hook of a finished command counts one).
+uint64_t commands_in_case();
+// Also publish that count here after every command (shared memory a parent reads after a crash).
+void set_progress_counter(volatile uint64_t* counter);
+
+// ---- hooks: one line each at the point where a command observes the outcome ----------------
+// `command` is the command's shown text; the call name is the part before '('.
+void call(const std::string& command, Retcode rc);
+void dma(Retcode rc, bool write, uint8_t fault_reason);
+void process_exit(const model::State& before, model::Pid pid);
+// From the hardware-view walker: a second-level table root walked, a leaf found at `level`.
+void view_root(uint64_t root);
+void view_leaf(uint64_t root, uint64_t iova, unsigned level);
+// After every command: reads the invalidation-queue descriptors the command submitted (IQA/IQT
+// registers and queue memory) and closes the table view (leaves gone since the last view).
+void after_command(const Sut& sut, const std::string& command);
+
+// "key count" lines; parse() returns false on any malformed line.
+std::string serialize(const Counts& c);
+bool parse(const std::string& text, Counts& out);
+void add(Counts& into, const Counts& from);
+
+}  // namespace kniommu::conformance::coverage

@@ -1,0 +1,128 @@
+// The coverage hooks read what hardware sees: descriptors in the invalidation queue (between the
+// last tail seen and IQT) and leaves in the tables the walker visits. Driven here with a fake
+// adapter whose registers and physical memory the test writes, so each decoding rule is checked
+// against hand-made bytes.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "coverage_counters.h"
+#include "sut.h"
+
+namespace kniommu::conformance {
+namespace {
+
+struct FakeHw {
+  uint64_t cap = 0, iqa = 0, iqt = 0;
+  std::vector<uint8_t> mem = std::vector<uint8_t>(1 << 20);
+  void put_desc(uint64_t index, uint64_t lo, uint64_t hi) {
+    std::memcpy(&mem[(iqa & ~uint64_t{0xFFF}) + index * 16], &lo, 8);
+    std::memcpy(&mem[(iqa & ~uint64_t{0xFFF}) + index * 16 + 8], &hi, 8);
+  }
+};
+FakeHw* g_hw = nullptr;
+KnAdapterSession* const kSession = reinterpret_cast<KnAdapterSession*>(&g_hw);
+
+KnAdapterV1 fake_adapter() {
+  KnAdapterV1 a{};
+  a.abi_version = KN_ADAPTER_ABI_VERSION;
+  a.struct_size = sizeof(KnAdapterV1);
+  a.system_create = [](const KnSimConfig*, KnAdapterSession** out) -> Retcode {
+    *out = kSession;
+    return rcOk;
+  };
+  a.system_destroy = [](KnAdapterSession*) {};
+  a.read_reg64 = [](KnAdapterSession*, uint32_t off) -> uint64_t {
+    return off == 0x08 ? g_hw->cap : off == 0x88 ? g_hw->iqt : off == 0x90 ? g_hw->iqa : 0;
+  };
+  a.phys_read = [](KnAdapterSession*, uint64_t pa, void* out, size_t len) -> Retcode {
+    if (pa + len > g_hw->mem.size()) return rcInvalidArgument;
+    std::memcpy(out, &g_hw->mem[pa], len);
+    return rcOk;
+  };
+  return a;
+}
+
+constexpr uint64_t kCtxGlobal = 0x1 | (1 << 4), kIotlbDomain = 0x2 | (2 << 4),
+                   kIotlbPage = 0x2 | (3 << 4), kWait = 0x5;
+
+TEST(Coverage, CountsQueuedInvalidationsOnceEach) {
+  FakeHw hw;
+  g_hw = &hw;
+  const KnAdapterV1 api = fake_adapter();
+  Sut sut(api, standard_configs().front(), 0);
+  ASSERT_TRUE(sut.ok());
+  coverage::Counts c;
+  coverage::begin_case(&c);
+  hw.iqa = 0x10000;  // QS=0: 256 descriptors
+  hw.put_desc(0, kCtxGlobal, 0);
+  hw.put_desc(1, kIotlbPage, 3);  // AM=3
+  hw.put_desc(2, kWait, 0);
+  hw.iqt = 3 << 4;
+  coverage::call("KnIoDmaBegin(pid=1, rid=1)", rcOk);
+  coverage::after_command(sut, "KnIoDmaBegin");
+  EXPECT_EQ(c["inv:context:global"], 1u);
+  EXPECT_EQ(c["inv:iotlb:page:am=3"], 1u);
+  EXPECT_EQ(c["inv:wait"], 1u);
+  EXPECT_EQ(c.count("cm1:KnIoDmaBegin:iotlb"), 0u);  // CAP.CM=0
+
+  hw.cap = 1 << 7;  // CM=1: a granting call's invalidations are the CM=1 path
+  hw.put_desc(3, kIotlbDomain, 0);
+  hw.iqt = 4 << 4;
+  coverage::call("KnIoDmaBegin(pid=1, rid=2)", rcOk);
+  coverage::after_command(sut, "KnIoDmaBegin");
+  EXPECT_EQ(c["inv:iotlb:domain"], 1u);
+  EXPECT_EQ(c["cm1:KnIoDmaBegin:iotlb"], 1u);
+  EXPECT_EQ(c["inv:context:global"], 1u);  // not counted again
+
+  // The queue wraps: tail 255 -> 1.
+  for (uint64_t i = 4; i < 255; ++i) hw.put_desc(i, kWait, 0);
+  hw.iqt = 255 << 4;
+  coverage::after_command(sut, "filler");
+  hw.put_desc(255, kCtxGlobal, 0);
+  hw.put_desc(0, kCtxGlobal, 0);
+  hw.iqt = 1 << 4;
+  coverage::after_command(sut, "wrap");
+  EXPECT_EQ(c["inv:context:global"], 3u);
+  EXPECT_EQ(c["inv:wait"], 252u);
+  coverage::end_case();
+}
+
+TEST(Coverage, LeavesUnmappedOnlyWhereTheTableIsStillWalked) {
+  FakeHw hw;
+  g_hw = &hw;
+  const KnAdapterV1 api = fake_adapter();
+  Sut sut(api, standard_configs().front(), 0);
+  coverage::Counts c;
+  coverage::begin_case(&c);
+  const uint64_t root = 0x5000;
+  coverage::view_root(root);
+  coverage::view_leaf(root, 0, 1);
+  coverage::view_leaf(root, uint64_t{1} << 21, 2);
+  coverage::after_command(sut, "map");
+  EXPECT_EQ(c["leaf:mapped:4K"], 1u);
+  EXPECT_EQ(c["leaf:mapped:2M"], 1u);
+  coverage::view_root(root);
+  coverage::view_leaf(root, 0, 1);  // still there: not mapped again
+  coverage::after_command(sut, "unmap 2M");
+  EXPECT_EQ(c["leaf:mapped:4K"], 1u);
+  EXPECT_EQ(c["leaf:unmapped:2M"], 1u);
+  coverage::after_command(sut, "detach");  // the table is no longer walked: nothing unmapped
+  EXPECT_EQ(c.count("leaf:unmapped:4K"), 0u);
+  coverage::end_case();
+}
+
+TEST(Coverage, SerializedCountsRoundTripAndMalformedLinesAreRefused) {
+  const coverage::Counts c{{"call:KnIoClose:rcOk", 3}, {"dma:fault:0x5", 12}};
+  coverage::Counts back;
+  ASSERT_TRUE(coverage::parse(coverage::serialize(c), back));
+  EXPECT_EQ(back, c);
+  for (const char* bad : {"key\n", "key x\n", " 3\n", "key 99999999999999999999\n"}) {
+    coverage::Counts out;
+    EXPECT_FALSE(coverage::parse(bad, out)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace kniommu::conformance
