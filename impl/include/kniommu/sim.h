@@ -37,7 +37,14 @@ typedef struct KnSimConfig {
    * present table entry or unit cache still references the frame (KnSimUseAfterFreeCount). Real
    * hardware has no such check; benchmarks set 1 to measure the implementation alone. */
   int skip_use_after_free_check;
+  /* Which hardware judges: KN_SIM_HARDWARE_EMULATOR (0, the default) or KN_SIM_HARDWARE_QEMU
+   * (QEMU's intel-iommu and edu devices over qtest; docs/qemu-backend.md says what it can and
+   * cannot show). A configuration QEMU cannot provide gives rcInvalidArgument. */
+  int hardware;
 } KnSimConfig;
+
+#define KN_SIM_HARDWARE_EMULATOR 0
+#define KN_SIM_HARDWARE_QEMU 1
 
 /* A 4-level, 48-bit, 2M+1G superpage, CM=0 unit with 64K DIDs and 4 devices. */
 void KnSimDefaultConfig(KnSimConfig* config);
