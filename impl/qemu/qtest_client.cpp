@@ -224,9 +224,18 @@ void QtestClient::fail(const std::string& why) {
 void QtestClient::post(const std::string& line) {
   std::lock_guard g(mu_);
   if (failed_) return;
+  // QEMU answers every command; unread replies fill the socket and QEMU stops reading. Collect
+  // them before the window grows large.
+  if (pending_ >= kMaxPending && !sync()) return;
   const std::string msg = line + "\n";
   for (std::size_t off = 0; off < msg.size();) {
-    const ssize_t n = ::send(fd_, msg.data() + off, msg.size() - off, MSG_NOSIGNAL);
+    pollfd p{fd_, POLLOUT, 0};
+    if (::poll(&p, 1, reply_timeout_ms_) <= 0) {
+      fail("qtest socket not writable within " + std::to_string(reply_timeout_ms_) + " ms");
+      return;
+    }
+    const ssize_t n = ::send(fd_, msg.data() + off, msg.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) continue;
     if (n <= 0) {
       if (n < 0 && errno == EINTR) continue;
       fail("qtest socket closed while sending");

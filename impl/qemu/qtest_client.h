@@ -72,6 +72,7 @@ class QtestClient {
   std::uint64_t commands_sent() const { return sent_; }
 
  private:
+  static constexpr std::size_t kMaxPending = 128;
   QtestClient() = default;
   bool read_reply(std::string* value, int timeout_ms);
   bool read_line(std::string* line, int timeout_ms);
