@@ -86,14 +86,14 @@ class QemuHardware final : public kos::Hardware {
 
   // edu semantics: a read fills the device's buffer (`data` is left untouched: the bytes are
   // not visible to the host); a write writes the buffer (whatever the last read put there; `data`
-  // is ignored). A request is split into edu transfers of at most 4 KiB.
+  // is ignored). At most kEduMaxTransfer (4095) bytes: rcInvalidArgument beyond.
   Retcode device_dma(std::uint16_t bdf, std::uint64_t iova, void* data, std::size_t len,
                      bool is_write, std::uint8_t* fault_reason) override {
     (void)data;
     if (fault_reason != nullptr) *fault_reason = 0;
     if (!machine_->has_device(bdf)) return rcDeviceNotFound;
     if (len == 0) return rcOk;
-    if (len > kEduBufferBytes) return rcInvalidArgument;
+    if (len > kEduMaxTransfer) return rcInvalidArgument;
     if (!machine_->iommu_enabled() && !mem_.contains(iova, len)) return rcFail;  // master abort
     FaultRecord f;
     const Retcode rc = machine_->edu_dma(bdf, iova, len, is_write, &f);

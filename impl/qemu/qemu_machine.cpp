@@ -140,6 +140,9 @@ Retcode QemuMachine::start(const KnSimConfig& config, std::unique_ptr<QemuMachin
   LaunchOptions opts;
   if (const char* bin = std::getenv("KNIOMMU_QEMU"); bin != nullptr && *bin != 0) opts.binary = bin;
   opts.args = machine_arguments(config);
+  // KNIOMMU_QEMU_TRACE=PATTERN adds QEMU's -trace (e.g. 'vtd_*'); see KNIOMMU_QEMU_LOG.
+  if (const char* t = std::getenv("KNIOMMU_QEMU_TRACE"); t != nullptr && *t != 0)
+    opts.args.insert(opts.args.end(), {"-trace", t});
   if (Retcode rc = QtestClient::launch(opts, &m->qtest_, error); rc != rcOk) return rc;
   if (Retcode rc = m->setup_pci(config, error); rc != rcOk) return rc;
   if (m->iommu_) {
@@ -218,7 +221,7 @@ Retcode QemuMachine::edu_dma(std::uint16_t bdf, std::uint64_t iova, std::size_t 
                              FaultRecord* fault) {
   auto it = bar_.find(bdf);
   if (it == bar_.end()) return rcDeviceNotFound;
-  if (len == 0 || len > kEduBufferBytes) return rcInvalidArgument;
+  if (len == 0 || len > kEduMaxTransfer) return rcInvalidArgument;
   const std::uint32_t bar = it->second;
   auto guard = qtest_->lock();
   if (qtest_->failed()) return rcInternalError;

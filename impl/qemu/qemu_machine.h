@@ -19,6 +19,9 @@ namespace kniommu::qemu {
 
 inline constexpr std::uint64_t kDmarBase = 0xFED90000;   // QEMU's intel-iommu register page
 inline constexpr std::size_t kEduBufferBytes = 4096;     // edu's DMA buffer
+// The longest edu transfer: QEMU 7.2's edu checks that the buffer-side range *end* lies strictly
+// inside its buffer, so a 4096-byte transfer fails that check and aborts QEMU (hw_error).
+inline constexpr std::size_t kEduMaxTransfer = kEduBufferBytes - 1;
 
 // Empty when QEMU 7.2 can provide `config` as asked; otherwise why not, naming the field.
 std::string unsupported_reason(const KnSimConfig& config);

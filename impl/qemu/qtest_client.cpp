@@ -115,8 +115,10 @@ Retcode QtestClient::launch(const LaunchOptions& options, std::unique_ptr<QtestC
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, c->stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0600);
+  // KNIOMMU_QEMU_LOG=FILE keeps QEMU's stderr (error_report lines, -trace output) for debugging.
+  const char* log = std::getenv("KNIOMMU_QEMU_LOG");
+  const std::string err_path = log != nullptr && *log != 0 ? log : c->stderr_path_;
+  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   pid_t pid = -1;
   const int rc = ::posix_spawn(&pid, binary.c_str(), &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
@@ -219,6 +221,8 @@ void QtestClient::fail(const std::string& why) {
     detail = " (QEMU exited: " + first_error_line(slurp(stderr_path_)) + ")";
   }
   error_ = why + detail;
+  // Callers above PhysMem/Mmio see only all-ones values from now on; say why once, loudly.
+  std::fprintf(stderr, "kniommu: QEMU backend failed: %s\n", error_.c_str());
 }
 
 void QtestClient::post(const std::string& line) {

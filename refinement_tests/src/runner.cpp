@@ -239,7 +239,7 @@ ConformanceResult run_conformance(const KnAdapterV1& api, const ConformanceOptio
       result.passed = false;
       result.outcomes.push_back(ConfigOutcome{"*", ConfigOutcome::Status::Error, 0, false,
                                               "cannot read replay file " + opt.replay_in, "", 0, "",
-                                              0, 0});
+                                              0, 0, {}});
       return result;
     }
     opt.configs = {r.config};
@@ -260,13 +260,14 @@ ConformanceResult run_conformance(const KnAdapterV1& api, const ConformanceOptio
   params.disableShrinking = params.disableShrinking || !opt.shrink;
 
   std::vector<HwConfig> configs;
-  if (opt.configs.empty()) configs = standard_configs();
+  if (opt.configs.empty())
+    configs = opt.hardware == KN_SIM_HARDWARE_QEMU ? qemu_configs() : standard_configs();
   for (const std::string& name : opt.configs) {
     if (auto c = find_config(name))
       configs.push_back(*c);
     else
       result.outcomes.push_back(ConfigOutcome{name, ConfigOutcome::Status::Error, 0, false,
-                                              "unknown configuration", "", 0, "", 0, 0});
+                                              "unknown configuration", "", 0, "", 0, 0, {}});
   }
   if (api.select_mutant != nullptr) {
     const Retcode rc = api.select_mutant(opt.mutant.c_str());
@@ -274,17 +275,23 @@ ConformanceResult run_conformance(const KnAdapterV1& api, const ConformanceOptio
       result.passed = false;
       result.outcomes.push_back(ConfigOutcome{
           "*", ConfigOutcome::Status::Error, 0, false,
-          "cannot select mutant '" + opt.mutant + "': " + KnRetcodeName(rc), "", 0, "", 0, 0});
+          "cannot select mutant '" + opt.mutant + "': " + KnRetcodeName(rc), "", 0, "", 0, 0, {}});
       return result;
     }
   } else if (!opt.mutant.empty()) {
     result.passed = false;
     result.outcomes.push_back(ConfigOutcome{"*", ConfigOutcome::Status::Error, 0, false,
-                                            "adapter has no mutants", "", 0, "", 0, 0});
+                                            "adapter has no mutants", "", 0, "", 0, 0, {}});
     return result;
   }
+  for (HwConfig& cfg : configs) cfg.sim.hardware = opt.hardware;
   for (const HwConfig& cfg : configs) {
+    take_skips();
     ConfigOutcome o = run_config(api, cfg, opt, params, reproduce);
+    o.skipped = take_skips();
+    if (opt.verbose)
+      for (const auto& [what, n] : o.skipped)
+        std::cerr << "  [" << o.config << "] skipped " << n << "x: " << what << "\n";
     if (o.status == ConfigOutcome::Status::Failed && !opt.replay_out.empty())
       write_replay(opt.replay_out, o, opt.mutant);
     result.outcomes.push_back(std::move(o));

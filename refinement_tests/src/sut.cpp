@@ -1,6 +1,20 @@
 #include "sut.h"
 
 namespace kniommu::conformance {
+namespace {
+std::map<std::string, uint64_t>& skips() {
+  static std::map<std::string, uint64_t> s;  // the suite runs cases on one thread
+  return s;
+}
+}  // namespace
+
+void count_skip(const std::string& what) { ++skips()[what]; }
+
+std::map<std::string, uint64_t> take_skips() {
+  std::map<std::string, uint64_t> out;
+  out.swap(skips());
+  return out;
+}
 
 model::Config model_config(const HwConfig& config) {
   model::Config c;

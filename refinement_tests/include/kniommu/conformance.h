@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,9 @@ struct HwConfig {
 // The standard matrix: 3/4/5 levels, with and without superpages, CM on and off, IOMMU disabled.
 const std::vector<HwConfig>& standard_configs();
 std::optional<HwConfig> find_config(const std::string& name);
+// The configurations QEMU 7.2's intel-iommu provides (docs/qemu-backend.md): l4_sp and disabled of
+// the standard matrix, plus l3_sp (3-level 39-bit) and l4_sp_cm (CM=1). find_config knows them.
+const std::vector<HwConfig>& qemu_configs();
 
 struct Progress {
   std::string config;
@@ -61,6 +65,9 @@ struct ConformanceOptions {
   bool shrink = true;
   // Print RapidCheck's own report to stderr (the CTest entries do; a quiet CLI may not).
   bool verbose = true;
+  // The judge: KN_SIM_HARDWARE_EMULATOR or KN_SIM_HARDWARE_QEMU (KnSimConfig.hardware of every
+  // machine). With QEMU and no `configs`, qemu_configs() run.
+  int hardware = KN_SIM_HARDWARE_EMULATOR;
 };
 
 struct ConfigOutcome {
@@ -75,6 +82,8 @@ struct ConfigOutcome {
   std::string rc_params;  // RC_PARAMS value that reproduces this failure ("reproduce=...")
   uint64_t seed = 0;
   double seconds = 0;
+  // Checks the judging hardware could not perform, by what was skipped (docs/qemu-backend.md).
+  std::map<std::string, uint64_t> skipped;
 };
 
 struct ConformanceResult {
