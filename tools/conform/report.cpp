@@ -39,6 +39,8 @@ void print_result(std::FILE* out, const conformance::ConformanceResult& result,
                  conformance::status_name(o.status), o.cases_run, o.seconds,
                  o.budget_exhausted ? "  (time budget reached)" : "");
     if (o.status == Status::Error) std::fprintf(out, "      %s\n", o.failure.c_str());
+    for (const auto& [what, n] : o.skipped)  // checks the judging hardware cannot perform
+      std::fprintf(out, "      skipped %llu x %s\n", static_cast<unsigned long long>(n), what.c_str());
     if (o.status != Status::Failed) continue;
     std::fprintf(out, "      failure:\n");
     print_indented(out, o.failure, "        ");
