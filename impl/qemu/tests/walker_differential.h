@@ -50,11 +50,12 @@ std::string describe(const Outcome& o);
 enum class Explained {
   kNo,
   // QEMU 7.2 checks permissions only on a page walk: a write through an IOTLB entry cached by an
-  // earlier read of a read-only page is dropped without a fault record. VT-d spec §7.1 (fault
-  // conditions) requires the request to be blocked *and* reported; nothing is written either way.
+  // earlier read of a read-only page is dropped without a fault record. The permission applies to
+  // cached translations too (VT-d spec §6.2) and a write without W is a recorded non-recoverable
+  // fault, reason 5 (VT-d spec §7); nothing is written either way.
   kQemuSilentWriteBlock,
   // QEMU no longer holds a translation the emulator still serves stale. A unit may drop cached
-  // entries at any time (VT-d spec §6.1: caching is implementation-specific), so this is legal;
+  // entries at any time and invalidate more than asked (VT-d spec §6.2, §6.5), so this is legal;
   // the emulator is the strictest legal hardware and keeps every stale entry.
   kQemuDroppedCachedEntry,
 };
