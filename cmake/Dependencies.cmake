@@ -1,4 +1,4 @@
-# Finds every dependency the ordinary way (see ../shared/reference/toolchain.md) and fails at
+# Finds every dependency the ordinary way (find_package / pkg-config, Debian's package layouts) and fails at
 # configure time naming the Debian package that provides it. scripts/bootstrap installs them all.
 
 macro(kniommu_require found package what)

@@ -101,7 +101,7 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/kniommuConfig.cmake ${CMAKE_CURRENT_BI
 # project that finds it and links the model, the implementation and the conformance suite.
 # Needs the whole tree built.
 # The consumer gets this build's compiler flags (sanitizer presets instrument the libraries).
-kniommu_test(package.find_package_consumer LABEL unit TIMEOUT 600
+kniommu_test(package.find_package_consumer LABEL package TIMEOUT 600
   COMMAND ${CMAKE_CURRENT_LIST_DIR}/package_test/run.sh ${CMAKE_COMMAND} ${CMAKE_BINARY_DIR}
           ${CMAKE_CURRENT_LIST_DIR}/package_test ${CMAKE_BINARY_DIR}/package_test ${CMAKE_CXX_COMPILER}
           "${CMAKE_CXX_FLAGS}" "${CMAKE_EXE_LINKER_FLAGS}")

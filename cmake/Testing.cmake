@@ -1,5 +1,6 @@
 # Helpers that keep test registration uniform: every test carries exactly one family label
-# (unit, model, spec, refinement, proofs), so `ctest -L <family>` runs one family.
+# (unit, model, spec, refinement, proofs; package for the build-system checks: configure messages
+# and the installed CMake package), so `ctest -L <family>` runs one family.
 
 # kniommu_gtest(<target> LABEL <label> SOURCES ... LIBS ...)
 function(kniommu_gtest target)

@@ -18,7 +18,8 @@ kniommu_gtest(snapshot_format_tests LABEL unit
   SOURCES ${_audit}/tests/snapshot_format_tests.cpp
   LIBS kniommu_snapshot_format)
 
-# The analysis decodes entries with impl/vtd's layouts (kniommu_vtd: Boost.Hana, header-only use).
+# The analysis decodes entries with impl/vtd's layouts (kniommu_vtd_formats, header-only): it cannot
+# call the driver's page-table code.
 add_library(kniommu_audit_lib STATIC
   ${_audit}/analysis/analysis.cpp
   ${_audit}/analysis/names.cpp
@@ -29,7 +30,7 @@ add_library(kniommu_audit_lib STATIC
   ${_audit}/render/json.cpp
   ${_audit}/render/outputs.cpp
   ${_audit}/render/text.cpp)
-target_link_libraries(kniommu_audit_lib PUBLIC kniommu_snapshot_format PRIVATE kniommu_vtd kniommu_warnings)
+target_link_libraries(kniommu_audit_lib PUBLIC kniommu_snapshot_format PRIVATE kniommu_vtd_formats kniommu_warnings)
 
 add_executable(kniommu-audit ${_audit}/cli/main.cpp)
 target_link_libraries(kniommu-audit PRIVATE kniommu_audit_lib kniommu_warnings)
@@ -37,7 +38,7 @@ target_link_libraries(kniommu-audit PRIVATE kniommu_audit_lib kniommu_warnings)
 kniommu_gtest(audit_tests LABEL unit
   SOURCES ${_audit}/tests/ranges_tests.cpp ${_audit}/tests/analysis_tests.cpp
           ${_audit}/tests/table_builder.cpp
-  LIBS kniommu_audit_lib kniommu_vtd)
+  LIBS kniommu_audit_lib kniommu_vtd_formats)
 target_include_directories(audit_tests PRIVATE ${_audit}/tests)
 
 # The command line as a user runs it, on the fuzzer's seed snapshot (two devices, metadata).
@@ -49,7 +50,7 @@ kniommu_test(audit_cli LABEL unit
 
 # The snapshot writer for a live simulated system (sim.h); linked with the built-in implementation.
 add_library(kniommu_snapshot STATIC ${_audit}/capture/capture.cpp ${_audit}/capture/metadata.cpp)
-target_link_libraries(kniommu_snapshot PUBLIC kniommu_audit_lib kniommu_kos PRIVATE kniommu_vtd kniommu_warnings)
+target_link_libraries(kniommu_snapshot PUBLIC kniommu_audit_lib kniommu_kos PRIVATE kniommu_vtd_formats kniommu_warnings)
 
 kniommu_gtest(snapshot_capture_tests LABEL unit
   SOURCES ${_audit}/tests/capture_tests.cpp
@@ -68,3 +69,9 @@ set(KNIOMMU_FUZZ_SECONDS 20 CACHE STRING "Time budget of the snapshot fuzz test 
 kniommu_test(snapshot_fuzz LABEL unit TIMEOUT 300
   COMMAND ${_audit}/fuzz/run_fuzz.sh ${_audit} ${CMAKE_CURRENT_BINARY_DIR}/snapshot_fuzz
           ${KNIOMMU_FUZZ_SECONDS} ${KNIOMMU_AUDIT_FUZZ_EXTRA})
+
+# The audit is an independent walker: it reads the layouts, never the driver's or the emulator's code.
+kniommu_forbidden_include(audit_sees_no_page_table TARGET kniommu_audit_lib
+  HEADER vtd/page_table.h ALLOWED vtd/sl_masks.h)
+kniommu_forbidden_include(audit_sees_no_emulator TARGET kniommu_audit_lib
+  HEADER hw/walker.h ALLOWED vtd/caps.h)

@@ -1,8 +1,8 @@
-// Mutation switches: deliberately injected bugs from real IOMMU history (../shared/reference/vtd.md
-// §3), used to show that the refinement suite has teeth. Compiled in only with the CMake option
-// KNIOMMU_MUTANTS (defines KNIOMMU_MUTANTS=1); even then every switch is off until a test selects
-// one with set_active_mutant() or the environment variable KNIOMMU_MUTANT=<name>.
-// Code under test asks `if (mutant(Mutant::X)) { buggy path } else { correct path }`; without the
+// Mutation switches: deliberately injected bugs from real IOMMU history (docs/vtd-facts.md
+// "Known pitfalls"), used to show that the refinement suite has teeth. Compiled in only with the
+// CMake option KNIOMMU_MUTANTS (defines KNIOMMU_MUTANTS=1); even then every switch is off until a
+// test selects one with set_active_mutant() or the environment variable KNIOMMU_MUTANT=<name>. Code
+// under test asks `if (mutant(Mutant::X)) { buggy path } else { correct path }`; without the
 // option, mutant() is constexpr false and the buggy path compiles away.
 #pragma once
 

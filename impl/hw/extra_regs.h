@@ -1,6 +1,6 @@
 // Registers the shared layouts (vtd/formats.h) do not name because the driver does not use them:
-// the invalidation-completion event registers (vtd.md §1.1). IECTL has FECTL's format (IM bit 31,
-// IP bit 30), so the emulator reuses vtd::kFectlReg for its bits.
+// the invalidation-completion event registers (VT-d spec §10.4). IECTL has FECTL's format (IM bit
+// 31, IP bit 30), so the emulator reuses vtd::kFectlReg for its bits.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Legacy DMA-remapping fault reasons (../shared/reference/vtd.md §1.10) and the values the walk
+// Legacy DMA-remapping fault reasons (VT-d spec Appendix A) and the values the walk
 // produces. Walk functions return one of these (kNone on success) and leave recording to the
 // caller, as QEMU does.
 #pragma once

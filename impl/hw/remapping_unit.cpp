@@ -119,7 +119,7 @@ void RemappingUnit::handle_gcmd() {
     return field_of(layout, name, w);
   };
 
-  // TE: persistent. Turning it off resets the fault-record cursor (vtd.md §1.10 step 7). The
+  // TE: persistent. Turning it off resets the fault-record cursor (VT-d spec §7.3.1). The
   // caches are left alone: hardware does not flush them on a TE toggle.
   const std::uint64_t te = bit(cmd, KNIOMMU_F("TE"), G{});
   if (te != bit(sts, KNIOMMU_F("TES"), S{})) {

@@ -13,7 +13,7 @@ constexpr unsigned kGlobal = static_cast<unsigned>(vtd::Granularity::kGlobal);
 constexpr unsigned kDomain = static_cast<unsigned>(vtd::Granularity::kDomain);
 constexpr unsigned kDeviceOrPage = static_cast<unsigned>(vtd::Granularity::kDeviceOrPage);
 
-// IQERCD.IQEI codes (vtd.md §1.1).
+// IQERCD.IQEI codes (VT-d spec §10.4, IQERCD_REG).
 constexpr unsigned kIqeiTail = 1;
 constexpr unsigned kIqeiFetch = 2;
 constexpr unsigned kIqeiType = 3;

@@ -1,5 +1,5 @@
 // The unit's DMA path: context cache -> IOTLB -> second-level walk (with the paging-structure
-// cache), then fault reporting per the fault-recording algorithm (vtd.md §1.10).
+// cache), then fault reporting per the fault-recording algorithm (VT-d spec §7.3.1).
 #include "hw/layout_masks.h"
 #include "hw/remapping_unit.h"
 #include "vtd/entries.h"
@@ -7,7 +7,7 @@
 namespace kniommu::hw {
 namespace {
 
-// Translated addresses in 0xFEEx_xxxx are the interrupt window and are blocked (vtd.md §1.4).
+// Translated addresses in 0xFEEx_xxxx are the interrupt window and are blocked (VT-d spec §3.14).
 constexpr PhysAddr kInterruptBase = 0xFEE0'0000;
 constexpr PhysAddr kInterruptEnd = 0xFEF0'0000;
 constexpr std::uint8_t kTtDeviceTlb = static_cast<std::uint8_t>(vtd::TranslationType::kDeviceTlb);

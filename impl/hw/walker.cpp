@@ -54,7 +54,7 @@ Walker::Walker(const UnitConfig& config, const SimPhysMem& mem) : config_(config
   leaf_allowed_[1] = true;
   leaf_allowed_[2] = (config.sllps & 1) != 0;
   leaf_allowed_[3] = (config.sllps & 2) != 0;
-  // SNP is reserved because the unit never advertises ECAP.SC; TM unless ECAP.DT (vtd.md §3.21).
+  // SNP is reserved because the unit never advertises ECAP.SC; TM unless ECAP.DT (VT-d spec §9.8).
   const std::uint64_t leaf_cap_rsvd = kSnp | (config.device_tlb ? 0 : kTm);
   for (unsigned level = 1; level <= 5; ++level) {
     // PS on a non-leaf level that cannot hold a leaf of that size is reserved.
@@ -105,7 +105,7 @@ Fault Walker::decode_context(const vtd::layout::Words<2>& w, ContextInfo* out) c
                      (tt == vtd::TranslationType::kDeviceTlb && config_.device_tlb) ||
                      (tt == vtd::TranslationType::kPassThrough && config_.pass_through);
   const unsigned levels = static_cast<unsigned>(ce.aw()) + 2;
-  // AW must name a supported depth even for pass-through (vtd.md §1.3).
+  // AW must name a supported depth even for pass-through (VT-d spec §9.3).
   if (!tt_ok || !config_.supports_levels(levels)) return Fault::kContextInvalid;
   out->present = true;
   out->tt = static_cast<std::uint8_t>(ce.tt());

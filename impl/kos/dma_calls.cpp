@@ -129,7 +129,7 @@ Retcode System::map_grant_locked(Domain& d, Buffer& b, std::uint64_t iova) {
     if (i > 0) {
       auto pending = d.table->new_pending();
       d.table->unmap(iova, i * block_bytes, *pending);
-      driver_->flush_range(d.did, iova, i * b.block_pages(), pending->tables_freed());
+      driver_->flush_range(d.did, pending->record());
       pending->release();
     }
     return rc;
@@ -148,7 +148,7 @@ Retcode System::new_grant_locked(Process& p, Buffer& b, Domain* d, Handle* out) 
   g->iova = b.blocks.front();  // IOMMU disabled: IOVA = physical address
   if (d != nullptr && driver_ != nullptr) {
     const std::uint64_t bytes = b.footprint_pages() * kPage;
-    const std::uint64_t align = grant_alignment(b.order, driver_->caps().sllps);
+    const std::uint64_t align = grant_alignment(b.order, driver_->caps().sllps());
     if (Retcode rc = d->iova.allocate(bytes, align, &g->iova); rc != rcOk) return rc;
     if (Retcode rc = map_grant_locked(*d, b, g->iova); rc != rcOk) {
       d->iova.release(g->iova);  // nothing mapped any more, and the range was invalidated

@@ -10,7 +10,7 @@
 #include "hw/remapping_unit.h"
 #include "hw/sim_phys_mem.h"
 #include "hw/unit_config.h"
-#include "qemu/qemu_hardware.h"
+#include "kos/qemu_hardware.h"
 
 namespace kniommu::kos {
 namespace {
@@ -82,7 +82,7 @@ const std::string& Hardware::last_error() { return g_last_error; }
 Retcode Hardware::create(const KnSimConfig& config, std::unique_ptr<Hardware>* out) {
   g_last_error.clear();
   if (config.hardware == KN_SIM_HARDWARE_QEMU) {
-    const Retcode rc = qemu::create_hardware(config, out, &g_last_error);
+    const Retcode rc = create_qemu_hardware(config, out, &g_last_error);
     if (rc != rcOk) std::fprintf(stderr, "kniommu: QEMU backend: %s\n", g_last_error.c_str());
     return rc;
   }

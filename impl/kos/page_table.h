@@ -23,7 +23,6 @@ class PendingTableFrees {
   PendingTableFrees& operator=(const PendingTableFrees&) = delete;
 
   bool empty() const { return record_.empty(); }
-  bool tables_freed() const { return record_.frame_count() != 0; }
   void release() { table_.complete(record_); }
   vtd::PendingInvalidation& record() { return record_; }
 

@@ -23,8 +23,7 @@ void System::close_grant_locked(Process& p, Grant& g) {
     const std::uint64_t pages = b.footprint_pages();
     auto pending = d->table->new_pending();
     d->table->unmap(g.iova, pages * 4096, *pending);
-    if (!mutant(Mutant::NoIotlbInvalidateOnRevoke))
-      driver_->flush_range(d->did, g.iova, pages, pending->tables_freed());
+    if (!mutant(Mutant::NoIotlbInvalidateOnRevoke)) driver_->flush_range(d->did, pending->record());
     pending->release();
     d->iova.release(g.iova);
   }

@@ -72,8 +72,8 @@ constexpr auto fits_width(const typename Ops::Word& iova, unsigned width) {
 // (first_pfn <= last_pfn): the smallest AM such that one naturally aligned block of 2^AM pages
 // covers the whole range. That is the bit length of first ^ last: the block is identified by the
 // bits the two ends share. Rounding the page count up to a power of two is NOT enough when the
-// range is unaligned (Linux 59bf3557cf2f, vtd.md §3 item 1). Result is in 0..64; 64 means only a
-// whole-address-space block covers it.
+// range is unaligned (Linux 59bf3557cf2f, docs/vtd-facts.md "Known pitfalls"). Result is in 0..64;
+// 64 means only a whole-address-space block covers it.
 template <class Ops>
 constexpr typename Ops::Word psi_mask(const typename Ops::Word& first_pfn,
                                       const typename Ops::Word& last_pfn) {

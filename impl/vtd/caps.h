@@ -1,5 +1,5 @@
 // CAP/ECAP register wrappers and the decisions derived from them (table depth, superpage sizes,
-// domain-ID space). vtd.md §1.5–1.7 and §3 items 12–13.
+// domain-ID space). VT-d spec §10.4.2–§10.4.3; Xen XSA-390 and 474fc7d3c6.
 #pragma once
 
 #include "vtd/formats.h"
@@ -64,5 +64,39 @@ constexpr unsigned select_levels(const CapReg& cap) {
   }
   return 0;
 }
+
+// The capabilities a driver or an auditor acts on, decoded once from raw CAP/ECAP values: the one
+// decoder both use (the emulator reads its own registers its own way).
+struct UnitCaps {
+  CapReg cap{};
+  EcapReg ecap{};
+  unsigned levels = 0;         // table depth domains use (select_levels); 0 = none usable
+  unsigned address_width = 0;  // min(MGAW, width_for_levels(levels))
+
+  static constexpr UnitCaps decode(std::uint64_t cap_raw, std::uint64_t ecap_raw) {
+    UnitCaps c;
+    c.cap = CapReg::from(cap_raw);
+    c.ecap = EcapReg::from(ecap_raw);
+    c.levels = select_levels(c.cap);
+    if (c.levels != 0) {
+      const unsigned w = width_for_levels(c.levels);
+      c.address_width = c.cap.mgaw_bits() < w ? c.cap.mgaw_bits() : w;
+    }
+    return c;
+  }
+  // 2^(4 + 2*ND) domain IDs; 0 for the reserved ND = 7.
+  constexpr std::uint32_t domain_ids() const {
+    return cap.nd() >= 7 ? 0 : static_cast<std::uint32_t>(cap.domain_count());
+  }
+  constexpr bool rwbf() const { return cap.rwbf() != 0; }
+  constexpr bool caching_mode() const { return cap.cm() != 0; }
+  constexpr bool psi() const { return cap.psi() != 0; }
+  constexpr unsigned mamv() const { return static_cast<unsigned>(cap.mamv()); }
+  constexpr std::uint32_t sllps() const { return static_cast<std::uint32_t>(cap.sllps()); }
+  constexpr bool drain_reads() const { return cap.drd() != 0; }
+  constexpr bool drain_writes() const { return cap.dwd() != 0; }
+  constexpr bool coherent() const { return ecap.c() != 0; }
+  constexpr bool queued_invalidation() const { return ecap.qi() != 0; }
+};
 
 }  // namespace kniommu::vtd

@@ -67,7 +67,7 @@ struct FaultRecord : layout::Entry<decltype(kFrcdReg)> {
 
 // Writes a 128-bit structure (root/context entry, descriptor) as two 64-bit stores: the hi word
 // first and the lo word, which holds the present bit, last — so a walker that reads the entry
-// between the stores sees it not present rather than half-written (vtd.md §1.3).
+// between the stores sees it not present rather than half-written (VT-d spec §9.3).
 inline void write_entry128(PhysMem& mem, PhysAddr pa, const layout::Words<2>& w) {
   mem.write64(pa + 8, w[1]);
   mem.write64(pa, w[0]);

@@ -1,7 +1,7 @@
-// The VT-d legacy-mode structures (../shared/reference/vtd.md §1), each described once with the
-// layout framework of layout.h. In-memory structures (root, context, second-level entries, queued
-// invalidation descriptors) must describe every bit (checked below); registers list the fields
-// this project uses plus the reserved ranges the spec defines.
+// The VT-d legacy-mode structures (VT-d spec ch. 9 and §10.4; docs/vtd-facts.md), each described
+// once with the layout framework of layout.h. In-memory structures (root, context, second-level
+// entries, queued invalidation descriptors) must describe every bit (checked below); registers list
+// the fields this project uses plus the reserved ranges the spec defines.
 //
 // Second-level entries come in four shapes, one layout each: a table (non-leaf) entry, a 4 KiB
 // leaf, a 2 MiB leaf and a 1 GiB leaf. Bits whose reservation depends on the configuration (SNP on
@@ -23,14 +23,14 @@ using layout::reserved;
 
 // The layout tables stay one field per line, in bit order, so each can be read against the spec.
 // clang-format off
-// ---- Root entry (128-bit, legacy): vtd.md §1.2 ----------------------------------------------
+// ---- Root entry (128-bit, legacy): VT-d spec §9.1 ------------------------------------------
 inline constexpr auto kRootEntry = make_layout<2>(
     field<0, 0, 1>(KNIOMMU_F("P")),
     reserved<0, 1, 11>(KNIOMMU_F("RSVD_LO")),
     field<0, 12, 52>(KNIOMMU_F("CTP")),
     reserved<1, 0, 64>(KNIOMMU_F("RSVD_HI")));
 
-// ---- Context entry (128-bit, legacy): vtd.md §1.3 -------------------------------------------
+// ---- Context entry (128-bit, legacy): VT-d spec §9.3 ---------------------------------------
 inline constexpr auto kContextEntry = make_layout<2>(
     field<0, 0, 1>(KNIOMMU_F("P")),
     field<0, 1, 1>(KNIOMMU_F("FPD")),
@@ -46,7 +46,7 @@ inline constexpr auto kContextEntry = make_layout<2>(
 // Context-entry TT values.
 enum class TranslationType : std::uint64_t { kUntranslated = 0, kDeviceTlb = 1, kPassThrough = 2 };
 
-// ---- Second-level paging entries: vtd.md §1.4 --------------------------------------------------
+// ---- Second-level paging entries: VT-d spec §9.8 ----------------------------------------------
 // Bits common to all four shapes, ignored in legacy mode: X (only with SLEE), EMT/IPAT (only with
 // EMTE), A/D (only with SLADE), bit 10, 61:52, 63.
 // Table entry (SL-PDE with PS=0, SL-PDPE with PS=0, SL-PML4E, SL-PML5E). SNP and TM are reserved
@@ -107,7 +107,7 @@ constexpr auto sl_superpage_layout() {
 inline constexpr auto kSlPte2M = sl_superpage_layout<21>();
 inline constexpr auto kSlPte1G = sl_superpage_layout<30>();
 
-// ---- Queued-invalidation descriptors (128-bit legacy): vtd.md §1.8 ------------------------------
+// ---- Queued-invalidation descriptors (128-bit legacy): VT-d spec §6.5.2 -------------------------
 // Bits 11:9 are the type-hi extension of newer specs; zero for these legacy types, so reserved.
 inline constexpr std::uint64_t kDescContextCache = 0x1;
 inline constexpr std::uint64_t kDescIotlb = 0x2;
@@ -160,7 +160,7 @@ static_assert(decltype(kContextCacheDesc)::fully_described(), "cc descriptor: ev
 static_assert(decltype(kIotlbDesc)::fully_described(), "IOTLB descriptor: every bit needs a field");
 static_assert(decltype(kWaitDesc)::fully_described(), "wait descriptor: every bit needs a field");
 
-// ---- Registers: vtd.md §1.1, §1.6–1.8, §1.10 ---------------------------------------------------
+// ---- Registers: VT-d spec §10.4 -----------------------------------------------------------------
 // 32-bit registers use word 0 with fields below bit 32.
 inline constexpr std::uint32_t kRegVer = 0x000;
 inline constexpr std::uint32_t kRegCap = 0x008;
@@ -347,7 +347,7 @@ inline constexpr auto kIotlbReg = make_layout<1>(
     reserved<0, 62, 1>(KNIOMMU_F("RSVD62")),
     field<0, 63, 1>(KNIOMMU_F("IVT")));
 
-// Fault recording register (128-bit): vtd.md §1.10.
+// Fault recording register (128-bit): VT-d spec §10.4.14.
 inline constexpr auto kFrcdReg = make_layout<2>(
     reserved<0, 0, 12>(KNIOMMU_F("RSVD_LO")),
     field<0, 12, 52>(KNIOMMU_F("FI")),

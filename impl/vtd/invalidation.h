@@ -1,6 +1,6 @@
 // Invalidation helpers: the pending-invalidation record an unmap fills (range, IH, table frames to
 // free afterwards), the page-selective address/mask computation, and encoders for the legacy
-// queued-invalidation descriptors (built from the layouts of formats.h). vtd.md §1.8, §1.9, §3.1.
+// queued-invalidation descriptors (built from the layouts of formats.h). VT-d spec §6.5, §6.1.
 #pragma once
 
 #include <cstdint>

@@ -26,8 +26,18 @@ namespace kniommu::vtd::layout {
 namespace hana = boost::hana;
 
 enum class Kind { Value, ReservedZero, Ignored };
-// "value", "reserved-zero", "ignored".
-const char* kind_name(Kind k);
+// "value", "reserved-zero", "ignored" (inline: the formats library is header-only).
+constexpr const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::Value:
+      return "value";
+    case Kind::ReservedZero:
+      return "reserved-zero";
+    case Kind::Ignored:
+      return "ignored";
+  }
+  return "?";
+}
 
 constexpr std::uint64_t low_bits(unsigned width) {
   return width >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << width) - 1;
@@ -233,6 +243,23 @@ struct Register : Entry<L> {
   }
   constexpr std::uint64_t raw() const { return this->w[0]; }
 };
+
+// The one way code outside a layout names a field's bits: mask_of(kGcmdReg, KNIOMMU_F("TE")).
+// Mask of the field `name` of layout `l` within its word.
+template <class L, class Name>
+constexpr std::uint64_t mask_of(L, Name n) {
+  return decltype(L::field(n))::mask;
+}
+// Value of the field `name` of layout `l` in the word `w` (right-aligned).
+template <class L, class Name>
+constexpr std::uint64_t field_of(L, Name n, std::uint64_t w) {
+  return decltype(L::field(n))::get(w);
+}
+// `w` with the field replaced by `v`.
+template <class L, class Name>
+constexpr std::uint64_t with_field(L, Name n, std::uint64_t w, std::uint64_t v) {
+  return decltype(L::field(n))::set(w, v);
+}
 
 }  // namespace kniommu::vtd::layout
 

@@ -1,6 +1,6 @@
 // MMIO access to one VT-d remapping unit's register file, as the driver sees it. The emulated unit
 // (impl/hw) implements it; a kernel would implement it with volatile loads and stores.
-// Offsets are the architectural ones (../shared/reference/vtd.md §1.1).
+// Offsets are the architectural ones (VT-d spec §10.4).
 #pragma once
 
 #include <cstdint>

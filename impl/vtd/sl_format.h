@@ -2,7 +2,7 @@
 // fmt/vtdss.h: how a table entry and a leaf are encoded and decoded. The walker (page_table.cpp)
 // asks only these questions and never touches bits itself.
 //
-// Entry facts (vtd.md §1.4): there is no present bit; an entry is present when R or W is set. A
+// Entry facts (VT-d spec §9.8): there is no present bit; an entry is present when R or W is set. A
 // table entry is written R|W (permission is the AND over the walk, so non-leaf entries must not
 // restrict). Leaves at level 2/3 carry PS. SNP/TM are never set (the reserved masks forbid them
 // without SC/DT, and nothing here needs them).

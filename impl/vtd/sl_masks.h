@@ -1,5 +1,5 @@
 // Reserved-bit masks of second-level paging entries for one hardware configuration, derived once
-// from the layouts of formats.h (QEMU's vtd_spte_rsvd[] / vtd_spte_rsvd_large[], vtd.md §1.4 and
+// from the layouts of formats.h (QEMU's vtd_spte_rsvd[] / vtd_spte_rsvd_large[], VT-d spec §9.8 and
 // §3 item 21). Both sides use it: the driver asserts it never writes a reserved bit, the emulated
 // unit raises fault 0xC when a present entry has one.
 #pragma once
@@ -33,7 +33,7 @@ struct SlReservedMasks {
     return level == 1 || ((level == 2 || level == 3) && (entry & ps_mask()) != 0);
   }
   // The bits of `entry` that must be zero at `level`. PS at a level or size the configuration
-  // does not allow is reserved (vtd.md §1.4: unsupported sizes are treated as reserved).
+  // does not allow is reserved (VT-d spec §9.8: unsupported sizes are treated as reserved).
   constexpr std::uint64_t reserved(unsigned level, std::uint64_t entry) const {
     if (level == 1) return leaf[1];
     if ((entry & ps_mask()) != 0)

@@ -2,7 +2,7 @@
 // what the remapping hardware itself reads — RTADDR, then root, context and second-level tables
 // in physical memory. It never consults the implementation's bookkeeping.
 //
-// The entry formats are decoded here from the VT-d bit positions (../shared/reference/vtd.md
+// The entry formats are decoded here from the VT-d bit positions (VT-d spec ch. 9
 // §1.2-1.4) on purpose: an independent decoder, so a layout bug shared by driver and emulator
 // still shows up as a discrepancy against the model.
 #pragma once

@@ -120,7 +120,7 @@ class Machine {
     if (translation) set_persistent(te_bit());
   }
   // GCMD: software keeps a shadow of the persistent bits (TE, QIE) and writes it with every
-  // one-shot command (vtd.md §1.1).
+  // one-shot command (VT-d spec §10.4.4).
   void set_persistent(std::uint32_t bits) {
     shadow_ |= bits;
     gcmd(0);

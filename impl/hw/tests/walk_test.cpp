@@ -130,7 +130,7 @@ TEST(Walk, PassThroughWhenAdvertised) {
 }
 
 TEST(Walk, NeighbourInTheSamePageIsReachable) {
-  // Permission is per 4 KiB page (vtd.md §3.16): expected behaviour, not a bug.
+  // Permission is per 4 KiB page (VT-d spec §3.7): expected behaviour, not a bug.
   Machine m;
   const PhysAddr top = m.alloc();
   m.map(top, 4, 0x5000, 0x50'0000, 12, kR);

@@ -17,7 +17,7 @@ typedef struct KnSimSystem KnSimSystem;
 typedef uint32_t KnPid;
 
 /* Hardware generation and size of the simulated machine. Field values are the architectural
- * capability encodings (../shared/reference/vtd.md §1.6/1.7). */
+ * capability encodings (VT-d spec §10.4.2 CAP_REG, §10.4.3 ECAP_REG). */
 typedef struct KnSimConfig {
   int iommu_enabled;      /* 0: no remapping unit; DMA uses physical addresses */
   uint32_t sagaw;         /* CAP.SAGAW bits: 0x2 = 3-level, 0x4 = 4-level, 0x8 = 5-level */

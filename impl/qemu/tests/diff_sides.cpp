@@ -7,7 +7,7 @@
 #include "hw/remapping_unit.h"
 #include "hw/sim_phys_mem.h"
 #include "kos/hardware.h"
-#include "qemu/qemu_hardware.h"
+#include "kos/qemu_hardware.h"
 #include "qemu/tests/walker_differential.h"
 
 namespace kniommu::qemu::diff {
@@ -90,7 +90,7 @@ Retcode make_qemu_side(std::unique_ptr<Side>* out, std::string* error) {
   c.devices = kSides;
   c.device_count = 2;
   std::unique_ptr<kos::Hardware> hw;
-  if (Retcode rc = create_hardware(c, &hw, error); rc != rcOk) return rc;
+  if (Retcode rc = kos::create_qemu_hardware(c, &hw, error); rc != rcOk) return rc;
   *out = std::make_unique<QemuSide>(std::move(hw));
   return rcOk;
 }

@@ -1,5 +1,5 @@
 // The root table and the per-bus context tables of one remapping unit (legacy mode,
-// ../shared/reference/vtd.md §1.2/§1.3). Context tables are allocated per bus on demand and kept
+// VT-d spec §9.1/§9.3). Context tables are allocated per bus on demand and kept
 // until the unit is torn down (a bus that had a device attached is likely to get one again, and a
 // context table that is never freed cannot be walked after free).
 //

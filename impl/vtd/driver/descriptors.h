@@ -1,6 +1,6 @@
 // The legacy 128-bit queued-invalidation descriptors the driver issues: thin adapters from the
 // shared encoders of vtd/invalidation.h (built on the Hana layouts the emulated unit decodes with)
-// to the ring's QiDescriptor (../shared/reference/vtd.md §1.8).
+// to the ring's QiDescriptor (VT-d spec §6.5.2).
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // Domain-ID allocator of one remapping unit. DID 0 is never handed out: under CM=1 the hardware
-// tags cached not-present entries with DID 0 (../shared/reference/vtd.md §1.9; Xen b111a41acd,
+// tags cached not-present entries with DID 0 (VT-d spec §6.1; Xen b111a41acd,
 // asterinas #3920), and reserving it always keeps the policy independent of CM. The lowest free
 // DID >= 1 is returned, deterministically, so reuse happens early and reuse bugs show up in tests.
 // Releasing a DID is the caller's promise that a domain-selective IOTLB invalidation for it has

@@ -5,7 +5,6 @@
 
 #include "common/mutation.h"
 #include "vtd/driver/descriptors.h"
-#include "vtd/driver/invalidation_policy.h"
 
 namespace kniommu::vtd::driver {
 
@@ -26,10 +25,10 @@ void RemappingDriver::wait_gsts(std::uint32_t bit, bool set) {
 }
 
 Retcode RemappingDriver::init() {
-  caps_ = decode_caps(mmio_.read64(reg::kCap), mmio_.read64(reg::kEcap));
-  if (!caps_.queued_invalidation || caps_.levels == 0 || caps_.domain_ids < 2)
+  caps_ = UnitCaps::decode(mmio_.read64(reg::kCap), mmio_.read64(reg::kEcap));
+  if (!caps_.queued_invalidation() || caps_.levels == 0 || caps_.domain_ids() < 2)
     return rcNoCapability;
-  dids_ = DomainIdAllocator(caps_.domain_ids);
+  dids_ = DomainIdAllocator(caps_.domain_ids());
   if (Retcode rc = contexts_.init(); rc != rcOk) return rc;
   mmio_.write64(reg::kRtaddr, contexts_.root());   // TTM = 00: legacy mode
   mmio_.write32(reg::kGcmd, gcmd_ | gcmd::kSrtp);  // one-shot; not kept in the shadow
@@ -38,7 +37,7 @@ Retcode RemappingDriver::init() {
   // A new root table invalidates nothing by itself (unless CAP.ESRTPS): global context-cache, then
   // global IOTLB (spec §6.5.2.1 order), then wait.
   const std::array<QiDescriptor, 2> global = {
-      desc::context_cache_global(), desc::iotlb_global(caps_.drain_reads, caps_.drain_writes)};
+      desc::context_cache_global(), desc::iotlb_global(caps_.drain_reads(), caps_.drain_writes())};
   queue_.submit_and_wait(global);
   gcmd_ |= gcmd::kTe;
   mmio_.write32(reg::kGcmd, gcmd_);
@@ -51,18 +50,18 @@ std::uint16_t RemappingDriver::revocation_did(std::uint16_t did) const {
 }
 
 QiDescriptor RemappingDriver::iotlb_dsi(std::uint16_t did) const {
-  return desc::iotlb_domain(revocation_did(did), caps_.drain_reads, caps_.drain_writes);
+  return desc::iotlb_domain(revocation_did(did), caps_.drain_reads(), caps_.drain_writes());
 }
 
 void RemappingDriver::flush_write_buffer() {
-  if (!caps_.rwbf) return;
+  if (!caps_.rwbf()) return;
   mmio_.write32(reg::kGcmd, gcmd_ | gcmd::kWbf);
   wait_gsts(gcmd::kWbf, false);
 }
 
 void RemappingDriver::attach(std::uint16_t sid, std::uint16_t did, PhysAddr slptptr) {
   contexts_.write_present(sid, did, slptptr, context_aw());
-  if (!caps_.caching_mode) {
+  if (!caps_.caching_mode()) {
     // CM=0: hardware never caches a not-present context entry; only posted writes need draining.
     flush_write_buffer();
     return;
@@ -71,7 +70,7 @@ void RemappingDriver::attach(std::uint16_t sid, std::uint16_t did, PhysAddr slpt
   // DID's IOTLB (Linux context_present_cache_flush).
   const std::array<QiDescriptor, 2> flush = {
       desc::context_cache_device(0, sid),
-      desc::iotlb_domain(did, caps_.drain_reads, caps_.drain_writes)};
+      desc::iotlb_domain(did, caps_.drain_reads(), caps_.drain_writes())};
   queue_.submit_and_wait(flush);
 }
 
@@ -87,28 +86,30 @@ void RemappingDriver::detach(std::uint16_t sid, std::uint16_t old_did, bool flus
   queue_.submit_and_wait(descs);
 }
 
-QiDescriptor RemappingDriver::range_desc(std::uint16_t tag, std::uint64_t iova, std::uint64_t pages,
-                                         bool ih) const {
-  const RangeFlush plan = plan_range_flush(caps_, iova, pages);
-  if (plan.domain_selective) return desc::iotlb_domain(tag, caps_.drain_reads, caps_.drain_writes);
-  return desc::iotlb_page(tag, plan.addr, plan.am, ih, caps_.drain_reads, caps_.drain_writes);
+QiDescriptor RemappingDriver::iotlb_desc_for(std::uint16_t tag,
+                                             const PendingInvalidation& record) const {
+  const IotlbInvalidation inv = iotlb_invalidation_for(record, caps_.psi(), caps_.mamv());
+  return desc::words(iotlb_desc(tag, inv, caps_.drain_reads(), caps_.drain_writes()));
 }
 
-void RemappingDriver::flush_range(std::uint16_t did, std::uint64_t iova, std::uint64_t pages,
-                                  bool tables_freed) {
-  const QiDescriptor d = range_desc(revocation_did(did), iova, pages, !tables_freed);
+void RemappingDriver::flush_range(std::uint16_t did, const PendingInvalidation& unmapped) {
+  if (unmapped.empty()) return;
+  const QiDescriptor d = iotlb_desc_for(revocation_did(did), unmapped);
   queue_.submit_and_wait(std::span<const QiDescriptor>(&d, 1));
 }
 
 void RemappingDriver::flush_new_range(std::uint16_t did, std::uint64_t iova, std::uint64_t pages) {
-  if (!caps_.caching_mode) {
+  if (!caps_.caching_mode()) {
     flush_write_buffer();
     return;
   }
   // The real DID: IOTLB entries are tagged with the DID of the present context entry
   // (Xen c5c84e9766 removed a wrong DID-0 substitution here). IH = 0: not-present entries may be
   // cached at any level under CM.
-  const QiDescriptor d = range_desc(did, iova, pages, false);
+  PendingInvalidation added;
+  added.add_range(iova, iova + pages * kPageSize - 1);
+  added.mark_non_leaf();
+  const QiDescriptor d = iotlb_desc_for(did, added);
   queue_.submit_and_wait(std::span<const QiDescriptor>(&d, 1));
 }
 

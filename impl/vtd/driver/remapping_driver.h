@@ -19,6 +19,7 @@
 #include "vtd/driver/domain_id_allocator.h"
 #include "vtd/driver/invalidation_queue.h"
 #include "vtd/driver/registers.h"
+#include "vtd/invalidation.h"
 #include "vtd/mmio.h"
 #include "vtd/phys_mem.h"
 
@@ -66,9 +67,10 @@ class RemappingDriver {
   const ContextTables& context_tables() const { return contexts_; }
 
   // --- IOTLB ---
-  // After leaves were removed from [iova, iova + pages*4K): PSI (IH = 0 when `tables_freed`,
-  // because then paging-structure caches must go too) or DSI, then wait.
-  void flush_range(std::uint16_t did, std::uint64_t iova, std::uint64_t pages, bool tables_freed);
+  // After an unmap: the IOTLB invalidation `unmapped` needs (vtd::iotlb_invalidation_for, the
+  // planner the unit tests and the Z3 lemmas check: PSI over the record's range with IH = 0 once a
+  // table was unlinked, or DSI), then wait. Nothing to do for an empty record.
+  void flush_range(std::uint16_t did, const PendingInvalidation& unmapped);
   // After not-present -> present leaves: only CM=1 hardware may have cached the not-present state
   // (PSI with the real DID); CM=0 needs at most a write-buffer flush.
   void flush_new_range(std::uint16_t did, std::uint64_t iova, std::uint64_t pages);
@@ -78,9 +80,8 @@ class RemappingDriver {
 
  private:
   QiDescriptor iotlb_dsi(std::uint16_t did) const;
-  // PSI (or DSI, per plan_range_flush) tagged with `tag` for [iova, iova + pages * 4 KiB).
-  QiDescriptor range_desc(std::uint16_t tag, std::uint64_t iova, std::uint64_t pages,
-                          bool ih) const;
+  // The IOTLB descriptor for `record`, tagged with `tag`.
+  QiDescriptor iotlb_desc_for(std::uint16_t tag, const PendingInvalidation& record) const;
   std::uint16_t revocation_did(std::uint16_t did) const;
   void flush_write_buffer();
   void wait_gsts(std::uint32_t bit, bool set);

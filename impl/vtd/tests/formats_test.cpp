@@ -1,5 +1,5 @@
 // Encodings of the VT-d structures against constants computed by hand from the spec notes
-// (../shared/reference/vtd.md) and QEMU's reserved masks (intel_iommu_internal.h).
+// (VT-d spec ch. 9, §10.4) and QEMU's reserved masks (intel_iommu_internal.h).
 #include <gtest/gtest.h>
 
 #include "vtd/caps.h"

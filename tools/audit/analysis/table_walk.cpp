@@ -10,10 +10,7 @@
 namespace kniommu::audit {
 namespace {
 
-template <class Layout, class Name>
-constexpr std::uint64_t mask_of(Layout, Name name) {
-  return decltype(Layout::field(name))::mask;
-}
+using vtd::layout::mask_of;  // the one field-mask helper, shared with the emulator
 
 constexpr std::uint64_t kCtpMask = mask_of(vtd::kRootEntry, BOOST_HANA_STRING("CTP"));
 constexpr std::uint64_t kSlptptrMask = mask_of(vtd::kContextEntry, BOOST_HANA_STRING("SLPTPTR"));
@@ -38,11 +35,11 @@ class Walker {
   Walker(const snapshot::Registers& regs, PageSource& source, unsigned haw)
       : regs_(regs),
         source_(source),
-        cap_(vtd::CapReg::from(regs.cap)),
-        ecap_(vtd::EcapReg::from(regs.ecap)),
+        caps_(vtd::UnitCaps::decode(regs.cap, regs.ecap)),
         above_haw_(haw >= 64 ? 0 : ~layout_low_bits(haw)),
-        masks_(vtd::derive_sl_masks(vtd::SlFormat{haw, ecap_.sc() != 0, ecap_.dt() != 0,
-                                                  cap_.superpage_2m(), cap_.superpage_1g()})) {}
+        masks_(vtd::derive_sl_masks(vtd::SlFormat{haw, caps_.ecap.sc() != 0, caps_.ecap.dt() != 0,
+                                                  caps_.cap.superpage_2m(),
+                                                  caps_.cap.superpage_1g()})) {}
 
   TableWalk run() {
     using Gsts = decltype(vtd::kGstsReg);
@@ -122,10 +119,10 @@ class Walker {
       const auto tt = e.tt();
       if (!valid_context(where, entry_pa, info, tt)) continue;
       info.pass_through = tt == static_cast<std::uint64_t>(vtd::TranslationType::kPassThrough);
-      if (info.did >= cap_.domain_count()) {
+      if (info.did >= caps_.cap.domain_count()) {
         // Undefined hardware behaviour: report it, and audit the reach as if it worked.
         invalid(where + ": DID " + std::to_string(info.did) + " is beyond CAP.ND (" +
-                    std::to_string(cap_.domain_count()) + " domains)",
+                    std::to_string(caps_.cap.domain_count()) + " domains)",
                 entry_pa, bdf);
       }
       out_.contexts.push_back(info);
@@ -137,13 +134,14 @@ class Walker {
   bool valid_context(const std::string& where, std::uint64_t entry_pa, const ContextInfo& info,
                      std::uint64_t tt) {
     using TT = vtd::TranslationType;
-    if (tt == 3 || (tt == static_cast<std::uint64_t>(TT::kDeviceTlb) && ecap_.dt() == 0) ||
-        (tt == static_cast<std::uint64_t>(TT::kPassThrough) && ecap_.pt() == 0)) {
+    if (tt == 3 || (tt == static_cast<std::uint64_t>(TT::kDeviceTlb) && caps_.ecap.dt() == 0) ||
+        (tt == static_cast<std::uint64_t>(TT::kPassThrough) && caps_.ecap.pt() == 0)) {
       invalid(where + ": translation type " + std::to_string(tt) + " not supported by ECAP",
               entry_pa, info.bdf);
       return false;
     }
-    if (info.levels < 3 || info.levels > vtd::kMaxLevels || !cap_.supports_levels(info.levels)) {
+    if (info.levels < 3 || info.levels > vtd::kMaxLevels ||
+        !caps_.cap.supports_levels(info.levels)) {
       invalid(where + ": " + std::to_string(info.levels) + "-level tables not in CAP.SAGAW",
               entry_pa, info.bdf);
       return false;
@@ -211,8 +209,7 @@ class Walker {
 
   const snapshot::Registers& regs_;
   PageSource& source_;
-  vtd::CapReg cap_;
-  vtd::EcapReg ecap_;
+  vtd::UnitCaps caps_;  // the decoder the driver uses too
   std::uint64_t above_haw_;
   vtd::SlReservedMasks masks_;
   std::set<std::tuple<std::uint64_t, unsigned, std::uint8_t>> visited_;
@@ -226,7 +223,7 @@ TableWalk walk_tables(const snapshot::Registers& regs, PageSource& source, unsig
 }
 
 unsigned default_haw(const snapshot::Registers& regs) {
-  return vtd::CapReg::from(regs.cap).mgaw_bits();
+  return vtd::UnitCaps::decode(regs.cap, regs.ecap).cap.mgaw_bits();
 }
 
 const std::uint8_t* SnapshotPages::page(std::uint64_t pa) {

@@ -34,7 +34,7 @@ enum class Tag : std::uint32_t {
 // them; any other unknown tag is an error (a newer, incompatible writer).
 inline constexpr std::uint32_t kTagSkippable = 0x80000000u;
 
-// Register values as read through the MMIO window (vtd.md §1.1 offsets 0x8, 0x10, 0x1C, 0x20).
+// Register values as read through the MMIO window (VT-d spec §10.4 offsets 0x8, 0x10, 0x1C, 0x20).
 struct Registers {
   std::uint64_t cap = 0;
   std::uint64_t ecap = 0;

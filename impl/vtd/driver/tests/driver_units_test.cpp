@@ -5,7 +5,6 @@
 #include "common/failpoint.h"
 #include "vtd/driver/descriptors.h"
 #include "vtd/driver/domain_id_allocator.h"
-#include "vtd/driver/invalidation_policy.h"
 #include "vtd/driver/registers.h"
 
 namespace kniommu::vtd::driver {
@@ -18,25 +17,25 @@ std::uint64_t cap_value(unsigned nd, unsigned sagaw, unsigned mgaw, unsigned sll
 }
 
 TEST(DecodeCaps, PicksDeepestLevelThatMgawAllows) {
-  UnitCaps c = decode_caps(cap_value(6, 0x4 | 0x8, 48, 3, false, 18, true), 0x3);
+  UnitCaps c = UnitCaps::decode(cap_value(6, 0x4 | 0x8, 48, 3, false, 18, true), 0x3);
   EXPECT_EQ(c.levels, 4u);
   EXPECT_EQ(c.address_width, 48u);
-  EXPECT_EQ(c.domain_ids, 65536u);
-  EXPECT_TRUE(c.psi);
-  EXPECT_EQ(c.mamv, 18u);
-  EXPECT_TRUE(c.coherent);
-  EXPECT_TRUE(c.queued_invalidation);
-  c = decode_caps(cap_value(2, 0x8, 57, 0, true, 9, false), 0x2);
+  EXPECT_EQ(c.domain_ids(), 65536u);
+  EXPECT_TRUE(c.psi());
+  EXPECT_EQ(c.mamv(), 18u);
+  EXPECT_TRUE(c.coherent());
+  EXPECT_TRUE(c.queued_invalidation());
+  c = UnitCaps::decode(cap_value(2, 0x8, 57, 0, true, 9, false), 0x2);
   EXPECT_EQ(c.levels, 5u);
   EXPECT_EQ(c.address_width, 57u);
-  EXPECT_EQ(c.domain_ids, 256u);
-  EXPECT_TRUE(c.caching_mode);
-  EXPECT_FALSE(c.coherent);
-  c = decode_caps(cap_value(0, 0x2, 39, 1, false, 0, true), 0x2);
+  EXPECT_EQ(c.domain_ids(), 256u);
+  EXPECT_TRUE(c.caching_mode());
+  EXPECT_FALSE(c.coherent());
+  c = UnitCaps::decode(cap_value(0, 0x2, 39, 1, false, 0, true), 0x2);
   EXPECT_EQ(c.levels, 3u);
   EXPECT_EQ(c.address_width, 39u);
-  EXPECT_EQ(c.sllps, 1u);
-  c = decode_caps(cap_value(0, 0, 48, 0, false, 0, true), 0x2);
+  EXPECT_EQ(c.sllps(), 1u);
+  c = UnitCaps::decode(cap_value(0, 0, 48, 0, false, 0, true), 0x2);
   EXPECT_EQ(c.levels, 0u);
 }
 
@@ -90,41 +89,6 @@ TEST(DomainIdAllocator, FullSixteenBitSpaceAndFailpoint) {
   EXPECT_FALSE(a.in_use(40000));
   ASSERT_EQ(a.allocate(&d), rcOk);
   EXPECT_EQ(d, 40000);
-}
-
-UnitCaps psi_caps(unsigned mamv, bool psi = true) {
-  UnitCaps c;
-  c.psi = psi;
-  c.mamv = mamv;
-  return c;
-}
-
-TEST(InvalidationPolicy, AlignedRangeUsesItsSize) {
-  const RangeFlush f = plan_range_flush(psi_caps(18), 0x200000, 512);
-  EXPECT_FALSE(f.domain_selective);
-  EXPECT_EQ(f.addr, 0x200000u);
-  EXPECT_EQ(f.am, 9u);
-  const RangeFlush one = plan_range_flush(psi_caps(18), 0x7000, 1);
-  EXPECT_EQ(one.addr, 0x7000u);
-  EXPECT_EQ(one.am, 0u);
-}
-
-TEST(InvalidationPolicy, UnalignedRangeCoversBothEnds) {
-  // Two pages 0x3000..0x4FFF straddle an 8-page boundary: rounding the size up (am = 1) would
-  // cover only 0x2000..0x3FFF (Linux 59bf3557cf2f); the block must be 0x0000..0x7FFF.
-  const RangeFlush f = plan_range_flush(psi_caps(18), 0x3000, 2);
-  EXPECT_FALSE(f.domain_selective);
-  EXPECT_EQ(f.am, 3u);
-  EXPECT_EQ(f.addr, 0u);
-  for (std::uint64_t iova = 0x3000; iova < 0x5000; iova += 0x1000) {
-    EXPECT_EQ((iova >> 12) >> f.am, (f.addr >> 12) >> f.am);
-  }
-}
-
-TEST(InvalidationPolicy, FallsBackToDomainSelective) {
-  EXPECT_TRUE(plan_range_flush(psi_caps(8), 0, 512).domain_selective);
-  EXPECT_FALSE(plan_range_flush(psi_caps(9), 0, 512).domain_selective);
-  EXPECT_TRUE(plan_range_flush(psi_caps(18, false), 0, 1).domain_selective);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "qemu/qemu_hardware.h"
+#include "kos/qemu_hardware.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -8,8 +8,14 @@
 #include "hw/sim_phys_mem.h"
 #include "qemu/qemu_machine.h"
 
-namespace kniommu::qemu {
+namespace kniommu::kos {
 namespace {
+
+using qemu::FaultRecord;
+using qemu::kDmarBase;
+using qemu::kEduMaxTransfer;
+using qemu::QemuMachine;
+using qemu::QtestClient;
 
 constexpr std::uint64_t kLowReserved = 1ull << 20;  // legacy VGA/BIOS area: never handed out
 
@@ -70,7 +76,7 @@ class QemuMmio final : public vtd::Mmio {
   QtestClient& q_;
 };
 
-class QemuHardware final : public kos::Hardware {
+class QemuHardware final : public Hardware {
  public:
   explicit QemuHardware(std::unique_ptr<QemuMachine> m)
       : machine_(std::move(m)),
@@ -124,12 +130,12 @@ class QemuHardware final : public kos::Hardware {
 
 }  // namespace
 
-Retcode create_hardware(const KnSimConfig& config, std::unique_ptr<kos::Hardware>* out,
-                        std::string* error) {
+Retcode create_qemu_hardware(const KnSimConfig& config, std::unique_ptr<Hardware>* out,
+                             std::string* error) {
   std::unique_ptr<QemuMachine> m;
   if (Retcode rc = QemuMachine::start(config, &m, error); rc != rcOk) return rc;
   *out = std::make_unique<QemuHardware>(std::move(m));
   return rcOk;
 }
 
-}  // namespace kniommu::qemu
+}  // namespace kniommu::kos
