@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,8 +21,6 @@
 #include <thread>
 
 #include "qemu/halt_bios.h"
-
-extern char** environ;
 
 namespace kniommu::qemu {
 namespace {
@@ -111,19 +109,32 @@ Retcode QtestClient::launch(const LaunchOptions& options, std::unique_ptr<QtestC
   std::vector<char*> argv;
   for (std::string& s : argv_s) argv.push_back(s.data());
   argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   // KNIOMMU_QEMU_LOG=FILE keeps QEMU's stderr (error_report lines, -trace output) for debugging.
   const char* log = std::getenv("KNIOMMU_QEMU_LOG");
   const std::string err_path = log != nullptr && *log != 0 ? log : c->stderr_path_;
-  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, binary.c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
-    *error = "posix_spawn " + binary + ": " + std::strerror(rc);
+  const int fd_in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const int fd_out = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  const int fd_err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  const pid_t parent = ::getpid();
+  // fork + exec rather than posix_spawn: the child asks for SIGKILL when its parent dies, so a
+  // test killed by a timeout (no destructor runs) does not leave QEMU spinning. Only
+  // async-signal-safe calls between fork and exec. (PR_SET_PDEATHSIG follows the creating
+  // thread: a machine must not outlive the thread that created it.)
+  const pid_t pid = (fd_in < 0 || fd_out < 0 || fd_err < 0) ? -1 : ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    ::dup2(fd_in, 0);
+    ::dup2(fd_out, 1);
+    ::dup2(fd_err, 2);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  const int fork_errno = errno;
+  for (int fd : {fd_in, fd_out, fd_err})
+    if (fd >= 0) ::close(fd);
+  if (pid < 0) {
+    *error = "starting " + binary + ": " + std::strerror(fork_errno);
     return rcInternalError;
   }
   c->pid_ = pid;

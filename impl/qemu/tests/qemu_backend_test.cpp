@@ -3,6 +3,10 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <cstring>
 #include <string>
@@ -21,6 +25,16 @@ namespace {
 constexpr std::uint16_t kDevices[] = {0x0008, 0x0010, 0x0100, 0x0301};
 
 bool process_alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+// A killed process not yet reaped by its new parent.
+bool zombie(pid_t pid) {
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (f == nullptr) return true;
+  int id = 0;
+  char comm[64] = {}, state = 0;
+  const bool z = std::fscanf(f, "%d %63s %c", &id, comm, &state) == 3 && state == 'Z';
+  std::fclose(f);
+  return z;
+}
 bool path_exists(const std::string& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0;
@@ -70,6 +84,49 @@ TEST(QtestClient, StopsQemuAndRemovesItsDirectory) {
   m.reset();
   EXPECT_FALSE(process_alive(pid));  // reaped (kill on a reaped PID fails)
   EXPECT_FALSE(path_exists(dir));
+}
+
+// A test process killed without running destructors (a CTest timeout) takes its QEMU with it.
+TEST(QtestClient, QemuDiesWithAKilledOwner) {
+  KNIOMMU_REQUIRE_QEMU();
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t owner = ::fork();
+  if (owner == 0) {
+    const uint16_t dev[] = {0x0008};
+    std::unique_ptr<QemuMachine> m;
+    std::string err;
+    pid_t qemu = -1;
+    char dir[256] = {};
+    if (QemuMachine::start(qemu_config(dev, 1), &m, &err) == rcOk) {
+      qemu = m->qtest().pid();
+      std::snprintf(dir, sizeof dir, "%s", m->qtest().directory().c_str());
+    }
+    (void)!::write(fds[1], &qemu, sizeof qemu);
+    (void)!::write(fds[1], dir, sizeof dir);
+    ::pause();
+    ::_exit(0);
+  }
+  pid_t qemu = -1;
+  char dir[256] = {};
+  ASSERT_EQ(::read(fds[0], &qemu, sizeof qemu), static_cast<ssize_t>(sizeof qemu));
+  ASSERT_EQ(::read(fds[0], dir, sizeof dir), static_cast<ssize_t>(sizeof dir));
+  ::close(fds[0]);
+  ::close(fds[1]);
+  ::kill(owner, SIGKILL);
+  ::waitpid(owner, nullptr, 0);
+  ASSERT_GT(qemu, 0);
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {
+    // QEMU was the owner's child: now init's; it is gone once kill(pid, 0) fails.
+    gone = !process_alive(qemu) || zombie(qemu);
+    if (!gone) ::usleep(10000);
+  }
+  EXPECT_TRUE(gone) << "QEMU " << qemu << " survived its killed owner";
+  // The owner could not clean up its private directory; do it here.
+  for (const char* f : {"/qtest.sock", "/halt.bin", "/stderr.txt"})
+    ::unlink((std::string(dir) + f).c_str());
+  ::rmdir(dir);
 }
 
 TEST(QtestClient, DeadQemuGivesAnErrorNotAHang) {
