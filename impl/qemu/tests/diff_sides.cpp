@@ -16,11 +16,11 @@ namespace {
 constexpr std::uint64_t kRam = 512ull << 20;
 const std::uint16_t kSides[] = {0x0008, 0x0010};
 
-hw::UnitConfig qemu_like_unit() {
+hw::UnitConfig qemu_like_unit(unsigned mgaw) {
   hw::UnitConfig c;
-  c.sagaw = 0x6;
-  c.mgaw = 48;
-  c.haw = 48;  // QEMU 7.2 checks table addresses against aw-bits (its host width is MGAW)
+  c.sagaw = mgaw == 39 ? 0x2 : 0x6;
+  c.mgaw = mgaw;
+  c.haw = mgaw;  // QEMU 7.2 checks table addresses against aw-bits (its host width is MGAW)
   c.sllps = 0x3;
   c.nd = 6;
   c.mamv = 18;
@@ -73,19 +73,20 @@ class QemuSide final : public Side {
 
 }  // namespace
 
-std::unique_ptr<Side> make_emulator_side(int seeded_bug) {
-  hw::UnitConfig c = qemu_like_unit();
+std::unique_ptr<Side> make_emulator_side(int seeded_bug, unsigned mgaw) {
+  hw::UnitConfig c = qemu_like_unit(mgaw);
   if (seeded_bug == 1) c.sllps = 0x1;
   if (seeded_bug == 2) c.haw = 46;
   if (seeded_bug == 3) c.pass_through = false;
   return std::make_unique<EmulatorSide>(c);
 }
 
-Retcode make_qemu_side(std::unique_ptr<Side>* out, std::string* error) {
+Retcode make_qemu_side(std::unique_ptr<Side>* out, std::string* error, unsigned mgaw) {
   KnSimConfig c;
   KnSimDefaultConfig(&c);
   c.hardware = KN_SIM_HARDWARE_QEMU;
-  c.sagaw = 0x6;
+  c.sagaw = mgaw == 39 ? 0x2 : 0x6;
+  c.mgaw = mgaw;
   c.phys_mem_bytes = kRam;
   c.devices = kSides;
   c.device_count = 2;

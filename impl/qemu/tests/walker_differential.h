@@ -29,9 +29,10 @@ class Side {
 
 // `seeded_bug` (for the teeth test): 0 none, 1 no 1 GiB pages (SLLPS 2M only), 2 host address
 // width 46 instead of QEMU's 48, 3 pass-through not supported.
-std::unique_ptr<Side> make_emulator_side(int seeded_bug = 0);
+// `mgaw` 48 (QEMU aw-bits=48: SAGAW 3+4 levels) or 39 (aw-bits=39: SAGAW 3 levels only).
+std::unique_ptr<Side> make_emulator_side(int seeded_bug = 0, unsigned mgaw = 48);
 // rcOk and *out, or why QEMU could not start.
-Retcode make_qemu_side(std::unique_ptr<Side>* out, std::string* error);
+Retcode make_qemu_side(std::unique_ptr<Side>* out, std::string* error, unsigned mgaw = 48);
 
 // What a probe shows: the fault record (FSTS.PPF + FRCD) and, for successful transfers, bytes.
 struct Outcome {
