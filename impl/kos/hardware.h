@@ -22,9 +22,9 @@ class Hardware {
   // What a backend can show (docs/qemu-backend.md). A check that needs a missing feature is
   // skipped and counted as skipped, never passed.
   enum Feature : std::uint32_t {
-    kCacheSnapshot = 1u << 0,    // cache_snapshot() lists the unit's context cache and IOTLB
-    kUseAfterFree = 1u << 1,     // use_after_free_count() counts
-    kDmaBytes = 1u << 2,         // device_dma moves the caller's bytes both ways
+    kCacheSnapshot = 1u << 0,  // cache_snapshot() lists the unit's context cache and IOTLB
+    kUseAfterFree = 1u << 1,   // use_after_free_count() counts
+    kDmaBytes = 1u << 2,       // device_dma moves the caller's bytes both ways
     kAllFeatures = kCacheSnapshot | kUseAfterFree | kDmaBytes,
   };
 

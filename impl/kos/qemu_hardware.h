@@ -1,5 +1,5 @@
-// kos::Hardware over one QEMU process (impl/qemu) (docs/qemu-backend.md): physical memory and the remapping
-// unit's registers through qtest, device DMA through one edu device per BDF, faults from
+// kos::Hardware over one QEMU process (impl/qemu) (docs/qemu-backend.md): physical memory and the
+// remapping unit's registers through qtest, device DMA through one edu device per BDF, faults from
 // FSTS/FRCD. Frames are allocated by the same buddy allocator as the emulator's memory, so a
 // driver run on either backend lays its tables out at the same physical addresses.
 //

@@ -5,9 +5,9 @@
 namespace kniommu::qemu {
 
 std::vector<std::uint8_t> halt_bios_image() {
-  constexpr std::size_t kSize = 64 * 1024;   // mapped just below 4 GiB and at 0xF0000
-  constexpr std::size_t kResetVector = 0xFFF0;  // the CPU starts at F000:FFF0
-  std::vector<std::uint8_t> image(kSize, 0xF4);  // hlt everywhere
+  constexpr std::size_t kSize = 64 * 1024;               // mapped just below 4 GiB and at 0xF0000
+  constexpr std::size_t kResetVector = 0xFFF0;           // the CPU starts at F000:FFF0
+  std::vector<std::uint8_t> image(kSize, 0xF4);          // hlt everywhere
   const std::uint8_t stop[] = {0xFA, 0xF4, 0xEB, 0xFD};  // cli; hlt; jmp -3 (back to hlt)
   for (std::size_t i = 0; i < sizeof stop; ++i) image[kResetVector + i] = stop[i];
   return image;

@@ -9,7 +9,7 @@ namespace kniommu::qemu {
 namespace {
 
 constexpr std::uint64_t kMiB = 1ull << 20;
-constexpr std::uint32_t kBarBase = 0xE0000000;  // inside q35's 32-bit PCI hole
+constexpr std::uint32_t kBarBase = 0xE0000000;   // inside q35's 32-bit PCI hole
 constexpr std::uint32_t kBusWindow = 16 * kMiB;  // one root-port window per bus
 constexpr std::uint32_t kEduBarSize = 1 * kMiB;
 constexpr std::uint64_t kEduBufferAddr = 0x40000;  // edu's device-side buffer address
@@ -34,8 +34,10 @@ std::map<std::uint8_t, unsigned> root_port_slots(const KnSimConfig& c) {
   std::set<unsigned> used = {0, 0x1F};
   std::set<std::uint8_t> buses;
   for (std::size_t i = 0; i < c.device_count; ++i) {
-    if (bus_of(c.devices[i]) == 0) used.insert(dev_of(c.devices[i]));
-    else buses.insert(bus_of(c.devices[i]));
+    if (bus_of(c.devices[i]) == 0)
+      used.insert(dev_of(c.devices[i]));
+    else
+      buses.insert(bus_of(c.devices[i]));
   }
   std::map<std::uint8_t, unsigned> slots;
   unsigned next = 0x10;
@@ -87,8 +89,16 @@ std::string unsupported_reason(const KnSimConfig& c) {
 }
 
 std::vector<std::string> machine_arguments(const KnSimConfig& c) {
-  std::vector<std::string> a = {"-machine", "q35", "-accel", "tcg", "-icount", "shift=0,sleep=off",
-                                "-nodefaults", "-display", "none", "-m",
+  std::vector<std::string> a = {"-machine",
+                                "q35",
+                                "-accel",
+                                "tcg",
+                                "-icount",
+                                "shift=0,sleep=off",
+                                "-nodefaults",
+                                "-display",
+                                "none",
+                                "-m",
                                 std::to_string(c.phys_mem_bytes / kMiB) + "M"};
   if (c.iommu_enabled != 0) {
     std::string iommu = "intel-iommu,aw-bits=" + std::to_string(c.mgaw);
@@ -98,9 +108,8 @@ std::vector<std::string> machine_arguments(const KnSimConfig& c) {
   const auto slots = root_port_slots(c);
   for (const auto& [bus, slot] : slots)
     a.insert(a.end(), {"-device", "pcie-root-port,id=rp" + std::to_string(bus) +
-                                      ",bus=pcie.0,addr=" + hexs(slot) +
-                                      ",chassis=" + std::to_string(bus) +
-                                      ",slot=" + std::to_string(bus)});
+                                      ",bus=pcie.0,addr=" + hexs(slot) + ",chassis=" +
+                                      std::to_string(bus) + ",slot=" + std::to_string(bus)});
   std::map<std::pair<unsigned, unsigned>, int> functions;  // (bus, slot) -> count
   for (std::size_t i = 0; i < c.device_count; ++i)
     ++functions[{bus_of(c.devices[i]), dev_of(c.devices[i])}];

@@ -17,8 +17,8 @@
 
 namespace kniommu::qemu {
 
-inline constexpr std::uint64_t kDmarBase = 0xFED90000;   // QEMU's intel-iommu register page
-inline constexpr std::size_t kEduBufferBytes = 4096;     // edu's DMA buffer
+inline constexpr std::uint64_t kDmarBase = 0xFED90000;  // QEMU's intel-iommu register page
+inline constexpr std::size_t kEduBufferBytes = 4096;    // edu's DMA buffer
 // The longest edu transfer: QEMU 7.2's edu checks that the buffer-side range *end* lies strictly
 // inside its buffer, so a 4096-byte transfer fails that check and aborts QEMU (hw_error).
 inline constexpr std::size_t kEduMaxTransfer = kEduBufferBytes - 1;
@@ -34,7 +34,7 @@ struct FaultRecord {
   std::uint8_t reason = 0;
   std::uint64_t address = 0;  // page address of the faulting request
   std::uint16_t sid = 0;
-  bool is_read = false;       // FRCD.T: 1 = read request
+  bool is_read = false;  // FRCD.T: 1 = read request
 };
 
 class QemuMachine {
@@ -66,7 +66,7 @@ class QemuMachine {
   std::unique_ptr<QtestClient> qtest_;
   bool iommu_ = false;
   std::uint64_t ram_bytes_ = 0;
-  std::uint32_t fro_ = 0;  // CAP.FRO * 16
+  std::uint32_t fro_ = 0;                       // CAP.FRO * 16
   std::map<std::uint16_t, std::uint32_t> bar_;  // BDF -> edu BAR0
 };
 

@@ -97,14 +97,16 @@ Retcode QtestClient::launch(const LaunchOptions& options, std::unique_ptr<QtestC
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", c->socket_path_.c_str());
-  if (c->listen_fd_ < 0 || ::bind(c->listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+  if (c->listen_fd_ < 0 ||
+      ::bind(c->listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::listen(c->listen_fd_, 1) != 0) {
     *error = std::string("qtest socket: ") + std::strerror(errno);
     return rcInternalError;
   }
 
-  std::vector<std::string> argv_s = {binary, "-bios", c->bios_path_, "-qtest",
-                                     "unix:" + c->socket_path_, "-qtest-log", "/dev/null"};
+  std::vector<std::string> argv_s = {
+      binary,       "-bios",    c->bios_path_, "-qtest", "unix:" + c->socket_path_,
+      "-qtest-log", "/dev/null"};
   argv_s.insert(argv_s.end(), options.args.begin(), options.args.end());
   std::vector<char*> argv;
   for (std::string& s : argv_s) argv.push_back(s.data());
@@ -166,8 +168,10 @@ Retcode QtestClient::launch(const LaunchOptions& options, std::unique_ptr<QtestC
     const auto exit_deadline = Clock::now() + std::chrono::milliseconds(2000);
     int status = 0;
     while (c->pid_ > 0 && Clock::now() < exit_deadline) {
-      if (::waitpid(c->pid_, &status, WNOHANG) == c->pid_) c->pid_ = -1;
-      else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (::waitpid(c->pid_, &status, WNOHANG) == c->pid_)
+        c->pid_ = -1;
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (c->pid_ <= 0) {
       *error = "QEMU exited at start: " + first_error_line(slurp(c->stderr_path_));

@@ -2,8 +2,8 @@
 // is the only "CPU" of the machine. The client owns a private temporary directory (socket, BIOS
 // image, QEMU's stderr), listens on the socket before QEMU starts (QEMU connects to it), and stops
 // QEMU by PID (SIGTERM, then SIGKILL) on destruction and on every failed start, removing the
-// directory. QEMU gets SIGKILL if the creating thread's process dies first (PR_SET_PDEATHSIG). Every wait is bounded by a timeout, so a dead or stuck QEMU gives an error, not a
-// hang.
+// directory. QEMU gets SIGKILL if the creating thread's process dies first (PR_SET_PDEATHSIG).
+// Every wait is bounded by a timeout, so a dead or stuck QEMU gives an error, not a hang.
 //
 // Pipelining: commands whose reply carries no value (writes) are sent at once and their "OK" is
 // collected before the next command that needs a value, so a burst of table writes costs one

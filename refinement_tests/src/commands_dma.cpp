@@ -188,9 +188,9 @@ class DeviceDma final : public Cmd {
     }
     std::vector<std::vector<uint8_t>> before;
     for (const Seg& sg : segs)
-      before.push_back(sg.a.allowed  ? phys_bytes(sut, sg.pa, sg.len)
-                       : sg.ro_pa ? phys_bytes(sut, sg.ro_pa, sg.len)
-                                  : std::vector<uint8_t>{});
+      before.push_back(sg.a.allowed ? phys_bytes(sut, sg.pa, sg.len)
+                       : sg.ro_pa   ? phys_bytes(sut, sg.ro_pa, sg.len)
+                                    : std::vector<uint8_t>{});
     std::vector<uint8_t> data = p_.write ? pattern(p_.seed, len) : std::vector<uint8_t>(len, 0xA5);
     // On QEMU a write moves the bytes the device's last read left in its buffer: those are the
     // bytes to expect in memory (so a wrong translation of the earlier read shows up here).
@@ -234,7 +234,8 @@ class DeviceDma final : public Cmd {
         for (size_t k = 0; k < segs[i].len; ++k, ++at)
           buf[at] = all ? before[i][k] : -1;  // a faulting read leaves the buffer unknown
       }
-      count_skip("bytes of a device read: not visible on QEMU (judged when the device writes them out)");
+      count_skip(
+          "bytes of a device read: not visible on QEMU (judged when the device writes them out)");
       return;
     }
     const bool skip_bytes = edu && p_.write && !bytes_known;

@@ -88,7 +88,8 @@ std::vector<HwConfig> build_qemu() {
   out.push_back(make("l3_sp", "3-level 39-bit, 2M+1G superpages, CM=0 (QEMU aw-bits=39)", l3));
   KnSimConfig cm = base();
   cm.caching_mode = 1;
-  out.push_back(make("l4_sp_cm", "4-level 48-bit, 2M+1G superpages, CM=1 (QEMU caching-mode=on)", cm));
+  out.push_back(
+      make("l4_sp_cm", "4-level 48-bit, 2M+1G superpages, CM=1 (QEMU caching-mode=on)", cm));
   return out;
 }
 

@@ -237,9 +237,17 @@ ConformanceResult run_conformance(const KnAdapterV1& api, const ConformanceOptio
     Replay r;
     if (!read_replay(opt.replay_in, r)) {
       result.passed = false;
-      result.outcomes.push_back(ConfigOutcome{"*", ConfigOutcome::Status::Error, 0, false,
-                                              "cannot read replay file " + opt.replay_in, "", 0, "",
-                                              0, 0, {}});
+      result.outcomes.push_back(ConfigOutcome{"*",
+                                              ConfigOutcome::Status::Error,
+                                              0,
+                                              false,
+                                              "cannot read replay file " + opt.replay_in,
+                                              "",
+                                              0,
+                                              "",
+                                              0,
+                                              0,
+                                              {}});
       return result;
     }
     opt.configs = {r.config};
@@ -266,22 +274,49 @@ ConformanceResult run_conformance(const KnAdapterV1& api, const ConformanceOptio
     if (auto c = find_config(name))
       configs.push_back(*c);
     else
-      result.outcomes.push_back(ConfigOutcome{name, ConfigOutcome::Status::Error, 0, false,
-                                              "unknown configuration", "", 0, "", 0, 0, {}});
+      result.outcomes.push_back(ConfigOutcome{name,
+                                              ConfigOutcome::Status::Error,
+                                              0,
+                                              false,
+                                              "unknown configuration",
+                                              "",
+                                              0,
+                                              "",
+                                              0,
+                                              0,
+                                              {}});
   }
   if (api.select_mutant != nullptr) {
     const Retcode rc = api.select_mutant(opt.mutant.c_str());
     if (rc != rcOk) {
       result.passed = false;
-      result.outcomes.push_back(ConfigOutcome{
-          "*", ConfigOutcome::Status::Error, 0, false,
-          "cannot select mutant '" + opt.mutant + "': " + KnRetcodeName(rc), "", 0, "", 0, 0, {}});
+      result.outcomes.push_back(
+          ConfigOutcome{"*",
+                        ConfigOutcome::Status::Error,
+                        0,
+                        false,
+                        "cannot select mutant '" + opt.mutant + "': " + KnRetcodeName(rc),
+                        "",
+                        0,
+                        "",
+                        0,
+                        0,
+                        {}});
       return result;
     }
   } else if (!opt.mutant.empty()) {
     result.passed = false;
-    result.outcomes.push_back(ConfigOutcome{"*", ConfigOutcome::Status::Error, 0, false,
-                                            "adapter has no mutants", "", 0, "", 0, 0, {}});
+    result.outcomes.push_back(ConfigOutcome{"*",
+                                            ConfigOutcome::Status::Error,
+                                            0,
+                                            false,
+                                            "adapter has no mutants",
+                                            "",
+                                            0,
+                                            "",
+                                            0,
+                                            0,
+                                            {}});
     return result;
   }
   for (HwConfig& cfg : configs) cfg.sim.hardware = opt.hardware;

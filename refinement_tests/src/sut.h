@@ -74,7 +74,8 @@ class Sut {
   bool qemu() const { return config_.sim.hardware == KN_SIM_HARDWARE_QEMU; }
   std::vector<int>& device_buffer(uint16_t bdf) {
     auto it = device_buffers_.find(bdf);
-    if (it == device_buffers_.end()) it = device_buffers_.emplace(bdf, std::vector<int>(4096, 0)).first;
+    if (it == device_buffers_.end())
+      it = device_buffers_.emplace(bdf, std::vector<int>(4096, 0)).first;
     return it->second;
   }
 

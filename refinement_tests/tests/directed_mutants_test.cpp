@@ -185,14 +185,14 @@ TEST_P(DirectedMutant, RefinementCheckReportsTheMutant) {
 #if KNIOMMU_DIRECTED_QEMU
 // The two mutants whose exposing sequence (large grants) the random suite's QEMU budget rarely
 // builds: the same sequences with QEMU as the judge (label qemu).
-INSTANTIATE_TEST_SUITE_P(
-    QemuMutants, DirectedMutant,
-    ::testing::Values(
-        Case{"SuperpageSplitLeavesMapped", superpage_sequence, "qemu:l4_sp", "+512p"},
-        Case{"UnmapStopsAtTableBoundary", boundary_sequence, "qemu:l4_sp", "reaches {[0x200000+"}),
-    [](const ::testing::TestParamInfo<Case>& param) {
-      return std::string(param.param.mutant) + "_qemu";
-    });
+INSTANTIATE_TEST_SUITE_P(QemuMutants, DirectedMutant,
+                         ::testing::Values(Case{"SuperpageSplitLeavesMapped", superpage_sequence,
+                                                "qemu:l4_sp", "+512p"},
+                                           Case{"UnmapStopsAtTableBoundary", boundary_sequence,
+                                                "qemu:l4_sp", "reaches {[0x200000+"}),
+                         [](const ::testing::TestParamInfo<Case>& param) {
+                           return std::string(param.param.mutant) + "_qemu";
+                         });
 #else
 INSTANTIATE_TEST_SUITE_P(
     Mutants, DirectedMutant,

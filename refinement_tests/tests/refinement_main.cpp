@@ -153,9 +153,7 @@ int run_selftest() {
 // The suite with QEMU's intel-iommu as the judge (docs/qemu-backend.md), on every configuration
 // QEMU provides. Exit 77 (CTest SKIP_RETURN_CODE) when QEMU is not installed.
 constexpr int kSkipped = 77;
-bool qemu_installed() {
-  return std::system("command -v qemu-system-x86_64 >/dev/null 2>&1") == 0;
-}
+bool qemu_installed() { return std::system("command -v qemu-system-x86_64 >/dev/null 2>&1") == 0; }
 
 int run_qemu(int cases) {
   if (!qemu_installed()) {
@@ -212,22 +210,23 @@ int run_qemu_mutants(int cases) {
   opt.verbose = false;
   const auto results = kc::run_mutation_adequacy(*kniommu_builtin_adapter(), names, opt);
   bool ok = true;
-  std::printf("%-32s %-7s %-11s %-6s %-9s %s\n", "mutant (QEMU judge)", "caught", "config",
-              "cases", "commands", "seconds");
+  std::printf("%-32s %-7s %-11s %-6s %-9s %s\n", "mutant (QEMU judge)", "caught", "config", "cases",
+              "commands", "seconds");
   for (const auto& m : results) {
     const Unobservable* u = nullptr;
     for (const Unobservable& x : kQemuUnobservable)
       if (m.mutant == x.mutant) u = &x;
-    std::printf("%-32s %-7s %-11s %-6d %-9d %.1f%s%s", m.mutant.c_str(),
-                m.caught ? "yes" : "no", m.config.empty() ? "-" : m.config.c_str(),
-                m.cases_to_failure, m.commands_to_failure, m.seconds,
-                u != nullptr ? "  (not observable: " : "", u != nullptr ? u->why : "");
+    std::printf("%-32s %-7s %-11s %-6d %-9d %.1f%s%s", m.mutant.c_str(), m.caught ? "yes" : "no",
+                m.config.empty() ? "-" : m.config.c_str(), m.cases_to_failure,
+                m.commands_to_failure, m.seconds, u != nullptr ? "  (not observable: " : "",
+                u != nullptr ? u->why : "");
     if (u != nullptr) std::printf(")");
     std::printf("\n");
     if (m.caught == (u != nullptr)) {
       ok = false;
-      std::printf("  ^ %s\n", m.caught ? "caught although listed as not observable: update the table"
-                                        : "NOT caught by QEMU");
+      std::printf("  ^ %s\n", m.caught
+                                  ? "caught although listed as not observable: update the table"
+                                  : "NOT caught by QEMU");
     }
   }
   return ok ? 0 : 1;

@@ -130,9 +130,12 @@ std::optional<CliOptions> parse_options(int argc, char** argv, std::string& erro
       o.run.verbose = true;
     } else if (a == "--hardware") {
       if (!value()) return std::nullopt;
-      if (v == "qemu") o.run.hardware = KN_SIM_HARDWARE_QEMU;
-      else if (v == "emulator") o.run.hardware = KN_SIM_HARDWARE_EMULATOR;
-      else return bad("emulator or qemu");
+      if (v == "qemu")
+        o.run.hardware = KN_SIM_HARDWARE_QEMU;
+      else if (v == "emulator")
+        o.run.hardware = KN_SIM_HARDWARE_EMULATOR;
+      else
+        return bad("emulator or qemu");
     } else if (a == "--list-configs") {
       o.list_configs = true;
     } else {

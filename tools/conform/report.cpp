@@ -40,7 +40,8 @@ void print_result(std::FILE* out, const conformance::ConformanceResult& result,
                  o.budget_exhausted ? "  (time budget reached)" : "");
     if (o.status == Status::Error) std::fprintf(out, "      %s\n", o.failure.c_str());
     for (const auto& [what, n] : o.skipped)  // checks the judging hardware cannot perform
-      std::fprintf(out, "      skipped %llu x %s\n", static_cast<unsigned long long>(n), what.c_str());
+      std::fprintf(out, "      skipped %llu x %s\n", static_cast<unsigned long long>(n),
+                   what.c_str());
     if (o.status != Status::Failed) continue;
     std::fprintf(out, "      failure:\n");
     print_indented(out, o.failure, "        ");

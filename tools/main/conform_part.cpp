@@ -73,7 +73,8 @@ PartResult run_conformance_part(const JobOptions& options) {
     std::fflush(stdout);
     const auto qstart = std::chrono::steady_clock::now();
     const auto qr = conformance::run_conformance(*kniommu_builtin_adapter(), q);
-    part.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - qstart).count();
+    part.seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - qstart).count();
     conform::print_result(stdout, qr, q, "build/release/tools/kniommu-conform --hardware qemu");
     const auto qt = conform::totals(qr);
     part.details += "; on QEMU " + std::to_string(qt.passed) + "/" + std::to_string(qt.configs) +

@@ -63,8 +63,8 @@ TEST(QtestClient, MissingBinaryIsNotReady) {
 TEST(QtestClient, RefusedOptionGivesQemusMessage) {
   KNIOMMU_REQUIRE_QEMU();
   LaunchOptions o;
-  o.args = {"-machine", "q35", "-accel", "tcg", "-nodefaults", "-display", "none",
-            "-device", "no-such-device"};
+  o.args = {"-machine", "q35",  "-accel",  "tcg",           "-nodefaults",
+            "-display", "none", "-device", "no-such-device"};
   std::unique_ptr<QtestClient> c;
   std::string err;
   EXPECT_EQ(QtestClient::launch(o, &c, &err), rcInvalidArgument);

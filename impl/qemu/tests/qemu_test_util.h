@@ -15,9 +15,9 @@ inline bool qemu_installed() {
   return std::system("command -v qemu-system-x86_64 >/dev/null 2>&1") == 0;
 }
 
-#define KNIOMMU_REQUIRE_QEMU()                                                               \
-  do {                                                                                       \
-    if (!::kniommu::qemu::test::qemu_installed())                                            \
+#define KNIOMMU_REQUIRE_QEMU()                                                             \
+  do {                                                                                     \
+    if (!::kniommu::qemu::test::qemu_installed())                                          \
       GTEST_SKIP() << "qemu-system-x86_64 not installed (Debian package qemu-system-x86)"; \
   } while (0)
 

@@ -13,12 +13,12 @@ namespace kniommu::qemu::diff {
 namespace {
 
 constexpr std::uint64_t kPage = 4096;
-constexpr std::uint64_t kRoot = 0x1000000;        // root table
-constexpr std::uint64_t kContext = 0x1001000;     // bus 0 context table
-constexpr std::uint64_t kTablesBase = 0x1100000;  // second-level tables, bump-allocated
-constexpr std::uint64_t kScratchPa = 0x1300000;   // page P behind the scratch IOVA
+constexpr std::uint64_t kRoot = 0x1000000;            // root table
+constexpr std::uint64_t kContext = 0x1001000;         // bus 0 context table
+constexpr std::uint64_t kTablesBase = 0x1100000;      // second-level tables, bump-allocated
+constexpr std::uint64_t kScratchPa = 0x1300000;       // page P behind the scratch IOVA
 constexpr std::uint64_t kScratchIova = 0x3FFFFFF000;  // top-level index 0 (4-level) / 255 (3-level)
-constexpr std::uint64_t kDataBase = 0x1400000;    // 20 MiB: targets of translations
+constexpr std::uint64_t kDataBase = 0x1400000;        // 20 MiB: targets of translations
 constexpr std::uint64_t kDataPages = 1024;
 constexpr std::uint16_t kDev = 0x0008, kDev2 = 0x0010;
 constexpr std::uint16_t kDid = 1, kDid2 = 2;
@@ -34,7 +34,7 @@ struct Mapping {
   std::uint64_t iova = 0;
   unsigned shift = 12;  // 12, 21, 30
   std::uint64_t pa = 0;
-  unsigned perms = 3;   // bit0 R, bit1 W
+  unsigned perms = 3;  // bit0 R, bit1 W
 };
 
 struct Probe {
@@ -129,7 +129,7 @@ void install(Side& side, const Structure& s, const Structure* previous) {
   for (const auto& [pa, v] : s.words) side.mem().write64(pa, v);
   r.write64(kRtaddr, kRoot);
   r.write32(kGcmd, kSrtp);
-  r.write64(kCcmd, bit(63) | (std::uint64_t{1} << 61));  // global context-cache invalidation
+  r.write64(kCcmd, bit(63) | (std::uint64_t{1} << 61));   // global context-cache invalidation
   r.write64(kIotlb, bit(63) | (std::uint64_t{1} << 60));  // global IOTLB invalidation
   r.write32(kGcmd, kTe);
   (void)r.read32(0x1C);  // GSTS: commands complete synchronously on both sides
@@ -196,7 +196,8 @@ std::vector<Structure> malformed() {
   std::vector<Structure> out;
   for (unsigned levels : {3u, 4u}) {
     const std::string L = std::to_string(levels) + "L ";
-    const Mapping m{probe_region(levels) + 0x40000000ull * 3 + 0x5000, 12, kDataBase + 7 * kPage, 3};
+    const Mapping m{probe_region(levels) + 0x40000000ull * 3 + 0x5000, 12, kDataBase + 7 * kPage,
+                    3};
     auto one = [&](const std::string& kind, const std::string& name,
                    const std::function<void(Structure&)>& mutate, std::uint64_t iova_delta = 0) {
       Structure s = base(kind, L + name, levels);
@@ -211,7 +212,8 @@ std::vector<Structure> malformed() {
     one("valid", "4K leaf", [](Structure&) {});
     one("root", "not present", [](Structure& s) { s.words[kRoot] &= ~1ull; });
     for (unsigned b : {1u, 2u, 3u, 7u, 11u, 48u, 51u, 52u, 63u})
-      one("root", "lo reserved bit " + std::to_string(b), [b](Structure& s) { s.words[kRoot] |= bit(b); });
+      one("root", "lo reserved bit " + std::to_string(b),
+          [b](Structure& s) { s.words[kRoot] |= bit(b); });
     for (unsigned b : {0u, 12u, 63u})
       one("root", "hi reserved bit " + std::to_string(b),
           [b](Structure& s) { s.words[kRoot + 8] |= bit(b); });
@@ -222,26 +224,29 @@ std::vector<Structure> malformed() {
       s.words[s.entry.at({0, 1})] = 0;
     });
     for (unsigned b : {4u, 5u, 8u, 11u, 48u, 52u, 63u})
-      one("context", "lo reserved bit " + std::to_string(b), [ce, b](Structure& s) { s.words[ce] |= bit(b); });
+      one("context", "lo reserved bit " + std::to_string(b),
+          [ce, b](Structure& s) { s.words[ce] |= bit(b); });
     for (unsigned b : {3u, 7u, 24u, 40u, 63u})
-      one("context", "hi bit " + std::to_string(b), [ce, b](Structure& s) { s.words[ce + 8] |= bit(b); });
+      one("context", "hi bit " + std::to_string(b),
+          [ce, b](Structure& s) { s.words[ce + 8] |= bit(b); });
     for (unsigned aw = 0; aw < 8; ++aw)
       if (aw != levels - 2)
-        one("context AW", "AW=" + std::to_string(aw), [ce, aw](Structure& s) {
-          s.words[ce + 8] = (s.words[ce + 8] & ~7ull) | aw;
-        });
+        one("context AW", "AW=" + std::to_string(aw),
+            [ce, aw](Structure& s) { s.words[ce + 8] = (s.words[ce + 8] & ~7ull) | aw; });
     for (unsigned tt : {1u, 3u})
-      one("context TT", "TT=" + std::to_string(tt), [ce, tt](Structure& s) {
-        s.words[ce] = (s.words[ce] & ~0xCull) | (tt << 2);
-      });
+      one("context TT", "TT=" + std::to_string(tt),
+          [ce, tt](Structure& s) { s.words[ce] = (s.words[ce] & ~0xCull) | (tt << 2); });
     for (unsigned level = levels; level >= 1; --level) {
       const std::string lv = "level " + std::to_string(level);
-      one("SL not present", lv, [level](Structure& s) { s.words[s.entry.at({0, level})] &= ~3ull; });
+      one("SL not present", lv, [level](Structure& s) {
+        s.words[s.entry.at({0, level})] &= ~3ull;
+      });
       one("SL read-only", lv, [level](Structure& s) { s.words[s.entry.at({0, level})] &= ~2ull; });
       one("SL write-only", lv, [level](Structure& s) { s.words[s.entry.at({0, level})] &= ~1ull; });
       for (unsigned b : {2u, 3u, 4u, 5u, 6u, 7u, 8u, 10u, 11u, 47u, 48u, 51u, 52u, 59u, 62u, 63u})
-        one("SL bit", lv + " bit " + std::to_string(b),
-            [level, b](Structure& s) { s.words[s.entry.at({0, level})] |= bit(b); });
+        one("SL bit", lv + " bit " + std::to_string(b), [level, b](Structure& s) {
+          s.words[s.entry.at({0, level})] |= bit(b);
+        });
     }
     {  // A write to a read-only page with nothing cached: QEMU walks, checks and records.
       Structure s = base("SL read-only", L + "leaf, write before any read", levels);
@@ -250,9 +255,11 @@ std::vector<Structure> malformed() {
       s.probes.push_back(probe(m, 0x18, 16, false, "read"));
       out.push_back(std::move(s));
     }
-    one("beyond width", "IOVA bit " + std::to_string(30 + 9 * (levels - 2)), [](Structure&) {},
+    one(
+        "beyond width", "IOVA bit " + std::to_string(30 + 9 * (levels - 2)), [](Structure&) {},
         bit(30 + 9 * (levels - 2)));
-    one("beyond width", "IOVA bit 63", [](Structure&) {}, bit(63));
+    one(
+        "beyond width", "IOVA bit 63", [](Structure&) {}, bit(63));
   }
   // Superpage at the top level of a 4-level table (512 GiB: not in SLLPS) and 1 GiB in 3-level.
   for (unsigned levels : {3u, 4u}) {
@@ -261,8 +268,10 @@ std::vector<Structure> malformed() {
     map(s, 0, Mapping{iova, 12, kDataBase, 3});
     const std::uint64_t top = s.entry.at({0, levels});
     s.words[top] = 0 | 3 | bit(7);  // a leaf at the top level, base 0
-    s.probes.push_back(Probe{kDev, iova + kDataBase + 0x100, 8, false, {kDataBase + 0x100}, "read"});
-    s.probes.push_back(Probe{kDev, iova + kDataBase + 0x200, 8, true, {kDataBase + 0x200}, "write"});
+    s.probes.push_back(
+        Probe{kDev, iova + kDataBase + 0x100, 8, false, {kDataBase + 0x100}, "read"});
+    s.probes.push_back(
+        Probe{kDev, iova + kDataBase + 0x200, 8, true, {kDataBase + 0x200}, "write"});
     out.push_back(std::move(s));
   }
   // Pass-through (TT=10, ECAP.PT on both): IOVA = PA.
@@ -279,10 +288,13 @@ std::vector<Structure> malformed() {
 
 std::vector<Structure> random_valid(std::mt19937_64& rng, unsigned cases) {
   std::vector<Structure> out;
-  auto pick = [&](std::uint64_t n) { return std::uniform_int_distribution<std::uint64_t>(0, n - 1)(rng); };
+  auto pick = [&](std::uint64_t n) {
+    return std::uniform_int_distribution<std::uint64_t>(0, n - 1)(rng);
+  };
   for (unsigned c = 0; c < cases; ++c) {
     const unsigned levels = 3 + static_cast<unsigned>(pick(2));
-    Structure s = base("random valid", "case " + std::to_string(c) + " " + std::to_string(levels) + "L", levels);
+    Structure s = base("random valid",
+                       "case " + std::to_string(c) + " " + std::to_string(levels) + "L", levels);
     std::vector<Mapping> maps;
     for (std::size_t i = 0; i < 4; ++i) {
       Mapping m;
@@ -346,7 +358,8 @@ std::vector<Structure> stale() {
       {"redirect, no invalidation", false, [](Side&, std::uint64_t) {}},
       {"redirect, PSI right DID", false, [](Side& s, std::uint64_t i) { psi(s, kDid, i, 0); }},
       {"redirect, PSI other DID", false, [](Side& s, std::uint64_t i) { psi(s, kDid2, i, 0); }},
-      {"redirect, PSI other page", false, [](Side& s, std::uint64_t i) { psi(s, kDid, i + 2 * kPage, 0); }},
+      {"redirect, PSI other page", false,
+       [](Side& s, std::uint64_t i) { psi(s, kDid, i + 2 * kPage, 0); }},
       {"redirect, DSI right DID", false, [](Side& s, std::uint64_t) { dsi(s, kDid); }},
       {"redirect, DSI other DID", false, [](Side& s, std::uint64_t) { dsi(s, kDid2); }},
       {"clear, no invalidation", true, [](Side&, std::uint64_t) {}},
@@ -379,7 +392,9 @@ std::vector<Structure> stale() {
   }
   // Context entry cleared: without a context-cache invalidation the old entry stays in use.
   for (bool with_cc : {false, true}) {
-    Structure s = base("stale", std::string("context cleared, ") + (with_cc ? "device CC + DSI" : "no invalidation"), 4);
+    Structure s = base(
+        "stale",
+        std::string("context cleared, ") + (with_cc ? "device CC + DSI" : "no invalidation"), 4);
     const Mapping m{probe_region(4) + 0x40000000ull + 0x20000, 12, kDataBase + 4 * kPage, 3};
     map(s, 0, m);
     s.probes.push_back(probe(m, 0x10, 8, false, "read"));
@@ -443,7 +458,8 @@ Explained explain(const Probe& p, const Outcome& emu, const Outcome& qemu) {
     return Explained::kQemuSilentWriteBlock;
   // Stale vs fresh: the emulator read the old target, QEMU the new one (watch = {old, new}).
   if (!p.write && p.watch.size() == 2 && !emu.fault && !qemu.fault &&
-      emu.bytes == pattern_bytes(p.watch[0], p.len) && qemu.bytes == pattern_bytes(p.watch[1], p.len))
+      emu.bytes == pattern_bytes(p.watch[0], p.len) &&
+      qemu.bytes == pattern_bytes(p.watch[1], p.len))
     return Explained::kQemuDroppedCachedEntry;
   return Explained::kNo;
 }
@@ -482,7 +498,8 @@ Report run_differential(Side& emu, Side& qemu, std::uint32_t seed, unsigned rand
     ++r.structures_by_kind[s.kind];
     auto compare = [&](const Probe& p) {
       if (std::getenv("KNIOMMU_DIFF_TRACE") != nullptr)
-        std::fprintf(stderr, "diff: %s / %s / %s\n", s.kind.c_str(), s.name.c_str(), p.name.c_str());
+        std::fprintf(stderr, "diff: %s / %s / %s\n", s.kind.c_str(), s.name.c_str(),
+                     p.name.c_str());
       const Outcome a = run_probe(emu, p);
       const Outcome b = run_probe(qemu, p);
       ++r.probes;
@@ -492,8 +509,10 @@ Report run_differential(Side& emu, Side& qemu, std::uint32_t seed, unsigned rand
         os << s.kind << " / " << s.name << " / " << p.name << " (" << (p.write ? "write" : "read")
            << " iova 0x" << std::hex << p.iova << "): emulator " << describe(a) << " | QEMU "
            << describe(b);
-        if (why == Explained::kNo) r.disagreements.push_back(os.str());
-        else r.explained[why].push_back(os.str());
+        if (why == Explained::kNo)
+          r.disagreements.push_back(os.str());
+        else
+          r.explained[why].push_back(os.str());
       }
     };
     for (const Probe& p : s.probes) compare(p);
