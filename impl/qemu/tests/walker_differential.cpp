@@ -25,7 +25,9 @@ constexpr std::uint16_t kDid = 1, kDid2 = 2;
 // Registers (VT-d spec §10.4; IVA/IOTLB at ECAP.IRO = 0xF0 as QEMU places them).
 constexpr std::uint32_t kGcmd = 0x18, kRtaddr = 0x20, kCcmd = 0x28, kFsts = 0x34, kIva = 0xF0,
                         kIotlb = 0xF8, kFrcd = 0x220;
-constexpr std::uint32_t kTe = 1u << 31, kSrtp = 1u << 30;
+constexpr std::uint32_t kTe = 1u << 31, kSrtp = 1u << 30, kQie = 1u << 26;
+constexpr std::uint32_t kIqh = 0x80, kIqt = 0x88, kIqa = 0x90;
+constexpr std::uint64_t kQueue = 0x1200000, kWaitStatus = 0x1201000;  // ring and status word
 
 std::uint64_t pattern_word(std::uint64_t pa) { return 0xD0D0000000000000ull ^ pa; }
 std::uint64_t bit(unsigned b) { return std::uint64_t{1} << b; }
@@ -346,6 +348,28 @@ void cc_device(Side& side, std::uint16_t sid, std::uint16_t did) {
   side.mmio().write64(kCcmd, bit(63) | (std::uint64_t{3} << 61) | (std::uint64_t{sid} << 16) | did);
 }
 
+// Queued invalidation (VT-d spec §6.5.2): `descs` (lo, hi pairs) then a wait descriptor with
+// status write, submitted through a fresh 256-entry ring; QIE is switched off again by the next
+// install (GCMD := 0), so register invalidation works there.
+void submit_queued(Side& side, std::vector<std::pair<std::uint64_t, std::uint64_t>> descs) {
+  descs.emplace_back(5 | bit(5) | (std::uint64_t{0x5A} << 32), kWaitStatus);  // wait, SW=1
+  vtd::Mmio& r = side.mmio();
+  side.mem().write64(kWaitStatus, 0);
+  r.write64(kIqt, 0);
+  r.write64(kIqa, kQueue);  // QS=0: 256 entries of 128 bits
+  r.write32(kGcmd, kTe | kQie);
+  for (std::size_t i = 0; i < descs.size(); ++i) {
+    side.mem().write64(kQueue + 16 * i, descs[i].first);
+    side.mem().write64(kQueue + 16 * i + 8, descs[i].second);
+  }
+  r.write64(kIqt, descs.size() << 4);
+  (void)side.mem().read64(kWaitStatus);  // both units process the queue synchronously
+}
+
+std::uint64_t qi_iotlb(unsigned g, std::uint16_t did) {
+  return 2 | (std::uint64_t{g} << 4) | (std::uint64_t{did} << 16);
+}
+
 // Stale translations: change a present leaf, invalidate partially (or not), probe again.
 std::vector<Structure> stale() {
   std::vector<Structure> out;
@@ -367,6 +391,19 @@ std::vector<Structure> stale() {
       {"clear, PSI other DID", true, [](Side& s, std::uint64_t i) { psi(s, kDid2, i, 0); }},
       {"clear, DSI right DID", true, [](Side& s, std::uint64_t) { dsi(s, kDid); }},
       {"clear, context-cache only", true, [](Side& s, std::uint64_t) { cc_device(s, kDev, kDid); }},
+      {"redirect, queued PSI right DID", false,
+       [](Side& s, std::uint64_t i) { submit_queued(s, {{qi_iotlb(3, kDid), i}}); }},
+      {"redirect, queued PSI other DID", false,
+       [](Side& s, std::uint64_t i) { submit_queued(s, {{qi_iotlb(3, kDid2), i}}); }},
+      {"redirect, queued PSI AM=1 at the other page of the pair", false,
+       [](Side& s, std::uint64_t i) { submit_queued(s, {{qi_iotlb(3, kDid), (i ^ kPage) | 1}}); }},
+      {"clear, queued DSI right DID", true,
+       [](Side& s, std::uint64_t) { submit_queued(s, {{qi_iotlb(2, kDid), 0}}); }},
+      {"clear, queued DSI other DID", true,
+       [](Side& s, std::uint64_t) { submit_queued(s, {{qi_iotlb(2, kDid2), 0}}); }},
+      {"clear, queued global IOTLB", true,
+       [](Side& s, std::uint64_t) { submit_queued(s, {{qi_iotlb(1, 0), 0}}); }},
+      {"clear, queued wait only", true, [](Side& s, std::uint64_t) { submit_queued(s, {}); }},
   };
   for (const Variant& v : variants) {
     Structure s = base("stale", v.name, 4);
@@ -503,6 +540,9 @@ Report run_differential(Side& emu, Side& qemu, std::uint32_t seed, unsigned rand
       const Outcome a = run_probe(emu, p);
       const Outcome b = run_probe(qemu, p);
       ++r.probes;
+      if (std::getenv("KNIOMMU_DIFF_TRACE") != nullptr)
+        std::fprintf(stderr, "diff:   emulator %s | QEMU %s\n", describe(a).c_str(),
+                     describe(b).c_str());
       if (!(a == b)) {
         const Explained why = explain(p, a, b);
         std::ostringstream os;
