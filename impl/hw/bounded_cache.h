@@ -31,7 +31,13 @@ class BoundedCache {
 
   // Inserts or replaces; returns true when a different entry had to be evicted to make room.
   bool insert(const Key& key, const Value& value) {
+    return insert(key, value, [](const Key&, const Value&) {});
+  }
+  // The same, calling on_drop(key, value) for the entry that leaves: the replaced or the evicted.
+  template <class OnDrop>
+  bool insert(const Key& key, const Value& value, OnDrop&& on_drop) {
     if (Value* v = find(key)) {
+      on_drop(key, *v);
       *v = value;
       return false;
     }
@@ -43,6 +49,7 @@ class BoundedCache {
     } else {
       slot = hand_;
       hand_ = static_cast<std::uint32_t>((hand_ + 1) % slots_.size());
+      on_drop(slots_[slot].key, slots_[slot].value);
       unindex(slots_[slot].key);
       evicted = true;
     }
@@ -56,9 +63,14 @@ class BoundedCache {
   template <class Pred>
   std::size_t erase_if(Pred pred) {
     std::size_t n = 0;
-    for (std::uint32_t i = 0; i < slots_.size(); ++i) {
+    // Stops after the last used slot: invalidations are frequent and caches are often nearly
+    // empty (slots are handed out lowest first).
+    std::size_t left = size_;
+    for (std::uint32_t i = 0; i < slots_.size() && left > 0; ++i) {
       Slot& s = slots_[i];
-      if (s.used && pred(s.key, s.value)) {
+      if (!s.used) continue;
+      --left;
+      if (pred(s.key, s.value)) {
         unindex(s.key);
         s.used = false;
         free_.push_back(i);

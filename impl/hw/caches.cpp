@@ -1,5 +1,7 @@
 #include "hw/caches.h"
 
+#include "vtd/formats.h"
+
 namespace kniommu::hw {
 namespace {
 
@@ -13,20 +15,60 @@ Range psi_range(std::uint64_t addr, unsigned am) {
   return {addr & ~(len - 1), len};
 }
 
+constexpr std::uint8_t kTtPassThrough =
+    static_cast<std::uint8_t>(vtd::TranslationType::kPassThrough);
+
+void count_ref(FrameRefs* refs, PhysAddr pa, unsigned shift, int delta) {
+  if (delta > 0) {
+    refs->add(pa, shift);
+  } else {
+    refs->remove(pa, shift);
+  }
+}
+
 }  // namespace
 
+void ContextCache::count(const ContextInfo& c, int delta) const {
+  if (refs_ != nullptr && c.present && c.tt != kTtPassThrough) {
+    count_ref(refs_, c.slptptr, 12, delta);
+  }
+}
+
+template <class Pred>
+std::size_t ContextCache::erase_if(Pred pred) {
+  return cache_.erase_if([&](std::uint16_t sid, const ContextInfo& c) {
+    if (!pred(sid, c)) return false;
+    count(c, -1);
+    return true;
+  });
+}
+
+bool ContextCache::insert(std::uint16_t sid, const ContextInfo& ctx) {
+  count(ctx, +1);
+  return cache_.insert(sid, ctx, [this](std::uint16_t, const ContextInfo& old) { count(old, -1); });
+}
+
+std::size_t ContextCache::invalidate_all() {
+  return erase_if([](std::uint16_t, const ContextInfo&) { return true; });
+}
+
 std::size_t ContextCache::invalidate_domain(std::uint16_t did) {
-  return cache_.erase_if([did](std::uint16_t, const ContextInfo& c) { return c.did == did; });
+  return erase_if([did](std::uint16_t, const ContextInfo& c) { return c.did == did; });
 }
 
 std::size_t ContextCache::invalidate_device(std::uint16_t sid, unsigned fm, std::uint16_t did) {
   const std::uint16_t ignore = static_cast<std::uint16_t>(fm == 0 ? 0 : (0x7u << (3 - fm)) & 0x7u);
-  return cache_.erase_if([=](std::uint16_t s, const ContextInfo& c) {
+  return erase_if([=](std::uint16_t s, const ContextInfo& c) {
     return (s & ~ignore) == (sid & ~ignore) && c.did == did;
   });
 }
 
 const IotlbEntry* Iotlb::find(std::uint16_t did, std::uint64_t iova, unsigned* shift) {
+  if (superpages_ == 0) {
+    const IotlbEntry* e = cache_.find(IotlbKey{did, 12, iova >> 12});
+    if (e != nullptr) *shift = 12;
+    return e;
+  }
   for (unsigned s : {12u, 21u, 30u}) {
     if (const IotlbEntry* e = cache_.find(IotlbKey{did, static_cast<std::uint8_t>(s), iova >> s})) {
       *shift = s;
@@ -36,29 +78,74 @@ const IotlbEntry* Iotlb::find(std::uint16_t did, std::uint64_t iova, unsigned* s
   return nullptr;
 }
 
+void Iotlb::count(const IotlbKey& k, const IotlbEntry& e, int delta) {
+  if (k.shift != 12) superpages_ = delta > 0 ? superpages_ + 1 : superpages_ - 1;
+  if (refs_ != nullptr && e.perms != 0) count_ref(refs_, e.page_pa, k.shift, delta);
+}
+
+template <class Pred>
+std::size_t Iotlb::erase_if(Pred pred) {
+  return cache_.erase_if([&](const IotlbKey& k, const IotlbEntry& e) {
+    if (!pred(k, e)) return false;
+    count(k, e, -1);
+    return true;
+  });
+}
+
 bool Iotlb::insert(std::uint16_t did, std::uint64_t iova, unsigned shift, const IotlbEntry& e) {
-  return cache_.insert(IotlbKey{did, static_cast<std::uint8_t>(shift), iova >> shift}, e);
+  const IotlbKey key{did, static_cast<std::uint8_t>(shift), iova >> shift};
+  count(key, e, +1);
+  return cache_.insert(key, e,
+                       [this](const IotlbKey& k, const IotlbEntry& old) { count(k, old, -1); });
+}
+
+std::size_t Iotlb::invalidate_all() {
+  return erase_if([](const IotlbKey&, const IotlbEntry&) { return true; });
 }
 
 std::size_t Iotlb::invalidate_domain(std::uint16_t did) {
-  return cache_.erase_if([did](const IotlbKey& k, const IotlbEntry&) { return k.did == did; });
+  return erase_if([did](const IotlbKey& k, const IotlbEntry&) { return k.did == did; });
 }
 
 std::size_t Iotlb::invalidate_pages(std::uint16_t did, std::uint64_t addr, unsigned am) {
   const Range r = psi_range(addr, am);
-  return cache_.erase_if([&](const IotlbKey& k, const IotlbEntry&) {
+  return erase_if([&](const IotlbKey& k, const IotlbEntry&) {
     return k.did == did && overlaps(k.vpn << k.shift, k.shift, r.base, r.len);
   });
 }
 
+void PagingStructureCache::count(const PscEntry& e, int delta) const {
+  if (refs_ != nullptr) count_ref(refs_, e.next_table, 12, delta);
+}
+
+template <class Pred>
+std::size_t PagingStructureCache::erase_if(Pred pred) {
+  return cache_.erase_if([&](const IotlbKey& k, const PscEntry& e) {
+    if (!pred(k, e)) return false;
+    count(e, -1);
+    return true;
+  });
+}
+
+bool PagingStructureCache::insert(std::uint16_t did, unsigned level, std::uint64_t iova,
+                                  const PscEntry& e) {
+  count(e, +1);
+  return cache_.insert(IotlbKey{did, static_cast<std::uint8_t>(level), iova >> shift_of(level)}, e,
+                       [this](const IotlbKey&, const PscEntry& old) { count(old, -1); });
+}
+
+std::size_t PagingStructureCache::invalidate_all() {
+  return erase_if([](const IotlbKey&, const PscEntry&) { return true; });
+}
+
 std::size_t PagingStructureCache::invalidate_domain(std::uint16_t did) {
-  return cache_.erase_if([did](const IotlbKey& k, const PscEntry&) { return k.did == did; });
+  return erase_if([did](const IotlbKey& k, const PscEntry&) { return k.did == did; });
 }
 
 std::size_t PagingStructureCache::invalidate_range(std::uint16_t did, std::uint64_t addr,
                                                    unsigned am) {
   const Range r = psi_range(addr, am);
-  return cache_.erase_if([&](const IotlbKey& k, const PscEntry&) {
+  return erase_if([&](const IotlbKey& k, const PscEntry&) {
     const unsigned s = shift_of(k.shift);
     return k.did == did && overlaps(k.vpn << s, s, r.base, r.len);
   });

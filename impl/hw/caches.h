@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "hw/bounded_cache.h"
+#include "hw/frame_refs.h"
 #include "vtd/phys_mem.h"
 
 namespace kniommu::hw {
@@ -28,12 +29,15 @@ struct ContextInfo {
   PhysAddr slptptr = 0;
 };
 
+// Each cache can keep a FrameRefs up to date with the frames its entries point at (track()): the
+// unit's use-after-free audit. Without it (nullptr, the default) nothing is counted.
 class ContextCache {
  public:
   explicit ContextCache(std::size_t capacity) : cache_(capacity) {}
+  void track(FrameRefs* refs) { refs_ = refs; }
   const ContextInfo* find(std::uint16_t sid) { return cache_.find(sid); }
-  bool insert(std::uint16_t sid, const ContextInfo& ctx) { return cache_.insert(sid, ctx); }
-  std::size_t invalidate_all() { return cache_.clear(); }
+  bool insert(std::uint16_t sid, const ContextInfo& ctx);
+  std::size_t invalidate_all();
   std::size_t invalidate_domain(std::uint16_t did);
   // Device-selective: SIDs equal to `sid` outside the function bits FM masks (FM 1: bit 2,
   // 2: bits 2:1, 3: bits 2:0), and with the given DID.
@@ -45,7 +49,13 @@ class ContextCache {
   std::size_t size() const { return cache_.size(); }
 
  private:
+  // A present, translating context names its top-level table.
+  void count(const ContextInfo& c, int delta) const;
+  template <class Pred>
+  std::size_t erase_if(Pred pred);
+
   BoundedCache<std::uint16_t, ContextInfo, std::hash<std::uint16_t>> cache_;
+  FrameRefs* refs_ = nullptr;
 };
 
 struct IotlbKey {
@@ -68,10 +78,11 @@ struct IotlbEntry {
 class Iotlb {
  public:
   explicit Iotlb(std::size_t capacity) : cache_(capacity) {}
+  void track(FrameRefs* refs) { refs_ = refs; }
   // The entry covering `iova` for `did`, trying 4 KiB, then 2 MiB, then 1 GiB; nullptr on miss.
   const IotlbEntry* find(std::uint16_t did, std::uint64_t iova, unsigned* shift);
   bool insert(std::uint16_t did, std::uint64_t iova, unsigned shift, const IotlbEntry& e);
-  std::size_t invalidate_all() { return cache_.clear(); }
+  std::size_t invalidate_all();
   std::size_t invalidate_domain(std::uint16_t did);
   // Page-selective: every entry of `did` that maps any byte of [addr, addr + 2^(12+am)), with addr
   // masked down to that alignment — including superpage entries covering part of the range.
@@ -83,7 +94,15 @@ class Iotlb {
   std::size_t size() const { return cache_.size(); }
 
  private:
+  // Every entry adding (+1) or leaving (-1): superpage count; a positive entry names its
+  // (super)page for the audit, a negative one (perms 0, CM=1) names nothing.
+  void count(const IotlbKey& k, const IotlbEntry& e, int delta);
+  template <class Pred>
+  std::size_t erase_if(Pred pred);
+
   BoundedCache<IotlbKey, IotlbEntry, IotlbKeyHash> cache_;
+  FrameRefs* refs_ = nullptr;
+  std::size_t superpages_ = 0;  // 2 MiB / 1 GiB entries held: find() probes them only if any
 };
 
 // Non-leaf entries: the level-L entry (L >= 2) covers 2^(12 + 9(L-1)) bytes of IOVA; its tag is
@@ -96,15 +115,13 @@ struct PscEntry {
 class PagingStructureCache {
  public:
   explicit PagingStructureCache(std::size_t capacity) : cache_(capacity) {}
+  void track(FrameRefs* refs) { refs_ = refs; }
   static unsigned shift_of(unsigned level) { return 12 + 9 * (level - 1); }
   const PscEntry* find(std::uint16_t did, unsigned level, std::uint64_t iova) {
     return cache_.find(IotlbKey{did, static_cast<std::uint8_t>(level), iova >> shift_of(level)});
   }
-  bool insert(std::uint16_t did, unsigned level, std::uint64_t iova, const PscEntry& e) {
-    return cache_.insert(IotlbKey{did, static_cast<std::uint8_t>(level), iova >> shift_of(level)},
-                         e);
-  }
-  std::size_t invalidate_all() { return cache_.clear(); }
+  bool insert(std::uint16_t did, unsigned level, std::uint64_t iova, const PscEntry& e);
+  std::size_t invalidate_all();
   std::size_t invalidate_domain(std::uint16_t did);
   std::size_t invalidate_range(std::uint16_t did, std::uint64_t addr, unsigned am);
   // True when some cached entry points at a table inside [pa, pa + len).
@@ -112,8 +129,14 @@ class PagingStructureCache {
   std::size_t size() const { return cache_.size(); }
 
  private:
+  // An entry names the next table's frame.
+  void count(const PscEntry& e, int delta) const;
+  template <class Pred>
+  std::size_t erase_if(Pred pred);
+
   // Key reuse: `shift` holds the level here.
   BoundedCache<IotlbKey, PscEntry, IotlbKeyHash> cache_;
+  FrameRefs* refs_ = nullptr;
 };
 
 // [a, a + 2^a_shift) overlaps [b, b + len)?

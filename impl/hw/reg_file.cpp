@@ -4,17 +4,6 @@ namespace kniommu::hw {
 
 RegFile::RegFile(std::uint32_t size) : csr_(size), wmask_(size), w1cmask_(size), womask_(size) {}
 
-bool RegFile::in_range(std::uint32_t off, unsigned len) const {
-  return (len == 4 || len == 8) && off % len == 0 && off <= csr_.size() - len;
-}
-
-std::uint64_t RegFile::load(const std::vector<std::uint8_t>& a, std::uint32_t off,
-                            unsigned len) const {
-  std::uint64_t v = 0;
-  for (unsigned i = 0; i < len; ++i) v |= std::uint64_t{a[off + i]} << (8 * i);  // little-endian
-  return v;
-}
-
 void RegFile::store(std::vector<std::uint8_t>& a, std::uint32_t off, std::uint64_t v,
                     unsigned len) {
   for (unsigned i = 0; i < len; ++i) a[off + i] = static_cast<std::uint8_t>(v >> (8 * i));
@@ -50,12 +39,6 @@ void RegFile::guest_write(std::uint32_t off, std::uint64_t value, unsigned len) 
   store(csr_, off, ((old & ~w) | (value & w)) & ~(value & w1c), len);
 }
 
-std::uint64_t RegFile::raw64(std::uint32_t off) const {
-  return in_range(off, 8) ? load(csr_, off, 8) : 0;
-}
-std::uint32_t RegFile::raw32(std::uint32_t off) const {
-  return in_range(off, 4) ? static_cast<std::uint32_t>(load(csr_, off, 4)) : 0;
-}
 void RegFile::set_raw64(std::uint32_t off, std::uint64_t value) {
   if (in_range(off, 8)) store(csr_, off, value, 8);
 }

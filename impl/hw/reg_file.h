@@ -24,18 +24,26 @@ class RegFile {
   std::uint64_t guest_read(std::uint32_t off, unsigned len) const;
   void guest_write(std::uint32_t off, std::uint64_t value, unsigned len);
 
-  // Hardware view: no masks applied.
-  std::uint64_t raw64(std::uint32_t off) const;
-  std::uint32_t raw32(std::uint32_t off) const;
+  // Hardware view: no masks applied. Inline: the translation path reads GSTS on every request.
+  std::uint64_t raw64(std::uint32_t off) const { return in_range(off, 8) ? load(csr_, off, 8) : 0; }
+  std::uint32_t raw32(std::uint32_t off) const {
+    return in_range(off, 4) ? static_cast<std::uint32_t>(load(csr_, off, 4)) : 0;
+  }
   void set_raw64(std::uint32_t off, std::uint64_t value);
   void set_raw32(std::uint32_t off, std::uint32_t value);
 
   std::uint32_t size() const { return static_cast<std::uint32_t>(csr_.size()); }
 
  private:
-  std::uint64_t load(const std::vector<std::uint8_t>& a, std::uint32_t off, unsigned len) const;
+  static std::uint64_t load(const std::vector<std::uint8_t>& a, std::uint32_t off, unsigned len) {
+    std::uint64_t v = 0;
+    for (unsigned i = 0; i < len; ++i) v |= std::uint64_t{a[off + i]} << (8 * i);  // little-endian
+    return v;
+  }
   void store(std::vector<std::uint8_t>& a, std::uint32_t off, std::uint64_t v, unsigned len);
-  bool in_range(std::uint32_t off, unsigned len) const;
+  bool in_range(std::uint32_t off, unsigned len) const {
+    return (len == 4 || len == 8) && off % len == 0 && off <= csr_.size() - len;
+  }
   // Value, wmask, w1cmask, womask of one register.
   void define(std::uint32_t off, unsigned len, const std::uint64_t (&v)[4]);
 

@@ -14,7 +14,14 @@ RemappingUnit::RemappingUnit(const UnitConfig& config, SimPhysMem& mem)
       iotlb_(config.iotlb_entries),
       psc_(config.paging_structure_cache_entries) {
   define_registers();
-  if (config_.detect_use_after_free) mem_.set_free_listener(this);
+  if (config_.detect_use_after_free) {
+    refs_ = std::make_unique<FrameRefs>(mem_.size_bytes());
+    reach_ = std::make_unique<ReachIndex>(walker_, mem_, *refs_);
+    context_cache_.track(refs_.get());
+    iotlb_.track(refs_.get());
+    psc_.track(refs_.get());
+    mem_.set_free_listener(this);
+  }
 }
 
 RemappingUnit::~RemappingUnit() {
@@ -212,28 +219,16 @@ std::uint64_t RemappingUnit::use_after_free_count() const {
   return use_after_free_;
 }
 
-bool RemappingUnit::references_locked(PhysAddr pa, std::uint64_t len) const {
-  const auto hits = [&](PhysAddr a, std::uint64_t alen) { return a < pa + len && pa < a + alen; };
-  bool found = false;
-  context_cache_.for_each([&](std::uint16_t, const ContextInfo& c) {
-    found = found ||
-            (c.present && c.tt != static_cast<std::uint8_t>(vtd::TranslationType::kPassThrough) &&
-             hits(c.slptptr, vtd::kPageSize));
-  });
-  iotlb_.for_each([&](const IotlbKey& k, const IotlbEntry& t) {
-    found = found || (t.perms != 0 && hits(t.page_pa, std::uint64_t{1} << k.shift));
-  });
-  if (found || psc_.references(pa, len)) return true;
-  if (root_valid_ && field_of(vtd::kGstsReg, KNIOMMU_F("RTPS"), regs_.raw32(vtd::kRegGsts)) != 0) {
-    walker_.for_each_reachable(
-        root_table_, [&](PhysAddr a, std::uint64_t alen) { found = found || hits(a, alen); });
-  }
-  return found;
+bool RemappingUnit::references_locked(PhysAddr pa, std::uint64_t len) {
+  const bool root_live =
+      root_valid_ && field_of(vtd::kGstsReg, KNIOMMU_F("RTPS"), regs_.raw32(vtd::kRegGsts)) != 0;
+  reach_->sync(root_live, root_table_);
+  return refs_->any(pa, len);
 }
 
 void RemappingUnit::on_frames_freed(PhysAddr pa, unsigned order) {
   std::lock_guard lock(mu_);
-  if (references_locked(pa, vtd::kPageSize << order)) ++use_after_free_;
+  if (reach_ != nullptr && references_locked(pa, vtd::kPageSize << order)) ++use_after_free_;
 }
 
 }  // namespace kniommu::hw

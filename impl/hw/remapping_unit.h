@@ -12,11 +12,14 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <vector>
 
 #include "hw/caches.h"
 #include "hw/fault_reason.h"
+#include "hw/frame_refs.h"
+#include "hw/reach_index.h"
 #include "hw/reg_file.h"
 #include "hw/sim_phys_mem.h"
 #include "hw/unit_config.h"
@@ -116,7 +119,8 @@ class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
   void record_fault(std::uint16_t sid, std::uint64_t iova, bool write, Fault f);
   void raise_fault_event();
   void caches_changed() { ++generation_; }
-  bool references_locked(PhysAddr pa, std::uint64_t len) const;
+  // Could the unit still reach [pa, pa + len)? (The audit; brings its index up to date first.)
+  bool references_locked(PhysAddr pa, std::uint64_t len);
 
   // Front of the IOTLB: a small direct-mapped array of recent (SID, page) results, valid only
   // while `generation_` is unchanged (any invalidation, eviction or root change bumps it), so it
@@ -149,6 +153,11 @@ class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
   std::array<FrontSlot, kFrontSlots> front_{};
   UnitStats stats_;
   std::uint64_t use_after_free_ = 0;
+  // The use-after-free audit (when detect_use_after_free): references held by the caches (kept by
+  // the caches as they fill and drop entries) and by the live structures (reach_, brought up to
+  // date on each free from the frames written since).
+  std::unique_ptr<FrameRefs> refs_;
+  std::unique_ptr<ReachIndex> reach_;
 };
 
 }  // namespace kniommu::hw

@@ -85,11 +85,6 @@ SimPhysMem::~SimPhysMem() {
   }
 }
 
-bool SimPhysMem::contains(PhysAddr pa, std::uint64_t len) const {
-  const std::uint64_t size = size_bytes();
-  return pa <= size && len <= size - pa;
-}
-
 void SimPhysMem::note_out_of_range() const { out_of_range_.fetch_add(1, kRelaxed); }
 
 SimPhysMem::Frame* SimPhysMem::frame_if_present(std::uint64_t pfn) const {
@@ -98,7 +93,7 @@ SimPhysMem::Frame* SimPhysMem::frame_if_present(std::uint64_t pfn) const {
   return leaf->frames[pfn & (kLeafSize - 1)].load(std::memory_order_acquire);
 }
 
-SimPhysMem::Frame* SimPhysMem::frame_for_write(std::uint64_t pfn) {
+SimPhysMem::Leaf* SimPhysMem::leaf_for_write(std::uint64_t pfn) {
   // Lock-free lazy materialisation: racing writers each build a candidate, one wins the CAS.
   auto& leaf_slot = leaves_[pfn >> kLeafBits];
   Leaf* leaf = leaf_slot.load(std::memory_order_acquire);
@@ -110,6 +105,11 @@ SimPhysMem::Frame* SimPhysMem::frame_for_write(std::uint64_t pfn) {
       delete fresh;  // `leaf` now holds the winner
     }
   }
+  return leaf;
+}
+
+SimPhysMem::Frame* SimPhysMem::materialise(std::uint64_t pfn) {
+  Leaf* leaf = leaf_for_write(pfn);
   auto& frame_slot = leaf->frames[pfn & (kLeafSize - 1)];
   Frame* frame = frame_slot.load(std::memory_order_acquire);
   if (frame == nullptr) {
@@ -124,10 +124,61 @@ SimPhysMem::Frame* SimPhysMem::frame_for_write(std::uint64_t pfn) {
   return frame;
 }
 
+void SimPhysMem::note_write(Leaf* leaf, std::uint64_t pfn) {
+  auto& flags = leaf->watch[pfn & (kLeafSize - 1)];
+  if ((flags.load(kRelaxed) & kWatched) == 0) return;  // the common case: one relaxed load
+  // The store came first; the audit clears kWritten before it re-reads, so either it sees this
+  // store or the frame is logged again.
+  if ((flags.fetch_or(kWritten) & kWritten) != 0) return;
+  std::lock_guard lock(written_mu_);
+  written_.push_back(pfn);
+}
+
 void SimPhysMem::zero_frame(std::uint64_t pfn) {
   Frame* f = frame_if_present(pfn);
   if (f == nullptr) return;  // never written: already reads as zeros
   for (auto& w : f->words) store_word(w, 0);
+  note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn);
+}
+
+const std::uint64_t* SimPhysMem::frame_for_read(PhysAddr frame) const {
+  if (frame % vtd::kPageSize != 0 || !contains(frame, vtd::kPageSize)) return nullptr;
+  const Frame* f = frame_if_present(frame >> vtd::kPageShift);
+  return f == nullptr ? nullptr : f->words;
+}
+
+std::uint64_t* SimPhysMem::frame_for_write(PhysAddr frame) {
+  if (frame % vtd::kPageSize != 0 || !contains(frame, vtd::kPageSize)) return nullptr;
+  const std::uint64_t pfn = frame >> vtd::kPageShift;
+  Frame* f = materialise(pfn);
+  note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn);
+  return f->words;
+}
+
+void SimPhysMem::set_write_watch(PhysAddr frame, bool on) {
+  if (!contains(frame, 1)) return;
+  const std::uint64_t pfn = frame >> vtd::kPageShift;
+  auto& flags = leaf_for_write(pfn)->watch[pfn & (kLeafSize - 1)];
+  if (on) {
+    flags.fetch_or(kWatched);
+  } else {
+    flags.fetch_and(static_cast<std::uint8_t>(~kWatched));
+  }
+}
+
+void SimPhysMem::take_written_frames(std::vector<std::uint64_t>* pfns) {
+  pfns->clear();
+  {
+    std::lock_guard lock(written_mu_);
+    pfns->swap(written_);
+  }
+  for (const std::uint64_t pfn : *pfns) {
+    leaves_[pfn >> kLeafBits].load(std::memory_order_acquire)->watch[pfn & (kLeafSize - 1)].fetch_and(
+        static_cast<std::uint8_t>(~kWritten));
+  }
+  // Writable pointers handed out so far were logged as writes already; further stores through
+  // them must be logged again, so their holders have to ask anew.
+  bump_write_epoch();
 }
 
 std::uint64_t SimPhysMem::read64(PhysAddr pa) const {
@@ -153,8 +204,10 @@ void SimPhysMem::write64(PhysAddr pa, std::uint64_t value) {
     note_out_of_range();
     return;
   }
-  Frame* f = frame_for_write(pa >> vtd::kPageShift);
+  const std::uint64_t pfn = pa >> vtd::kPageShift;
+  Frame* f = materialise(pfn);
   store_word(f->words[(pa % vtd::kPageSize) / 8], value);
+  note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn);
 }
 
 void SimPhysMem::read(PhysAddr pa, void* out, std::size_t len) const {
@@ -186,7 +239,9 @@ void SimPhysMem::write(PhysAddr pa, const void* in, std::size_t len) {
   while (len > 0) {
     const std::size_t off = pa % vtd::kPageSize;
     const std::size_t n = std::min<std::size_t>(len, vtd::kPageSize - off);
-    copy_to_frame(frame_for_write(pa >> vtd::kPageShift)->words, off, src, n);
+    const std::uint64_t pfn = pa >> vtd::kPageShift;
+    copy_to_frame(materialise(pfn)->words, off, src, n);
+    note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn);
     pa += n, src += n, len -= n;
   }
 }

@@ -63,14 +63,33 @@ class SimPhysMem final : public vtd::PhysMem {
   void read(PhysAddr pa, void* out, std::size_t len) const override;
   void write(PhysAddr pa, const void* in, std::size_t len) override;
 
+  // Host pointers to frames (vtd::PhysMem): frame_for_read is nullptr for a frame never written
+  // (it reads as zeros; use read64) or out of range; frame_for_write materialises the frame and
+  // counts as a write of all of it for the write watch below.
+  const std::uint64_t* frame_for_read(PhysAddr frame) const override;
+  std::uint64_t* frame_for_write(PhysAddr frame) override;
+
   Retcode alloc_frames(unsigned order, PhysAddr limit, PhysAddr* out) override;
   void free_frames(PhysAddr pa, unsigned order) override;
 
   // One listener (the remapping unit); nullptr removes it.
   void set_free_listener(FrameFreeListener* listener);
 
+  // Write watch, for an observer that keeps a decoded copy of some frames (the remapping unit's
+  // incremental use-after-free audit keeps one of every table reachable from the root table):
+  // every write to a watched frame (write64, write, zeroing on allocation, or handing out a
+  // frame_for_write pointer) logs the frame once until the log is taken. The log is taken before
+  // the frame is re-read, so no write is lost.
+  void set_write_watch(PhysAddr frame, bool on);
+  // Moves the PFNs of watched frames written since the last call into *pfns (cleared first),
+  // re-arms their watch and bumps write_epoch() (outstanding writable pointers go stale).
+  void take_written_frames(std::vector<std::uint64_t>* pfns);
+
   std::uint64_t size_bytes() const { return frame_count_ * vtd::kPageSize; }
-  bool contains(PhysAddr pa, std::uint64_t len) const;
+  bool contains(PhysAddr pa, std::uint64_t len) const {
+    const std::uint64_t size = size_bytes();
+    return pa <= size && len <= size - pa;
+  }
   // Frames handed out and not yet freed (frame 0 excluded), and the highest value it reached.
   std::uint64_t frames_in_use() const;
   std::uint64_t peak_frames_in_use() const;
@@ -92,11 +111,17 @@ class SimPhysMem final : public vtd::PhysMem {
   };
   struct Leaf {
     std::array<std::atomic<Frame*>, kLeafSize> frames{};
+    std::array<std::atomic<std::uint8_t>, kLeafSize> watch{};  // kWatched | kWritten
   };
+  static constexpr std::uint8_t kWatched = 1;
+  static constexpr std::uint8_t kWritten = 2;
 
   // nullptr when the frame was never written (reads as zeros).
   Frame* frame_if_present(std::uint64_t pfn) const;
-  Frame* frame_for_write(std::uint64_t pfn);
+  Leaf* leaf_for_write(std::uint64_t pfn);
+  Frame* materialise(std::uint64_t pfn);
+  // After a store into frame `pfn` (whose leaf is `leaf`): log it when watched.
+  void note_write(Leaf* leaf, std::uint64_t pfn);
   void zero_frame(std::uint64_t pfn);
   void note_out_of_range() const;
   // Allocator internals, called with alloc_mu_ held.
@@ -115,6 +140,9 @@ class SimPhysMem final : public vtd::PhysMem {
   std::uint64_t peak_ = 0;
   std::uint64_t bad_frees_ = 0;
   FrameFreeListener* listener_ = nullptr;
+
+  std::mutex written_mu_;  // guards written_ (taken only when a watched frame is first written)
+  std::vector<std::uint64_t> written_;
 };
 
 }  // namespace kniommu::hw

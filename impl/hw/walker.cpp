@@ -70,6 +70,24 @@ std::uint64_t Walker::haw_bits(std::uint64_t field_mask) const {
   return config_.haw >= 64 ? 0 : field_mask & ~((std::uint64_t{1} << config_.haw) - 1);
 }
 
+bool Walker::read_sl_entry(PhysAddr table, unsigned level, unsigned idx, std::uint64_t* pte) const {
+  Hint& h = hints_[level];
+  if (h.words != nullptr && h.table == table) {  // remembered: known readable
+    *pte = vtd::load_entry(h.words, idx);
+    return true;
+  }
+  const PhysAddr pte_pa = table + 8 * std::uint64_t{idx};
+  if (!readable(pte_pa, 8)) return false;
+  const std::uint64_t* w = mem_.frame_for_read(table);
+  if (w == nullptr) {
+    *pte = mem_.read64(pte_pa);  // never written (reads as zeros) or not a frame address
+    return true;
+  }
+  h = Hint{table, w};
+  *pte = vtd::load_entry(w, idx);
+  return true;
+}
+
 bool Walker::readable(PhysAddr pa, std::uint64_t len) const {
   const bool below_haw = config_.haw >= 64 || pa + len <= (std::uint64_t{1} << config_.haw);
   return below_haw && mem_.contains(pa, len);
@@ -149,11 +167,11 @@ Fault Walker::walk(const ContextInfo& ctx, std::uint64_t iova, std::uint8_t need
     }
   }
   for (;;) {
-    const PhysAddr pte_pa = table + 8 * ((iova >> level_shift(level)) & 511);
-    if (!readable(pte_pa, 8)) {
+    std::uint64_t pte = 0;
+    if (!read_sl_entry(table, level, static_cast<unsigned>((iova >> level_shift(level)) & 511),
+                       &pte)) {
       return level == ctx.levels ? Fault::kContextInvalid : Fault::kNextTableInvalid;
     }
-    const std::uint64_t pte = mem_.read64(pte_pa);
     const auto entry_perms = static_cast<std::uint8_t>(pte & (kR | kW));
     perms &= entry_perms;
     // QEMU order: permission, then reserved bits, then leafness.
@@ -176,10 +194,40 @@ Fault Walker::walk(const ContextInfo& ctx, std::uint64_t iova, std::uint8_t need
   }
 }
 
+bool Walker::root_context_table(const vtd::layout::Words<2>& w, PhysAddr* context_table) const {
+  if (check_root(w) != Fault::kNone) return false;
+  vtd::RootEntry re;
+  re.w = w;
+  *context_table = re.context_table();
+  return true;
+}
+
+bool Walker::context_top_table(const vtd::layout::Words<2>& w, PhysAddr* table,
+                               unsigned* levels) const {
+  ContextInfo ctx;
+  if (decode_context(w, &ctx) != Fault::kNone ||
+      ctx.tt == static_cast<std::uint8_t>(vtd::TranslationType::kPassThrough)) {
+    return false;
+  }
+  *table = ctx.slptptr;
+  *levels = ctx.levels;
+  return true;
+}
+
+Walker::SlRef Walker::sl_ref(unsigned level, std::uint64_t pte) const {
+  SlRef r;
+  if ((pte & (kR | kW)) == 0) return r;
+  r.leaf = level == 1 || ((pte & kPs) != 0 && leaf_allowed_[level]);
+  r.present = true;
+  r.pa = r.leaf ? pte & kLeafAddr[level] : pte & kTableAddr;
+  r.shift = r.leaf ? level_shift(level) : 12;
+  return r;
+}
+
 void Walker::for_each_reachable(PhysAddr rta,
                                 const std::function<void(PhysAddr, std::uint64_t)>& visit) const {
   // Whole 4 KiB tables are copied out once and decoded from the copy: much cheaper than entry-by-
-  // entry reads, and this runs on every free.
+  // entry reads.
   using Page = std::array<std::uint64_t, 512>;
   const auto load = [&](PhysAddr table, Page* page) {
     if (!readable(table, vtd::kPageSize)) return false;
@@ -195,34 +243,34 @@ void Walker::for_each_reachable(PhysAddr rta,
     Page& page = pages[level];
     if (!load(table, &page)) return;
     for (const std::uint64_t pte : page) {
-      if ((pte & (kR | kW)) == 0) continue;
-      const bool leaf = level == 1 || ((pte & kPs) != 0 && leaf_allowed_[level]);
-      if (leaf) {
-        visit(pte & kLeafAddr[level], std::uint64_t{1} << level_shift(level));
-      } else if (level > 1) {
-        visit_table(pte & kTableAddr, level - 1);
+      const SlRef r = sl_ref(level, pte);
+      if (!r.present) continue;
+      if (r.leaf) {
+        visit(r.pa, std::uint64_t{1} << r.shift);
+      } else {
+        visit_table(r.pa, level - 1);
       }
     }
   };
   Page root_table;
   if (!load(rta, &root_table)) return;
   for (unsigned bus = 0; bus < 256; ++bus) {
-    const vtd::layout::Words<2> root = {root_table[kEntry128Words * bus],
-                                        root_table[kEntry128Words * bus + 1]};
-    if (check_root(root) != Fault::kNone) continue;
-    vtd::RootEntry re;
-    re.w = root;
-    visit(re.context_table(), vtd::kPageSize);
-    if (!load(re.context_table(), &pages[0])) continue;
+    PhysAddr context_table = 0;
+    if (!root_context_table(
+            {root_table[kEntry128Words * bus], root_table[kEntry128Words * bus + 1]},
+            &context_table)) {
+      continue;
+    }
+    visit(context_table, vtd::kPageSize);
+    if (!load(context_table, &pages[0])) continue;
     const Page contexts = pages[0];
     for (unsigned devfn = 0; devfn < 256; ++devfn) {
-      ContextInfo ctx;
-      if (decode_context({contexts[kEntry128Words * devfn], contexts[kEntry128Words * devfn + 1]},
-                         &ctx) != Fault::kNone ||
-          ctx.tt == static_cast<std::uint8_t>(vtd::TranslationType::kPassThrough)) {
-        continue;
+      PhysAddr top = 0;
+      unsigned levels = 0;
+      if (context_top_table({contexts[kEntry128Words * devfn], contexts[kEntry128Words * devfn + 1]},
+                            &top, &levels)) {
+        visit_table(top, levels);
       }
-      visit_table(ctx.slptptr, ctx.levels);
     }
   }
 }

@@ -42,10 +42,27 @@ class Walker {
   unsigned input_width(const ContextInfo& ctx) const;
 
   // Calls visit(pa, len) for every frame range a present entry reachable from `rta` references:
-  // context tables, SL tables and leaf pages (the unit's use-after-free detector).
-  // Each table is visited once, so a malformed tree cannot make this blow up.
+  // context tables, SL tables and leaf pages. Each table is visited once, so a malformed tree
+  // cannot make this blow up. The full scan that the unit's incremental use-after-free audit
+  // (reach_index.h) must agree with.
   void for_each_reachable(PhysAddr rta,
                           const std::function<void(PhysAddr, std::uint64_t)>& visit) const;
+
+  // What one entry of a structure references, decoded as the walk would (shared by the full scan
+  // and the incremental audit). A valid root entry: its context table.
+  bool root_context_table(const vtd::layout::Words<2>& w, PhysAddr* context_table) const;
+  // A valid context entry that translates (not pass-through): its top table and depth.
+  bool context_top_table(const vtd::layout::Words<2>& w, PhysAddr* table, unsigned* levels) const;
+  // A present second-level entry at `level`: a leaf's range (leaf, pa, shift) or the next table.
+  struct SlRef {
+    bool present = false;
+    bool leaf = false;
+    PhysAddr pa = 0;
+    unsigned shift = 12;
+  };
+  SlRef sl_ref(unsigned level, std::uint64_t pte) const;
+  // A table the walk can read (below HAW and inside memory).
+  bool table_readable(PhysAddr table) const { return readable(table, 4096); }
 
  private:
   // Checks of a root entry and decoding of a context entry already read from memory.
@@ -53,6 +70,11 @@ class Walker {
   Fault decode_context(const vtd::layout::Words<2>& w, ContextInfo* out) const;
   bool readable(PhysAddr pa, std::uint64_t len) const;
   std::uint64_t haw_bits(std::uint64_t field_mask) const;
+  // Entry `idx` of the second-level table at `table`; false when the entry is not readable (beyond
+  // HAW or memory). Read through the frame's host pointer, the last one per level remembered, so
+  // a walk is a chain of plain loads. SimPhysMem never moves or releases a materialised frame, so
+  // a remembered pointer stays good (and its table stays readable).
+  bool read_sl_entry(PhysAddr table, unsigned level, unsigned idx, std::uint64_t* pte) const;
 
   const UnitConfig config_;
   const SimPhysMem& mem_;
@@ -62,6 +84,12 @@ class Walker {
   std::array<std::uint64_t, 6> table_rsvd_{};
   std::array<std::uint64_t, 6> leaf_rsvd_{};
   std::array<bool, 6> leaf_allowed_{};  // level 1 always; 2/3 when SLLPS advertises the size
+  struct Hint {
+    PhysAddr table = 0;
+    const std::uint64_t* words = nullptr;
+  };
+  // Per level; the unit's mutex serialises walks (the walker is not thread-safe on its own).
+  mutable std::array<Hint, 6> hints_{};
 };
 
 }  // namespace kniommu::hw

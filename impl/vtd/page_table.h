@@ -16,7 +16,10 @@
 //   invalidation (PSI with IH=0 or DSI, then a wait descriptor) has completed.
 // - translate(iova) walks like the hardware: permission is the AND over all levels.
 // - No exceptions; no heap allocation on map/unmap/translate; errors are Retcodes. Not thread-safe:
-//   the caller serialises operations on one table.
+//   the caller serialises operations on one table (translate included: it caches host pointers).
+// - Entries are read and written through host pointers to the table frames when PhysMem hands
+//   them out (host_frames.h), else through read64/write64; both paths store one atomic 64-bit
+//   word per entry of a linked table.
 // - Table entries keep the count of present entries of their child table in ignored bits 61:52
 //   (sl_format.h), so emptiness is known without scanning 512 entries.
 #pragma once
@@ -25,6 +28,7 @@
 
 #include "kniommu/retcode.h"
 #include "vtd/caps.h"
+#include "vtd/host_frames.h"
 #include "vtd/invalidation.h"
 #include "vtd/phys_mem.h"
 #include "vtd/sl_format.h"
@@ -113,10 +117,13 @@ class SecondLevelPageTable {
   Retcode map_leaf_run(MapState& s, Pass pass, PhysAddr table, bool known_empty, std::uint64_t iova,
                        std::uint64_t end, unsigned* added);
   bool can_use_leaf(unsigned level, std::uint64_t iova, PhysAddr pa, std::uint64_t end) const;
+  Retcode map_one_page(std::uint64_t iova, PhysAddr pa, std::uint32_t perms);
   // Clears [iova, end) below `table` at `level`; *removed receives how many entries of `table`
   // became not present.
   void unmap_level(UnmapState& s, PhysAddr table, unsigned level, std::uint64_t iova,
                    std::uint64_t end, unsigned* removed);
+  bool unmap_leaf_run(UnmapState& s, PhysAddr table, std::uint64_t iova, unsigned end_idx,
+                      unsigned* removed);
   void release_table(UnmapState& s, PhysAddr table);
   void free_subtree(PhysAddr table, unsigned level);
 
@@ -124,7 +131,7 @@ class SecondLevelPageTable {
   void visit(PhysAddr table, unsigned level, Fn& f) const {
     for (unsigned i = 0; i < kEntriesPerTable; ++i) {
       const PhysAddr at = table + kEntryBytes * i;
-      const std::uint64_t e = mem_.read64(at);
+      const std::uint64_t e = frames_.read(table, level, i);
       if (!VtdSsFormat::present(e)) continue;
       f(level, at, e);
       if (!VtdSsFormat::is_leaf(level, e)) visit(VtdSsFormat::table_addr(e), level - 1, f);
@@ -132,6 +139,7 @@ class SecondLevelPageTable {
   }
 
   PhysMem& mem_;
+  HostFrames frames_;
   PageTableConfig config_;
   SlReservedMasks masks_;
   PhysAddr root_ = 0;

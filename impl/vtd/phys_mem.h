@@ -3,6 +3,7 @@
 // Contract: no exceptions; allocation failure is reported as rcOutOfMemory; frames come zeroed.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -13,6 +14,17 @@ namespace kniommu::vtd {
 using PhysAddr = std::uint64_t;
 inline constexpr std::uint64_t kPageSize = 4096;
 inline constexpr unsigned kPageShift = 12;
+
+// Single-copy-atomic access to a word of a frame handed out by PhysMem::frame_for_read/write:
+// a concurrent walker (another thread) never sees a torn entry, and the access is race-free.
+inline std::uint64_t load_entry(const std::uint64_t* words, unsigned idx) {
+  // atomic_ref needs a non-const object; the load does not modify it.
+  return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(words[idx]))
+      .load(std::memory_order_relaxed);
+}
+inline void store_entry(std::uint64_t* words, unsigned idx, std::uint64_t value) {
+  std::atomic_ref<std::uint64_t>(words[idx]).store(value, std::memory_order_relaxed);
+}
 
 class PhysMem {
  public:
@@ -33,13 +45,43 @@ class PhysMem {
   virtual Retcode alloc_frames(unsigned order, PhysAddr limit, PhysAddr* out) = 0;
   virtual void free_frames(PhysAddr pa, unsigned order) = 0;
 
+  // Direct host access to one 4 KiB frame (`frame` 4 KiB aligned), as a kernel's physical map
+  // gives it: the frame's 512 words, or nullptr when the backend cannot hand out host memory (a
+  // device model behind a socket, an out-of-range frame). Callers must keep a working path through
+  // read64/write64 for nullptr. Words are accessed with single 64-bit atomic loads/stores (see
+  // load_entry/store_entry), never torn. A read pointer stays valid while the frame stays
+  // allocated. A pointer from frame_for_write() may be used for stores only while write_epoch()
+  // is unchanged: a backend that tracks which frames were written (for an observer such as the
+  // emulator's use-after-free audit) counts the hand-out as the write, and bumps the epoch when the
+  // observer has taken the record, so the pointer must be asked for again.
+  virtual const std::uint64_t* frame_for_read(PhysAddr frame) const {
+    static_cast<void>(frame);
+    return nullptr;
+  }
+  virtual std::uint64_t* frame_for_write(PhysAddr frame) {
+    static_cast<void>(frame);
+    return nullptr;
+  }
+  std::uint64_t write_epoch() const {
+    return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(write_epoch_))
+        .load(std::memory_order_acquire);
+  }
+
   Retcode alloc_frame(PhysAddr* out) { return alloc_frames(0, 0, out); }
   void free_frame(PhysAddr pa) { free_frames(pa, 0); }
 
  protected:
+  // For backends that track writes: previously handed-out writable pointers are now stale.
+  void bump_write_epoch() {
+    std::atomic_ref<std::uint64_t>(write_epoch_).fetch_add(1, std::memory_order_acq_rel);
+  }
+
   PhysMem() = default;
   PhysMem(const PhysMem&) = default;
   PhysMem& operator=(const PhysMem&) = default;
+
+ private:
+  std::uint64_t write_epoch_ = 0;
 };
 
 }  // namespace kniommu::vtd

@@ -1,0 +1,45 @@
+// Reference counts per physical frame range, the bookkeeping behind the remapping unit's
+// incremental use-after-free audit: every cached translation-structure pointer and every entry
+// of the live table tree adds one reference to the range it names, and removing it drops one, so
+// "could the unit still reach this frame?" is a count lookup instead of a scan of the caches and
+// of every reachable table.
+//
+// A reference names a naturally aligned range of 2^shift bytes, shift 12, 21 or 30 (a frame, or a
+// 2 MiB / 1 GiB superpage). Parts outside the simulated memory are not counted: no frame there
+// can ever be freed. Not thread-safe (the unit's mutex guards it).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "vtd/phys_mem.h"
+
+namespace kniommu::hw {
+
+using vtd::PhysAddr;
+
+class FrameRefs {
+ public:
+  explicit FrameRefs(std::uint64_t memory_bytes);
+
+  void add(PhysAddr pa, unsigned shift) { change(pa, shift, +1); }
+  void remove(PhysAddr pa, unsigned shift) { change(pa, shift, -1); }
+  // True when some counted range overlaps [pa, pa + len).
+  bool any(PhysAddr pa, std::uint64_t len) const;
+
+ private:
+  static constexpr unsigned kChunkBits = 10;  // 4 KiB counters per chunk (4 MiB of memory)
+  struct Chunk {
+    std::uint64_t total = 0;  // sum of `count`, so an idle chunk is skipped in one test
+    std::uint32_t count[std::size_t{1} << kChunkBits] = {};
+  };
+  void change(PhysAddr pa, unsigned shift, int delta);
+
+  std::uint64_t frames_;
+  std::vector<std::unique_ptr<Chunk>> chunks_;  // per 4 MiB, allocated on first reference
+  std::vector<std::uint32_t> count_2m_;         // references of whole 2 MiB ranges
+  std::vector<std::uint32_t> count_1g_;         // references of whole 1 GiB ranges
+};
+
+}  // namespace kniommu::hw

@@ -1,0 +1,141 @@
+#include "hw/reach_index.h"
+
+namespace kniommu::hw {
+namespace {
+
+constexpr unsigned kWords = vtd::kPageSize / 8;
+// Root and context entries are 128 bits: entry i is words 2i and 2i + 1.
+constexpr unsigned entry_words(unsigned kind) { return kind <= 1 ? 2 : 1; }
+
+}  // namespace
+
+ReachIndex::ReachIndex(const Walker& walker, SimPhysMem& mem, FrameRefs& refs)
+    : walker_(walker), mem_(mem), refs_(refs), fresh_(kWords, 0) {}
+
+ReachIndex::~ReachIndex() {
+  for (const auto& [k, n] : nodes_) {
+    if (n.loaded) mem_.set_write_watch(k & ~std::uint64_t{vtd::kPageSize - 1}, false);
+  }
+}
+
+void ReachIndex::link(PhysAddr table, unsigned kind) {
+  refs_.add(table, 12);
+  Node& n = nodes_[key(table, kind)];
+  if (n.in++ == 0) load(table, kind, n);
+}
+
+void ReachIndex::load(PhysAddr table, unsigned kind, Node& n) {
+  if (!walker_.table_readable(table)) return;  // referenced, but nothing to follow
+  // Watch first: a write that lands while the copy is taken is then seen at the next sync.
+  mem_.set_write_watch(table, true);
+  n.loaded = true;
+  n.words.resize(kWords);
+  mem_.read(table, n.words.data(), vtd::kPageSize);
+  // `n` stays valid while children are inserted (unordered_map nodes do not move), and no child
+  // can reach back to it (the structures form a DAG).
+  const unsigned step = entry_words(kind);
+  for (unsigned i = 0; i < kWords; i += step) {
+    entry_refs(kind, n.words[i], step == 2 ? n.words[i + 1] : 0, +1);
+  }
+}
+
+void ReachIndex::unlink(PhysAddr table, unsigned kind) {
+  refs_.remove(table, 12);
+  auto it = nodes_.find(key(table, kind));
+  if (it == nodes_.end() || --it->second.in != 0) return;
+  if (it->second.loaded) {
+    const std::vector<std::uint64_t> words = std::move(it->second.words);
+    const unsigned step = entry_words(kind);
+    for (unsigned i = 0; i < kWords; i += step) {
+      entry_refs(kind, words[i], step == 2 ? words[i + 1] : 0, -1);
+    }
+    if (!loaded_elsewhere(table, kind)) mem_.set_write_watch(table, false);
+  }
+  nodes_.erase(key(table, kind));
+}
+
+bool ReachIndex::loaded_elsewhere(PhysAddr table, unsigned kind) const {
+  for (unsigned k = 0; k < kKinds; ++k) {
+    if (k == kind) continue;
+    const auto it = nodes_.find(key(table, k));
+    if (it != nodes_.end() && it->second.loaded) return true;
+  }
+  return false;
+}
+
+void ReachIndex::entry_refs(unsigned kind, std::uint64_t w0, std::uint64_t w1, int delta) {
+  const auto follow = [&](PhysAddr child, unsigned child_kind) {
+    if (delta > 0) {
+      link(child, child_kind);
+    } else {
+      unlink(child, child_kind);
+    }
+  };
+  if (kind == kRoot || kind == kContext) {
+    PhysAddr child = 0;
+    unsigned levels = 0;
+    if (kind == kRoot && walker_.root_context_table({w0, w1}, &child)) follow(child, kContext);
+    if (kind == kContext && walker_.context_top_table({w0, w1}, &child, &levels)) {
+      follow(child, 1 + levels);
+    }
+    return;
+  }
+  const Walker::SlRef r = walker_.sl_ref(kind - 1, w0);
+  if (!r.present) return;
+  if (!r.leaf) {
+    follow(r.pa, kind - 1);
+  } else if (delta > 0) {
+    refs_.add(r.pa, r.shift);
+  } else {
+    refs_.remove(r.pa, r.shift);
+  }
+}
+
+void ReachIndex::refresh(PhysAddr frame) {
+  // Compared in place through the host pointer (one pass, no copy); copied only for memory that
+  // cannot hand one out. Read only if some structure lives in the frame.
+  const std::uint64_t* live = nullptr;
+  bool resolved = false;
+  for (unsigned kind = 0; kind < kKinds; ++kind) {
+    const auto it = nodes_.find(key(frame, kind));
+    if (it == nodes_.end() || !it->second.loaded) continue;
+    if (!resolved) {
+      live = mem_.frame_for_read(frame);
+      if (live == nullptr) mem_.read(frame, fresh_.data(), vtd::kPageSize);
+      resolved = true;
+    }
+    const auto word = [&](unsigned i) {
+      return live != nullptr ? vtd::load_entry(live, i) : fresh_[i];
+    };
+    // `n` stays valid below: inserting children does not move map nodes, and removing references
+    // can only erase structures below this one (the DAG), never this node.
+    Node& n = it->second;
+    const unsigned step = entry_words(kind);
+    for (unsigned i = 0; i < kWords; i += step) {
+      const std::uint64_t f0 = word(i);
+      const std::uint64_t f1 = step == 2 ? word(i + 1) : 0;
+      const std::uint64_t o0 = n.words[i];
+      const std::uint64_t o1 = step == 2 ? n.words[i + 1] : 0;
+      if (o0 == f0 && o1 == f1) continue;
+      n.words[i] = f0;
+      if (step == 2) n.words[i + 1] = f1;
+      // New references first, so a table referenced by both versions is not unloaded and
+      // reloaded.
+      entry_refs(kind, f0, f1, +1);
+      entry_refs(kind, o0, o1, -1);
+    }
+  }
+}
+
+void ReachIndex::sync(bool root_live, PhysAddr rta) {
+  if (root_live != have_root_ || (root_live && rta != root_)) {
+    if (have_root_) unlink(root_, kRoot);
+    have_root_ = root_live;
+    root_ = rta;
+    if (root_live) link(rta, kRoot);
+  }
+  mem_.take_written_frames(&written_);
+  for (const std::uint64_t pfn : written_) refresh(pfn << vtd::kPageShift);
+}
+
+}  // namespace kniommu::hw
