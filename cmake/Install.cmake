@@ -105,3 +105,10 @@ kniommu_test(package.find_package_consumer LABEL package TIMEOUT 600
   COMMAND ${CMAKE_CURRENT_LIST_DIR}/package_test/run.sh ${CMAKE_COMMAND} ${CMAKE_BINARY_DIR}
           ${CMAKE_CURRENT_LIST_DIR}/package_test ${CMAKE_BINARY_DIR}/package_test ${CMAKE_CXX_COMPILER}
           "${CMAKE_CXX_FLAGS}" "${CMAKE_EXE_LINKER_FLAGS}")
+
+# What `cmake --install` ships has no deliberately injected bug (issue 15): no mutant symbol and no
+# KNIOMMU_MUTANT string in any installed library (cmake/CheckNoMutants.cmake).
+find_program(KNIOMMU_NM nm REQUIRED)
+kniommu_test(package.installed_libraries_have_no_mutants LABEL package TIMEOUT 300
+  COMMAND ${CMAKE_COMMAND} -DNM=${KNIOMMU_NM} -DEXPECT=absent -DINSTALL_FROM=${CMAKE_BINARY_DIR}
+          -DPREFIX=${CMAKE_BINARY_DIR}/no-mutants-install -P ${CMAKE_CURRENT_LIST_DIR}/CheckNoMutants.cmake)

@@ -5,6 +5,7 @@
 
 namespace kniommu {
 
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
 std::optional<Mutant> mutant_from_name(std::string_view name) {
   if (name.empty() || name == "None") return Mutant::None;
   for (const auto& m : kMutants)
@@ -18,7 +19,6 @@ std::string_view mutant_name(Mutant m) {
   return "None";
 }
 
-#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
 namespace {
 Mutant initial_from_env() {
   const char* env = std::getenv("KNIOMMU_MUTANT");

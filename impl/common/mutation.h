@@ -1,9 +1,10 @@
 // Mutation switches: deliberately injected bugs from real IOMMU history (docs/vtd-facts.md
-// "Known pitfalls"), used to show that the refinement suite has teeth. Compiled in only with the
-// CMake option KNIOMMU_MUTANTS (defines KNIOMMU_MUTANTS=1); even then every switch is off until a
-// test selects one with set_active_mutant() or the environment variable KNIOMMU_MUTANT=<name>. Code
-// under test asks `if (mutant(Mutant::X)) { buggy path } else { correct path }`; without the
-// option, mutant() is constexpr false and the buggy path compiles away.
+// "Known pitfalls"), used to show that the refinement suite has teeth. Only the test variants of
+// the libraries (<lib>_mutants, linking kniommu_mutation, which defines KNIOMMU_MUTANTS=1;
+// cmake/MutantVariants.cmake) have them; even there every switch is off until a test selects one
+// with set_active_mutant() or the environment variable KNIOMMU_MUTANT=<name>. Code under test asks
+// `if (mutant(Mutant::X)) { buggy path } else { correct path }`; in the production libraries
+// mutant() is consteval false, the buggy path compiles away, and nothing below the #if exists.
 #pragma once
 
 #include <optional>
@@ -26,7 +27,10 @@ namespace kniommu {
   X(AutoDomainCreatedTwice, "every KnIommuAttachDevice creates a new automatic domain")       \
   X(WriteForToDevice, "DMA_DIR_TO_DEVICE grants write permission")                            \
   X(GrantSurvivesExit, "process exit leaves the grants of its domains mapped")                \
-  X(NoContextInvalidateOnDetach, "detach clears the context entry without invalidating it")
+  X(NoContextInvalidateOnDetach, "detach clears the context entry without invalidating it")   \
+  X(FaultRecordOverwritten, "hardware overwrites a pending fault record, never sets PFO")     \
+  X(SuperpageIgnoresSllps, "page table writes 2 MiB / 1 GiB leaves SLLPS does not advertise") \
+  X(PsiAddressUnaligned, "page-selective invalidation address not aligned to its mask")
 
 enum class Mutant {
   None,
@@ -47,21 +51,15 @@ inline constexpr MutantInfo kMutants[] = {
 #undef KNIOMMU_MUTANT_INFO
 };
 
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
 std::optional<Mutant> mutant_from_name(std::string_view name);
 std::string_view mutant_name(Mutant m);
 
-#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
 inline constexpr bool kMutantsCompiled = true;
 // The active mutant (process-wide). Reads KNIOMMU_MUTANT once on first use.
 Mutant active_mutant();
 void set_active_mutant(Mutant m);
 inline bool mutant(Mutant m) { return active_mutant() == m; }
-#else
-inline constexpr bool kMutantsCompiled = false;
-constexpr Mutant active_mutant() { return Mutant::None; }
-inline void set_active_mutant(Mutant) {}
-constexpr bool mutant(Mutant) { return false; }
-#endif
 
 // RAII selection for tests.
 class ScopedMutant {
@@ -74,5 +72,10 @@ class ScopedMutant {
  private:
   Mutant previous_;
 };
+#else
+inline constexpr bool kMutantsCompiled = false;
+// consteval: every use is a compile-time false, so no call and no symbol remains even at -O0.
+consteval bool mutant(Mutant) { return false; }
+#endif
 
 }  // namespace kniommu

@@ -151,6 +151,17 @@ std::size_t PagingStructureCache::invalidate_range(std::uint16_t did, std::uint6
   });
 }
 
+std::vector<PscEntry> PagingStructureCache::entries_in_range(std::uint16_t did, std::uint64_t addr,
+                                                             unsigned am) const {
+  const Range r = psi_range(addr, am);
+  std::vector<PscEntry> out;
+  cache_.for_each([&](const IotlbKey& k, const PscEntry& e) {
+    const unsigned s = shift_of(k.shift);
+    if (k.did == did && overlaps(k.vpn << s, s, r.base, r.len)) out.push_back(e);
+  });
+  return out;
+}
+
 bool PagingStructureCache::references(PhysAddr pa, std::uint64_t len) const {
   bool hit = false;
   cache_.for_each([&](const IotlbKey&, const PscEntry& e) {

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "hw/bounded_cache.h"
 #include "hw/frame_refs.h"
@@ -110,6 +111,10 @@ class Iotlb {
 struct PscEntry {
   PhysAddr next_table = 0;
   std::uint8_t perms = 0;
+  // Where the cached non-leaf entry lives and what it held: a page-selective invalidation with
+  // IH=1 promises that no such entry changed, which the unit checks against memory.
+  PhysAddr entry_pa = 0;
+  std::uint64_t raw = 0;
 };
 
 class PagingStructureCache {
@@ -124,6 +129,8 @@ class PagingStructureCache {
   std::size_t invalidate_all();
   std::size_t invalidate_domain(std::uint16_t did);
   std::size_t invalidate_range(std::uint16_t did, std::uint64_t addr, unsigned am);
+  // Cached entries of `did` whose range overlaps the page-selective range (ADDR, AM).
+  std::vector<PscEntry> entries_in_range(std::uint16_t did, std::uint64_t addr, unsigned am) const;
   // True when some cached entry points at a table inside [pa, pa + len).
   bool references(PhysAddr pa, std::uint64_t len) const;
   std::size_t size() const { return cache_.size(); }

@@ -93,14 +93,69 @@ std::uint64_t RemappingUnit::read64(std::uint32_t offset) {
 
 void RemappingUnit::write32(std::uint32_t offset, std::uint32_t value) {
   std::lock_guard lock(mu_);
+  check_reserved_write(offset, value, 4);
   regs_.guest_write(offset, value, 4);
   dispatch_write(offset, 4);
 }
 
 void RemappingUnit::write64(std::uint32_t offset, std::uint64_t value) {
   std::lock_guard lock(mu_);
+  check_reserved_write(offset, value, 8);
   regs_.guest_write(offset, value, 8);
   dispatch_write(offset, 8);
+}
+
+void RemappingUnit::check_reserved_write(std::uint32_t off, std::uint64_t value, unsigned len) {
+  // Reserved fields of the registers a legacy-mode driver writes (VT-d spec §10.4: software must
+  // write reserved bits as 0). Masks come from the shared layouts' reserved fields.
+  struct Reserved {
+    std::uint32_t reg;
+    std::uint64_t mask;
+  };
+  const Reserved table[] = {
+      {vtd::kRegGcmd, mask_of(vtd::kGcmdReg, KNIOMMU_F("RSVD"))},
+      {vtd::kRegRtaddr, mask_of(vtd::kRtaddrReg, KNIOMMU_F("RSVD"))},
+      {vtd::kRegCcmd, mask_of(vtd::kCcmdReg, KNIOMMU_F("RSVD"))},
+      {vtd::kRegFectl, mask_of(vtd::kFectlReg, KNIOMMU_F("RSVD"))},
+      {vtd::kRegIqt, mask_of(vtd::kIqPtrReg, KNIOMMU_F("RSVD_LO")) |
+                         mask_of(vtd::kIqPtrReg, KNIOMMU_F("RSVD_HI"))},
+      {vtd::kRegIqa, mask_of(vtd::kIqaReg, KNIOMMU_F("RSVD"))},
+      {vtd::kRegIcs, mask_of(vtd::kIcsReg, KNIOMMU_F("RSVD")) & 0xFFFF'FFFFu},
+      {iva_off(), mask_of(vtd::kIvaReg, KNIOMMU_F("RSVD"))},
+      {iotlb_off(), mask_of(vtd::kIotlbReg, KNIOMMU_F("RSVD_LO")) |
+                        mask_of(vtd::kIotlbReg, KNIOMMU_F("RSVD50")) |
+                        mask_of(vtd::kIotlbReg, KNIOMMU_F("RSVD59")) |
+                        mask_of(vtd::kIotlbReg, KNIOMMU_F("RSVD62"))},
+  };
+  for (const Reserved& r : table) {
+    std::uint64_t bad = 0;
+    if (off >= r.reg && off < r.reg + 8) {
+      bad = (value << (8 * (off - r.reg))) & r.mask;
+    } else if (r.reg > off && r.reg < off + len) {
+      bad = (value >> (8 * (r.reg - off))) & r.mask;
+    }
+    if (bad != 0) {
+      violations_.record(ProtocolRule::kRegisterReserved,
+                         "write of " + std::to_string(len) + " bytes at offset " +
+                             std::to_string(off) + " sets reserved bits of register " +
+                             std::to_string(r.reg));
+    }
+  }
+}
+
+std::uint64_t RemappingUnit::protocol_violation_count() const {
+  std::lock_guard lock(mu_);
+  return violations_.count();
+}
+
+std::uint64_t RemappingUnit::protocol_violation_count(ProtocolRule rule) const {
+  std::lock_guard lock(mu_);
+  return violations_.count(rule);
+}
+
+std::string RemappingUnit::protocol_violation_log() const {
+  std::lock_guard lock(mu_);
+  return violations_.log();
 }
 
 void RemappingUnit::dispatch_write(std::uint32_t off, unsigned len) {

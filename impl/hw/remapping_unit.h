@@ -14,12 +14,14 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "hw/caches.h"
 #include "hw/fault_reason.h"
 #include "hw/frame_refs.h"
 #include "hw/reach_index.h"
+#include "hw/protocol_violations.h"
 #include "hw/reg_file.h"
 #include "hw/sim_phys_mem.h"
 #include "hw/unit_config.h"
@@ -85,6 +87,10 @@ class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
   std::vector<KnSimCacheEntry> cache_snapshot() const;
   UnitStats stats() const;
   std::uint64_t use_after_free_count() const;
+  // Driver protocol violations (protocol_violations.h): total, per rule, and the log.
+  std::uint64_t protocol_violation_count() const;
+  std::uint64_t protocol_violation_count(ProtocolRule rule) const;
+  std::string protocol_violation_log() const;
   const UnitConfig& config() const { return config_; }
 
  private:
@@ -105,11 +111,16 @@ class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
 
   // Invalidation primitives shared by the register and queued interfaces.
   void invalidate_context(unsigned granularity, std::uint16_t did, std::uint16_t sid, unsigned fm);
-  void invalidate_iotlb(unsigned granularity, std::uint16_t did, std::uint64_t addr, unsigned am,
+  // False (and a protocol violation) when a page-selective request is undefined: not performed.
+  bool invalidate_iotlb(unsigned granularity, std::uint16_t did, std::uint64_t addr, unsigned am,
                         bool ih);
+  // Records RegisterReserved when a guest write sets a reserved bit of a known register.
+  void check_reserved_write(std::uint32_t off, std::uint64_t value, unsigned len);
   // Returns 0 on success, else an IQERCD.IQEI code.
   unsigned run_descriptor(const vtd::layout::Words<2>& desc);
   void raise_queue_error(unsigned iqei);
+  // Records DescriptorReserved and returns the IQEI code for it.
+  unsigned descriptor_reserved(const vtd::layout::Words<2>& desc);
 
   // Translation internals (mu_ held).
   Fault translate_locked(std::uint16_t sid, std::uint64_t iova, std::uint8_t need, RequestKind kind,
@@ -153,6 +164,7 @@ class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
   std::array<FrontSlot, kFrontSlots> front_{};
   UnitStats stats_;
   std::uint64_t use_after_free_ = 0;
+  ProtocolViolations violations_;
   // The use-after-free audit (when detect_use_after_free): references held by the caches (kept by
   // the caches as they fill and drop entries) and by the live structures (reach_, brought up to
   // date on each free from the frames written since).

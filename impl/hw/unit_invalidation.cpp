@@ -1,6 +1,8 @@
 // The unit's invalidation interfaces: the CCMD and IOTLB registers, and the invalidation queue
 // (descriptors fetched from simulated memory at IQA, processed head -> tail synchronously when IQT
 // is written, as QEMU does).
+#include <string>
+
 #include "hw/extra_regs.h"
 #include "hw/layout_masks.h"
 #include "hw/remapping_unit.h"
@@ -19,6 +21,16 @@ constexpr unsigned kIqeiFetch = 2;
 constexpr unsigned kIqeiType = 3;
 constexpr unsigned kIqeiReserved = 4;
 
+std::string hex(std::uint64_t v) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  do {
+    out.insert(out.begin(), kDigits[v & 0xF]);
+    v >>= 4;
+  } while (v != 0);
+  return "0x" + out;
+}
+
 }  // namespace
 
 void RemappingUnit::invalidate_context(unsigned granularity, std::uint16_t did, std::uint16_t sid,
@@ -36,8 +48,40 @@ void RemappingUnit::invalidate_context(unsigned granularity, std::uint16_t did, 
   caches_changed();
 }
 
-void RemappingUnit::invalidate_iotlb(unsigned granularity, std::uint16_t did, std::uint64_t addr,
+bool RemappingUnit::invalidate_iotlb(unsigned granularity, std::uint16_t did, std::uint64_t addr,
                                      unsigned am, bool ih) {
+  if (granularity == kDeviceOrPage) {
+    // VT-d spec §6.5.2.3: ADDR must be aligned to the 2^AM pages it names and AM must not exceed
+    // CAP.MAMV; the result is undefined otherwise. Strictest hardware: record, do nothing.
+    if (am > config_.mamv) {
+      violations_.record(ProtocolRule::kPsiMaskAboveMamv,
+                         "AM " + std::to_string(am) + " > MAMV " + std::to_string(config_.mamv));
+      return false;
+    }
+    const std::uint64_t span = std::uint64_t{1} << (vtd::kPageShift + am);
+    if ((addr & (span - 1)) != 0) {
+      violations_.record(ProtocolRule::kPsiAddressUnaligned,
+                         "DID " + std::to_string(did) + " ADDR " + hex(addr) + " AM " +
+                             std::to_string(am));
+      return false;
+    }
+    // IH=1 promises that only leaf entries changed (VT-d spec §6.5.2.3): a cached non-leaf entry
+    // in the range whose translation-relevant bits (address, R, W, PS; not the ignored bits
+    // software may use) differ in memory from what was cached breaks that promise.
+    if (ih) {
+      constexpr std::uint64_t kRelevant = 0x000F'FFFF'FFFF'F000ull | 0x83;
+      for (const PscEntry& e : psc_.entries_in_range(did, addr, am)) {
+        const std::uint64_t now = mem_.read64(e.entry_pa);
+        if (((now ^ e.raw) & kRelevant) != 0) {
+          violations_.record(ProtocolRule::kNonLeafChangeWithIh,
+                             "DID " + std::to_string(did) + " ADDR " + hex(addr) + " AM " +
+                                 std::to_string(am) + ": entry at " + hex(e.entry_pa) + " was " +
+                                 hex(e.raw) + ", now " + hex(now));
+          break;
+        }
+      }
+    }
+  }
   // The paging-structure cache goes with the IOTLB, except that IH=1 promises only leaves changed.
   if (granularity == kGlobal) {
     iotlb_.invalidate_all();
@@ -53,6 +97,7 @@ void RemappingUnit::invalidate_iotlb(unsigned granularity, std::uint16_t did, st
     ++stats_.iotlb_page;
   }
   caches_changed();
+  return true;
 }
 
 void RemappingUnit::handle_ccmd() {
@@ -63,9 +108,11 @@ void RemappingUnit::handle_ccmd() {
     // Register-based invalidation while QI is enabled is a programming error: like QEMU, ignore it
     // (ICC stays set, so a driver polling for completion notices).
     ++stats_.register_invalidations_refused;
+    violations_.record(ProtocolRule::kRegisterInvalidationWhileQi, "CCMD " + hex(v));
     return;
   }
   const auto cirg = static_cast<unsigned>(field_of(C{}, KNIOMMU_F("CIRG"), v));
+  if (cirg == 0) violations_.record(ProtocolRule::kRegisterReserved, "CCMD CIRG 0 (reserved)");
   if (cirg != 0) {
     invalidate_context(cirg, static_cast<std::uint16_t>(field_of(C{}, KNIOMMU_F("DID"), v)),
                        static_cast<std::uint16_t>(field_of(C{}, KNIOMMU_F("SID"), v)),
@@ -84,24 +131,32 @@ void RemappingUnit::handle_iotlb_reg() {
   if (field_of(T{}, KNIOMMU_F("IVT"), v) == 0) return;
   if (field_of(vtd::kGstsReg, KNIOMMU_F("QIES"), regs_.raw32(vtd::kRegGsts)) != 0) {
     ++stats_.register_invalidations_refused;
+    violations_.record(ProtocolRule::kRegisterInvalidationWhileQi, "IOTLB " + hex(v));
     return;
   }
   const std::uint64_t iva = regs_.raw64(iva_off());
   const auto iirg = static_cast<unsigned>(field_of(T{}, KNIOMMU_F("IIRG"), v));
   const auto am = static_cast<unsigned>(field_of(A{}, KNIOMMU_F("AM"), iva));
-  // A page-selective request with AM > MAMV is not performed (IAIG 0), so a driver that ignores
-  // MAMV sees its invalidation fail instead of silently succeeding.
+  // An undefined page-selective request (AM > MAMV, ADDR not aligned to AM) is not performed
+  // (IAIG 0) and recorded, so a driver that breaks the rules sees its invalidation fail instead
+  // of silently succeeding.
   unsigned performed = iirg;
-  if (iirg == 0 || (iirg == kDeviceOrPage && am > config_.mamv)) {
+  if (iirg == 0) {
     performed = 0;
-  } else {
-    invalidate_iotlb(iirg, static_cast<std::uint16_t>(field_of(T{}, KNIOMMU_F("DID"), v)),
-                     field_of(A{}, KNIOMMU_F("ADDR"), iva) << vtd::kPageShift, am,
-                     field_of(A{}, KNIOMMU_F("IH"), iva) != 0);
+    violations_.record(ProtocolRule::kRegisterReserved, "IOTLB IIRG 0 (reserved)");
+  } else if (!invalidate_iotlb(iirg, static_cast<std::uint16_t>(field_of(T{}, KNIOMMU_F("DID"), v)),
+                               field_of(A{}, KNIOMMU_F("ADDR"), iva) << vtd::kPageShift, am,
+                               field_of(A{}, KNIOMMU_F("IH"), iva) != 0)) {
+    performed = 0;
   }
   v = with_field(T{}, KNIOMMU_F("IAIG"), v, performed);
   v = with_field(T{}, KNIOMMU_F("IVT"), v, 0);
   regs_.set_raw64(iotlb_off(), v);
+}
+
+unsigned RemappingUnit::descriptor_reserved(const vtd::layout::Words<2>& desc) {
+  violations_.record(ProtocolRule::kDescriptorReserved, hex(desc[0]) + " " + hex(desc[1]));
+  return kIqeiReserved;
 }
 
 void RemappingUnit::raise_queue_error(unsigned iqei) {
@@ -120,7 +175,7 @@ unsigned RemappingUnit::run_descriptor(const vtd::layout::Words<2>& desc) {
   if (type == vtd::kDescContextCache) {
     vtd::ContextCacheDesc d;
     d.w = desc;
-    if (!d.reserved_clear() || d.granularity() == 0) return kIqeiReserved;
+    if (!d.reserved_clear() || d.granularity() == 0) return descriptor_reserved(desc);
     invalidate_context(static_cast<unsigned>(d.granularity()), static_cast<std::uint16_t>(d.did()),
                        static_cast<std::uint16_t>(d.sid()), static_cast<unsigned>(d.fm()));
     return 0;
@@ -128,11 +183,13 @@ unsigned RemappingUnit::run_descriptor(const vtd::layout::Words<2>& desc) {
   if (type == vtd::kDescIotlb) {
     vtd::IotlbDesc d;
     d.w = desc;
-    if (!d.reserved_clear() || d.granularity() == 0) return kIqeiReserved;
+    if (!d.reserved_clear() || d.granularity() == 0) return descriptor_reserved(desc);
     const auto g = static_cast<unsigned>(d.granularity());
-    if (g == kDeviceOrPage && d.am() > config_.mamv) return kIqeiReserved;
-    invalidate_iotlb(g, static_cast<std::uint16_t>(d.did()), d.addr(),
-                     static_cast<unsigned>(d.am()), d.ih() != 0);
+    // AM > MAMV is recorded by invalidate_iotlb; like QEMU the unit also stops the queue.
+    if (!invalidate_iotlb(g, static_cast<std::uint16_t>(d.did()), d.addr(),
+                          static_cast<unsigned>(d.am()), d.ih() != 0) &&
+        d.am() > config_.mamv)
+      return kIqeiReserved;
     return 0;
   }
   if (type == vtd::kDescWait) {
@@ -140,7 +197,7 @@ unsigned RemappingUnit::run_descriptor(const vtd::layout::Words<2>& desc) {
     d.w = desc;
     // PD (page-request drain) needs page requests, which legacy mode does not have.
     if (!d.reserved_clear() || field_of(vtd::kWaitDesc, KNIOMMU_F("PD"), desc[0]) != 0) {
-      return kIqeiReserved;
+      return descriptor_reserved(desc);
     }
     ++stats_.wait_descriptors;
     if (d.status_write() != 0) {
@@ -161,6 +218,7 @@ unsigned RemappingUnit::run_descriptor(const vtd::layout::Words<2>& desc) {
     return 0;
   }
   // Device-TLB (no ECAP.DT), interrupt-entry-cache (no ECAP.IR) and scalable-mode types.
+  violations_.record(ProtocolRule::kDescriptorType, hex(desc[0]) + " " + hex(desc[1]));
   return kIqeiType;
 }
 
@@ -176,6 +234,8 @@ void RemappingUnit::process_queue() {
   const std::uint64_t tail = field_of(P{}, KNIOMMU_F("QP"), regs_.raw64(vtd::kRegIqt));
   std::uint64_t head = field_of(P{}, KNIOMMU_F("QP"), regs_.raw64(vtd::kRegIqh));
   if (tail >= slots) {
+    violations_.record(ProtocolRule::kQueueTailBeyondSize,
+                       "IQT " + std::to_string(tail) + " >= " + std::to_string(slots) + " slots");
     raise_queue_error(kIqeiTail);
     return;
   }

@@ -1,5 +1,6 @@
 // The unit's DMA path: context cache -> IOTLB -> second-level walk (with the paging-structure
 // cache), then fault reporting per the fault-recording algorithm (VT-d spec §7.3.1).
+#include "common/mutation.h"
 #include "hw/layout_masks.h"
 #include "hw/remapping_unit.h"
 #include "vtd/entries.h"
@@ -152,7 +153,9 @@ void RemappingUnit::record_fault(std::uint16_t sid, std::uint64_t iova, bool wri
     return;
   }
   const std::uint32_t rec = frcd_off(next_fault_);
-  if (field_of(vtd::kFrcdReg, KNIOMMU_F("F"), regs_.raw64(rec + 8)) != 0) {
+  // The mutant overwrites a record software has not read yet instead of signalling overflow.
+  if (field_of(vtd::kFrcdReg, KNIOMMU_F("F"), regs_.raw64(rec + 8)) != 0 &&
+      !mutant(Mutant::FaultRecordOverwritten)) {
     // The next record is still owned by software: overflow.
     regs_.set_raw32(vtd::kRegFsts,
                     static_cast<std::uint32_t>(with_field(S{}, KNIOMMU_F("PFO"), fsts, 1)));

@@ -168,8 +168,9 @@ Fault Walker::walk(const ContextInfo& ctx, std::uint64_t iova, std::uint8_t need
   }
   for (;;) {
     std::uint64_t pte = 0;
-    if (!read_sl_entry(table, level, static_cast<unsigned>((iova >> level_shift(level)) & 511),
-                       &pte)) {
+    const auto idx = static_cast<unsigned>((iova >> level_shift(level)) & 511);
+    const PhysAddr pte_pa = table + 8 * idx;  // kept by the PSC for the IH=1 protocol check
+    if (!read_sl_entry(table, level, idx, &pte)) {
       return level == ctx.levels ? Fault::kContextInvalid : Fault::kNextTableInvalid;
     }
     const auto entry_perms = static_cast<std::uint8_t>(pte & (kR | kW));
@@ -189,7 +190,7 @@ Fault Walker::walk(const ContextInfo& ctx, std::uint64_t iova, std::uint8_t need
       return Fault::kNone;
     }
     table = pte & kTableAddr;
-    if (psc != nullptr) psc->insert(ctx.did, level, iova, PscEntry{table, perms});
+    if (psc != nullptr) psc->insert(ctx.did, level, iova, PscEntry{table, perms, pte_pa, pte});
     --level;
   }
 }

@@ -1,6 +1,9 @@
 // The C API (iommu_api.h, dma.h, handle.h) and the simulation harness (sim.h): thin glue. Kn* calls
 // act for the (system, pid) bound to the calling thread with KnSimBindThread.
+#include <algorithm>
+#include <cstring>
 #include <memory>
+#include <string>
 
 #include "kniommu/iommu_api.h"
 #include "kniommu/sim.h"
@@ -177,6 +180,37 @@ uint64_t KnSimUseAfterFreeCount(KnSimSystem* system) {
 
 uint64_t KnSimFramesInUse(KnSimSystem* system) {
   return system != nullptr ? system->impl->hardware().frames_in_use() : 0;
+}
+
+uint32_t KnSimReadReg32(KnSimSystem* system, uint32_t offset) {
+  if (system == nullptr) return 0;
+  kniommu::vtd::Mmio* mmio = system->impl->hardware().mmio();
+  return mmio != nullptr ? mmio->read32(offset) : 0;
+}
+
+void KnSimWriteReg32(KnSimSystem* system, uint32_t offset, uint32_t value) {
+  if (system == nullptr) return;
+  if (kniommu::vtd::Mmio* mmio = system->impl->hardware().mmio()) mmio->write32(offset, value);
+}
+
+void KnSimWriteReg64(KnSimSystem* system, uint32_t offset, uint64_t value) {
+  if (system == nullptr) return;
+  if (kniommu::vtd::Mmio* mmio = system->impl->hardware().mmio()) mmio->write64(offset, value);
+}
+
+uint64_t KnSimProtocolViolationCount(KnSimSystem* system) {
+  return system != nullptr ? system->impl->hardware().protocol_violation_count() : 0;
+}
+
+size_t KnSimProtocolViolationLog(KnSimSystem* system, char* out, size_t capacity) {
+  if (system == nullptr) return 0;
+  const std::string log = system->impl->hardware().protocol_violation_log();
+  if (out != nullptr && capacity != 0) {
+    const size_t n = std::min(capacity - 1, log.size());
+    std::memcpy(out, log.data(), n);
+    out[n] = '\0';
+  }
+  return log.size();
 }
 
 }  // extern "C"

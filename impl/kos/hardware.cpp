@@ -63,6 +63,12 @@ class SimHardware final : public Hardware {
     return unit_ != nullptr ? unit_->use_after_free_count() : 0;
   }
   std::uint64_t frames_in_use() override { return mem_.frames_in_use(); }
+  std::uint64_t protocol_violation_count() override {
+    return unit_ != nullptr ? unit_->protocol_violation_count() : 0;
+  }
+  std::string protocol_violation_log() override {
+    return unit_ != nullptr ? unit_->protocol_violation_log() : std::string{};
+  }
 
  private:
   hw::SimPhysMem mem_;

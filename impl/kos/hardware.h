@@ -49,6 +49,10 @@ class Hardware {
   virtual std::uint32_t features() const { return kAllFeatures; }
   // Why the last create() on this thread failed (empty after success).
   static const std::string& last_error();
+  // Driver protocol violations the hardware detected (docs/emulator.md "Protocol violations");
+  // hardware that cannot tell (a real machine) reports none.
+  virtual std::uint64_t protocol_violation_count() { return 0; }
+  virtual std::string protocol_violation_log() { return {}; }
 
  protected:
   Hardware() = default;

@@ -108,7 +108,9 @@ class System {
   // GrantSurvivesExit mutant only: tables the buggy teardown leaves mapped. The hardware keeps
   // walking them; the host objects stay owned here (freed with the system, before hw_), so the
   // injected bug is a hardware-visible leak, not a host memory leak for LeakSanitizer to report.
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
   std::vector<std::unique_ptr<DomainPageTable>> mutant_leftover_tables_;
+#endif
   KnPid next_pid_ = 1;
   std::uint32_t domains_alive_ = 0;
   std::uint32_t max_domains_ = 0;  // usable DIDs: 2^(4 + 2*ND) - 1

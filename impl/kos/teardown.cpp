@@ -54,16 +54,20 @@ void System::destroy_domain_locked(Domain& d, bool leave_grants_mapped) {
   d.grants.clear();
   // 3. One domain-selective invalidation, then the DID, table frames and buffers are released.
   if (driver_ != nullptr) {
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
     if (mutant(Mutant::DidReusedWithoutInvalidation) || leave_grants_mapped)
       driver_->release_did_without_flush(d.did);
     else
+#endif
       driver_->flush_domain_and_release_did(d.did);
     pending->release();
   }
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
   if (leave_grants_mapped) {
     // GrantSurvivesExit mutant: the table stays allocated and mapped.
     mutant_leftover_tables_.push_back(std::move(d.table));
   }
+#endif
   for (Buffer* b : unref) unref_buffer_locked(*b);
   if (owner.auto_domain == &d) owner.auto_domain = nullptr;
   --domains_alive_;

@@ -19,6 +19,9 @@ PsiRange psi_for_range(std::uint64_t first_pfn, std::uint64_t last_pfn, unsigned
   r.page_selective = true;
   r.am = am;
   r.addr = psi_base(first_pfn, am) << kPageShift;
+  // The range's first page instead of the aligned block's base: relies on hardware ignoring the
+  // low AM bits of ADDR, which the specification leaves undefined (VT-d spec §6.5.2.3).
+  if (mutant(Mutant::PsiAddressUnaligned)) r.addr = first_pfn << kPageShift;
   return r;
 }
 

@@ -151,8 +151,18 @@ struct SecondLevelPageTable::MapState {
 struct SecondLevelPageTable::UnmapState {
   PendingInvalidation& pending;
   std::uint64_t request_end = 0;   // end of the whole unmap request
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
   bool cleared_superpage = false;  // for the SuperpageSplitLeavesMapped mutant
   bool stop = false;               // for the UnmapStopsAtTableBoundary mutant
+#endif
+  // The UnmapStopsAtTableBoundary mutant ended the walk (never in production builds).
+  bool stopped() const {
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
+    return stop;
+#else
+    return false;
+#endif
+  }
 };
 
 SecondLevelPageTable::SecondLevelPageTable(PhysMem& mem, const PageTableConfig& config)
@@ -181,7 +191,9 @@ Retcode SecondLevelPageTable::init() {
 bool SecondLevelPageTable::can_use_leaf(unsigned level, std::uint64_t iova, PhysAddr pa,
                                         std::uint64_t end) const {
   if (level == 1) return true;
-  if (level > 3 || !masks_.leaf_allowed[level]) return false;
+  // The mutant takes any 2 MiB / 1 GiB aligned run as a superpage, whatever CAP.SLLPS says.
+  if (level > 3 || (!masks_.leaf_allowed[level] && !mutant(Mutant::SuperpageIgnoresSllps)))
+    return false;
   const std::uint64_t size = level_size(level);
   return (iova & (size - 1)) == 0 && (pa & (size - 1)) == 0 && end - iova >= size;
 }
@@ -408,10 +420,12 @@ bool SecondLevelPageTable::unmap_leaf_run(UnmapState& s, PhysAddr table, std::ui
   *removed += n;
   const std::uint64_t base = slot_start(iova, 2);
   s.pending.add_range(base + std::uint64_t{lo} * kPageSize, base + std::uint64_t{hi + 1} * kPageSize - 1);
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
   const std::uint64_t table_end = base + level_size(2);
   if (s.request_end > table_end && mutant(Mutant::UnmapStopsAtTableBoundary)) {
     s.stop = true;  // the Linux 2021 bug: the walk ends at the first table-page boundary
   }
+#endif
   return true;
 }
 
@@ -423,20 +437,26 @@ void SecondLevelPageTable::unmap_level(UnmapState& s, PhysAddr table, unsigned l
   if (level == 1 && unmap_leaf_run(s, table, iova, end_idx, removed)) return;
   EntryCursor entries(frames_, table, level, false, end_idx);
   EntryWriter out(frames_, table, false);
-  for (unsigned idx = slot_index(iova, level); iova < end && idx < end_idx && !s.stop; ++idx) {
+  for (unsigned idx = slot_index(iova, level); iova < end && idx < end_idx && !s.stopped(); ++idx) {
     const std::uint64_t start = slot_start(iova, level);
     const std::uint64_t sub_end = std::min(end, start + level_size(level));
     const std::uint64_t e = entries.at(idx);
     if (Fmt::present(e) && Fmt::is_leaf(level, e)) {
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
       const bool skip =
           level >= 2 && s.cleared_superpage && mutant(Mutant::SuperpageSplitLeavesMapped);
+#else
+      const bool skip = false;
+#endif
       if (!skip) {
         // Whole leaf, even when the range covers only part of a superpage (no split on unmap).
         out.put(idx, 0);
         ++*removed;
         cleared_leaf = true;
         s.pending.add_range(start, start + level_size(level) - 1);
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
         if (level >= 2) s.cleared_superpage = true;
+#endif
       }
     } else if (Fmt::present(e)) {
       const PhysAddr child = Fmt::table_addr(e);
@@ -454,9 +474,14 @@ void SecondLevelPageTable::unmap_level(UnmapState& s, PhysAddr table, unsigned l
     }
     iova = sub_end;
   }
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
   if (cleared_leaf && s.request_end > table_end && mutant(Mutant::UnmapStopsAtTableBoundary)) {
     s.stop = true;  // the Linux 2021 bug: the walk ends at the first table-page boundary
   }
+#else
+  (void)cleared_leaf;
+  (void)table_end;
+#endif
 }
 
 Retcode SecondLevelPageTable::unmap(std::uint64_t iova, std::uint64_t size,

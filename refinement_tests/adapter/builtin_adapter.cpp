@@ -125,16 +125,38 @@ Retcode handle_close(KnAdapterSession* s, KnPid pid, Handle h) { KN_AS(pid, KnHa
 
 #undef KN_AS
 
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
+// Only the test variant (kniommu_builtin_adapter_mutants) has mutants to select; the production
+// adapter's table has no select_mutant.
 Retcode select_mutant(const char* name) {
   if (name == nullptr || *name == '\0') {
     kniommu::set_active_mutant(kniommu::Mutant::None);
     return rcOk;
   }
-  if (!kniommu::kMutantsCompiled) return rcUnimplemented;
   const std::optional<kniommu::Mutant> m = kniommu::mutant_from_name(std::string_view(name));
   if (!m) return rcInvalidArgument;
   kniommu::set_active_mutant(*m);
   return rcOk;
+}
+#define KNIOMMU_SELECT_MUTANT select_mutant
+#else
+#define KNIOMMU_SELECT_MUTANT nullptr
+#endif
+
+uint32_t read_reg32(KnAdapterSession* s, uint32_t offset) {
+  return KnSimReadReg32(s->system, offset);
+}
+void write_reg32(KnAdapterSession* s, uint32_t offset, uint32_t value) {
+  KnSimWriteReg32(s->system, offset, value);
+}
+void write_reg64(KnAdapterSession* s, uint32_t offset, uint64_t value) {
+  KnSimWriteReg64(s->system, offset, value);
+}
+uint64_t protocol_violation_count(KnAdapterSession* s) {
+  return KnSimProtocolViolationCount(s->system);
+}
+size_t protocol_violation_log(KnAdapterSession* s, char* out, size_t capacity) {
+  return KnSimProtocolViolationLog(s->system, out, capacity);
 }
 
 constexpr KnAdapterV1 kAdapter = {
@@ -168,7 +190,12 @@ constexpr KnAdapterV1 kAdapter = {
     free_info,
     io_close,
     handle_close,
-    select_mutant,
+    KNIOMMU_SELECT_MUTANT,
+    read_reg32,
+    write_reg32,
+    write_reg64,
+    protocol_violation_count,
+    protocol_violation_log,
 };
 
 }  // namespace

@@ -95,10 +95,13 @@ BufferShape buffer_shape() {
   b.order = r < 55   ? static_cast<uint32_t>(pick(3))
             : r < 72 ? 9u
             : r < 80 ? 10u
-            : r < 97 ? 3u + static_cast<uint32_t>(pick(6))
+            : r < 96 ? 3u + static_cast<uint32_t>(pick(6))
+            : r < 97 ? DMA_ORDER_MAX  // 1 GiB blocks
                      : 19u + static_cast<uint32_t>(pick(4));
   if (b.order > DMA_ORDER_MAX) {
     b.pages = 1 + static_cast<uint64_t>(pick(12));
+  } else if (b.order == DMA_ORDER_MAX) {
+    b.pages = uint64_t{1} << b.order;  // one block: a second would not fit the simulated memory
   } else if (b.order >= 9) {
     const uint64_t block = uint64_t{1} << b.order;
     const int max_blocks = b.order == 9 ? 3 : 2;

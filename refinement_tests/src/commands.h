@@ -7,6 +7,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <rapidcheck.h>
 #include <rapidcheck/state.h>
@@ -44,6 +45,8 @@ class ApiCommand : public Cmd {
   virtual model::Result step(model::State& s, uint64_t iova, bool oom) const = 0;
   // Whether the step takes an IOVA (Begin/BeginEx): apply() then searches a legal stand-in.
   virtual bool takes_iova() const { return false; }
+  // Handle arguments of the call (for the foreign-handle path counter).
+  virtual std::vector<Handle> handle_args() const { return {}; }
   // Extra checks / harness bookkeeping after both sides succeeded.
   virtual void after_success(Sut& sut, const ImplOutcome& impl, const model::Result& m) const;
 };
@@ -74,6 +77,7 @@ enum class Edge {
 };
 inline constexpr int kEdgeCount = 10;
 inline constexpr uint64_t kTwoMiB = uint64_t{1} << 21;
+inline constexpr uint64_t kOneGiB = uint64_t{1} << 30;
 
 // One device DMA request: grant-relative (pid != 0) or at an absolute IOVA (pid == 0).
 struct DmaProbe {
@@ -86,6 +90,9 @@ struct DmaProbe {
   Edge edge = Edge::First;
   uint64_t inside_page = 0;
   uint64_t absolute = 0;
+  // After the probe, read and clear the fault records as a fault handler does; false leaves them
+  // pending, so later faults fill the records and overflow (PFO).
+  bool drain = true;
 };
 
 // Commands with explicit arguments, for the scenario command and the directed tests.

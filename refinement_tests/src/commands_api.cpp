@@ -233,6 +233,7 @@ class DmaCreate final : public ApiCommand {
   }
   void after_success(Sut& sut, const ImplOutcome& o, const model::Result&) const override {
     record_buffer(sut, pid_, o.handle);
+    if (order_ == DMA_ORDER_MAX) sut.coverage().hit(path::kBlock1G);
   }
   void show(std::ostream& os) const override {
     os << "KnIoDmaCreate(pid=" << pid_ << ", order=" << order_ << ", size=" << hex(size_)
@@ -315,6 +316,7 @@ class DmaMap final : public ApiCommand {
   model::Result step(model::State& s, uint64_t, bool oom) const override {
     return model::dma_map(s, pid_, rid_, offset_, length_, vmflags_, oom);
   }
+  std::vector<Handle> handle_args() const override { return {rid_}; }
   void after_success(Sut& sut, const ImplOutcome& o, const model::Result& m) const override {
     const model::HandleEntry* e = model::lookup_handle(sut.model, pid_, m.handle);
     RC_ASSERT(e != nullptr);
@@ -360,6 +362,18 @@ class BeginBase : public ApiCommand {
     RC_ASSERT(e != nullptr);
     const model::Grant& g = sut.model.grants.at(e->object);
     sut.grant_history[{pid_, o.handle}] = {g.iova, g.pages};
+    // Configuration-dependent paths of the page table: a grant a superpage could map, and one
+    // that crosses a leaf-table boundary.
+    const uint32_t order = sut.model.buffers.at(g.buffer).order;
+    const uint64_t bytes = g.pages * kPage;
+    const auto aligned = [&](unsigned shift) {
+      return order >= shift - 12 && g.iova % (uint64_t{1} << shift) == 0 &&
+             bytes >= (uint64_t{1} << shift);
+    };
+    if (aligned(21)) sut.coverage().hit(path::kGrantAligned2M);
+    if (aligned(30)) sut.coverage().hit(path::kGrantAligned1G);
+    if (g.iova / kTwoMiB != (g.iova + bytes - 1) / kTwoMiB)
+      sut.coverage().hit(path::kGrantStraddles2M);
   }
 };
 
@@ -378,6 +392,7 @@ class Begin final : public BeginBase {
   model::Result step(model::State& s, uint64_t iova, bool oom) const override {
     return model::dma_begin(s, pid_, rid_, iova, oom);
   }
+  std::vector<Handle> handle_args() const override { return {rid_}; }
   void show(std::ostream& os) const override {
     os << "KnIoDmaBegin(pid=" << pid_ << ", rid=" << rid_ << ")";
   }
@@ -403,6 +418,7 @@ class BeginEx final : public BeginBase {
   model::Result step(model::State& s, uint64_t iova, bool oom) const override {
     return model::dma_begin_ex(s, pid_, rid_, dom_, iova, oom);
   }
+  std::vector<Handle> handle_args() const override { return {rid_, dom_}; }
   void show(std::ostream& os) const override {
     os << "KnIoDmaBeginEx(pid=" << pid_ << ", rid=" << rid_ << ", domain=" << dom_ << ")";
   }
@@ -429,6 +445,7 @@ class Close final : public ApiCommand {
   model::Result step(model::State& s, uint64_t, bool) const override {
     return model::handle_close(s, pid_, h_);
   }
+  std::vector<Handle> handle_args() const override { return {h_}; }
   void show(std::ostream& os) const override {
     os << (io_close_ ? "KnIoClose" : "KnHandleClose") << "(pid=" << pid_ << ", h=" << h_ << ")";
   }

@@ -42,7 +42,27 @@ void ApiCommand::apply(model::State& s) const {
 
 void ApiCommand::after_success(Sut&, const ImplOutcome&, const model::Result&) const {}
 
+namespace {
+
+// A handle value the caller does not hold but another process does: the call must not reach the
+// other process's object.
+void count_foreign_handles(Sut& sut, model::Pid pid, const std::vector<Handle>& handles) {
+  auto self = sut.model.processes.find(pid);
+  if (self == sut.model.processes.end()) return;
+  for (Handle h : handles) {
+    if (self->second.handles.count(h)) continue;
+    for (const auto& [q, proc] : sut.model.processes)
+      if (q != pid && proc.handles.count(h)) {
+        sut.coverage().hit(path::kForeignHandle);
+        return;
+      }
+  }
+}
+
+}  // namespace
+
 void ApiCommand::run(const model::State&, Sut& sut) const {
+  count_foreign_handles(sut, pid_, handle_args());
   const ImplOutcome impl = call_impl(sut);
   const bool oom = impl.rc == rcOutOfMemory && impl.oom_plausible;
   const model::Result m = step(sut.model, impl.iova, oom);

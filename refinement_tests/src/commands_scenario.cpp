@@ -116,6 +116,7 @@ CmdPtr make_grant_scenario(const model::State& s) {
   // device attached so that the probes and the refinement check see its tables and caches.
   const bool created = b::chance(35);
   Handle dom = INVALID_HANDLE;
+  bool fresh = false;  // a domain created here: no grant yet, so its IOVA allocation is known
   if (!created) {
     const model::Process& proc = bl.state().processes.at(pid);
     if (!proc.auto_domain || bl.state().domains.at(*proc.auto_domain).devices.empty())
@@ -128,6 +129,7 @@ CmdPtr make_grant_scenario(const model::State& s) {
     if (usable.empty() || b::chance(30)) {
       dom = bl.add(cmd::create_domain(pid), pid, Kind::Domain);
       bl.add(cmd::attach_to_domain(pid, bl.free_device(), dom));
+      fresh = dom != INVALID_HANDLE;
     } else {
       dom = pick_from(usable);
     }
@@ -137,7 +139,30 @@ CmdPtr make_grant_scenario(const model::State& s) {
   for (const auto& [h, e] : bl.state().processes.at(pid).handles)
     if (e.kind == Kind::Buffer) buffers.push_back(h);
   Handle rid = INVALID_HANDLE;
-  if (!buffers.empty() && b::chance(25)) {
+  if (fresh && b::chance(50)) {
+    // A grant a superpage could map, on every configuration, also where SLLPS has no such size
+    // (the page table must then not use one, and the unit would fault on one). IOVAs are lowest
+    // fit and page 0 is never used, so in a fresh domain a filler grant ending at the boundary
+    // puts the next grant on it:
+    //  - 2 MiB: a filler of 2 MiB - 4 KiB in 4 KiB blocks (a grant covers its buffer's whole
+    //    footprint) takes [4 KiB, 2 MiB);
+    //  - 1 GiB (rarely: 511 frames): a filler of 511 blocks of 2 MiB takes [2 MiB, 1 GiB) where
+    //    2 MiB grants are 2 MiB aligned (SLLPS with 2 MiB only); with 1 GiB superpages a 1 GiB
+    //    grant is aligned anyway.
+    const bool giant = b::chance(10);
+    const Handle filler =
+        giant ? bl.add(cmd::dma_create(pid, 9, kOneGiB - kTwoMiB, b::valid_dma_flags()), pid,
+                       Kind::Buffer)
+              : bl.add(cmd::dma_create(pid, 0, kTwoMiB - kPage, b::valid_dma_flags()), pid,
+                       Kind::Buffer);
+    bl.add(cmd::begin_ex(pid, filler, dom));
+    rid = giant ? bl.add(cmd::dma_create(pid, DMA_ORDER_MAX, kOneGiB, b::valid_dma_flags()), pid,
+                         Kind::Buffer)
+                : bl.add(cmd::dma_create(pid, 9,
+                                         kTwoMiB * (1 + static_cast<uint64_t>(b::pick(2))),
+                                         b::valid_dma_flags()),
+                         pid, Kind::Buffer);
+  } else if (!buffers.empty() && b::chance(25)) {
     rid = pick_from(buffers);
   } else {
     b::BufferShape shape = b::buffer_shape();
@@ -173,6 +198,7 @@ CmdPtr make_grant_scenario(const model::State& s) {
     p.handle = grant;
     p.edge = kEdges[b::pick(static_cast<int>(std::size(kEdges)))];
     p.inside_page = static_cast<uint64_t>(b::pick(1024));
+    p.drain = !b::chance(60);
     probes.push_back(p);
   }
   for (const DmaProbe& p : probes) bl.add(cmd::device_dma(p));

@@ -26,11 +26,13 @@ KnSimConfig base() {
   c.caching_mode = 0;
   c.nd = 6;
   c.mamv = 18;
-  c.nfr = 7;
+  c.nfr = 3;  // 4 fault records: undrained faults overflow them (PFO) within a case
   c.coherent = 1;
   c.iotlb_entries = 512;
   c.context_cache_entries = 64;
-  c.phys_mem_bytes = 512 * kMiB;
+  // Room for a 1 GiB block next to a filler of almost 1 GiB (sparse: unwritten frames cost
+  // nothing).
+  c.phys_mem_bytes = 4096 * kMiB;
   return c;
 }
 
@@ -47,6 +49,7 @@ std::vector<HwConfig> build() {
   l3.mgaw = 39;
   l3.sllps = 0;
   l3.nd = 2;
+  l3.nfr = 0;  // a single fault record, as QEMU has
   out.push_back(make("l3_nosp", "3-level 39-bit, no superpages, CM=0, 256 DIDs", l3));
 
   KnSimConfig l3sp = l3;
@@ -65,6 +68,7 @@ std::vector<HwConfig> build() {
   tiny.sllps = 0;
   tiny.caching_mode = 1;
   tiny.mamv = 2;
+  tiny.nfr = 1;
   tiny.iotlb_entries = 8;
   tiny.context_cache_entries = 2;
   out.push_back(make("l4_cm_tiny",
@@ -82,12 +86,19 @@ std::vector<HwConfig> build_qemu() {
   std::vector<HwConfig> out;
   for (const HwConfig& c : std_configs)
     if (c.name == "l4_sp" || c.name == "disabled") out.push_back(c);
+  // The QEMU backend keeps RAM below q35's PCI hole (docs/qemu-backend.md): 512 MiB.
+  for (HwConfig& c : out) {
+    c.sim.phys_mem_bytes = 512 * kMiB;
+    c.description += " (512 MiB RAM)";
+  }
   KnSimConfig l3 = base();
   l3.sagaw = kSagaw3;
   l3.mgaw = 39;
+  l3.phys_mem_bytes = 512 * kMiB;
   out.push_back(make("l3_sp", "3-level 39-bit, 2M+1G superpages, CM=0 (QEMU aw-bits=39)", l3));
   KnSimConfig cm = base();
   cm.caching_mode = 1;
+  cm.phys_mem_bytes = 512 * kMiB;
   out.push_back(
       make("l4_sp_cm", "4-level 48-bit, 2M+1G superpages, CM=1 (QEMU caching-mode=on)", cm));
   return out;
@@ -110,6 +121,13 @@ KnSimConfig HwConfig::make_sim() const {
 const std::vector<HwConfig>& standard_configs() {
   static const std::vector<HwConfig> configs = build();
   return configs;
+}
+
+std::optional<HwConfig> find_config_for(const std::string& name, int hardware) {
+  if (hardware == KN_SIM_HARDWARE_QEMU)
+    for (const HwConfig& c : qemu_configs())
+      if (c.name == name) return c;
+  return find_config(name);
 }
 
 std::optional<HwConfig> find_config(const std::string& name) {

@@ -6,7 +6,9 @@
 namespace kniommu::conformance {
 namespace {
 
+constexpr uint32_t kRegCap = 0x08;
 constexpr uint32_t kRegRtaddr = 0x20;
+constexpr unsigned kCapSllpsShift = 34;  // CAP.SLLPS bits 37:34: bit 34 2 MiB, bit 35 1 GiB
 constexpr uint64_t kAddrMask = 0x000FFFFFFFFFF000ull;  // bits 51:12 of every pointer/leaf
 constexpr uint64_t kPresent = 0x1;
 constexpr uint64_t kSlPerm = 0x3;                 // R|W: "present" for second-level entries
@@ -17,10 +19,11 @@ using Table = std::array<uint64_t, 512>;
 
 class Walker {
  public:
-  Walker(const KnAdapterV1& api, KnAdapterSession* s, HwView& view)
-      : api_(api), s_(s), view_(view) {}
+  Walker(const KnAdapterV1& api, KnAdapterSession* s, HwView& view, uint64_t sllps)
+      : api_(api), s_(s), view_(view), sllps_(sllps) {}
 
   bool read_table(uint64_t pa, Table& out) {
+    view_.table_pages.insert(pa);
     if (api_.phys_read(s_, pa, out.data(), sizeof(Table)) != rcOk) {
       error("cannot read table at 0x", pa);
       return false;
@@ -60,6 +63,15 @@ class Walker {
       const uint64_t iova = base + (uint64_t{i} << shift);
       const uint64_t p = perm & e & kSlPerm;  // effective permission: AND over the walk
       const bool leaf = level == 1 || ((e & kSlPs) != 0 && (level == 2 || level == 3));
+      if (leaf && level > 1) {
+        // A PS leaf of a size CAP.SLLPS does not advertise is a reserved-bit entry: hardware
+        // faults on it (VT-d spec §9.8, §10.4.2).
+        if ((sllps_ & (uint64_t{1} << (level - 2))) == 0) {
+          error("superpage leaf of a size CAP.SLLPS does not advertise at iova 0x", iova);
+          continue;
+        }
+        ++(level == 2 ? view_.leaves_2m : view_.leaves_1g);
+      }
       if (leaf) {
         const uint64_t pages = uint64_t{1} << (9 * (level - 1));
         const uint64_t pa = e & kAddrMask & ~((pages * kPage) - 1);
@@ -73,6 +85,7 @@ class Walker {
   const KnAdapterV1& api_;
   KnAdapterSession* s_;
   HwView& view_;
+  uint64_t sllps_;
   std::map<std::pair<uint64_t, unsigned>, Runs> memo_;
   unsigned tables_ = 0;
 };
@@ -84,7 +97,7 @@ HwView read_hw_view(const KnAdapterV1& api, KnAdapterSession* session) {
   const uint64_t rtaddr = api.read_reg64(session, kRegRtaddr);
   const uint64_t rta = rtaddr & kAddrMask;
   if (rta == 0) return view;  // no root table programmed: every request faults (0x1/0x2)
-  Walker w(api, session, view);
+  Walker w(api, session, view, (api.read_reg64(session, kRegCap) >> kCapSllpsShift) & 0xF);
   Table root;
   if (!w.read_table(rta, root)) return view;
   for (unsigned bus = 0; bus < 256; ++bus) {

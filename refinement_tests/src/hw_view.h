@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,8 @@ struct HwDevice {
 struct HwView {
   std::map<uint16_t, HwDevice> devices;  // BDF -> present context entry
   std::vector<std::string> errors;       // malformed structures (reported as discrepancies)
+  std::set<uint64_t> table_pages;        // root, context and second-level tables reachable
+  uint64_t leaves_2m = 0, leaves_1g = 0;  // superpage leaves seen
 };
 
 HwView read_hw_view(const KnAdapterV1& api, KnAdapterSession* session);

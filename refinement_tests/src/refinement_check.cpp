@@ -4,19 +4,13 @@
 #include <sstream>
 
 #include "hw_view.h"
+#include "text.h"
+#include "state_checks.h"
 
 namespace kniommu::conformance {
 namespace {
 
 uint8_t perm_of(uint32_t flags) { return static_cast<uint8_t>(flags & (kPermR | kPermW)); }
-
-template <class... T>
-std::string cat(const T&... parts) {
-  std::ostringstream os;
-  os << std::hex << std::showbase;
-  (os << ... << parts);
-  return os.str();
-}
 
 // Partition: same model domain <=> same DID and same table root.
 void check_attachments(const model::State& s, const HwView& hw, std::vector<std::string>& out) {
@@ -140,8 +134,15 @@ std::vector<std::string> check_refinement(const Sut& sut) {
     const uint64_t uaf = sut.api().use_after_free_count(sut.session());
     if (uaf != 0) out.push_back(cat("hardware saw ", uaf, " frames freed while still reachable"));
   }
-  if (!sut.model.config.iommu_enabled) return out;  // no tables: every DMA is untranslated
+  check_protocol_violations(sut, out);
+  check_registers(sut, out);
+  if (!sut.model.config.iommu_enabled) {  // no tables: every DMA is untranslated
+    check_frames(sut, HwView{}, out);
+    return out;
+  }
   const HwView hw = read_hw_view(sut.api(), sut.session());
+  check_frames(sut, hw, out);
+  record_hw_coverage(sut, hw);
   for (const std::string& e : hw.errors) out.push_back("hardware tables: " + e);
   const auto expected = expected_domain_runs(sut.model, sut);
   check_attachments(sut.model, hw, out);

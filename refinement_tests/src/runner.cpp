@@ -1,8 +1,10 @@
 // run_conformance: one RapidCheck property per hardware configuration, driven programmatically
 // (rc::detail::checkProperty with explicit TestParams), so seed, case count, sequence length and
 // replay come from ConformanceOptions; RC_PARAMS still supplies defaults and `reproduce=`.
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -11,6 +13,7 @@
 #include <rapidcheck/state.h>
 
 #include "commands.h"
+#include "coverage.h"
 #include "kniommu/conformance.h"
 #include "sut.h"
 
@@ -70,6 +73,14 @@ void write_replay(const std::string& path, const ConfigOutcome& o, const std::st
   for (std::string l; std::getline(lines, l);) out << "# " << l << "\n";
 }
 
+ConfigOutcome error_outcome(std::string config, std::string failure) {
+  ConfigOutcome o;
+  o.config = std::move(config);
+  o.status = ConfigOutcome::Status::Error;
+  o.failure = std::move(failure);
+  return o;
+}
+
 int count_commands(const std::string& text) {
   int n = 0;
   std::istringstream lines(text);
@@ -94,6 +105,7 @@ struct RunState {
   int cases_run = 0;
   int cases_total = 0;
   Clock::time_point start;
+  Coverage coverage;
 };
 
 void run_case(RunState& st) {
@@ -110,7 +122,7 @@ void run_case(RunState& st) {
     if (st.options->progress)
       st.options->progress(Progress{st.config->name, st.cases_run, st.cases_total});
   }
-  Sut sut(*st.api, *st.config, kInitialProcesses);
+  Sut sut(*st.api, *st.config, kInitialProcesses, &st.coverage);
   if (!sut.ok()) RC_FAIL("cannot set up the system: " + sut.error());
   try {
     rc::state::check(sut.model, sut, &gen_command);
@@ -185,17 +197,41 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
     out.status = ConfigOutcome::Status::Error;
     out.failure = error.description;
   }
+  out.reached = st.coverage.reached;
+  out.skipped = st.coverage.skipped;
+  // A default run (default budget; no mutant, shard, time limit or replay) must reach every path
+  // the configuration has: a pass that never exercised one proves nothing about it.
+  const bool default_run = opt.cases == 0 && params.maxSuccess >= kDefaultCases &&
+                           opt.mutant.empty() && !st.replaying && opt.shard_count == 1 &&
+                           !st.budget_exhausted;
+  if (out.status == ConfigOutcome::Status::Passed && opt.require_paths.value_or(default_run)) {
+    std::string missing;
+    for (const std::string& p : required_paths(cfg))
+      if (!out.reached.count(p)) missing += " " + p;
+    if (!missing.empty()) {
+      out.status = ConfigOutcome::Status::Failed;
+      out.failure = "paths never reached in " + std::to_string(out.cases_run) + " cases:" + missing;
+    }
+  }
   if (opt.verbose) {
     std::cerr << "[" << id << "] " << status_name(out.status) << " after " << out.cases_run
               << " cases (" << out.seconds << " s"
               << (out.budget_exhausted ? ", time budget reached" : "") << ")\n";
-    if (out.status == ConfigOutcome::Status::Failed) {
+    std::cerr << "  paths reached:";
+    for (const auto& [p, n] : out.reached) std::cerr << " " << p << "=" << n;
+    std::cerr << "\n";
+    for (const auto& [c, n] : out.skipped)
+      std::cerr << "  check SKIPPED (adapter lacks the entry): " << c << ", " << n << " times\n";
+    if (out.status == ConfigOutcome::Status::Failed && !out.rc_params.empty()) {
       std::cerr << "Falsifiable after " << failure.numSuccess << " cases. Shrunk counterexample ("
                 << out.counterexample_length << " commands):\n"
                 << out.counterexample << "Failure:\n"
                 << out.failure << "\n"
-                << "Reproduce: KNIOMMU_MUTANT=" << opt.mutant << " RC_PARAMS=\"" << out.rc_params
-                << "\"\n";
+                << "Reproduce: RC_PARAMS=\"" << out.rc_params << "\""
+                << (opt.mutant.empty() ? std::string()
+                                       : " kniommu_refinement_mutants mutant " + opt.mutant + " " +
+                                             cfg.name)
+                << "\n";
     } else if (out.status != ConfigOutcome::Status::Passed) {
       std::cerr << out.failure << "\n";
     }
@@ -219,9 +255,14 @@ const char* status_name(ConfigOutcome::Status s) {
   return "?";
 }
 
-ConformanceResult run_conformance(const KnAdapterV1& api, const ConformanceOptions& options) {
+ConformanceResult run_conformance(const KnAdapterV1& adapter, const ConformanceOptions& options) {
   ConformanceResult result;
-  if (api.abi_version != KN_ADAPTER_ABI_VERSION || api.struct_size < sizeof(KnAdapterV1)) {
+  // A table from before the later optional entries is read as if those were NULL.
+  KnAdapterV1 api{};
+  if (adapter.struct_size >= KN_ADAPTER_V1_MIN_SIZE)
+    std::memcpy(&api, &adapter, std::min<size_t>(adapter.struct_size, sizeof api));
+  if (adapter.abi_version != KN_ADAPTER_ABI_VERSION ||
+      adapter.struct_size < KN_ADAPTER_V1_MIN_SIZE) {
     ConfigOutcome bad;
     bad.config = "*";
     bad.status = ConfigOutcome::Status::Error;
@@ -237,17 +278,7 @@ ConformanceResult run_conformance(const KnAdapterV1& api, const ConformanceOptio
     Replay r;
     if (!read_replay(opt.replay_in, r)) {
       result.passed = false;
-      result.outcomes.push_back(ConfigOutcome{"*",
-                                              ConfigOutcome::Status::Error,
-                                              0,
-                                              false,
-                                              "cannot read replay file " + opt.replay_in,
-                                              "",
-                                              0,
-                                              "",
-                                              0,
-                                              0,
-                                              {}});
+      result.outcomes.push_back(error_outcome("*", "cannot read replay file " + opt.replay_in));
       return result;
     }
     opt.configs = {r.config};
@@ -271,59 +302,28 @@ ConformanceResult run_conformance(const KnAdapterV1& api, const ConformanceOptio
   if (opt.configs.empty())
     configs = opt.hardware == KN_SIM_HARDWARE_QEMU ? qemu_configs() : standard_configs();
   for (const std::string& name : opt.configs) {
-    if (auto c = find_config(name))
+    if (auto c = find_config_for(name, opt.hardware))
       configs.push_back(*c);
     else
-      result.outcomes.push_back(ConfigOutcome{name,
-                                              ConfigOutcome::Status::Error,
-                                              0,
-                                              false,
-                                              "unknown configuration",
-                                              "",
-                                              0,
-                                              "",
-                                              0,
-                                              0,
-                                              {}});
+      result.outcomes.push_back(error_outcome(name, "unknown configuration"));
   }
   if (api.select_mutant != nullptr) {
     const Retcode rc = api.select_mutant(opt.mutant.c_str());
     if (rc != rcOk) {
       result.passed = false;
-      result.outcomes.push_back(
-          ConfigOutcome{"*",
-                        ConfigOutcome::Status::Error,
-                        0,
-                        false,
-                        "cannot select mutant '" + opt.mutant + "': " + KnRetcodeName(rc),
-                        "",
-                        0,
-                        "",
-                        0,
-                        0,
-                        {}});
+      result.outcomes.push_back(error_outcome("*", "cannot select mutant '" + opt.mutant + "': " + KnRetcodeName(rc)));
       return result;
     }
   } else if (!opt.mutant.empty()) {
     result.passed = false;
-    result.outcomes.push_back(ConfigOutcome{"*",
-                                            ConfigOutcome::Status::Error,
-                                            0,
-                                            false,
-                                            "adapter has no mutants",
-                                            "",
-                                            0,
-                                            "",
-                                            0,
-                                            0,
-                                            {}});
+    result.outcomes.push_back(error_outcome("*", "adapter has no mutants"));
     return result;
   }
   for (HwConfig& cfg : configs) cfg.sim.hardware = opt.hardware;
   for (const HwConfig& cfg : configs) {
     take_skips();
     ConfigOutcome o = run_config(api, cfg, opt, params, reproduce);
-    o.skipped = take_skips();
+    for (const auto& [what, n] : take_skips()) o.skipped[what] += n;
     if (opt.verbose)
       for (const auto& [what, n] : o.skipped)
         std::cerr << "  [" << o.config << "] skipped " << n << "x: " << what << "\n";

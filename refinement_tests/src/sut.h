@@ -18,6 +18,8 @@
 #include "kniommu/adapter.h"
 #include "kniommu/conformance.h"
 #include "model/model.h"
+#include "coverage.h"
+#include "fault_log.h"
 #include "runs.h"
 
 namespace kniommu::conformance {
@@ -38,8 +40,10 @@ using InfoPtr = std::unique_ptr<DmaInfo, InfoDeleter>;
 
 class Sut {
  public:
-  // Creates the machine and `initial_processes` processes (model pids 1..n).
-  Sut(const KnAdapterV1& api, const HwConfig& config, int initial_processes);
+  // Creates the machine and `initial_processes` processes (model pids 1..n). Path-reach counters
+  // go to `coverage` (a private one when null).
+  Sut(const KnAdapterV1& api, const HwConfig& config, int initial_processes,
+      Coverage* coverage = nullptr);
   ~Sut();
   Sut(const Sut&) = delete;
   Sut& operator=(const Sut&) = delete;
@@ -67,6 +71,12 @@ class Sut {
   // Last IOVA a grant handle value of a process named: DMA probes reuse it after the grant is
   // closed, its domain detached or its process exited (invalidation-sensitive sequences).
   std::map<std::pair<model::Pid, Handle>, std::pair<uint64_t, uint64_t>> grant_history;
+  // The fault recording registers as software expects them (fault_log.h).
+  FaultLog faults;
+  // Frames in use right after creation beyond the tables the hardware can see (invalidation
+  // queue, status words, ...): the fixed overhead the frame-leak check allows.
+  int64_t frame_overhead = 0;
+  Coverage& coverage() const { return *coverage_; }
 
   // QEMU judges (docs/qemu-backend.md): its edu devices write only what their 4 KiB buffer holds,
   // filled by their own DMA reads. The suite tracks each buffer: byte value, or -1 unknown
@@ -86,6 +96,8 @@ class Sut {
   std::map<model::Pid, KnPid> pids_;
   std::string error_;
   std::map<uint16_t, std::vector<int>> device_buffers_;
+  Coverage own_coverage_;
+  Coverage* coverage_ = &own_coverage_;
 };
 
 // A check the judging hardware cannot perform: counted by name, reported as skipped.

@@ -44,7 +44,8 @@ class MutantScope {
 // "qemu:<name>" runs the configuration with QEMU as the judge (docs/qemu-backend.md).
 HwConfig script_config(const std::string& name) {
   const bool qemu = name.starts_with("qemu:");
-  HwConfig c = *find_config(qemu ? name.substr(5) : name);
+  HwConfig c = *find_config_for(qemu ? name.substr(5) : name,
+                                qemu ? KN_SIM_HARDWARE_QEMU : KN_SIM_HARDWARE_EMULATOR);
   if (qemu) c.sim.hardware = KN_SIM_HARDWARE_QEMU;
   return c;
 }

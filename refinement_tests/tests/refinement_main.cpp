@@ -178,6 +178,13 @@ constexpr Unobservable kQemuUnobservable[] = {
     {"TableFreedBeforeInvalidation",
      "needs the use-after-free count; QEMU caches no paging-structure entries, so a freed table "
      "frame is never walked again through a cache"},
+    {"FaultRecordOverwritten",
+     "a bug of the emulated unit's fault recording: with QEMU judging, QEMU records the faults"},
+    {"SuperpageIgnoresSllps",
+     "needs a unit without some superpage size; QEMU 7.2 always advertises 2 MiB and 1 GiB"},
+    {"PsiAddressUnaligned",
+     "QEMU masks a PSI address to its AM alignment, so it invalidates the intended range; only "
+     "the emulator's protocol-violation check sees the unaligned address"},
 };
 // Observable on QEMU, but the exposing sequence (a large grant across a 2 MiB boundary) is rare in
 // a short random run: refinement_directed_qemu_tests drives it on QEMU instead.

@@ -45,8 +45,9 @@ TEST_F(Caches, PsiWithAddressMaskCoversTheAlignedBlock) {
   ASSERT_EQ(m.xlate(kDev, 0x7000, false), Fault::kNone);
   unmap(0x1000);
   unmap(0x7000);
-  // ADDR 0x5000 with AM=3 covers 0x0000-0x7FFF: the low AM bits of ADDR are ignored.
-  m.submit(Machine::iotlb_desc(kPage, 7, 0x5000, 3));
+  // ADDR 0x0000 with AM=3 covers 0x0000-0x7FFF (an unaligned ADDR is a protocol violation:
+  // protocol_test.cpp).
+  m.submit(Machine::iotlb_desc(kPage, 7, 0x0000, 3));
   EXPECT_EQ(m.xlate(kDev, 0x1000, false), Fault::kNoRead);
   EXPECT_EQ(m.xlate(kDev, 0x7000, false), Fault::kNoRead);
 }

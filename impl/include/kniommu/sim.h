@@ -97,6 +97,22 @@ uint64_t KnSimUseAfterFreeCount(KnSimSystem* system);
 /* Frames currently allocated in simulated physical memory (leak accounting). */
 uint64_t KnSimFramesInUse(KnSimSystem* system);
 
+/* Register access as a driver makes it: 32/64-bit MMIO reads and writes of the remapping unit's
+ * registers (0 / no effect when the IOMMU is disabled). The conformance suite reads the fault
+ * status and fault recording registers with these and clears them (RW1C) as a fault handler does. */
+uint32_t KnSimReadReg32(KnSimSystem* system, uint32_t offset);
+void KnSimWriteReg32(KnSimSystem* system, uint32_t offset, uint32_t value);
+void KnSimWriteReg64(KnSimSystem* system, uint32_t offset, uint64_t value);
+
+/* Driver protocol violations seen so far: things the VT-d specification says software must not do
+ * or leaves undefined (a page-selective invalidation whose address is not aligned to its mask, a
+ * mask above CAP.MAMV, reserved bits set in a descriptor or register, ...; docs/emulator.md lists
+ * every rule). The emulator counts them instead of doing something reasonable. */
+uint64_t KnSimProtocolViolationCount(KnSimSystem* system);
+/* Copies the text of the first violations (one per line, NUL-terminated, truncated to `capacity`)
+ * and returns the length of the whole log. */
+size_t KnSimProtocolViolationLog(KnSimSystem* system, char* out, size_t capacity);
+
 #ifdef __cplusplus
 }
 #endif

@@ -395,8 +395,10 @@ std::vector<Structure> stale() {
        [](Side& s, std::uint64_t i) { submit_queued(s, {{qi_iotlb(3, kDid), i}}); }},
       {"redirect, queued PSI other DID", false,
        [](Side& s, std::uint64_t i) { submit_queued(s, {{qi_iotlb(3, kDid2), i}}); }},
-      {"redirect, queued PSI AM=1 at the other page of the pair", false,
-       [](Side& s, std::uint64_t i) { submit_queued(s, {{qi_iotlb(3, kDid), (i ^ kPage) | 1}}); }},
+      {"redirect, queued PSI AM=1 over the page pair", false,
+       [](Side& s, std::uint64_t i) {
+         submit_queued(s, {{qi_iotlb(3, kDid), (i & ~(2 * kPage - 1)) | 1}});
+       }},
       {"clear, queued DSI right DID", true,
        [](Side& s, std::uint64_t) { submit_queued(s, {{qi_iotlb(2, kDid), 0}}); }},
       {"clear, queued DSI other DID", true,

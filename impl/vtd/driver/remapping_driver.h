@@ -46,8 +46,10 @@ class RemappingDriver {
   void release_unused_did(std::uint16_t did) { dids_.release(did); }
   // Domain-selective IOTLB invalidation for `did`, wait, then the DID is free for reuse.
   void flush_domain_and_release_did(std::uint16_t did);
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
   // Releases without invalidating: only for the DidReusedWithoutInvalidation mutant.
   void release_did_without_flush(std::uint16_t did) { dids_.release(did); }
+#endif
   const DomainIdAllocator& dids() const { return dids_; }
 
   // --- Context entries ---

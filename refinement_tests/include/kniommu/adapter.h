@@ -115,7 +115,23 @@ typedef struct KnAdapterV1 {
    * test; rcUnimplemented / rcInvalidArgument when the adapter has no such mutant. Process-wide:
    * the suite calls it only while no session exists. */
   Retcode (*select_mutant)(const char* name);
+
+  /* ---- added later in version 1: a table whose struct_size ends before an entry has it NULL ---- */
+  /* Optional: register access as a driver makes it, exactly KnSimReadReg32 / KnSimWriteReg32 /
+   * KnSimWriteReg64. The suite reads FSTS and the fault recording registers after every DMA probe
+   * and clears them (RW1C) as a fault handler does; without these the fault-recording checks are
+   * skipped and reported as skipped. */
+  uint32_t (*read_reg32)(KnAdapterSession* session, uint32_t offset);
+  void (*write_reg32)(KnAdapterSession* session, uint32_t offset, uint32_t value);
+  void (*write_reg64)(KnAdapterSession* session, uint32_t offset, uint64_t value);
+  /* Optional: driver protocol violations the hardware saw, exactly KnSimProtocolViolationCount /
+   * KnSimProtocolViolationLog (0 = none; the suite fails on any). */
+  uint64_t (*protocol_violation_count)(KnAdapterSession* session);
+  size_t (*protocol_violation_log)(KnAdapterSession* session, char* out, size_t capacity);
 } KnAdapterV1;
+
+/* The first struct_size an adapter table may have (tables built before the later entries). */
+#define KN_ADAPTER_V1_MIN_SIZE offsetof(KnAdapterV1, read_reg32)
 
 /* The entry point of a shared-library adapter. */
 typedef const KnAdapterV1* (*KnAdapterEntryV1)(void);

@@ -32,6 +32,8 @@ std::optional<HwConfig> find_config(const std::string& name);
 // The configurations QEMU 7.2's intel-iommu provides (docs/qemu-backend.md): l4_sp and disabled of
 // the standard matrix, plus l3_sp (3-level 39-bit) and l4_sp_cm (CM=1). find_config knows them.
 const std::vector<HwConfig>& qemu_configs();
+// find_config for a judge: with KN_SIM_HARDWARE_QEMU the QEMU variant of a name comes first.
+std::optional<HwConfig> find_config_for(const std::string& name, int hardware);
 
 struct Progress {
   std::string config;
@@ -68,6 +70,9 @@ struct ConformanceOptions {
   // The judge: KN_SIM_HARDWARE_EMULATOR or KN_SIM_HARDWARE_QEMU (KnSimConfig.hardware of every
   // machine). With QEMU and no `configs`, qemu_configs() run.
   int hardware = KN_SIM_HARDWARE_EMULATOR;
+  // Fail a run that never reached a path its configuration has (coverage.h). Unset: only runs at
+  // the default budget or larger (cases = 0) without mutant, shard, time limit or replay.
+  std::optional<bool> require_paths;
 };
 
 struct ConfigOutcome {
@@ -83,6 +88,10 @@ struct ConfigOutcome {
   uint64_t seed = 0;
   double seconds = 0;
   // Checks the judging hardware could not perform, by what was skipped (docs/qemu-backend.md).
+  // Path-reach counters of this run (coverage.h names) and checks skipped because the adapter
+  // lacks an optional entry (times skipped). A run that ends without a failure but never reached
+  // a path the configuration requires is Failed with `failure` naming the paths.
+  std::map<std::string, uint64_t> reached;
   std::map<std::string, uint64_t> skipped;
 };
 
