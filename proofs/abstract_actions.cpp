@@ -110,7 +110,7 @@ Step close_buffer(const Builder& k) {
 
 // Internal step: the last reference (handle, grant or mapping) is gone, the frames are returned.
 Step free_buffer(const Builder& k) {
-  const std::string n = "BufferFree";
+  const std::string n = "Collect";
   const z3::expr b = k.param(n, "b", k.so.buf);
   const z3::expr g = k.c.constant("g#ref", k.so.grant);
   AbsState t = k.s;

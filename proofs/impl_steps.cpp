@@ -105,7 +105,7 @@ ImplStep attach_to_domain(const K& k) {
 // Detach (KnIommuDetachDevice or KnIommuDetachDeviceFromDomain; the same hardware steps):
 // Start clears the context entry; Finish invalidates the context cache, then returns.
 ImplStep detach_start(const K& k) {
-  const std::string n = "Detach.Start";
+  const std::string n = "DetachDevice.Start";
   const z3::expr x = k.param(n, "x", k.so.spec.dev), d = k.param(n, "d", k.so.spec.dom);
   ImplState t = k.s;
   t.ctxP = z3::store(k.s.ctxP, x, k.F());
@@ -118,7 +118,7 @@ ImplStep detach_start(const K& k) {
 }
 
 ImplStep detach_finish(const K& k) {
-  const std::string n = "Detach.Finish";
+  const std::string n = "DetachDevice.Finish";
   const z3::expr x = k.param(n, "x", k.so.spec.dev), d = k.param(n, "d", k.so.spec.dom);
   ImplState t = k.s;
   t.spec.att = z3::store(k.a.att, x, z3::store(at(k.a.att, x), d, k.F()));
@@ -270,7 +270,7 @@ Lookup context_for(const K& k, const z3::expr& x, const z3::expr& use_cache) {
 }
 
 ImplStep fill_context_cache(const K& k) {
-  const std::string n = "DeviceDma(fill context cache)";
+  const std::string n = "Dma(fill context cache)";
   const z3::expr x = k.param(n, "x", k.so.spec.dev);
   ImplState t = k.s;
   t.ccV = z3::store(k.s.ccV, x, k.T());
@@ -280,7 +280,7 @@ ImplStep fill_context_cache(const K& k) {
 }
 
 ImplStep fill_paging_cache(const K& k) {
-  const std::string n = "DeviceDma(fill paging-structure cache)";
+  const std::string n = "Dma(fill paging-structure cache)";
   const z3::expr x = k.param(n, "x", k.so.spec.dev);
   const z3::expr cached = k.c.bool_const((n + k.tag + ".viaCachedContext").c_str());
   const z3::expr v = k.c.int_const((n + k.tag + ".v").c_str());
@@ -293,7 +293,7 @@ ImplStep fill_paging_cache(const K& k) {
 }
 
 ImplStep fill_iotlb(const K& k) {
-  const std::string n = "DeviceDma(fill IOTLB)";
+  const std::string n = "Dma(fill IOTLB)";
   const z3::expr x = k.param(n, "x", k.so.spec.dev);
   const z3::expr cached = k.c.bool_const((n + k.tag + ".viaCachedContext").c_str());
   const z3::expr via_psc = k.c.bool_const((n + k.tag + ".viaPagingCache").c_str());
@@ -325,7 +325,7 @@ std::vector<ImplStep> impl_steps(const ImplSorts& so, const ImplState& pre, cons
           lift(k, "DmaMap"),
           lift(k, "HandleClose(mapping)"),
           lift(k, "HandleClose(buffer)"),
-          lift(k, "BufferFree"),
+          lift(k, "Collect"),
           create_domain(k),
           attach_auto(k),
           attach_to_domain(k),

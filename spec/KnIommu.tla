@@ -34,9 +34,11 @@ CONSTANTS
     MaxPages,       \* a buffer's footprint is 1..MaxPages pages
     IovaPages,      \* IOVA pages 0..IovaPages-1 exist (2^address_width / 4096)
     IommuEnabled,   \* FALSE: no remapping unit, devices reach all memory
-    None            \* a model value: "no such object"
+    None,           \* a model value: "no such object"
+    SeededBug       \* TRUE only to show that TLC has teeth (spec/README.md "Seeded bug"): closing
+                    \* a grant then forgets to revoke its translations
 
-ASSUME IommuEnabled \in BOOLEAN /\ MaxHandle \in Nat /\ MaxPages \in Nat \ {0}
+ASSUME IommuEnabled \in BOOLEAN /\ SeededBug \in BOOLEAN /\ MaxHandle \in Nat /\ MaxPages \in Nat \ {0}
 ASSUME IovaPages \in Nat \ {0} /\ Pids \subseteq Nat /\ Devices \cap UnknownDevices = {}
 
 HandleVals == 1..MaxHandle
@@ -123,8 +125,12 @@ Obj(p, h) == handles[p][h].obj
 \* IOVA choices the implementation may make for `pages` pages in domain m: in range, and not
 \* overlapping a live grant or a translation the hardware may still use (ranges are recycled
 \* only after invalidation).
+\* IovaChoices: where the implementation may place a grant; all of Iovas here. Trace validation
+\* (KnIommuTrace.tla) narrows it to the IOVA pages the trace shows, so TLC need not enumerate a
+\* 2^36-page space; the conditions below still decide which of them are legal.
+IovaChoices == Iovas
 ValidIovas(m, pages) ==
-    {v \in Iovas : /\ v + pages <= IovaPages
+    {v \in IovaChoices : /\ v + pages <= IovaPages
                    /\ \A g \in LiveGrants : grant[g].dom = m => Footprint(g) \cap (v..(v + pages - 1)) = {}
                    /\ \A e \in hwMap : e[1] = m => e[2] \notin v..(v + pages - 1)}
 
@@ -454,7 +460,8 @@ HandleClose(p, h) ==
              /\ handles' = hs
              /\ grant' = [grant EXCEPT ![e.obj] = None]
              /\ bufCreator' = Collect(hs, grant', mapping, hwMap)
-             /\ Revoke(p, {}, {x \in hwMap : x[1] = grant[e.obj].dom /\ x[3] = grant[e.obj].buf})
+             /\ Revoke(p, {}, IF SeededBug THEN {}
+                             ELSE {x \in hwMap : x[1] = grant[e.obj].dom /\ x[3] = grant[e.obj].buf})
              /\ Record("handle_close", p, "rcOk")
              /\ UNCHANGED <<status, autoDom, attachedOnce, domVars, bufPages, bufDir, mapping>>
           \* Closing a created domain: detach its devices, remove and revoke its grants.

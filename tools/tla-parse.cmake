@@ -1,7 +1,8 @@
 # The TLA+ parse check (label spec): spec/KnIommu.tla must parse with the official grammar, every
 # invariant spec/README.md lists must be defined in it, every invariant the model checks
 # (model/invariants.cpp) must be listed, and every step function of model/model.h must have an
-# action of the same name (attach_device -> AttachDevice). tools/tla-parse/node_modules comes from scripts/bootstrap.
+# action of the same name (attach_device -> AttachDevice), and the conformance commands and proof
+# actions must be named after the spec's actions. tools/tla-parse/node_modules comes from scripts/bootstrap.
 find_program(KNIOMMU_NODE NAMES node nodejs)
 set(_tla_dir ${CMAKE_CURRENT_SOURCE_DIR}/tla-parse)
 if(KNIOMMU_NODE)
@@ -14,7 +15,16 @@ endif()
 kniommu_test(spec_parse LABEL spec COMMAND ${_tla_parse} ${PROJECT_SOURCE_DIR}/spec/KnIommu.tla
   --readme ${PROJECT_SOURCE_DIR}/spec/README.md
   --listed-from ${PROJECT_SOURCE_DIR}/model/invariants.cpp
-  --actions-from ${PROJECT_SOURCE_DIR}/model/model.h)
+  --actions-from ${PROJECT_SOURCE_DIR}/model/model.h
+  # The conformance commands and the Z3 proof actions use the spec's action names. Not actions:
+  # NullArgs (null out-pointers), VmAccess (CPU access through a mapping), Scenario (a composite).
+  --names-from ${PROJECT_SOURCE_DIR}/refinement_tests/src/commands_api.cpp
+  --names-from ${PROJECT_SOURCE_DIR}/refinement_tests/src/commands_dma.cpp
+  --names-from ${PROJECT_SOURCE_DIR}/refinement_tests/src/commands_scenario.cpp
+  --names-from ${PROJECT_SOURCE_DIR}/refinement_tests/src/linearizability.cpp
+  --names-from ${PROJECT_SOURCE_DIR}/proofs/abstract_actions.cpp
+  --names-from ${PROJECT_SOURCE_DIR}/proofs/impl_steps.cpp
+  --not-actions NullArgs,VmAccess,Scenario)
 
 # The check itself must be able to fail: a malformed module and a README that drifted.
 kniommu_test(spec_parse_rejects_syntax_error LABEL spec
@@ -25,3 +35,11 @@ kniommu_test(spec_parse_rejects_readme_drift LABEL spec
   COMMAND ${_tla_parse} ${_tla_dir}/testdata/Good.tla --readme ${_tla_dir}/testdata/DriftREADME.md)
 set_tests_properties(spec_parse_rejects_readme_drift PROPERTIES
   PASS_REGULAR_EXPRESSION "invariant Bounded is not defined in the module")
+kniommu_test(spec_parse_rejects_old_names LABEL spec
+  COMMAND ${_tla_parse} ${_tla_dir}/testdata/Good.tla --names-from ${_tla_dir}/testdata/OldNames.cpp)
+set_tests_properties(spec_parse_rejects_old_names PROPERTIES
+  PASS_REGULAR_EXPRESSION "OldNames\\.cpp: KnIommuAttachDevice is not an action")
+# The model-checking and trace-validation modules parse too (also without TLC).
+foreach(m KnIommuMC KnIommuTrace)
+  kniommu_test(spec_parse_${m} LABEL spec COMMAND ${_tla_parse} ${PROJECT_SOURCE_DIR}/spec/${m}.tla)
+endforeach()

@@ -58,7 +58,7 @@ void assert_refines(const Sut& sut, const char* after);
 rc::Gen<CmdPtr> gen_command(const model::State& s);
 
 // Commands defined in commands_dma.cpp.
-CmdPtr make_device_dma(const model::State& s);
+CmdPtr make_dma(const model::State& s);
 CmdPtr make_vm_access(const model::State& s);
 
 // Where a grant-relative DMA probe goes, relative to the last IOVA range [base, end) the grant
@@ -99,16 +99,16 @@ struct DmaProbe {
 namespace cmd {
 CmdPtr process_create();
 CmdPtr process_exit(model::Pid pid);
-CmdPtr attach(model::Pid pid, model::Bdf bdf);
-CmdPtr detach(model::Pid pid, model::Bdf bdf);
-CmdPtr detach_from_domain(model::Pid pid, model::Bdf bdf, Handle domain);
+CmdPtr attach_device(model::Pid pid, model::Bdf bdf);
+CmdPtr detach_device(model::Pid pid, model::Bdf bdf);
+CmdPtr detach_device_from_domain(model::Pid pid, model::Bdf bdf, Handle domain);
 CmdPtr create_domain(model::Pid pid);
-CmdPtr attach_to_domain(model::Pid pid, model::Bdf bdf, Handle domain);
+CmdPtr attach_device_to_domain(model::Pid pid, model::Bdf bdf, Handle domain);
 CmdPtr dma_create(model::Pid pid, uint32_t order, uint64_t size, uint32_t flags);
-CmdPtr begin(model::Pid pid, Handle rid);
-CmdPtr begin_ex(model::Pid pid, Handle rid, Handle domain);
-CmdPtr close(model::Pid pid, Handle h, bool io_close);
-CmdPtr device_dma(const DmaProbe& probe);
+CmdPtr dma_begin(model::Pid pid, Handle rid);
+CmdPtr dma_begin_ex(model::Pid pid, Handle rid, Handle domain);
+CmdPtr handle_close(model::Pid pid, Handle h, bool io_close);
+CmdPtr dma(const DmaProbe& probe);
 }  // namespace cmd
 
 // The composite grant-lifecycle command (commands_scenario.cpp).

@@ -21,9 +21,9 @@ bool memory_nearly_full(const Sut& sut, uint64_t request_bytes) {
   return (used + request_bytes) * 4 > sut.config().sim.phys_mem_bytes * 3;
 }
 
-class CreateProcess final : public ApiCommand {
+class ProcessCreate final : public ApiCommand {
  public:
-  explicit CreateProcess(const model::State&) {}
+  explicit ProcessCreate(const model::State&) {}
   bool needs_alive_pid() const override { return false; }
   ImplOutcome call_impl(Sut& sut) const override {
     ImplOutcome o;
@@ -39,11 +39,11 @@ class CreateProcess final : public ApiCommand {
   void show(std::ostream& os) const override { os << "ProcessCreate()"; }
 };
 
-class ExitProcess final : public ApiCommand {
+class ProcessExit final : public ApiCommand {
  public:
-  explicit ExitProcess(model::Pid pid) { pid_ = pid; }
+  explicit ProcessExit(model::Pid pid) { pid_ = pid; }
   static CmdPtr gen(const model::State& s) {
-    return std::make_shared<const ExitProcess>(b::pid(s));
+    return std::make_shared<const ProcessExit>(b::pid(s));
   }
   void checkPreconditions(const model::State& s) const override {
     ApiCommand::checkPreconditions(s);
@@ -58,12 +58,12 @@ class ExitProcess final : public ApiCommand {
   void show(std::ostream& os) const override { os << "ProcessExit(pid=" << pid_ << ")"; }
 };
 
-class Attach final : public ApiCommand {
+class AttachDevice final : public ApiCommand {
  public:
-  Attach(model::Pid pid, model::Bdf bdf) : bdf_(bdf) { pid_ = pid; }
+  AttachDevice(model::Pid pid, model::Bdf bdf) : bdf_(bdf) { pid_ = pid; }
   static CmdPtr gen(const model::State& s) {
     const model::Bdf bdf = b::bdf(s);
-    return std::make_shared<const Attach>(b::pid(s), bdf);
+    return std::make_shared<const AttachDevice>(b::pid(s), bdf);
   }
   ImplOutcome call_impl(Sut& sut) const override {
     return {sut.api().iommu_attach_device(sut.session(), sut.impl_pid(pid_), bdf_)};
@@ -72,19 +72,19 @@ class Attach final : public ApiCommand {
     return model::attach_device(s, pid_, bdf_, oom);
   }
   void show(std::ostream& os) const override {
-    os << "KnIommuAttachDevice(pid=" << pid_ << ", bdf=" << hex(bdf_) << ")";
+    os << "AttachDevice(pid=" << pid_ << ", bdf=" << hex(bdf_) << ")";
   }
 
  private:
   model::Bdf bdf_;
 };
 
-class Detach final : public ApiCommand {
+class DetachDevice final : public ApiCommand {
  public:
-  Detach(model::Pid pid, model::Bdf bdf) : bdf_(bdf) { pid_ = pid; }
+  DetachDevice(model::Pid pid, model::Bdf bdf) : bdf_(bdf) { pid_ = pid; }
   static CmdPtr gen(const model::State& s) {
     const model::Bdf bdf = b::bdf(s);
-    return std::make_shared<const Detach>(b::pid(s), bdf);
+    return std::make_shared<const DetachDevice>(b::pid(s), bdf);
   }
   ImplOutcome call_impl(Sut& sut) const override {
     return {sut.api().iommu_detach_device(sut.session(), sut.impl_pid(pid_), bdf_)};
@@ -93,7 +93,7 @@ class Detach final : public ApiCommand {
     return model::detach_device(s, pid_, bdf_);
   }
   void show(std::ostream& os) const override {
-    os << "KnIommuDetachDevice(pid=" << pid_ << ", bdf=" << hex(bdf_) << ")";
+    os << "DetachDevice(pid=" << pid_ << ", bdf=" << hex(bdf_) << ")";
   }
 
  private:
@@ -114,16 +114,18 @@ class CreateDomain final : public ApiCommand {
   model::Result step(model::State& s, uint64_t, bool oom) const override {
     return model::create_domain(s, pid_, oom);
   }
-  void show(std::ostream& os) const override { os << "KnIommuCreateDomain(pid=" << pid_ << ")"; }
+  void show(std::ostream& os) const override { os << "CreateDomain(pid=" << pid_ << ")"; }
 };
 
-class AttachToDomain final : public ApiCommand {
+class AttachDeviceToDomain final : public ApiCommand {
  public:
-  AttachToDomain(model::Pid pid, model::Bdf bdf, Handle dom) : bdf_(bdf), dom_(dom) { pid_ = pid; }
+  AttachDeviceToDomain(model::Pid pid, model::Bdf bdf, Handle dom) : bdf_(bdf), dom_(dom) {
+    pid_ = pid;
+  }
   static CmdPtr gen(const model::State& s) {
     const model::Bdf bdf = b::bdf(s);
     const model::Pid pid = b::pid(s);
-    return std::make_shared<const AttachToDomain>(pid, bdf, b::handle(s, pid, Kind::Domain));
+    return std::make_shared<const AttachDeviceToDomain>(pid, bdf, b::handle(s, pid, Kind::Domain));
   }
   ImplOutcome call_impl(Sut& sut) const override {
     return {sut.api().iommu_attach_device_to_domain(sut.session(), sut.impl_pid(pid_), bdf_, dom_)};
@@ -132,7 +134,7 @@ class AttachToDomain final : public ApiCommand {
     return model::attach_device_to_domain(s, pid_, bdf_, dom_, oom);
   }
   void show(std::ostream& os) const override {
-    os << "KnIommuAttachDeviceToDomain(pid=" << pid_ << ", bdf=" << hex(bdf_) << ", domain=" << dom_
+    os << "AttachDeviceToDomain(pid=" << pid_ << ", bdf=" << hex(bdf_) << ", domain=" << dom_
        << ")";
   }
 
@@ -141,15 +143,16 @@ class AttachToDomain final : public ApiCommand {
   Handle dom_;
 };
 
-class DetachFromDomain final : public ApiCommand {
+class DetachDeviceFromDomain final : public ApiCommand {
  public:
-  DetachFromDomain(model::Pid pid, model::Bdf bdf, Handle dom) : bdf_(bdf), dom_(dom) {
+  DetachDeviceFromDomain(model::Pid pid, model::Bdf bdf, Handle dom) : bdf_(bdf), dom_(dom) {
     pid_ = pid;
   }
   static CmdPtr gen(const model::State& s) {
     const model::Bdf bdf = b::bdf(s);
     const model::Pid pid = b::pid(s);
-    return std::make_shared<const DetachFromDomain>(pid, bdf, b::handle(s, pid, Kind::Domain));
+    return std::make_shared<const DetachDeviceFromDomain>(pid, bdf,
+                                                          b::handle(s, pid, Kind::Domain));
   }
   ImplOutcome call_impl(Sut& sut) const override {
     return {
@@ -159,8 +162,8 @@ class DetachFromDomain final : public ApiCommand {
     return model::detach_device_from_domain(s, pid_, bdf_, dom_);
   }
   void show(std::ostream& os) const override {
-    os << "KnIommuDetachDeviceFromDomain(pid=" << pid_ << ", bdf=" << hex(bdf_)
-       << ", domain=" << dom_ << ")";
+    os << "DetachDeviceFromDomain(pid=" << pid_ << ", bdf=" << hex(bdf_) << ", domain=" << dom_
+       << ")";
   }
 
  private:
@@ -236,7 +239,7 @@ class DmaCreate final : public ApiCommand {
     if (order_ == DMA_ORDER_MAX) sut.coverage().hit(path::kBlock1G);
   }
   void show(std::ostream& os) const override {
-    os << "KnIoDmaCreate(pid=" << pid_ << ", order=" << order_ << ", size=" << hex(size_)
+    os << "DmaCreate(pid=" << pid_ << ", order=" << order_ << ", size=" << hex(size_)
        << ", flags=" << hex(flags_) << ")";
   }
 
@@ -271,8 +274,8 @@ class DmaCreateContinuous final : public ApiCommand {
     record_buffer(sut, pid_, o.handle);
   }
   void show(std::ostream& os) const override {
-    os << "KnIoDmaCreateContinuous(pid=" << pid_ << ", size=" << hex(size_)
-       << ", flags=" << hex(flags_) << ")";
+    os << "DmaCreateContinuous(pid=" << pid_ << ", size=" << hex(size_) << ", flags=" << hex(flags_)
+       << ")";
   }
 
  private:
@@ -323,7 +326,7 @@ class DmaMap final : public ApiCommand {
     sut.mapping_va[e->object] = o.va;
   }
   void show(std::ostream& os) const override {
-    os << "KnIoDmaMap(pid=" << pid_ << ", rid=" << rid_ << ", offset=" << hex(offset_)
+    os << "DmaMap(pid=" << pid_ << ", rid=" << rid_ << ", offset=" << hex(offset_)
        << ", length=" << hex(length_) << ", vmflags=" << vmflags_ << ")";
   }
 
@@ -333,9 +336,9 @@ class DmaMap final : public ApiCommand {
   int vmflags_;
 };
 
-// Begin and BeginEx: the IOVA the implementation chose is read back with KnIoDmaGetInfo on the
-// grant handle and handed to the model, which checks it is legal (valid_iova).
-class BeginBase : public ApiCommand {
+// DmaBegin and DmaBeginEx: the IOVA the implementation chose is read back with KnIoDmaGetInfo on
+// the grant handle and handed to the model, which checks it is legal (valid_iova).
+class DmaBeginBase : public ApiCommand {
  protected:
   bool takes_iova() const override { return true; }
   ImplOutcome finish(Sut& sut, Retcode rc, Handle grant) const {
@@ -377,12 +380,12 @@ class BeginBase : public ApiCommand {
   }
 };
 
-class Begin final : public BeginBase {
+class DmaBegin final : public DmaBeginBase {
  public:
-  Begin(model::Pid pid, Handle rid) : rid_(rid) { pid_ = pid; }
+  DmaBegin(model::Pid pid, Handle rid) : rid_(rid) { pid_ = pid; }
   static CmdPtr gen(const model::State& s) {
     const model::Pid pid = b::pid(s);
-    return std::make_shared<const Begin>(pid, b::handle(s, pid, Kind::Buffer));
+    return std::make_shared<const DmaBegin>(pid, b::handle(s, pid, Kind::Buffer));
   }
   ImplOutcome call_impl(Sut& sut) const override {
     Handle grant = INVALID_HANDLE;
@@ -394,20 +397,20 @@ class Begin final : public BeginBase {
   }
   std::vector<Handle> handle_args() const override { return {rid_}; }
   void show(std::ostream& os) const override {
-    os << "KnIoDmaBegin(pid=" << pid_ << ", rid=" << rid_ << ")";
+    os << "DmaBegin(pid=" << pid_ << ", rid=" << rid_ << ")";
   }
 
  private:
   Handle rid_;
 };
 
-class BeginEx final : public BeginBase {
+class DmaBeginEx final : public DmaBeginBase {
  public:
-  BeginEx(model::Pid pid, Handle rid, Handle dom) : rid_(rid), dom_(dom) { pid_ = pid; }
+  DmaBeginEx(model::Pid pid, Handle rid, Handle dom) : rid_(rid), dom_(dom) { pid_ = pid; }
   static CmdPtr gen(const model::State& s) {
     const model::Pid pid = b::pid(s);
     const Handle rid = b::handle(s, pid, Kind::Buffer);
-    return std::make_shared<const BeginEx>(pid, rid, b::handle(s, pid, Kind::Domain));
+    return std::make_shared<const DmaBeginEx>(pid, rid, b::handle(s, pid, Kind::Domain));
   }
   ImplOutcome call_impl(Sut& sut) const override {
     Handle grant = INVALID_HANDLE;
@@ -420,22 +423,23 @@ class BeginEx final : public BeginBase {
   }
   std::vector<Handle> handle_args() const override { return {rid_, dom_}; }
   void show(std::ostream& os) const override {
-    os << "KnIoDmaBeginEx(pid=" << pid_ << ", rid=" << rid_ << ", domain=" << dom_ << ")";
+    os << "DmaBeginEx(pid=" << pid_ << ", rid=" << rid_ << ", domain=" << dom_ << ")";
   }
 
  private:
   Handle rid_, dom_;
 };
 
-class Close final : public ApiCommand {
+class HandleClose final : public ApiCommand {
  public:
-  Close(model::Pid pid, Handle h, bool io_close) : io_close_(io_close), h_(h) { pid_ = pid; }
+  HandleClose(model::Pid pid, Handle h, bool io_close) : io_close_(io_close), h_(h) { pid_ = pid; }
   static CmdPtr gen(const model::State& s) {
     const bool io_close = b::chance(50);
     const model::Pid pid = b::pid(s);
     static constexpr Kind kKinds[] = {Kind::Grant, Kind::Grant, Kind::Domain, Kind::Buffer,
                                       Kind::Mapping};
-    return std::make_shared<const Close>(pid, b::handle(s, pid, kKinds[b::pick(5)]), io_close);
+    return std::make_shared<const HandleClose>(pid, b::handle(s, pid, kKinds[b::pick(5)]),
+                                               io_close);
   }
   ImplOutcome call_impl(Sut& sut) const override {
     const KnPid p = sut.impl_pid(pid_);
@@ -447,7 +451,8 @@ class Close final : public ApiCommand {
   }
   std::vector<Handle> handle_args() const override { return {h_}; }
   void show(std::ostream& os) const override {
-    os << (io_close_ ? "KnIoClose" : "KnHandleClose") << "(pid=" << pid_ << ", h=" << h_ << ")";
+    // KnHandleClose and KnIoClose are the same call (the spec's HandleClose); `via` says which ran.
+    os << "HandleClose(pid=" << pid_ << ", h=" << h_ << (io_close_ ? ", via=KnIoClose" : "") << ")";
   }
 
  private:
@@ -455,11 +460,11 @@ class Close final : public ApiCommand {
   Handle h_;
 };
 
-// GetInfo / GetPhysInfo: Retcode and count as the model says; the blocks as recorded (physical)
-// or as the grant's IOVA range (IOVA view).
-class GetInfo final : public ApiCommand {
+// DmaGetInfo / DmaGetPhysInfo: Retcode and count as the model says; the blocks as recorded
+// (physical) or as the grant's IOVA range (IOVA view).
+class DmaGetInfo final : public ApiCommand {
  public:
-  explicit GetInfo(const model::State& s) : phys_(b::chance(40)) {
+  explicit DmaGetInfo(const model::State& s) : phys_(b::chance(40)) {
     pid_ = b::pid(s);
     h_ = b::handle(s, pid_, b::chance(50) ? Kind::Grant : Kind::Buffer);
   }
@@ -474,8 +479,7 @@ class GetInfo final : public ApiCommand {
     return phys_ ? model::dma_get_phys_info(s, pid_, h_) : model::dma_get_info(s, pid_, h_);
   }
   void show(std::ostream& os) const override {
-    os << (phys_ ? "KnIoDmaGetPhysInfo" : "KnIoDmaGetInfo") << "(pid=" << pid_ << ", h=" << h_
-       << ")";
+    os << (phys_ ? "DmaGetPhysInfo(" : "DmaGetInfo(") << "pid=" << pid_ << ", h=" << h_ << ")";
   }
 
  private:
@@ -572,10 +576,10 @@ class NullArgs final : public Cmd {
     assert_refines(sut, name.str().c_str());
   }
   void show(std::ostream& os) const override {
-    static constexpr const char* kNames[] = {
-        "KnIommuCreateDomain(null)", "KnIoDmaCreate(out=null)",  "KnIoDmaBegin(out=null)",
-        "KnIoDmaBeginEx(out=null)",  "KnIoDmaGetInfo(out=null)", "KnIoDmaMap(hint!=null)",
-        "KnIoDmaMap(addr=null)"};
+    static constexpr const char* kNames[] = {"CreateDomain(out=null)", "DmaCreate(out=null)",
+                                             "DmaBegin(out=null)",     "DmaBeginEx(out=null)",
+                                             "DmaGetInfo(out=null)",   "DmaMap(hint!=null)",
+                                             "DmaMap(addr=null)"};
     os << kNames[which_] << "(pid=" << pid_ << ", h=" << h_ << ")";
   }
 
@@ -596,26 +600,30 @@ rc::Gen<CmdPtr> make(const model::State& s) {
 }  // namespace
 
 namespace cmd {
-CmdPtr process_create() { return std::make_shared<const CreateProcess>(model::State{}); }
-CmdPtr process_exit(model::Pid pid) { return std::make_shared<const ExitProcess>(pid); }
-CmdPtr attach(model::Pid pid, model::Bdf bdf) { return std::make_shared<const Attach>(pid, bdf); }
-CmdPtr detach(model::Pid pid, model::Bdf bdf) { return std::make_shared<const Detach>(pid, bdf); }
-CmdPtr detach_from_domain(model::Pid pid, model::Bdf bdf, Handle domain) {
-  return std::make_shared<const DetachFromDomain>(pid, bdf, domain);
+CmdPtr process_create() { return std::make_shared<const ProcessCreate>(model::State{}); }
+CmdPtr process_exit(model::Pid pid) { return std::make_shared<const ProcessExit>(pid); }
+CmdPtr attach_device(model::Pid pid, model::Bdf bdf) {
+  return std::make_shared<const AttachDevice>(pid, bdf);
+}
+CmdPtr detach_device(model::Pid pid, model::Bdf bdf) {
+  return std::make_shared<const DetachDevice>(pid, bdf);
+}
+CmdPtr detach_device_from_domain(model::Pid pid, model::Bdf bdf, Handle domain) {
+  return std::make_shared<const DetachDeviceFromDomain>(pid, bdf, domain);
 }
 CmdPtr create_domain(model::Pid pid) { return std::make_shared<const CreateDomain>(pid); }
-CmdPtr attach_to_domain(model::Pid pid, model::Bdf bdf, Handle domain) {
-  return std::make_shared<const AttachToDomain>(pid, bdf, domain);
+CmdPtr attach_device_to_domain(model::Pid pid, model::Bdf bdf, Handle domain) {
+  return std::make_shared<const AttachDeviceToDomain>(pid, bdf, domain);
 }
 CmdPtr dma_create(model::Pid pid, uint32_t order, uint64_t size, uint32_t flags) {
   return std::make_shared<const DmaCreate>(pid, order, size, flags);
 }
-CmdPtr begin(model::Pid pid, Handle rid) { return std::make_shared<const Begin>(pid, rid); }
-CmdPtr begin_ex(model::Pid pid, Handle rid, Handle domain) {
-  return std::make_shared<const BeginEx>(pid, rid, domain);
+CmdPtr dma_begin(model::Pid pid, Handle rid) { return std::make_shared<const DmaBegin>(pid, rid); }
+CmdPtr dma_begin_ex(model::Pid pid, Handle rid, Handle domain) {
+  return std::make_shared<const DmaBeginEx>(pid, rid, domain);
 }
-CmdPtr close(model::Pid pid, Handle h, bool io_close) {
-  return std::make_shared<const Close>(pid, h, io_close);
+CmdPtr handle_close(model::Pid pid, Handle h, bool io_close) {
+  return std::make_shared<const HandleClose>(pid, h, io_close);
 }
 }  // namespace cmd
 
@@ -626,22 +634,22 @@ rc::Gen<CmdPtr> gen_command(const model::State& s) {
   // (RapidCheck draws the length uniformly up to the size), so without it a grant of a rare
   // shape is seldom begun, probed and closed while a device can see it.
   return rc::gen::weightedOneOf<CmdPtr>({
-      {1, make<CreateProcess>(s)},
-      {1, make<ExitProcess>(s)},
-      {4, make<Attach>(s)},
-      {2, make<Detach>(s)},
+      {1, make<ProcessCreate>(s)},
+      {1, make<ProcessExit>(s)},
+      {4, make<AttachDevice>(s)},
+      {2, make<DetachDevice>(s)},
       {2, make<CreateDomain>(s)},
-      {3, make<AttachToDomain>(s)},
-      {2, make<DetachFromDomain>(s)},
+      {3, make<AttachDeviceToDomain>(s)},
+      {2, make<DetachDeviceFromDomain>(s)},
       {4, make<DmaCreate>(s)},
       {1, make<DmaCreateContinuous>(s)},
       {2, make<DmaMap>(s)},
-      {4, make<Begin>(s)},
-      {3, make<BeginEx>(s)},
-      {4, make<Close>(s)},
-      {2, make<GetInfo>(s)},
+      {4, make<DmaBegin>(s)},
+      {3, make<DmaBeginEx>(s)},
+      {4, make<HandleClose>(s)},
+      {2, make<DmaGetInfo>(s)},
       {1, make<NullArgs>(s)},
-      {8, rc::gen::exec([s] { return make_device_dma(s); })},
+      {8, rc::gen::exec([s] { return make_dma(s); })},
       {2, rc::gen::exec([s] { return make_vm_access(s); })},
       {6, rc::gen::exec([s] { return make_grant_scenario(s); })},
   });

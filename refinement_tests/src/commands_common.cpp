@@ -2,6 +2,7 @@
 
 #include "commands.h"
 #include "refinement_check.h"
+#include "trace_writer.h"
 
 namespace kniommu::conformance {
 
@@ -68,6 +69,7 @@ void ApiCommand::run(const model::State&, Sut& sut) const {
   const model::Result m = step(sut.model, impl.iova, oom);
   std::ostringstream name;
   show(name);
+  trace::api_call(sut, name.str(), impl, m, oom);
   if (m.illegal_choice)
     RC_FAIL(name.str() + ": the implementation chose an illegal IOVA " + hex(impl.iova));
   if (impl.rc != m.rc)

@@ -11,6 +11,7 @@
 #include "arg_bias.h"
 #include "commands.h"
 #include "kniommu/adapter.h"  // includes kniommu/dma.h without the pedantic warning
+#include "trace_writer.h"
 
 namespace kniommu::conformance {
 namespace {
@@ -41,9 +42,9 @@ std::vector<uint8_t> phys_bytes(const Sut& sut, uint64_t pa, size_t len) {
   return out;
 }
 
-class DeviceDma final : public Cmd {
+class Dma final : public Cmd {
  public:
-  explicit DeviceDma(const DmaProbe& p) : p_(p) {}
+  explicit Dma(const DmaProbe& p) : p_(p) {}
   static CmdPtr gen(const model::State& s) {
     DmaProbe p;
     const int br = b::pick(100);
@@ -77,7 +78,7 @@ class DeviceDma final : public Cmd {
             : static_cast<uint64_t>(*rc::gen::resize(
                   rc::kNominalSize, rc::gen::inRange<uint64_t>(0, uint64_t{1} << (width - 12))))
                   << 12;
-    return std::make_shared<const DeviceDma>(p);
+    return std::make_shared<const Dma>(p);
   }
 
   void checkPreconditions(const model::State&) const override {}
@@ -104,8 +105,7 @@ class DeviceDma final : public Cmd {
                                              "straddle-end", "last",           "after", "last-page",
                                              "before-2m",    "after-2m"};
     static_assert(std::size(kEdges) == kEdgeCount);
-    os << "DeviceDma(bdf=" << hex(p_.bdf) << (p_.write ? ", write" : ", read")
-       << ", len=" << p_.len;
+    os << "Dma(bdf=" << hex(p_.bdf) << (p_.write ? ", write" : ", read") << ", len=" << p_.len;
     if (p_.pid == 0)
       os << ", iova=" << hex(p_.absolute);
     else
@@ -211,6 +211,7 @@ class DeviceDma final : public Cmd {
     uint8_t fault = 0;
     const Retcode rc = sut.api().device_dma(sut.session(), p_.bdf, iova, data.data(), len,
                                             p_.write ? 1 : 0, &fault);
+    trace::dma(sut, p_.bdf, iova, len, p_.write, rc, fault);
     if (!known) {
       if (rc != rcDeviceNotFound)
         RC_FAIL(name + ": unknown BDF must give rcDeviceNotFound, got " + KnRetcodeName(rc));
@@ -372,8 +373,8 @@ class VmAccess final : public Cmd {
 
 }  // namespace
 
-CmdPtr make_device_dma(const model::State& s) { return DeviceDma::gen(s); }
-CmdPtr cmd::device_dma(const DmaProbe& probe) { return std::make_shared<const DeviceDma>(probe); }
+CmdPtr make_dma(const model::State& s) { return Dma::gen(s); }
+CmdPtr cmd::dma(const DmaProbe& probe) { return std::make_shared<const Dma>(probe); }
 CmdPtr make_vm_access(const model::State& s) { return std::make_shared<const VmAccess>(s); }
 
 }  // namespace kniommu::conformance

@@ -6,7 +6,7 @@
 //   [attach a device / create a domain and attach a device to it]   if no device can see it yet
 //   [KnIoDmaCreate of a buffer_shape()]                             or an existing buffer
 //   KnIoDmaBegin / KnIoDmaBeginEx
-//   DeviceDma probes from a device of that domain (last page, 2 MiB boundary, first, inside)
+//   Dma probes from a device of that domain (last page, 2 MiB boundary, first, inside)
 //   the end of access, one of:
 //     KnIoClose / KnHandleClose of the grant
 //     ProcessExit of the owner                  (teardown of all its domains)
@@ -120,7 +120,7 @@ CmdPtr make_grant_scenario(const model::State& s) {
   if (!created) {
     const model::Process& proc = bl.state().processes.at(pid);
     if (!proc.auto_domain || bl.state().domains.at(*proc.auto_domain).devices.empty())
-      bl.add(cmd::attach(pid, bl.free_device()));
+      bl.add(cmd::attach_device(pid, bl.free_device()));
   } else {
     std::vector<Handle> usable;
     for (const auto& [h, e] : bl.state().processes.at(pid).handles)
@@ -128,7 +128,7 @@ CmdPtr make_grant_scenario(const model::State& s) {
         usable.push_back(h);
     if (usable.empty() || b::chance(30)) {
       dom = bl.add(cmd::create_domain(pid), pid, Kind::Domain);
-      bl.add(cmd::attach_to_domain(pid, bl.free_device(), dom));
+      bl.add(cmd::attach_device_to_domain(pid, bl.free_device(), dom));
       fresh = dom != INVALID_HANDLE;
     } else {
       dom = pick_from(usable);
@@ -155,7 +155,7 @@ CmdPtr make_grant_scenario(const model::State& s) {
                        Kind::Buffer)
               : bl.add(cmd::dma_create(pid, 0, kTwoMiB - kPage, b::valid_dma_flags()), pid,
                        Kind::Buffer);
-    bl.add(cmd::begin_ex(pid, filler, dom));
+    bl.add(cmd::dma_begin_ex(pid, filler, dom));
     rid = giant ? bl.add(cmd::dma_create(pid, DMA_ORDER_MAX, kOneGiB, b::valid_dma_flags()), pid,
                          Kind::Buffer)
                 : bl.add(cmd::dma_create(pid, 9,
@@ -170,8 +170,8 @@ CmdPtr make_grant_scenario(const model::State& s) {
     rid = bl.add(cmd::dma_create(pid, shape.order, shape.pages * kPage, b::valid_dma_flags()), pid,
                  Kind::Buffer);
   }
-  const Handle grant =
-      bl.add(created ? cmd::begin_ex(pid, rid, dom) : cmd::begin(pid, rid), pid, Kind::Grant);
+  const Handle grant = bl.add(created ? cmd::dma_begin_ex(pid, rid, dom) : cmd::dma_begin(pid, rid),
+                              pid, Kind::Grant);
   if (grant == INVALID_HANDLE) return bl.finish();  // the begin fails (as the model says): done
 
   // Probes from one device of the grant's domain, in the direction the buffer allows.
@@ -201,7 +201,7 @@ CmdPtr make_grant_scenario(const model::State& s) {
     p.drain = !b::chance(60);
     probes.push_back(p);
   }
-  for (const DmaProbe& p : probes) bl.add(cmd::device_dma(p));
+  for (const DmaProbe& p : probes) bl.add(cmd::dma(p));
 
   // The end of access (shrinks towards closing the grant).
   enum End { CloseGrant, Exit, CloseDomain, DetachDevice };
@@ -211,16 +211,17 @@ CmdPtr make_grant_scenario(const model::State& s) {
   const bool io_close = b::chance(50);
   switch (end) {
     case CloseGrant:
-      bl.add(cmd::close(pid, grant, io_close));
+      bl.add(cmd::handle_close(pid, grant, io_close));
       break;
     case Exit:
       bl.add(cmd::process_exit(pid));
       break;
     case CloseDomain:
-      bl.add(cmd::close(pid, dom, io_close));
+      bl.add(cmd::handle_close(pid, dom, io_close));
       break;
     case DetachDevice:
-      bl.add(created ? cmd::detach_from_domain(pid, bdf, dom) : cmd::detach(pid, bdf));
+      bl.add(created ? cmd::detach_device_from_domain(pid, bdf, dom)
+                     : cmd::detach_device(pid, bdf));
       break;
   }
   if (end != CloseGrant && !model::attachment(bl.state(), bdf)) {
@@ -229,10 +230,11 @@ CmdPtr make_grant_scenario(const model::State& s) {
     const std::vector<model::Pid> alive = b::alive_pids(bl.state());
     const model::Pid q = pick_from(alive);
     const Handle nd = bl.add(cmd::create_domain(q), q, Kind::Domain);
-    bl.add(cmd::attach_to_domain(q, bdf, nd));
+    bl.add(cmd::attach_device_to_domain(q, bdf, nd));
   }
-  for (const DmaProbe& p : probes) bl.add(cmd::device_dma(p));
-  if (end != Exit && b::chance(40)) bl.add(cmd::close(pid, rid, b::chance(50)));  // frames back
+  for (const DmaProbe& p : probes) bl.add(cmd::dma(p));
+  if (end != Exit && b::chance(40))
+    bl.add(cmd::handle_close(pid, rid, b::chance(50)));  // frames back
   return bl.finish();
 }
 

@@ -18,12 +18,20 @@
 namespace kniommu::conformance {
 namespace {
 
-enum class OpKind { Attach, Detach, CreateDomain, AttachToDomain, DmaCreate, Begin, Close };
+enum class OpKind {
+  AttachDevice,
+  DetachDevice,
+  CreateDomain,
+  AttachDeviceToDomain,
+  DmaCreate,
+  DmaBegin,
+  HandleClose
+};
 
 struct Op {
   int thread = 0;
   model::Pid pid = 1;
-  OpKind kind = OpKind::Attach;
+  OpKind kind = OpKind::AttachDevice;
   model::Bdf bdf = 0;
   Handle h = 0, h2 = 0;
   // Observed.
@@ -34,8 +42,9 @@ struct Op {
 };
 
 std::string show(const Op& op) {
-  static constexpr const char* kNames[] = {"Attach",    "Detach", "CreateDomain", "AttachToDomain",
-                                           "DmaCreate", "Begin",  "Close"};
+  static constexpr const char* kNames[] = {"AttachDevice",         "DetachDevice", "CreateDomain",
+                                           "AttachDeviceToDomain", "DmaCreate",    "DmaBegin",
+                                           "HandleClose"};
   std::ostringstream os;
   os << "T" << op.thread << " pid=" << op.pid << " " << kNames[static_cast<int>(op.kind)]
      << "(bdf=0x" << std::hex << op.bdf << std::dec << ", h=" << op.h << ", h2=" << op.h2 << ") -> "
@@ -50,22 +59,22 @@ void execute(Sut& sut, Op& op, std::atomic<uint64_t>& clock) {
   const KnPid p = sut.impl_pid(op.pid);
   op.invoked = clock.fetch_add(1);
   switch (op.kind) {
-    case OpKind::Attach:
+    case OpKind::AttachDevice:
       op.rc = a.iommu_attach_device(s, p, op.bdf);
       break;
-    case OpKind::Detach:
+    case OpKind::DetachDevice:
       op.rc = a.iommu_detach_device(s, p, op.bdf);
       break;
     case OpKind::CreateDomain:
       op.rc = a.iommu_create_domain(s, p, &op.out);
       break;
-    case OpKind::AttachToDomain:
+    case OpKind::AttachDeviceToDomain:
       op.rc = a.iommu_attach_device_to_domain(s, p, op.bdf, op.h);
       break;
     case OpKind::DmaCreate:
       op.rc = a.dma_create(s, p, 0, 2 * kPage, DMA_DIR_BIDIR, &op.out);
       break;
-    case OpKind::Begin:
+    case OpKind::DmaBegin:
       op.rc = a.dma_begin(s, p, op.h, &op.out);
       if (op.rc == rcOk) {  // only this thread uses this process: the grant handle is stable
         InfoPtr info;
@@ -73,7 +82,7 @@ void execute(Sut& sut, Op& op, std::atomic<uint64_t>& clock) {
           op.iova = static_cast<uint64_t>(info->descriptors[0].frame) << 12;
       }
       break;
-    case OpKind::Close:
+    case OpKind::HandleClose:
       op.rc = a.handle_close(s, p, op.h);
       break;
   }
@@ -82,19 +91,19 @@ void execute(Sut& sut, Op& op, std::atomic<uint64_t>& clock) {
 
 model::Result model_step(model::State& s, const Op& op) {
   switch (op.kind) {
-    case OpKind::Attach:
+    case OpKind::AttachDevice:
       return model::attach_device(s, op.pid, op.bdf);
-    case OpKind::Detach:
+    case OpKind::DetachDevice:
       return model::detach_device(s, op.pid, op.bdf);
     case OpKind::CreateDomain:
       return model::create_domain(s, op.pid);
-    case OpKind::AttachToDomain:
+    case OpKind::AttachDeviceToDomain:
       return model::attach_device_to_domain(s, op.pid, op.bdf, op.h);
     case OpKind::DmaCreate:
       return model::dma_create(s, op.pid, 0, 2 * kPage, DMA_DIR_BIDIR);
-    case OpKind::Begin:
+    case OpKind::DmaBegin:
       return model::dma_begin(s, op.pid, op.h, op.iova);
-    case OpKind::Close:
+    case OpKind::HandleClose:
       return model::handle_close(s, op.pid, op.h);
   }
   return {};
@@ -173,9 +182,10 @@ Op random_op(std::mt19937_64& rng, int thread, model::Pid pid, bool may_begin,
   op.thread = thread;
   op.pid = pid;
   const int k = r(may_begin ? 7 : 6);
-  static constexpr OpKind kKinds[] = {
-      OpKind::Attach,    OpKind::Detach, OpKind::CreateDomain, OpKind::AttachToDomain,
-      OpKind::DmaCreate, OpKind::Close,  OpKind::Begin};
+  static constexpr OpKind kKinds[] = {OpKind::AttachDevice, OpKind::DetachDevice,
+                                      OpKind::CreateDomain, OpKind::AttachDeviceToDomain,
+                                      OpKind::DmaCreate,    OpKind::HandleClose,
+                                      OpKind::DmaBegin};
   op.kind = kKinds[k];
   op.bdf = cfg.devices[static_cast<size_t>(r(2))];  // two contended devices
   op.h = 1 + static_cast<Handle>(r(4));

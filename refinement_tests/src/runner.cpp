@@ -16,6 +16,7 @@
 #include "coverage.h"
 #include "kniommu/conformance.h"
 #include "sut.h"
+#include "trace_writer.h"
 
 namespace kniommu::conformance {
 namespace {
@@ -124,6 +125,7 @@ void run_case(RunState& st) {
   }
   Sut sut(*st.api, *st.config, kInitialProcesses, &st.coverage);
   if (!sut.ok()) RC_FAIL("cannot set up the system: " + sut.error());
+  const trace::TraceCase trace(st.options->trace_dir, sut);  // --trace-out: no-op when empty
   try {
     rc::state::check(sut.model, sut, &gen_command);
   } catch (const rc::detail::CaseResult& r) {

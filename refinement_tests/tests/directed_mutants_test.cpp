@@ -106,16 +106,16 @@ DmaProbe probe(Handle grant, Edge edge) {
 [[maybe_unused]] std::string psi_sequence(const char* config) {
   Script s(config);
   EXPECT_TRUE(s.ok());
-  s.step(cmd::attach(kPid, kDev));
+  s.step(cmd::attach_device(kPid, kDev));
   const Handle one = s.step(cmd::dma_create(kPid, 0, 1 * kPage, DMA_DIR_BIDIR));
-  s.step(cmd::begin(kPid, one));
+  s.step(cmd::dma_begin(kPid, one));
   const Handle three = s.step(cmd::dma_create(kPid, 0, 3 * kPage, DMA_DIR_BIDIR));
-  const Handle grant = s.step(cmd::begin(kPid, three));
+  const Handle grant = s.step(cmd::dma_begin(kPid, three));
   if (!s.failure().empty()) return s.failure();
   EXPECT_EQ(s.grant_pages(grant), std::make_pair(uint64_t{2}, uint64_t{3}));
-  s.step(cmd::device_dma(probe(grant, Edge::LastPage)));  // page 4 into the IOTLB
-  s.step(cmd::close(kPid, grant, true));
-  s.step(cmd::device_dma(probe(grant, Edge::LastPage)));  // must fault now
+  s.step(cmd::dma(probe(grant, Edge::LastPage)));  // page 4 into the IOTLB
+  s.step(cmd::handle_close(kPid, grant, true));
+  s.step(cmd::dma(probe(grant, Edge::LastPage)));  // must fault now
   return s.failure();
 }
 
@@ -125,14 +125,14 @@ std::string large_grant_sequence(const char* config, uint32_t order, uint64_t pa
                                  uint64_t first_page) {
   Script s(config);
   EXPECT_TRUE(s.ok());
-  s.step(cmd::attach(kPid, kDev));
+  s.step(cmd::attach_device(kPid, kDev));
   const Handle buf = s.step(cmd::dma_create(kPid, order, pages * kPage, DMA_DIR_BIDIR));
-  const Handle grant = s.step(cmd::begin(kPid, buf));
+  const Handle grant = s.step(cmd::dma_begin(kPid, buf));
   if (!s.failure().empty()) return s.failure();
   EXPECT_EQ(s.grant_pages(grant), std::make_pair(first_page, pages));
-  s.step(cmd::device_dma(probe(grant, Edge::AfterBoundary)));
-  s.step(cmd::close(kPid, grant, false));
-  s.step(cmd::device_dma(probe(grant, Edge::AfterBoundary)));
+  s.step(cmd::dma(probe(grant, Edge::AfterBoundary)));
+  s.step(cmd::handle_close(kPid, grant, false));
+  s.step(cmd::dma(probe(grant, Edge::AfterBoundary)));
   return s.failure();
 }
 
@@ -177,7 +177,7 @@ TEST_P(DirectedMutant, RefinementCheckReportsTheMutant) {
   MutantScope m(GetParam().mutant);
   ASSERT_TRUE(m.ok());
   const std::string failure = GetParam().sequence(GetParam().config);
-  EXPECT_TRUE(failure.starts_with("KnIoClose(pid=1") || failure.starts_with("KnHandleClose(pid=1"))
+  EXPECT_TRUE(failure.starts_with("HandleClose(pid=1"))
       << "the failure must be reported right after the close:\n"
       << failure;
   EXPECT_NE(failure.find(GetParam().expect), std::string::npos) << failure;

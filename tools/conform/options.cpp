@@ -23,6 +23,7 @@ const char* const kUsage =
     "  --junit FILE           write JUnit XML\n"
     "  --replay-out FILE      record a failing case there\n"
     "  --replay FILE          replay a recorded failing case\n"
+    "  --trace-out DIR        write every executed case as a trace for spec/KnIommuTrace.tla\n"
     "  --mutant NAME          activate a deliberately injected bug (adapters with select_mutant)\n"
     "  --no-shrink            report the first counterexample without shrinking it\n"
     "  --progress | --no-progress   force the progress bar on/off (default: only on a terminal)\n"
@@ -114,6 +115,9 @@ std::optional<CliOptions> parse_options(int argc, char** argv, std::string& erro
     } else if (a == "--replay-out") {
       if (!value()) return std::nullopt;
       o.run.replay_out = v;
+    } else if (a == "--trace-out") {
+      if (!value()) return std::nullopt;
+      o.run.trace_dir = v;
     } else if (a == "--replay") {
       if (!value()) return std::nullopt;
       o.run.replay_in = v;

@@ -14,11 +14,12 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: kniommu-main [--only conformance,proofs,audit] [--seed N] [--cases N]\n"
+    "usage: kniommu-main [--only conformance,proofs,audit,linux] [--seed N] [--cases N]\n"
     "                    [--time-budget SECONDS] [--out DIR]\n"
     "Runs the conformance suite (default 2000 cases per configuration), the proofs and the demo "
     "audit\n"
-    "of this build tree and summarizes them.\n";
+    "of this build tree, and (with QEMU) the audit of a Linux VM's own tables, and summarizes "
+    "them.\n";
 
 }  // namespace
 
@@ -33,7 +34,7 @@ int main(int argc, char** argv) {
     if (a == "--only" && has_value) {
       std::istringstream parts(argv[++i]);
       for (std::string p; std::getline(parts, p, ',');) {
-        if (p != "conformance" && p != "proofs" && p != "audit") {
+        if (p != "conformance" && p != "proofs" && p != "audit" && p != "linux") {
           std::fprintf(stderr, "kniommu-main: unknown part '%s'\n%s", p.c_str(), kUsage);
           return 2;
         }
@@ -66,10 +67,11 @@ int main(int argc, char** argv) {
   if (wanted("conformance")) results.push_back(run_conformance_part(options));
   if (wanted("proofs")) results.push_back(run_proofs_part(options));
   if (wanted("audit")) results.push_back(run_audit_part(options));
+  if (wanted("linux")) results.push_back(run_linux_part(options));
   print_summary(results,
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   for (const auto& r : results) {
-    if (r.status != PartResult::Status::kPass) return 1;
+    if (r.status != PartResult::Status::kPass && r.status != PartResult::Status::kSkipped) return 1;
   }
   return 0;
 }

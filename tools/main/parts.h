@@ -9,7 +9,7 @@
 namespace kniommu::main_job {
 
 struct PartResult {
-  enum class Status { kPass, kFail, kMissing };
+  enum class Status { kPass, kFail, kMissing, kSkipped };  // kSkipped: its tools are absent
   std::string name;
   Status status = Status::kMissing;
   std::string details;  // counts, one line
@@ -33,6 +33,7 @@ struct JobOptions {
 PartResult run_conformance_part(const JobOptions& options);
 PartResult run_proofs_part(const JobOptions& options);
 PartResult run_audit_part(const JobOptions& options);
+PartResult run_linux_part(const JobOptions& options);  // the Linux VM audit, when QEMU is there
 
 void print_summary(const std::vector<PartResult>& parts, double total_seconds);
 

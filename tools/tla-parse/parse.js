@@ -3,14 +3,19 @@
 // through web-tree-sitter: no native build) and checks names against it.
 //
 //   node parse.js <module.tla> [--readme <README.md>] [--listed-from <file>]...
-//                 [--actions-from <model.h>]
+//                 [--actions-from <model.h>] [--names-from <file.cpp>]... [--not-actions A,B]
 //
 // Fails (exit 1) when the module has a syntax error (every ERROR / MISSING node is reported with
 // its line and column), when an invariant listed in the README's "Invariants" section is not
 // defined in the module, or when a name a --listed-from file checks (C++ `{"Name", check}`
 // entries) is not listed in the README, or when a step function the --actions-from header declares
 // (`Result snake_case(`) has no action of the same name in PascalCase in the module (so every API
-// call of the model is an action of the spec, under the same name). Exit 2: usage or missing file.
+// call of the model is an action of the spec, under the same name), or when a --names-from file
+// (conformance commands, Z3 proof actions) uses a name the module does not define: the names of
+// command classes (`class X final : public ...`) and every string literal that starts like an
+// action name ("AttachDevice(pid=", "HandleClose(grant).Start", "DmaBegin"). --not-actions lists
+// names that deliberately have no spec counterpart (e.g. CPU access through a mapping).
+// Exit 2: usage or missing file.
 'use strict';
 
 const fs = require('fs');
@@ -29,18 +34,20 @@ try {
 function usage(msg) {
   console.error(`tla-parse: ${msg}`);
   console.error('usage: parse.js <module.tla> [--readme README.md] [--listed-from FILE]... ' +
-                '[--actions-from HEADER]...');
+                '[--actions-from HEADER]... [--names-from FILE]... [--not-actions A,B]');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { module: null, readme: null, listedFrom: [], actionsFrom: [] };
+  const opts = { module: null, readme: null, listedFrom: [], actionsFrom: [], namesFrom: [], notActions: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--readme' || a === '--listed-from' || a === '--actions-from') {
-      if (i + 1 >= argv.length) usage(`${a} needs a file`);
+    if (['--readme', '--listed-from', '--actions-from', '--names-from', '--not-actions'].includes(a)) {
+      if (i + 1 >= argv.length) usage(`${a} needs an argument`);
       if (a === '--readme') opts.readme = argv[++i];
       else if (a === '--listed-from') opts.listedFrom.push(argv[++i]);
+      else if (a === '--names-from') opts.namesFrom.push(argv[++i]);
+      else if (a === '--not-actions') opts.notActions.push(...argv[++i].split(',').filter((x) => x));
       else opts.actionsFrom.push(argv[++i]);
     } else if (!opts.module) {
       opts.module = a;
@@ -140,13 +147,29 @@ async function main() {
     }
   }
 
+  // Command classes and action-like string literals of the suite and the proofs.
+  let names = 0;
+  for (const file of opts.namesFrom) {
+    const text = read(file);
+    const used = new Set();
+    for (const m of text.matchAll(/^class\s+([A-Z][A-Za-z0-9]*)\s+final\s*:/gm)) used.add(m[1]);
+    for (const m of text.matchAll(/"([A-Z][a-z][A-Za-z0-9]*)(?:[("]|\.[A-Z])/g)) used.add(m[1]);
+    if (used.size === 0) problems.push(`${file}: no command or action names found`);
+    for (const name of used) {
+      if (!defined.has(name) && !opts.notActions.includes(name))
+        problems.push(`${file}: ${name} is not an action (or operator) of the module`);
+      names++;
+    }
+  }
+
   if (problems.length > 0) {
     for (const p of problems) console.error(`FAIL ${p}`);
     process.exit(1);
   }
   console.log(`OK ${path.basename(opts.module)}: parsed without error, ${defined.size} names defined` +
               (opts.readme ? `, all ${listed.length} listed invariants defined` : '') +
-              (actions ? `, all ${actions} model step functions have an action` : ''));
+              (actions ? `, all ${actions} model step functions have an action` : '') +
+              (names ? `, all ${names} suite/proof names are spec names` : ''));
 }
 
 main().catch((e) => {

@@ -73,6 +73,9 @@ struct ConformanceOptions {
   // Fail a run that never reached a path its configuration has (coverage.h). Unset: only runs at
   // the default budget or larger (cases = 0) without mutant, shard, time limit or replay.
   std::optional<bool> require_paths;
+  // Non-empty: every executed case (shrink steps included) is written there as a trace for
+  // spec/KnIommuTrace.tla (refinement_tests/src/trace_writer.h, spec/README.md).
+  std::string trace_dir;
 };
 
 struct ConfigOutcome {

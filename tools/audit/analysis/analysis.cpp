@@ -4,7 +4,9 @@
 #include <map>
 #include <set>
 
+#include "analysis/findings.h"
 #include "analysis/names.h"
+#include "analysis/policy.h"
 #include "analysis/table_walk.h"
 
 namespace kniommu::audit {
@@ -34,13 +36,14 @@ std::vector<Range> only_writable(const std::vector<Range>& ranges) {
 
 class Analyzer {
  public:
-  Analyzer(const snapshot::Snapshot& s, const Options& o) : snapshot_(s) {
+  Analyzer(const snapshot::Snapshot& s, const Options& o) : snapshot_(s), policy_(o.policy) {
     report_.regs = s.regs;
     // A snapshot's CAP may claim any MGAW; widths outside 12..64 bits make no sense as HAW.
     report_.haw = std::clamp(o.haw != 0 ? o.haw : default_haw(s.regs), 12u, 64u);
     report_.has_metadata = s.has_metadata();
     report_.domains = s.domains;
     report_.buffers = s.buffers;
+    report_.platform_devices = s.devices;
   }
 
   Report run() {
@@ -57,6 +60,8 @@ class Analyzer {
     devices_reaching_tables();
     if (report_.has_metadata) owners_and_buffers();
     shared_writable();
+    add_findings(report_);
+    if (policy_ != nullptr) check_policy(*policy_, report_);
     return std::move(report_);
   }
 
@@ -69,7 +74,7 @@ class Analyzer {
     const std::uint64_t all_pages =
         report_.haw >= 64 ? (std::uint64_t{1} << 52) : (std::uint64_t{1} << (report_.haw - 12));
     for (const auto& c : walk_.contexts) {
-      DeviceReport d{c.bdf, c.did, c.levels, c.pass_through, {}, {}, {}};
+      DeviceReport d{c.bdf, c.did, c.levels, c.pass_through, {}, {}, {}, {}, false, {}, false};
       if (const auto it = owners.find(c.did); it != owners.end()) {
         d.owner = it->second->pid;
         d.kind = it->second->kind;
@@ -84,6 +89,8 @@ class Analyzer {
         add(std::move(v));
       } else if (const auto t = walk_.trees.find({c.slptptr, c.levels}); t != walk_.trees.end()) {
         d.reach = t->second.reach;
+        d.mappings = t->second.mappings;
+        d.mappings_truncated = t->second.mappings_truncated;
       }
       report_.devices.push_back(std::move(d));
     }
@@ -251,6 +258,7 @@ class Analyzer {
   }
 
   const snapshot::Snapshot& snapshot_;
+  const Policy* policy_;
   TableWalk walk_;
   Report report_;
 };
@@ -287,6 +295,26 @@ const char* kind_name(ViolationKind kind) {
       return "excess-permission";
     case ViolationKind::kSharedWritable:
       return "shared-writable";
+    case ViolationKind::kIommuBypass:
+      return "iommu-bypass";
+    case ViolationKind::kPolicyUnlisted:
+      return "policy-unlisted";
+    case ViolationKind::kPolicyReach:
+      return "policy-reach";
+    case ViolationKind::kPolicyZoneMix:
+      return "policy-zone-mix";
+    case ViolationKind::kSharedDomain:
+      return "shared-domain";
+    case ViolationKind::kIdentityMap:
+      return "identity-map";
+    case ViolationKind::kEmptyDomain:
+      return "empty-domain";
+    case ViolationKind::kAliasedPages:
+      return "aliased-pages";
+    case ViolationKind::kReadForced:
+      return "read-forced";
+    case ViolationKind::kMappingsTruncated:
+      return "mappings-truncated";
   }
   return "unknown";
 }

@@ -8,13 +8,17 @@
 #include <vector>
 
 #include "analysis/ranges.h"
+#include "analysis/table_walk.h"
 #include "analysis/violation.h"
 #include "snapshot/format.h"
 
 namespace kniommu::audit {
 
+struct Policy;  // analysis/policy.h
+
 struct Options {
-  unsigned haw = 0;  // host address width; 0 = CAP.MGAW + 1 (see default_haw)
+  unsigned haw = 0;                // host address width; 0 = CAP.MGAW + 1 (see default_haw)
+  const Policy* policy = nullptr;  // optional: which device belongs to which zone, may reach what
 };
 
 struct DeviceReport {
@@ -25,6 +29,10 @@ struct DeviceReport {
   std::optional<std::uint32_t> owner;        // from metadata
   std::optional<snapshot::DomainKind> kind;  // from metadata
   std::vector<Range> reach;                  // physical ranges with effective R/W
+  std::vector<Mapping> mappings;             // the same, by IOVA (merged runs)
+  bool mappings_truncated = false;           // see kMaxMappingLeaves
+  std::string name;                          // from the platform (DEVICE record), may be empty
+  bool bypasses_iommu = false;               // the platform says its DMA is not translated
 };
 
 struct ProcessReport {
@@ -49,6 +57,9 @@ struct Report {
   std::vector<snapshot::Domain> domains;
   std::vector<snapshot::Buffer> buffers;
   std::vector<Violation> violations;
+  std::vector<Violation> findings;  // what an auditor should know; not violations (exit 0)
+  std::vector<snapshot::DeviceInfo> platform_devices;
+  bool has_policy = false;
 };
 
 Report analyze(const snapshot::Snapshot& snapshot, const Options& options = {});

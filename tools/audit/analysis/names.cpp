@@ -12,6 +12,19 @@ std::string bdf_name(std::uint16_t bdf) {
   return buf;
 }
 
+std::optional<std::uint16_t> parse_bdf(const std::string& text) {
+  unsigned domain = 0, bus = 0, dev = 0, fn = 0;
+  char tail = 0;
+  const bool with_domain =
+      std::sscanf(text.c_str(), "%x:%x:%x.%x%c", &domain, &bus, &dev, &fn, &tail) == 4;
+  if (!with_domain && (std::sscanf(text.c_str(), "%x:%x.%x%c", &bus, &dev, &fn, &tail) != 3 ||
+                       text.find(':') != text.rfind(':'))) {
+    return std::nullopt;
+  }
+  if (domain != 0 || bus > 0xff || dev > 0x1f || fn > 7) return std::nullopt;
+  return static_cast<std::uint16_t>((bus << 8) | (dev << 3) | fn);
+}
+
 std::string hex(std::uint64_t value) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));

@@ -1,5 +1,6 @@
 #include "analysis/table_walk.h"
 
+#include <algorithm>
 #include <tuple>
 
 #include "analysis/names.h"
@@ -154,17 +155,36 @@ class Walker {
     if (out_.trees.contains(key)) return;
     TreeReach& t = out_.trees[key];
     std::vector<Range> raw;
+    std::vector<Mapping> leaves;
     visited_.clear();
-    sl_table(info, info.slptptr, info.levels, kRead | kWrite, t, raw);
+    sl_table(info, info.slptptr, info.levels, kRead | kWrite, 0, t, raw, leaves);
     t.reach = normalize(std::move(raw));
+    t.mappings = merge_mappings(std::move(leaves));
   }
 
   void sl_table(const ContextInfo& info, std::uint64_t pa, unsigned level, std::uint8_t perms,
-                TreeReach& t, std::vector<Range>& raw) {
-    // A table reached again with the same permissions adds no new physical pages (only new
-    // IOVAs for them), so each (page, level, perms) is walked once: hostile snapshots with
-    // tables pointing at each other cannot make the audit exponential.
-    if (!visited_.insert({pa, level, perms}).second) return;
+                std::uint64_t iova, TreeReach& t, std::vector<Range>& raw,
+                std::vector<Mapping>& leaves) {
+    // A table reached again with the same permissions adds no new physical pages, only new
+    // IOVAs for them, so each (page, level, perms) is walked once: hostile snapshots with
+    // tables pointing at each other cannot make the audit exponential. The IOVAs of the second
+    // window are the first window's leaves shifted, copied up to kMaxMappingLeaves.
+    const auto key = std::make_tuple(pa, level, perms);
+    if (const auto seen = visited_.find(key); seen != visited_.end()) {
+      const auto [first_iova, begin, end] = seen->second;
+      for (std::size_t i = begin; i < end; ++i) {
+        if (leaves.size() >= kMaxMappingLeaves) {
+          t.mappings_truncated = true;
+          break;
+        }
+        Mapping m = leaves[i];
+        m.iova = m.iova - first_iova + iova;
+        leaves.push_back(m);
+      }
+      return;
+    }
+    const auto slot =
+        visited_.emplace(key, std::make_tuple(iova, leaves.size(), leaves.size())).first;
     const std::uint8_t* table =
         need(pa, "level-" + std::to_string(level) + " table of DID " + std::to_string(info.did));
     if (table == nullptr) return;
@@ -183,12 +203,21 @@ class Walker {
       }
       const auto effective = static_cast<std::uint8_t>(perms & here);  // R/W AND over the walk
       if (effective == 0) continue;
+      const unsigned shift = vtd::kPageShift + 9 * (level - 1);
+      const std::uint64_t here_iova = iova | (static_cast<std::uint64_t>(i) << shift);
       if (vtd::SlReservedMasks::is_leaf(level, e)) {
-        raw.push_back({e & kLeafAddrMask[level], std::uint64_t{1} << (9 * (level - 1)), effective});
+        const std::uint64_t pages = std::uint64_t{1} << (9 * (level - 1));
+        raw.push_back({e & kLeafAddrMask[level], pages, effective});
+        if (leaves.size() < kMaxMappingLeaves) {
+          leaves.push_back({here_iova, e & kLeafAddrMask[level], pages, effective});
+        } else {
+          t.mappings_truncated = true;
+        }
       } else {
-        sl_table(info, e & kSlTableAddrMask, level - 1, effective, t, raw);
+        sl_table(info, e & kSlTableAddrMask, level - 1, effective, here_iova, t, raw, leaves);
       }
     }
+    std::get<2>(slot->second) = leaves.size();  // std::map iterators survive the inserts below
   }
 
   void reserved(const std::string& where, std::uint64_t pa, std::uint64_t bits,
@@ -212,11 +241,33 @@ class Walker {
   vtd::UnitCaps caps_;  // the decoder the driver uses too
   std::uint64_t above_haw_;
   vtd::SlReservedMasks masks_;
-  std::set<std::tuple<std::uint64_t, unsigned, std::uint8_t>> visited_;
+  // (table page, level, perms) -> (IOVA of its first window, its leaves in `leaves`: [begin, end)).
+  std::map<std::tuple<std::uint64_t, unsigned, std::uint8_t>,
+           std::tuple<std::uint64_t, std::size_t, std::size_t>>
+      visited_;
   TableWalk out_;
 };
 
 }  // namespace
+
+std::vector<Mapping> merge_mappings(std::vector<Mapping> mappings) {
+  std::sort(mappings.begin(), mappings.end(), [](const Mapping& a, const Mapping& b) {
+    return a.iova != b.iova ? a.iova < b.iova : a.pa < b.pa;
+  });
+  std::vector<Mapping> out;
+  for (const auto& m : mappings) {
+    if (!out.empty()) {
+      Mapping& last = out.back();
+      const std::uint64_t bytes = last.pages * 4096;
+      if (last.perms == m.perms && last.iova + bytes == m.iova && last.pa + bytes == m.pa) {
+        last.pages += m.pages;
+        continue;
+      }
+    }
+    out.push_back(m);
+  }
+  return out;
+}
 
 TableWalk walk_tables(const snapshot::Registers& regs, PageSource& source, unsigned haw) {
   return Walker(regs, source, haw).run();

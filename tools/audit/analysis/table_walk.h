@@ -37,11 +37,29 @@ struct ContextInfo {
   bool pass_through = false;  // TT = 2
 };
 
+// One run of IOVA pages translating to contiguous physical pages with one effective R/W.
+struct Mapping {
+  std::uint64_t iova = 0;  // 4 KiB aligned
+  std::uint64_t pa = 0;    // 4 KiB aligned
+  std::uint64_t pages = 0;
+  std::uint8_t perms = 0;
+  friend bool operator==(const Mapping&, const Mapping&) = default;
+};
+
+// At most this many leaf entries are listed by IOVA per tree (tables aliasing each other can
+// multiply IOVAs without bound; the physical reach is still complete, see mappings_truncated).
+inline constexpr std::size_t kMaxMappingLeaves = std::size_t{1} << 18;
+
 // Everything reachable through one second-level table tree.
 struct TreeReach {
   std::vector<Range> reach;             // normalized physical ranges with effective R/W
   std::set<std::uint64_t> table_pages;  // SL table pages the walk visited
+  std::vector<Mapping> mappings;        // IOVA -> PA, sorted by IOVA, runs merged
+  bool mappings_truncated = false;      // more than kMaxMappingLeaves leaves: list incomplete
 };
+
+// Sorts by IOVA and merges runs contiguous in both IOVA and PA with equal permissions.
+std::vector<Mapping> merge_mappings(std::vector<Mapping> mappings);
 
 struct TableWalk {
   bool translation_enabled = false;

@@ -24,6 +24,17 @@ enum class ViolationKind {
   kOutsideBuffers,       // a device reaches pages outside its owner's buffers
   kExcessPermission,     // a device may write (read) a buffer page its direction forbids
   kSharedWritable,       // devices of two principals share a page one of them may write
+  kIommuBypass,          // the platform says a device's DMA is not translated (virtio, bus)
+  kPolicyUnlisted,       // policy given: a device the policy does not name
+  kPolicyReach,          // policy given: a device reaches pages its zone may not
+  kPolicyZoneMix,        // policy given: devices of two zones share a domain or a writable page
+  // Findings: reported, never a reason for exit status 1 (Report::findings).
+  kSharedDomain,       // one DID (one translation) used by several functions
+  kIdentityMap,        // IOVA = PA ranges
+  kEmptyDomain,        // a translated context whose domain maps nothing
+  kAliasedPages,       // one physical page reached through several IOVAs (sub-page buffers)
+  kReadForced,         // no write-only entry anywhere: the OS sets R on every entry
+  kMappingsTruncated,  // the IOVA list of a domain was cut at kMaxMappingLeaves
 };
 
 const char* kind_name(ViolationKind kind);  // stable identifiers, used in JSON: "outside-buffers"

@@ -1,5 +1,6 @@
 // kniommu-audit: reads a snapshot (docs/snapshot-format.md) and reports, per device, its domain
 // and every physical range it can reach; per process, what its devices reach; and violations.
+// It can also take the snapshot itself from a QEMU VM (--qmp) or a guest memory dump (--dump).
 // Exit status: 0 no violations, 1 violations found, 2 unreadable snapshot or bad usage.
 #include <cstdio>
 #include <cstdlib>
@@ -8,15 +9,28 @@
 #include <iostream>
 #include <string>
 
+#include <fstream>
+#include <optional>
+#include <sstream>
+
 #include "analysis/analysis.h"
+#include "analysis/policy.h"
+#include "live/live_capture.h"
 #include "render/outputs.h"
 #include "render/render.h"
 #include "snapshot/reader.h"
+#include "snapshot/writer.h"
 
 namespace {
 
 constexpr const char* kUsage =
     "usage: kniommu-audit [options] SNAPSHOT\n"
+    "       kniommu-audit [options] --qmp SOCKET             (a running QEMU VM, paused while "
+    "read)\n"
+    "       kniommu-audit [options] --dump FILE --registers cap=..,ecap=..,gsts=..,rtaddr=..\n"
+    "  --capture FILE           with --qmp/--dump: also write the snapshot taken to FILE\n"
+    "  --dmar-base ADDR         with --qmp: the unit's MMIO base (default: from info qtree)\n"
+    "  --policy FILE            zones and reachable ranges per device (docs/audit-policy.md)\n"
     "  --format text|json|dot   what to print (default text)\n"
     "  -o, --output FILE        write it to FILE instead of stdout\n"
     "  --svg FILE               also draw the picture as SVG (needs Graphviz dot on PATH)\n"
@@ -31,6 +45,12 @@ struct Args {
   std::string svg;
   std::string all;
   unsigned haw = 0;
+  std::string qmp;        // --qmp SOCKET
+  std::string dump;       // --dump FILE
+  std::string registers;  // --registers SPEC (with --dump)
+  std::string capture;    // --capture FILE
+  std::string policy;     // --policy FILE
+  std::optional<std::uint64_t> dmar_base;
 };
 
 bool parse(int argc, char** argv, Args& args) {
@@ -59,6 +79,22 @@ bool parse(int argc, char** argv, Args& args) {
       const unsigned long bits = std::strtoul(v.c_str(), &end, 10);
       if (*end != '\0' || bits < 12 || bits > 64) return false;
       args.haw = static_cast<unsigned>(bits);
+    } else if (a == "--qmp") {
+      if (!value(args.qmp)) return false;
+    } else if (a == "--dump") {
+      if (!value(args.dump)) return false;
+    } else if (a == "--registers") {
+      if (!value(args.registers)) return false;
+    } else if (a == "--capture") {
+      if (!value(args.capture)) return false;
+    } else if (a == "--policy") {
+      if (!value(args.policy)) return false;
+    } else if (a == "--dmar-base") {
+      std::string v;
+      if (!value(v)) return false;
+      char* end = nullptr;
+      args.dmar_base = std::strtoull(v.c_str(), &end, 0);
+      if (v.empty() || *end != '\0') return false;
     } else if (!a.empty() && a[0] == '-') {
       return false;
     } else if (args.snapshot.empty()) {
@@ -67,8 +103,43 @@ bool parse(int argc, char** argv, Args& args) {
       return false;
     }
   }
-  return !args.snapshot.empty() &&
-         (args.format == "text" || args.format == "json" || args.format == "dot");
+  const int sources = !args.snapshot.empty() + !args.qmp.empty() + !args.dump.empty();
+  if (sources != 1 || args.dump.empty() != args.registers.empty()) return false;
+  if (!args.capture.empty() && !args.snapshot.empty()) return false;
+  return (args.format == "text" || args.format == "json" || args.format == "dot");
+}
+
+// --qmp / --dump: take the snapshot now (and keep it with --capture).
+bool live_source(const Args& args, kniommu::snapshot::Snapshot& out) {
+  using namespace kniommu;
+  live::CaptureReport report;
+  bool ok = false;
+  if (!args.qmp.empty()) {
+    live::QmpOptions options;
+    options.dmar_base = args.dmar_base;
+    ok = live::capture_qmp(args.qmp, options, out, report);
+  } else {
+    snapshot::Registers regs;
+    if (!live::parse_registers(args.registers, regs, report.error)) {
+      std::cerr << "kniommu-audit: --registers: " << report.error << "\n";
+      return false;
+    }
+    ok = live::capture_dump(args.dump, regs, out, report);
+  }
+  for (const auto& w : report.warnings) std::cerr << "kniommu-audit: warning: " << w << "\n";
+  if (!ok) {
+    std::cerr << "kniommu-audit: cannot capture: " << report.error << "\n";
+    return false;
+  }
+  std::cerr << "kniommu-audit: captured " << report.pages << " table pages"
+            << (args.qmp.empty() ? ""
+                                 : " (VM paused " + std::to_string(report.paused_seconds) + " s)")
+            << "\n";
+  if (!args.capture.empty() && !snapshot::write_snapshot_file(out, args.capture)) {
+    std::cerr << "kniommu-audit: cannot write " << args.capture << "\n";
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -80,13 +151,33 @@ int main(int argc, char** argv) {
     std::cerr << kUsage;
     return 2;
   }
-  const auto read = snapshot::read_snapshot_file(args.snapshot);
+  std::optional<audit::Policy> policy;
+  if (!args.policy.empty()) {
+    std::ifstream in(args.policy);
+    std::ostringstream text;
+    text << in.rdbuf();
+    std::string error;
+    if (in) policy = audit::parse_policy(text.str(), error);
+    if (!policy) {
+      std::cerr << "kniommu-audit: policy " << args.policy << ": "
+                << (in ? error : std::string("cannot read the file")) << "\n";
+      return 2;
+    }
+  }
+  snapshot::ReadResult read;
+  if (args.snapshot.empty()) {
+    read.snapshot.emplace();
+    if (!live_source(args, *read.snapshot)) return 2;
+  } else {
+    read = snapshot::read_snapshot_file(args.snapshot);
+  }
   if (!read.snapshot) {
     std::cerr << "kniommu-audit: " << args.snapshot
               << ": invalid snapshot: " << read.error.to_string() << "\n";
     return 2;
   }
-  const auto report = audit::analyze(*read.snapshot, audit::Options{args.haw});
+  const auto report =
+      audit::analyze(*read.snapshot, audit::Options{args.haw, policy ? &*policy : nullptr});
   const std::string text = args.format == "json"  ? audit::render_json(report)
                            : args.format == "dot" ? audit::render_dot(report)
                                                   : audit::render_text(report);

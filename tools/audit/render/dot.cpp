@@ -59,8 +59,12 @@ std::string render_dot(const Report& report) {
   }
   for (const auto& d : report.devices) {
     out << "  " << device_node(d.bdf) << " [shape=component, label=\"device " << bdf_name(d.bdf)
-        << (d.pass_through ? "\\npass-through" : "") << "\"" << red(bad_devices.contains(d.bdf))
-        << "];\n";
+        << (d.name.empty() ? "" : "\\n" + d.name) << (d.pass_through ? "\\npass-through" : "")
+        << (d.bypasses_iommu ? "\\nBYPASSES IOMMU" : "")
+        << (d.reach.empty() || d.owner
+                ? ""
+                : "\\nreaches " + std::to_string(page_count(d.reach)) + " pages")
+        << "\"" << red(bad_devices.contains(d.bdf)) << "];\n";
     out << "  " << domain_node(d.did) << " -> " << device_node(d.bdf) << " [label=\"attached\"];\n";
     for (const auto& hit : buffers_reached(report, d)) {
       const bool foreign = !d.owner || hit.buffer->pid != *d.owner;

@@ -4,10 +4,9 @@
 #include "render/render.h"
 
 namespace kniommu::audit {
-namespace {
 
 // Minimal JSON writer: the report has only numbers, booleans, short strings and arrays.
-std::string quote(const std::string& s) {
+std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (const unsigned char c : s) {
     switch (c) {
@@ -33,6 +32,10 @@ std::string quote(const std::string& s) {
   return out + "\"";
 }
 
+namespace {
+
+std::string quote(const std::string& s) { return json_string(s); }
+
 template <typename T, typename F>
 std::string array(const std::vector<T>& items, F item) {
   std::string s = "[";
@@ -47,6 +50,22 @@ std::string ranges(const std::vector<Range>& list) {
   return array(list, [](const Range& r) {
     return "{\"pa\":" + quote(hex(r.pa)) + ",\"pages\":" + number(r.pages) +
            ",\"perms\":" + quote(perms_name(r.perms)) + "}";
+  });
+}
+
+std::string violation(const Violation& v) {
+  std::string s = "{\"kind\":" + quote(kind_name(v.kind)) + ",\"message\":" + quote(v.message);
+  if (v.bdf) s += ",\"bdf\":" + quote(bdf_name(*v.bdf));
+  if (v.pa) s += ",\"pa\":" + quote(hex(*v.pa));
+  s += ",\"dids\":" + array(v.dids, [](std::uint16_t x) { return number(x); });
+  s += ",\"pids\":" + array(v.pids, [](std::uint32_t x) { return number(x); });
+  return s + ",\"ranges\":" + ranges(v.ranges) + "}";
+}
+
+std::string mappings(const std::vector<Mapping>& list) {
+  return array(list, [](const Mapping& m) {
+    return "{\"iova\":" + quote(hex(m.iova)) + ",\"pa\":" + quote(hex(m.pa)) +
+           ",\"pages\":" + number(m.pages) + ",\"perms\":" + quote(perms_name(m.perms)) + "}";
   });
 }
 
@@ -65,12 +84,18 @@ std::string render_json(const Report& report) {
                [](const DeviceReport& d) {
                  std::string s = "{\"bdf\":" + quote(bdf_name(d.bdf)) +
                                  ",\"did\":" + number(d.did) + ",\"levels\":" + number(d.levels) +
-                                 ",\"pass_through\":" + (d.pass_through ? "true" : "false");
+                                 ",\"pass_through\":" + (d.pass_through ? "true" : "false") +
+                                 ",\"tt\":" + (d.pass_through ? "2" : "0") +
+                                 ",\"aw\":" + number(d.levels - 2) + ",\"name\":" + quote(d.name) +
+                                 ",\"bypasses_iommu\":" + (d.bypasses_iommu ? "true" : "false");
                  if (d.owner) {
                    s += ",\"owner\":" + number(*d.owner) + ",\"domain_kind\":" +
                         quote(d.kind == snapshot::DomainKind::kCreated ? "created" : "automatic");
                  }
-                 return s + ",\"reach\":" + ranges(d.reach) + "}";
+                 return s + ",\"reach\":" + ranges(d.reach) +
+                        ",\"mappings\":" + mappings(d.mappings) +
+                        ",\"mappings_truncated\":" + (d.mappings_truncated ? "true" : "false") +
+                        "}";
                })
       << ",\"processes\":"
       << array(report.processes,
@@ -81,18 +106,9 @@ std::string render_json(const Report& report) {
                         array(p.devices, [](std::uint16_t v) { return quote(bdf_name(v)); }) +
                         ",\"buffers\":" + ranges(p.buffers) + ",\"reach\":" + ranges(p.reach) + "}";
                })
-      << ",\"violations\":"
-      << array(report.violations,
-               [](const Violation& v) {
-                 std::string s =
-                     "{\"kind\":" + quote(kind_name(v.kind)) + ",\"message\":" + quote(v.message);
-                 if (v.bdf) s += ",\"bdf\":" + quote(bdf_name(*v.bdf));
-                 if (v.pa) s += ",\"pa\":" + quote(hex(*v.pa));
-                 s += ",\"dids\":" + array(v.dids, [](std::uint16_t x) { return number(x); });
-                 s += ",\"pids\":" + array(v.pids, [](std::uint32_t x) { return number(x); });
-                 return s + ",\"ranges\":" + ranges(v.ranges) + "}";
-               })
-      << "}\n";
+      << ",\"violations\":" << array(report.violations, violation)
+      << ",\"findings\":" << array(report.findings, violation)
+      << ",\"policy\":" << (report.has_policy ? "true" : "false") << "}\n";
   return out.str();
 }
 

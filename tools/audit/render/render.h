@@ -12,6 +12,9 @@ std::string render_text(const Report& report);
 std::string render_json(const Report& report);
 std::string render_dot(const Report& report);
 
+// A JSON string literal (quotes included), as the JSON rendering writes strings.
+std::string json_string(const std::string& s);
+
 // Which buffers a device reaches, with the permissions it has on them (for text and DOT).
 struct BufferReach {
   const snapshot::Buffer* buffer = nullptr;

@@ -14,6 +14,22 @@ void ranges(std::ostringstream& out, const std::vector<Range>& list, const char*
   }
 }
 
+// Text is for people: at most this many IOVA runs per device (JSON lists them all).
+constexpr std::size_t kTextRuns = 256;
+
+void mappings(std::ostringstream& out, const std::vector<Mapping>& list, const char* indent) {
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (i == kTextRuns) {
+      out << indent << "... " << list.size() - i << " more runs (all of them in --format json)\n";
+      break;
+    }
+    const Mapping& m = list[i];
+    out << indent << "IOVA " << hex(m.iova) << "-" << hex(m.iova + m.pages * 4096 - 1) << " -> PA "
+        << hex(m.pa) << "-" << hex(m.pa + m.pages * 4096 - 1) << "  " << m.pages << " page"
+        << (m.pages == 1 ? " " : "s") << "  " << perms_name(m.perms) << "\n";
+  }
+}
+
 template <typename T, typename F>
 std::string join(const std::vector<T>& items, F format) {
   std::string s;
@@ -33,14 +49,23 @@ std::string render_text(const Report& report) {
 
   out << "Devices (" << report.devices.size() << ")\n";
   for (const auto& d : report.devices) {
-    out << "  " << bdf_name(d.bdf) << "  DID " << d.did << "  "
-        << (d.pass_through ? "pass-through" : std::to_string(d.levels) + "-level tables");
+    out << "  " << bdf_name(d.bdf) << (d.name.empty() ? "" : " (" + d.name + ")") << "  DID "
+        << d.did << "  "
+        << (d.pass_through ? "TT 2 pass-through"
+                           : "TT 0, AW " + std::to_string(d.levels - 2) + " (" +
+                                 std::to_string(d.levels) + "-level tables)");
+    if (d.bypasses_iommu) out << "  BYPASSES THE IOMMU";
     if (d.owner) {
       out << "  owner process " << *d.owner << ", "
           << (d.kind == snapshot::DomainKind::kCreated ? "created" : "automatic") << " domain";
     }
     out << "\n";
     ranges(out, d.reach, "      ");
+    if (!d.mappings.empty() && !d.pass_through) {
+      out << "    by IOVA (" << d.mappings.size() << " run" << (d.mappings.size() == 1 ? "" : "s")
+          << (d.mappings_truncated ? ", truncated" : "") << "):\n";
+      mappings(out, d.mappings, "      ");
+    }
   }
 
   if (report.has_metadata) {
@@ -52,6 +77,14 @@ std::string render_text(const Report& report) {
       ranges(out, p.buffers, "      ");
       out << "    its devices reach:\n";
       ranges(out, p.reach, "      ");
+    }
+  }
+
+  if (!report.findings.empty()) {
+    out << "\nFindings (" << report.findings.size() << ", not violations)\n";
+    for (const auto& f : report.findings) {
+      out << "  [" << kind_name(f.kind) << "] " << f.message << "\n";
+      if (!f.ranges.empty()) ranges(out, f.ranges, "      ");
     }
   }
 

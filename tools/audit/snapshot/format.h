@@ -29,6 +29,9 @@ enum class Tag : std::uint32_t {
   kDomain = 4,
   kBuffer = 5,
   kEnd = 0xFF,
+  // Skippable extension (bit 31): what the platform says about a device that the tables cannot
+  // show, e.g. a virtio device whose DMA bypasses the IOMMU (QEMU `info qtree`).
+  kDevice = 0x80000001u,
 };
 // Records whose tag has this bit set are extensions a reader may skip when it does not know
 // them; any other unknown tag is an error (a newer, incompatible writer).
@@ -74,12 +77,24 @@ struct Buffer {
   std::vector<PhysRange> ranges;
 };
 
+// DEVICE record flags.
+inline constexpr std::uint16_t kDeviceBdfKnown = 0x1;  // `bdf` is meaningful
+inline constexpr std::uint16_t kDeviceBypass = 0x2;    // its DMA is not translated by the unit
+
+struct DeviceInfo {
+  std::uint16_t bdf = 0;
+  std::uint16_t flags = 0;  // kDeviceBdfKnown | kDeviceBypass
+  std::string name;         // e.g. "virtio-rng-pci"; at most kMaxNameBytes
+  friend bool operator==(const DeviceInfo&, const DeviceInfo&) = default;
+};
+
 struct Snapshot {
   Registers regs;
   std::map<std::uint64_t, Page> pages;  // keyed by physical address (4 KiB aligned)
   std::vector<Process> processes;
   std::vector<Domain> domains;
   std::vector<Buffer> buffers;
+  std::vector<DeviceInfo> devices;  // platform facts (DEVICE records); not ownership metadata
 
   bool has_metadata() const { return !processes.empty() || !domains.empty() || !buffers.empty(); }
 };

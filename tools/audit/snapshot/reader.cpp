@@ -18,6 +18,7 @@ constexpr std::size_t kProcessFixed = 6;
 constexpr std::size_t kDomainPayload = 8;
 constexpr std::size_t kBufferFixed = 16;
 constexpr std::size_t kRangeBytes = 16;
+constexpr std::size_t kDeviceFixed = 6;
 
 // Reads one record's payload; every getter is bounds-checked against the payload length that
 // the record header announced (itself checked against the bytes left in the file).
@@ -82,6 +83,8 @@ class Parser {
         return domain();
       case static_cast<std::uint32_t>(Tag::kBuffer):
         return buffer();
+      case static_cast<std::uint32_t>(Tag::kDevice):
+        return device();
       case static_cast<std::uint32_t>(Tag::kEnd):
         if (!payload_.empty()) return error(record_start_, "END record with a payload");
         seen_end = true;
@@ -184,6 +187,21 @@ class Parser {
     }
     snapshot_.buffers.push_back(std::move(b));
     buffer_offsets_.push_back(record_start_);
+    return true;
+  }
+
+  bool device() {
+    if (payload_.size() < kDeviceFixed) return error(record_start_, "DEVICE record too short");
+    DeviceInfo d{field<std::uint16_t>(0), field<std::uint16_t>(2), {}};
+    if ((d.flags & ~(kDeviceBdfKnown | kDeviceBypass)) != 0) {
+      return error(record_start_, "DEVICE record has unknown flags");
+    }
+    const auto name_length = field<std::uint16_t>(4);
+    if (name_length > kMaxNameBytes)
+      return error(record_start_, "DEVICE name longer than 256 bytes");
+    if (!expect_length(kDeviceFixed + name_length, "DEVICE")) return false;
+    d.name.assign(payload_.begin() + kDeviceFixed, payload_.end());
+    snapshot_.devices.push_back(std::move(d));
     return true;
   }
 

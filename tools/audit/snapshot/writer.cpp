@@ -84,6 +84,14 @@ std::vector<std::uint8_t> write_snapshot(const Snapshot& snapshot) {
     }
     finish_record(out, at);
   }
+  for (const auto& device : snapshot.devices) {
+    at = begin_record(out, Tag::kDevice);
+    put(out, device.bdf);
+    put(out, device.flags);
+    put(out, static_cast<std::uint16_t>(device.name.size()));
+    append(out, device.name.data(), device.name.size());
+    finish_record(out, at);
+  }
   finish_record(out, begin_record(out, Tag::kEnd));
   return out;
 }
