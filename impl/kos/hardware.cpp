@@ -2,6 +2,7 @@
 #include "kos/hardware.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "hw/remapping_unit.h"
 #include "hw/sim_phys_mem.h"
 #include "hw/unit_config.h"
+#include "kos/qemu_hardware.h"
 
 namespace kniommu::kos {
 namespace {
@@ -77,7 +79,23 @@ class SimHardware final : public Hardware {
 
 }  // namespace
 
+namespace {
+thread_local std::string g_last_error;
+}
+
+const std::string& Hardware::last_error() { return g_last_error; }
+
 Retcode Hardware::create(const KnSimConfig& config, std::unique_ptr<Hardware>* out) {
+  g_last_error.clear();
+  if (config.hardware == KN_SIM_HARDWARE_QEMU) {
+    const Retcode rc = create_qemu_hardware(config, out, &g_last_error);
+    if (rc != rcOk) std::fprintf(stderr, "kniommu: QEMU backend: %s\n", g_last_error.c_str());
+    return rc;
+  }
+  if (config.hardware != KN_SIM_HARDWARE_EMULATOR) {
+    g_last_error = "unknown hardware backend " + std::to_string(config.hardware);
+    return rcInvalidArgument;
+  }
   if (config.phys_mem_bytes < 2 * vtd::kPageSize) return rcInvalidArgument;
   const hw::UnitConfig unit = hw::unit_config_from_sim(config);
   if (config.iommu_enabled != 0 && (unit.nd > 6 || unit.mgaw < 39 || unit.mgaw > 64))

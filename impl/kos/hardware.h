@@ -19,6 +19,15 @@ namespace kniommu::kos {
 
 class Hardware {
  public:
+  // What a backend can show (docs/qemu-backend.md). A check that needs a missing feature is
+  // skipped and counted as skipped, never passed.
+  enum Feature : std::uint32_t {
+    kCacheSnapshot = 1u << 0,  // cache_snapshot() lists the unit's context cache and IOTLB
+    kUseAfterFree = 1u << 1,   // use_after_free_count() counts
+    kDmaBytes = 1u << 2,       // device_dma moves the caller's bytes both ways
+    kAllFeatures = kCacheSnapshot | kUseAfterFree | kDmaBytes,
+  };
+
   static Retcode create(const KnSimConfig& config, std::unique_ptr<Hardware>* out);
   virtual ~Hardware() = default;
   Hardware(const Hardware&) = delete;
@@ -37,6 +46,9 @@ class Hardware {
   // Host physical address width (CPUID MAXPHYADDR on real hardware; not in CAP): page-table
   // pointers must stay below it.
   virtual unsigned host_address_width() const = 0;
+  virtual std::uint32_t features() const { return kAllFeatures; }
+  // Why the last create() on this thread failed (empty after success).
+  static const std::string& last_error();
   // Driver protocol violations the hardware detected (docs/emulator.md "Protocol violations");
   // hardware that cannot tell (a real machine) reports none.
   virtual std::uint64_t protocol_violation_count() { return 0; }

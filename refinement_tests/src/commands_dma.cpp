@@ -155,6 +155,8 @@ class Dma final : public Cmd {
   void probe(Sut& sut, uint64_t iova, const std::string& name) const {
     const model::Dir dir = p_.write ? model::Dir::Write : model::Dir::Read;
     size_t len = p_.len;
+    const bool edu = sut.qemu();  // QEMU: edu moves its own buffer (docs/qemu-backend.md)
+    if (edu) len = std::min<size_t>(len, kPage - 1);  // edu moves at most 4095 bytes at once
     if (!sut.model.config.iommu_enabled) {
       // Stay inside the buffer that contains iova (model: untranslated, anything goes).
       len = std::min<size_t>(len, kPage - (iova % kPage));
@@ -166,6 +168,7 @@ class Dma final : public Cmd {
       size_t len;
       model::Access a;
       uint64_t pa;
+      uint64_t ro_pa;  // a write denied on a page the device may read: where it must not land
     };
     std::vector<Seg> segs;
     bool all = true;
@@ -182,13 +185,31 @@ class Dma final : public Cmd {
         fault_page = cur & ~(kPage - 1);
       }
       all = all && a.allowed;
-      segs.push_back(Seg{cur, static_cast<size_t>(next - cur), a, pa});
+      uint64_t ro_pa = 0;
+      if (!a.allowed && p_.write) {
+        const model::Access ra = model::can_access(sut.model, p_.bdf, cur, model::Dir::Read);
+        if (ra.allowed && !ra.untranslated)
+          ro_pa = buffer_pa(sut, ra.buffer, ra.page * kPage + cur % kPage);
+      }
+      segs.push_back(Seg{cur, static_cast<size_t>(next - cur), a, pa, ro_pa});
       cur = next;
     }
     std::vector<std::vector<uint8_t>> before;
     for (const Seg& sg : segs)
-      before.push_back(sg.a.allowed ? phys_bytes(sut, sg.pa, sg.len) : std::vector<uint8_t>{});
+      before.push_back(sg.a.allowed ? phys_bytes(sut, sg.pa, sg.len)
+                       : sg.ro_pa   ? phys_bytes(sut, sg.ro_pa, sg.len)
+                                    : std::vector<uint8_t>{});
     std::vector<uint8_t> data = p_.write ? pattern(p_.seed, len) : std::vector<uint8_t>(len, 0xA5);
+    // On QEMU a write moves the bytes the device's last read left in its buffer: those are the
+    // bytes to expect in memory (so a wrong translation of the earlier read shows up here).
+    bool bytes_known = true;
+    if (edu && p_.write && known) {
+      const std::vector<int>& buf = sut.device_buffer(p_.bdf);
+      for (size_t i = 0; i < len; ++i) {
+        if (buf[i] < 0) bytes_known = false;
+        data[i] = static_cast<uint8_t>(buf[i] < 0 ? 0 : buf[i]);
+      }
+    }
     uint8_t fault = 0;
     const Retcode rc = sut.api().device_dma(sut.session(), p_.bdf, iova, data.data(), len,
                                             p_.write ? 1 : 0, &fault);
@@ -202,17 +223,42 @@ class Dma final : public Cmd {
     if (all && rc != rcOk)
       RC_FAIL(name + ": the model allows it, the hardware faulted (" + KnRetcodeName(rc) +
               ", reason " + hex(fault) + ")");
-    if (!all && rc != rcFail)
+    // QEMU 7.2 checks permissions only when it walks: a write through an IOTLB entry an earlier
+    // read cached for a read-only page is dropped without a fault record. Then only "nothing
+    // moved" can be judged (below); the missing record is counted as skipped.
+    const bool silent_block = edu && p_.write && !all && rc == rcOk && reason == 0x5;
+    if (silent_block)
+      count_skip("fault record of a write blocked through a cached read-only entry (QEMU)");
+    if (!all && !silent_block && rc != rcFail)
       RC_FAIL(name + ": the model forbids it (reason " + hex(reason) +
               "), the hardware returned " + KnRetcodeName(rc));
-    check_fault_records(sut, all, reason, fault_page, fault, name);
+    if (!silent_block) check_fault_records(sut, all, reason, fault_page, fault, name);
+    if (edu && !p_.write) {
+      // The bytes read stay in edu's buffer: they are judged when the device writes them out.
+      std::vector<int>& buf = sut.device_buffer(p_.bdf);
+      size_t at = 0;
+      for (size_t i = 0; i < segs.size(); ++i) {
+        for (size_t k = 0; k < segs[i].len; ++k, ++at)
+          buf[at] = all ? before[i][k] : -1;  // a faulting read leaves the buffer unknown
+      }
+      count_skip(
+          "bytes of a device read: not visible on QEMU (judged when the device writes them out)");
+      return;
+    }
+    const bool skip_bytes = edu && p_.write && !bytes_known;
+    if (skip_bytes)
+      count_skip("bytes of a device write after a faulting read (unknown buffer on QEMU)");
     size_t off = 0;
     for (size_t i = 0; i < segs.size(); ++i) {
       const Seg& sg = segs[i];
-      if (sg.a.allowed) {
+      if (!sg.a.allowed && sg.ro_pa != 0 && phys_bytes(sut, sg.ro_pa, sg.len) != before[i])
+        RC_FAIL(name + ": a write the model forbids changed read-only memory at " + hex(sg.ro_pa));
+      if (sg.a.allowed && !skip_bytes) {
         const std::vector<uint8_t> now = phys_bytes(sut, sg.pa, sg.len);
-        const bool same =
-            all ? std::memcmp(now.data(), data.data() + off, sg.len) == 0 : now == before[i];
+        const bool moved = std::memcmp(now.data(), data.data() + off, sg.len) == 0;
+        // A request that faults on a later page: the emulator moves nothing; QEMU (like PCIe,
+        // whose requests never cross 4 KiB) may still move the permitted pages.
+        const bool same = all ? moved : now == before[i] || (edu && moved);
         if (!same)
           RC_FAIL(name +
                   (all ? ": bytes moved do not match memory at "

@@ -81,7 +81,35 @@ std::vector<HwConfig> build() {
   return out;
 }
 
+std::vector<HwConfig> build_qemu() {
+  const auto& std_configs = standard_configs();
+  std::vector<HwConfig> out;
+  for (const HwConfig& c : std_configs)
+    if (c.name == "l4_sp" || c.name == "disabled") out.push_back(c);
+  // The QEMU backend keeps RAM below q35's PCI hole (docs/qemu-backend.md): 512 MiB.
+  for (HwConfig& c : out) {
+    c.sim.phys_mem_bytes = 512 * kMiB;
+    c.description += " (512 MiB RAM)";
+  }
+  KnSimConfig l3 = base();
+  l3.sagaw = kSagaw3;
+  l3.mgaw = 39;
+  l3.phys_mem_bytes = 512 * kMiB;
+  out.push_back(make("l3_sp", "3-level 39-bit, 2M+1G superpages, CM=0 (QEMU aw-bits=39)", l3));
+  KnSimConfig cm = base();
+  cm.caching_mode = 1;
+  cm.phys_mem_bytes = 512 * kMiB;
+  out.push_back(
+      make("l4_sp_cm", "4-level 48-bit, 2M+1G superpages, CM=1 (QEMU caching-mode=on)", cm));
+  return out;
+}
+
 }  // namespace
+
+const std::vector<HwConfig>& qemu_configs() {
+  static const std::vector<HwConfig> configs = build_qemu();
+  return configs;
+}
 
 KnSimConfig HwConfig::make_sim() const {
   KnSimConfig c = sim;
@@ -95,11 +123,21 @@ const std::vector<HwConfig>& standard_configs() {
   return configs;
 }
 
+std::optional<HwConfig> find_config_for(const std::string& name, int hardware) {
+  if (hardware == KN_SIM_HARDWARE_QEMU)
+    for (const HwConfig& c : qemu_configs())
+      if (c.name == name) return c;
+  return find_config(name);
+}
+
 std::optional<HwConfig> find_config(const std::string& name) {
   const auto& all = standard_configs();
   auto it = std::find_if(all.begin(), all.end(), [&](const HwConfig& c) { return c.name == name; });
-  if (it == all.end()) return std::nullopt;
-  return *it;
+  if (it != all.end()) return *it;
+  const auto& q = qemu_configs();
+  auto qt = std::find_if(q.begin(), q.end(), [&](const HwConfig& c) { return c.name == name; });
+  if (qt == q.end()) return std::nullopt;
+  return *qt;
 }
 
 }  // namespace kniommu::conformance

@@ -12,7 +12,8 @@ std::vector<MutantOutcome> run_mutation_adequacy(const KnAdapterV1& adapter,
                                                  const ConformanceOptions& options) {
   std::vector<std::string> configs = options.configs;
   if (configs.empty())
-    for (const HwConfig& c : standard_configs())
+    for (const HwConfig& c :
+         options.hardware == KN_SIM_HARDWARE_QEMU ? qemu_configs() : standard_configs())
       if (c.sim.iommu_enabled) configs.push_back(c.name);  // no isolation to break when disabled
   // A configuration judges mutants only if the unmutated implementation passes on it with the
   // same budget; otherwise a "catch" could be the baseline failure.

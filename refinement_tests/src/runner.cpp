@@ -130,6 +130,8 @@ CaseReport execute_case(const RunState& st, const model::State& init, const Comm
   if (r.kind != CaseReport::Kind::Passed) r.commands = coverage::commands_in_case();
   for (const auto& [k, v] : paths.reached) r.counts["path:" + k] += v;
   for (const auto& [k, v] : paths.skipped) r.counts["skip:" + k] += v;
+  // Checks the judging hardware could not perform (count_skip), carried back like the counters.
+  for (const auto& [k, v] : take_skips()) r.counts["qskip:" + k] += v;
   coverage::end_case();
   return r;
 }
@@ -166,6 +168,8 @@ void run_case(RunState& st) {
         st.coverage.reached[k.substr(5)] += v;
       else if (k.rfind("skip:", 0) == 0)
         st.coverage.skipped[k.substr(5)] += v;
+      else if (k.rfind("qskip:", 0) == 0)
+        count_skip(k.substr(6), v);
       else
         st.counts[k] += v;
     }
@@ -384,9 +388,10 @@ ConformanceResult run_conformance(const KnAdapterV1& adapter, const ConformanceO
   params.disableShrinking = params.disableShrinking || !opt.shrink;
 
   std::vector<HwConfig> configs;
-  if (opt.configs.empty()) configs = standard_configs();
+  if (opt.configs.empty())
+    configs = opt.hardware == KN_SIM_HARDWARE_QEMU ? qemu_configs() : standard_configs();
   for (const std::string& name : opt.configs) {
-    if (auto c = find_config(name))
+    if (auto c = find_config_for(name, opt.hardware))
       configs.push_back(*c);
     else
       result.outcomes.push_back(error_outcome(name, "unknown configuration"));
@@ -404,8 +409,14 @@ ConformanceResult run_conformance(const KnAdapterV1& adapter, const ConformanceO
     result.outcomes.push_back(error_outcome("*", "adapter has no mutants"));
     return result;
   }
+  for (HwConfig& cfg : configs) cfg.sim.hardware = opt.hardware;
   for (const HwConfig& cfg : configs) {
+    take_skips();
     ConfigOutcome o = run_config(api, cfg, opt, params, reproduce);
+    for (const auto& [what, n] : take_skips()) o.skipped[what] += n;
+    if (opt.verbose)
+      for (const auto& [what, n] : o.skipped)
+        std::cerr << "  [" << o.config << "] skipped " << n << "x: " << what << "\n";
     if (o.status == ConfigOutcome::Status::Failed && !opt.replay_out.empty() &&
         !o.rc_params.empty()) {
       write_replay_file(opt.replay_out,

@@ -78,15 +78,32 @@ class Sut {
   int64_t frame_overhead = 0;
   Coverage& coverage() const { return *coverage_; }
 
+  // QEMU judges (docs/qemu-backend.md): its edu devices write only what their 4 KiB buffer holds,
+  // filled by their own DMA reads. The suite tracks each buffer: byte value, or -1 unknown
+  // (after a faulting read). edu's buffer starts zeroed.
+  bool qemu() const { return config_.sim.hardware == KN_SIM_HARDWARE_QEMU; }
+  std::vector<int>& device_buffer(uint16_t bdf) {
+    auto it = device_buffers_.find(bdf);
+    if (it == device_buffers_.end())
+      it = device_buffers_.emplace(bdf, std::vector<int>(4096, 0)).first;
+    return it->second;
+  }
+
  private:
   const KnAdapterV1& api_;
   HwConfig config_;
   KnAdapterSession* session_ = nullptr;
   std::map<model::Pid, KnPid> pids_;
   std::string error_;
+  std::map<uint16_t, std::vector<int>> device_buffers_;
   Coverage own_coverage_;
   Coverage* coverage_ = &own_coverage_;
 };
+
+// A check the judging hardware cannot perform: counted by name, reported as skipped.
+void count_skip(const std::string& what, uint64_t n = 1);
+// The counts since the last call (and resets them).
+std::map<std::string, uint64_t> take_skips();
 
 model::Config model_config(const HwConfig& config);
 

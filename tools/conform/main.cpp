@@ -72,7 +72,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (options->list_configs) {
-    for (const auto& c : conformance::standard_configs()) {
+    for (const auto& c : options->run.hardware == KN_SIM_HARDWARE_QEMU
+                             ? conformance::qemu_configs()
+                             : conformance::standard_configs()) {
       std::printf("%-12s %s\n", c.name.c_str(), c.description.c_str());
     }
     return 0;
@@ -98,9 +100,11 @@ int main(int argc, char** argv) {
   const bool tty = conform::ProgressBar::stream_is_tty(stdout);
   const bool draw = options->progress == conform::ProgressMode::kOn ||
                     (options->progress == conform::ProgressMode::kAuto && tty);
-  const std::size_t config_count = options->run.configs.empty()
-                                       ? conformance::standard_configs().size()
-                                       : options->run.configs.size();
+  const std::size_t config_count =
+      options->run.configs.empty()
+          ? (options->run.hardware == KN_SIM_HARDWARE_QEMU ? conformance::qemu_configs().size()
+                                                           : conformance::standard_configs().size())
+          : options->run.configs.size();
   conform::ProgressBar bar(stdout, draw, config_count);
   options->run.progress = [&bar](const conformance::Progress& p) { bar.update(p); };
 

@@ -35,6 +35,8 @@ const char* const kUsage =
     "  --progress | --no-progress   force the progress bar on/off (default: only on a terminal)\n"
     "  --verbose              print RapidCheck's own report\n"
     "  --list-configs         list the hardware configurations and exit\n"
+    "  --hardware emulator|qemu  the judge: the emulated unit (default) or QEMU's intel-iommu\n"
+    "                         (docs/qemu-backend.md; default configurations then: QEMU's)\n"
     "usage: kniommu-conform merge FILE...\n"
     "  the union of shards' --coverage-out JSON and/or --junit XML files: cases, failures with\n"
     "  their replay files, coverage, slowest cases (docs/sharding.md)\n"
@@ -154,6 +156,14 @@ std::optional<CliOptions> parse_options(int argc, char** argv, std::string& erro
       o.progress = ProgressMode::kOff;
     } else if (a == "--verbose") {
       o.run.verbose = true;
+    } else if (a == "--hardware") {
+      if (!value()) return std::nullopt;
+      if (v == "qemu")
+        o.run.hardware = KN_SIM_HARDWARE_QEMU;
+      else if (v == "emulator")
+        o.run.hardware = KN_SIM_HARDWARE_EMULATOR;
+      else
+        return bad("emulator or qemu");
     } else if (a == "--list-configs") {
       o.list_configs = true;
     } else {

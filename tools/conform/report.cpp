@@ -52,6 +52,9 @@ void print_result(std::FILE* out, const conformance::ConformanceResult& result,
                      static_cast<unsigned long long>(c.commands));
       std::fprintf(out, " (case number: seconds/commands)\n");
     }
+    for (const auto& [what, n] : o.skipped)  // checks the judging hardware cannot perform
+      std::fprintf(out, "      skipped %llu x %s\n", static_cast<unsigned long long>(n),
+                   what.c_str());
     if (o.status != Status::Failed) continue;
     std::fprintf(out, "      failure:\n");
     print_indented(out, o.failure, "        ");

@@ -37,7 +37,14 @@ typedef struct KnSimConfig {
    * present table entry or unit cache still references the frame (KnSimUseAfterFreeCount). Real
    * hardware has no such check; benchmarks set 1 to measure the implementation alone. */
   int skip_use_after_free_check;
+  /* Which hardware judges: KN_SIM_HARDWARE_EMULATOR (0, the default) or KN_SIM_HARDWARE_QEMU
+   * (QEMU's intel-iommu and edu devices over qtest; docs/qemu-backend.md says what it can and
+   * cannot show). A configuration QEMU cannot provide gives rcInvalidArgument. */
+  int hardware;
 } KnSimConfig;
+
+#define KN_SIM_HARDWARE_EMULATOR 0
+#define KN_SIM_HARDWARE_QEMU 1
 
 /* A 4-level, 48-bit, 2M+1G superpage, CM=0 unit with 64K DIDs and 4 devices. */
 void KnSimDefaultConfig(KnSimConfig* config);
@@ -54,7 +61,10 @@ Retcode KnSimBindThread(KnSimSystem* system, KnPid pid);
 /* A device DMA through the remapping unit (or untranslated when the IOMMU is disabled).
  * is_write = 1: the device writes `len` bytes from `data` to memory; 0: it reads into `data`.
  * Returns rcOk, or rcFail with *fault_reason set to the VT-d fault reason (0x1-0xE) when the
- * request faults; a faulting request transfers nothing. rcDeviceNotFound for an unknown BDF. */
+ * request faults; a faulting request transfers nothing. rcDeviceNotFound for an unknown BDF.
+ * With KN_SIM_HARDWARE_QEMU the device is QEMU's edu: a read fills its own 4 KiB buffer (`data` is
+ * not written), a write writes that buffer (`data` is ignored), at most 4095 bytes, and a request
+ * that faults on one page may still move its permitted pages (docs/qemu-backend.md). */
 Retcode KnSimDeviceDma(KnSimSystem* system, uint16_t bdf, uint64_t iova, void* data, size_t len,
                        int is_write, uint8_t* fault_reason);
 

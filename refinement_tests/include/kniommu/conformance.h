@@ -29,6 +29,11 @@ struct HwConfig {
 // The standard matrix: 3/4/5 levels, with and without superpages, CM on and off, IOMMU disabled.
 const std::vector<HwConfig>& standard_configs();
 std::optional<HwConfig> find_config(const std::string& name);
+// The configurations QEMU 7.2's intel-iommu provides (docs/qemu-backend.md): l4_sp and disabled of
+// the standard matrix, plus l3_sp (3-level 39-bit) and l4_sp_cm (CM=1). find_config knows them.
+const std::vector<HwConfig>& qemu_configs();
+// find_config for a judge: with KN_SIM_HARDWARE_QEMU the QEMU variant of a name comes first.
+std::optional<HwConfig> find_config_for(const std::string& name, int hardware);
 
 struct Progress {
   std::string config;
@@ -68,6 +73,9 @@ struct ConformanceOptions {
   bool isolate = true;
   // A child case running longer than this is killed (SIGKILL by PID) and fails the case.
   std::chrono::milliseconds case_timeout{60000};
+  // The judge: KN_SIM_HARDWARE_EMULATOR or KN_SIM_HARDWARE_QEMU (KnSimConfig.hardware of every
+  // machine). With QEMU and no `configs`, qemu_configs() run.
+  int hardware = KN_SIM_HARDWARE_EMULATOR;
   // Fail a run that never reached a path its configuration has (coverage.h). Unset: only runs at
   // the default budget or larger (cases = 0) without mutant, shard, time limit or replay.
   std::optional<bool> require_paths;
@@ -110,6 +118,7 @@ struct ConfigOutcome {
   std::string replay_file;  // where the failing case was recorded ("" = not recorded)
   CoverageEvidence coverage;
   std::vector<SlowCase> slowest;  // at most kSlowestKept, slowest first
+  // Checks the judging hardware could not perform, by what was skipped (docs/qemu-backend.md).
   // Path-reach counters of this run (coverage.h names) and checks skipped because the adapter
   // lacks an optional entry (times skipped). A run that ends without a failure but never reached
   // a path the configuration requires is Failed with `failure` naming the paths.
