@@ -479,6 +479,38 @@ std::vector<Structure> stale() {
     };
     out.push_back(std::move(s));
   }
+  // Masks above 9 (up to CAP.MAMV = 18) cover whole 2 MiB pages: 2^(am+1-9) superpages cached, all
+  // redirected, PSI with mask am at the base; exactly the first half must see the change. Every
+  // superpage points at the same 2 MiB block (and is redirected to the next one), so the largest
+  // mask needs 1024 leaves, not 512k.
+  for (unsigned am = 10; am <= 18; ++am) {
+    Structure s = base("PSI mask", "AM=" + std::to_string(am) + " over 2 MiB pages", 4);
+    const std::uint64_t count = bit(am + 1 - 9);
+    const std::uint64_t n = std::min<std::uint64_t>(count, 64);
+    const std::uint64_t stride = count / n;
+    const std::uint64_t iova = probe_region(4) + 0x40000000ull * 2 + bit(am + 1) * kPage * 3;
+    const std::uint64_t old_pa = kDataBase;             // 2 MiB aligned
+    const std::uint64_t new_pa = kDataBase + bit(21);  // the next 2 MiB block
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> leaves;
+    for (std::uint64_t i = 0; i < count; ++i) {
+      const Mapping m{iova + i * bit(21), 21, old_pa, 3};
+      map(s, static_cast<std::size_t>(i), m);
+      leaves.emplace_back(s.entry.at({static_cast<std::size_t>(i), 2}), new_pa | 3 | bit(7));
+    }
+    for (std::uint64_t i = 0; i < count; i += stride) {
+      const Mapping m{iova + i * bit(21), 21, old_pa, 3};
+      const std::uint64_t off = 0x20 + (i % 64) * kPage;  // a different 4 KiB page of each leaf
+      s.probes.push_back(probe(m, off, 8, false, "fill 2 MiB page " + std::to_string(i)));
+      Probe p = probe(m, off, 8, false, "2 MiB page " + std::to_string(i) + " after PSI");
+      p.watch.push_back(new_pa + off);
+      s.probes2.push_back(p);
+    }
+    s.act2 = [leaves, iova, am](Side& side) {
+      for (const auto& [pa, w] : leaves) side.mem().write64(pa, w);
+      psi(side, kDid, iova, am);
+    };
+    out.push_back(std::move(s));
+  }
   return out;
 }
 
