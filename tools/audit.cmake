@@ -87,7 +87,6 @@ set(KNIOMMU_AUDIT_FUZZ_EXTRA
 
 # Bounded libFuzzer run (clang++ builds it: g++ has no libFuzzer). The audit's own sources are
 # passed on so the harness also runs the analysis on every snapshot the reader accepts.
-set(KNIOMMU_FUZZ_SECONDS 20 CACHE STRING "Time budget of the snapshot fuzz test (seconds)")
 kniommu_test(snapshot_fuzz LABEL unit TIMEOUT 300
   COMMAND ${_audit}/fuzz/run_fuzz.sh ${_audit} ${CMAKE_CURRENT_BINARY_DIR}/snapshot_fuzz
           ${KNIOMMU_FUZZ_SECONDS} ${KNIOMMU_AUDIT_FUZZ_EXTRA})

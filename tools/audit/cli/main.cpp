@@ -168,7 +168,8 @@ int main(int argc, char** argv) {
     // Read like the snapshot: only a regular file, never blocking on a FIFO, bounded in size.
     std::string text, open_error, error;
     if (!read_input_file(args.policy, kMaxSnapshotBytes, text, open_error)) {
-      std::cerr << "kniommu-audit: policy: " << open_error << "\n";
+      std::cerr << "kniommu-audit: policy " << args.policy << ": cannot read the file: " << open_error
+                << "\n";
       return 2;
     }
     policy = audit::parse_policy(text, error);
