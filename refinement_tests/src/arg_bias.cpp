@@ -47,14 +47,20 @@ model::Bdf bdf(const model::State& s) {
 }
 
 Handle handle(const model::State& s, model::Pid p, model::Kind kind) {
-  std::vector<Handle> right, any, foreign;
+  // right: live entries of `kind`; revoked: entries whose object is gone (a grant into a
+  // destroyed domain), any kind: the revoked check precedes the type check
+  // (docs/semantics.md "Handles"), so every handle-taking call must answer rcHandleRevoked.
+  std::vector<Handle> right, revoked, any, foreign;
   Handle max_value = 0;
   for (const auto& [q, proc] : s.processes) {
     for (const auto& [h, e] : proc.handles) {
       max_value = std::max(max_value, h);
       if (q == p) {
         any.push_back(h);
-        if (e.kind == kind) right.push_back(h);
+        if (e.revoked)
+          revoked.push_back(h);
+        else if (e.kind == kind)
+          right.push_back(h);
       } else if (!s.processes.at(p).handles.count(h)) {
         foreign.push_back(h);
       }
@@ -64,9 +70,10 @@ Handle handle(const model::State& s, model::Pid p, model::Kind kind) {
     return v[static_cast<size_t>(pick(static_cast<int>(v.size())))];
   };
   const int r = pick(100);
-  if (r < 82 && !right.empty()) return from(right);
-  if (r < 88 && !any.empty()) return from(any);
-  if (r < 94 && !foreign.empty()) return from(foreign);
+  if (r < 80 && !right.empty()) return from(right);
+  if (r < 86 && !revoked.empty()) return from(revoked);
+  if (r < 90 && !any.empty()) return from(any);
+  if (r < 95 && !foreign.empty()) return from(foreign);
   if (r < 98) return max_value + 1 + static_cast<Handle>(pick(3));
   return chance(50) ? INVALID_HANDLE : 0;
 }

@@ -108,6 +108,8 @@ CmdPtr dma_create(model::Pid pid, uint32_t order, uint64_t size, uint32_t flags)
 CmdPtr dma_begin(model::Pid pid, Handle rid);
 CmdPtr dma_begin_ex(model::Pid pid, Handle rid, Handle domain);
 CmdPtr handle_close(model::Pid pid, Handle h, bool io_close);
+CmdPtr dma_get_info(model::Pid pid, Handle h, bool phys);  // phys: KnIoDmaGetPhysInfo
+CmdPtr dma_map(model::Pid pid, Handle rid, uint64_t offset, uint64_t length, int vmflags);
 CmdPtr dma(const DmaProbe& probe);
 }  // namespace cmd
 

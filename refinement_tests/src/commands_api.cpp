@@ -288,6 +288,10 @@ class DmaCreateContinuous final : public ApiCommand {
 
 class DmaMap final : public ApiCommand {
  public:
+  DmaMap(model::Pid pid, Handle rid, uint64_t offset, uint64_t length, int vmflags)
+      : rid_(rid), offset_(offset), length_(length), vmflags_(vmflags) {
+    pid_ = pid;
+  }
   explicit DmaMap(const model::State& s) {
     pid_ = b::pid(s);
     rid_ = b::handle(s, pid_, Kind::Buffer);
@@ -467,6 +471,7 @@ class HandleClose final : public ApiCommand {
 // (physical) or as the grant's IOVA range (IOVA view).
 class DmaGetInfo final : public ApiCommand {
  public:
+  DmaGetInfo(model::Pid pid, Handle h, bool phys) : phys_(phys), h_(h) { pid_ = pid; }
   explicit DmaGetInfo(const model::State& s) : phys_(b::chance(40)) {
     pid_ = b::pid(s);
     h_ = b::handle(s, pid_, b::chance(50) ? Kind::Grant : Kind::Buffer);
@@ -629,6 +634,12 @@ CmdPtr dma_begin_ex(model::Pid pid, Handle rid, Handle domain) {
 CmdPtr handle_close(model::Pid pid, Handle h, bool io_close) {
   return std::make_shared<const HandleClose>(pid, h, io_close);
 }
+CmdPtr dma_get_info(model::Pid pid, Handle h, bool phys) {
+  return std::make_shared<const DmaGetInfo>(pid, h, phys);
+}
+CmdPtr dma_map(model::Pid pid, Handle rid, uint64_t offset, uint64_t length, int vmflags) {
+  return std::make_shared<const DmaMap>(pid, rid, offset, length, vmflags);
+}
 }  // namespace cmd
 
 rc::Gen<CmdPtr> gen_command(const model::State& s) {
@@ -652,7 +663,7 @@ rc::Gen<CmdPtr> gen_command(const model::State& s) {
       {3, make<DmaBeginEx>(s)},
       {4, make<HandleClose>(s)},
       {2, make<DmaGetInfo>(s)},
-      {1, make<NullArgs>(s)},
+      {2, make<NullArgs>(s)},
       {8, rc::gen::exec([s] { return make_dma(s); })},
       {2, rc::gen::exec([s] { return make_vm_access(s); })},
       {6, rc::gen::exec([s] { return make_grant_scenario(s); })},

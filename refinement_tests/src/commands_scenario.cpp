@@ -119,8 +119,11 @@ CmdPtr make_grant_scenario(const model::State& s) {
   bool fresh = false;  // a domain created here: no grant yet, so its IOVA allocation is known
   if (!created) {
     const model::Process& proc = bl.state().processes.at(pid);
-    if (!proc.auto_domain || bl.state().domains.at(*proc.auto_domain).devices.empty())
+    const bool had_domain = proc.auto_domain.has_value();
+    if (!had_domain || bl.state().domains.at(*proc.auto_domain).devices.empty())
       bl.add(cmd::attach_device(pid, bl.free_device()));
+    // The first successful attach creates the automatic domain: as fresh as a created one.
+    fresh = !had_domain && bl.state().processes.at(pid).auto_domain.has_value();
   } else {
     std::vector<Handle> usable;
     for (const auto& [h, e] : bl.state().processes.at(pid).handles)
@@ -128,6 +131,13 @@ CmdPtr make_grant_scenario(const model::State& s) {
         usable.push_back(h);
     if (usable.empty() || b::chance(30)) {
       dom = bl.add(cmd::create_domain(pid), pid, Kind::Domain);
+      if (b::chance(20)) {
+        // A BDF no device has, with a valid domain handle: rcDeviceNotFound only after the
+        // handle checks passed, which random arguments rarely line up.
+        const model::Bdf unknown = b::unknown_bdf(bl.state());
+        bl.add(cmd::attach_device_to_domain(pid, unknown, dom));
+        bl.add(cmd::detach_device_from_domain(pid, unknown, dom));
+      }
       bl.add(cmd::attach_device_to_domain(pid, bl.free_device(), dom));
       fresh = dom != INVALID_HANDLE;
     } else {
@@ -138,30 +148,60 @@ CmdPtr make_grant_scenario(const model::State& s) {
   std::vector<Handle> buffers;
   for (const auto& [h, e] : bl.state().processes.at(pid).handles)
     if (e.kind == Kind::Buffer) buffers.push_back(h);
+  const auto begin = [&](Handle buffer) {
+    return created ? cmd::dma_begin_ex(pid, buffer, dom) : cmd::dma_begin(pid, buffer);
+  };
   Handle rid = INVALID_HANDLE;
-  if (fresh && b::chance(50)) {
+  std::vector<std::pair<Handle, Handle>> fillers;  // (buffer, grant) to close after a 1 GiB grant
+  bool giant = false, mask_sized = false;
+  // In a fresh domain: 0..44 a superpage-sized grant, 45..89 a mask-sized one, else any shape.
+  const int choice = fresh ? b::pick(100) : 100;
+  if (choice < 45) {
     // A grant a superpage could map, on every configuration, also where SLLPS has no such size
     // (the page table must then not use one, and the unit would fault on one). IOVAs are lowest
-    // fit and page 0 is never used, so in a fresh domain a filler grant ending at the boundary
-    // puts the next grant on it:
+    // fit and page 0 is never used, so in a fresh domain filler grants ending at the boundary
+    // put the next grant on it:
     //  - 2 MiB: a filler of 2 MiB - 4 KiB in 4 KiB blocks (a grant covers its buffer's whole
     //    footprint) takes [4 KiB, 2 MiB);
-    //  - 1 GiB (rarely: 511 frames): a filler of 511 blocks of 2 MiB takes [2 MiB, 1 GiB) where
-    //    2 MiB grants are 2 MiB aligned (SLLPS with 2 MiB only); with 1 GiB superpages a 1 GiB
-    //    grant is aligned anyway.
-    const bool giant = b::chance(10);
-    const Handle filler =
-        giant ? bl.add(cmd::dma_create(pid, 9, kOneGiB - kTwoMiB, b::valid_dma_flags()), pid,
-                       Kind::Buffer)
-              : bl.add(cmd::dma_create(pid, 0, kTwoMiB - kPage, b::valid_dma_flags()), pid,
-                       Kind::Buffer);
-    bl.add(cmd::dma_begin_ex(pid, filler, dom));
-    rid = giant ? bl.add(cmd::dma_create(pid, DMA_ORDER_MAX, kOneGiB, b::valid_dma_flags()), pid,
-                         Kind::Buffer)
-                : bl.add(cmd::dma_create(pid, 9,
-                                         kTwoMiB * (1 + static_cast<uint64_t>(b::pick(2))),
-                                         b::valid_dma_flags()),
-                         pid, Kind::Buffer);
+    //  - 1 GiB (rarely): a filler of 511 blocks of 2 MiB and one of 511 pages take [4 KiB,
+    //    1 GiB) whatever SLLPS says. With 2 MiB superpages the large one is 2 MiB aligned,
+    //    [2 MiB, 1 GiB), and the small one fills [4 KiB, 2 MiB); without, the large one takes
+    //    [4 KiB, 1 GiB - 2 MiB + 4 KiB) and the small one the rest. (With 1 GiB superpages the
+    //    1 GiB grant would be 1 GiB aligned anyway.) Without superpages this maps 524,287 4 KiB
+    //    pages, hence rare, and the fillers are closed again after the scenario.
+    giant = b::chance(17);
+    const auto filler = [&](uint32_t order, uint64_t bytes) {
+      const Handle buf = bl.add(cmd::dma_create(pid, order, bytes, b::valid_dma_flags()), pid,
+                                Kind::Buffer);
+      const Handle g = bl.add(begin(buf), pid, Kind::Grant);
+      fillers.emplace_back(buf, g);
+    };
+    if (giant) {
+      filler(9, kOneGiB - kTwoMiB);
+      filler(0, kTwoMiB - kPage);
+      rid = bl.add(cmd::dma_create(pid, DMA_ORDER_MAX, kOneGiB, b::valid_dma_flags()), pid,
+                   Kind::Buffer);
+    } else {
+      filler(0, kTwoMiB - kPage);
+      rid = bl.add(cmd::dma_create(pid, 9, kTwoMiB * (1 + static_cast<uint64_t>(b::pick(2))),
+                                   b::valid_dma_flags()),
+                   pid, Kind::Buffer);
+    }
+  } else if (choice < 90) {
+    mask_sized = true;
+    // A grant whose page-selective invalidation needs exactly the mask AM = a (0..9): a filler of
+    // 2^a - 1 pages takes [page 1, page 2^a), the grant of 2^a pages the aligned block after it.
+    // Closing either invalidates with AM = a (VT-d spec §6.5.2.3: the smallest naturally aligned
+    // block of 2^AM pages holding the range); random placements rarely give the small masks.
+    // AM 0 and 1 twice as often as the others: random placements almost never give them.
+    const uint32_t a = static_cast<uint32_t>(b::pick(12) % 10);
+    const uint64_t pages = uint64_t{1} << a;
+    if (a != 0) {
+      const Handle buf = bl.add(cmd::dma_create(pid, 0, (pages - 1) * kPage, b::valid_dma_flags()),
+                                pid, Kind::Buffer);
+      bl.add(begin(buf));
+    }
+    rid = bl.add(cmd::dma_create(pid, 0, pages * kPage, b::valid_dma_flags()), pid, Kind::Buffer);
   } else if (!buffers.empty() && b::chance(25)) {
     rid = pick_from(buffers);
   } else {
@@ -170,9 +210,9 @@ CmdPtr make_grant_scenario(const model::State& s) {
     rid = bl.add(cmd::dma_create(pid, shape.order, shape.pages * kPage, b::valid_dma_flags()), pid,
                  Kind::Buffer);
   }
-  const Handle grant = bl.add(created ? cmd::dma_begin_ex(pid, rid, dom) : cmd::dma_begin(pid, rid),
-                              pid, Kind::Grant);
+  const Handle grant = bl.add(begin(rid), pid, Kind::Grant);
   if (grant == INVALID_HANDLE) return bl.finish();  // the begin fails (as the model says): done
+  if (b::chance(15)) bl.add(begin(rid));  // the buffer is granted there already: rcAlreadyExists
 
   // Probes from one device of the grant's domain, in the direction the buffer allows.
   const model::State& st = bl.state();
@@ -182,12 +222,14 @@ CmdPtr make_grant_scenario(const model::State& s) {
   if (g.domain)
     devices.assign(st.domains.at(*g.domain).devices.begin(),
                    st.domains.at(*g.domain).devices.end());
-  if (devices.empty()) return bl.finish();  // nothing can see the grant (IOMMU disabled)
-  const model::Bdf bdf = pick_from(devices);
+  // No device sees the grant (IOMMU disabled: attaching has no effect): no probes, but the end
+  // of access still runs, so a closed domain leaves revoked grant handles there too.
+  const bool seen = !devices.empty();
+  const model::Bdf bdf = seen ? pick_from(devices) : model::Bdf{0};
   std::vector<DmaProbe> probes;
   static constexpr Edge kEdges[] = {Edge::LastPage, Edge::AfterBoundary, Edge::First,
                                     Edge::BeforeBoundary, Edge::Inside};
-  const int n = 1 + b::pick(3);
+  const int n = seen ? 1 + b::pick(3) : 0;
   for (int i = 0; i < n; ++i) {
     DmaProbe p;
     p.bdf = bdf;
@@ -208,6 +250,8 @@ CmdPtr make_grant_scenario(const model::State& s) {
   End end = static_cast<End>(b::pick(4));
   if (end == Exit && b::alive_pids(bl.state()).size() < 2) end = CloseGrant;
   if (end == CloseDomain && !created) end = CloseGrant;
+  if (end == DetachDevice && !seen) end = CloseGrant;
+  if (mask_sized) end = CloseGrant;  // the invalidation with the mask the shape was made for
   const bool io_close = b::chance(50);
   switch (end) {
     case CloseGrant:
@@ -224,7 +268,22 @@ CmdPtr make_grant_scenario(const model::State& s) {
                      : cmd::detach_device(pid, bdf));
       break;
   }
-  if (end != CloseGrant && !model::attachment(bl.state(), bdf)) {
+  if (end == CloseDomain) {
+    // The grant handle is revoked now: every call taking it must answer rcHandleRevoked, the
+    // revoked check coming before the handle's kind is looked at (docs/semantics.md "Handles").
+    const model::Bdf any = pick_from(bl.state().config.devices);
+    const CmdPtr uses[] = {cmd::dma_begin(pid, grant),
+                           cmd::dma_begin_ex(pid, grant, grant),
+                           cmd::attach_device_to_domain(pid, any, grant),
+                           cmd::detach_device_from_domain(pid, any, grant),
+                           cmd::dma_get_info(pid, grant, false),
+                           cmd::dma_get_info(pid, grant, true),
+                           cmd::dma_map(pid, grant, 0, kPage, VMM_FLAG_READ)};
+    const int first = b::pick(static_cast<int>(std::size(uses)));
+    for (int i = 0; i < 4; ++i)
+      bl.add(uses[(first + i * 3) % static_cast<int>(std::size(uses))]);
+  }
+  if (seen && end != CloseGrant && !model::attachment(bl.state(), bdf)) {
     // The device goes to a new domain of some live process: its DID is the lowest free one,
     // often the one just released, so stale cache entries of the old domain would show now.
     const std::vector<model::Pid> alive = b::alive_pids(bl.state());
@@ -233,8 +292,19 @@ CmdPtr make_grant_scenario(const model::State& s) {
     bl.add(cmd::attach_device_to_domain(q, bdf, nd));
   }
   for (const DmaProbe& p : probes) bl.add(cmd::dma(p));
-  if (end != Exit && b::chance(40))
+  if (end != Exit && (giant || b::chance(40)))
     bl.add(cmd::handle_close(pid, rid, b::chance(50)));  // frames back
+  if (giant && end != Exit) {
+    // The 1 GiB fillers would make every later command of the case walk ~262k leaves (no
+    // superpages): close grant and buffer (a grant revoked by a closed domain stays, for the
+    // revoked-handle calls).
+    for (const auto& [fbuf, fgrant] : fillers) {
+      const model::HandleEntry* e = model::lookup_handle(bl.state(), pid, fgrant);
+      if (e != nullptr && !e->revoked) bl.add(cmd::handle_close(pid, fgrant, false));
+      if (model::lookup_handle(bl.state(), pid, fbuf) != nullptr)
+        bl.add(cmd::handle_close(pid, fbuf, true));
+    }
+  }
   return bl.finish();
 }
 

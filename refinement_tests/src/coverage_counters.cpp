@@ -1,8 +1,8 @@
 #include "coverage_counters.h"
 
-#include <set>
+#include <algorithm>
 #include <sstream>
-#include <tuple>
+#include <vector>
 
 #include "sut.h"
 
@@ -17,7 +17,17 @@ constexpr uint64_t kCapCm = uint64_t{1} << 7;
 constexpr uint64_t kIqaDw = uint64_t{1} << 11;  // 256-bit descriptors (scalable mode only)
 constexpr size_t kDescBytes = 16;
 
-using Leaf = std::tuple<uint64_t, uint64_t, unsigned>;  // root, iova, level
+// The leaves of one table as the walker saw them, each packed as iova | level (IOVAs are page
+// aligned), in walk order, which is ascending (a depth-first walk over entries 0..511), so two
+// views compare by one merge. Flat vectors, not a set: a grant of 1 GiB in 4 KiB pages has
+// 262,144 leaves, seen after every command.
+using Leaf = uint64_t;
+struct Leaves {
+  std::vector<Leaf> v;
+  bool sorted = true;
+};
+constexpr Leaf pack(uint64_t iova, unsigned level) { return iova | level; }
+constexpr unsigned level_of(Leaf l) { return static_cast<unsigned>(l & 0xFFF); }
 
 struct CaseState {
   Counts* sink = nullptr;
@@ -26,8 +36,8 @@ struct CaseState {
   uint64_t tail = 0;        // descriptor index already seen
   std::string last_call;
   Retcode last_rc = rcOk;
-  std::set<Leaf> prev_leaves, leaves;
-  std::set<uint64_t> roots;
+  std::map<uint64_t, Leaves> prev_leaves, leaves;  // per table root
+  Leaves* walking = nullptr;                       // the root's list the walk in progress fills
 };
 
 CaseState g;
@@ -150,16 +160,46 @@ void process_exit(const model::State& before, model::Pid pid) {
 }
 
 // Outside a case (linearizability histories, directed tests) the hooks keep nothing.
+// A root walked twice in one command (a DMA probe's view, then the refinement check's) keeps the
+// last walk: the table as the command left it.
 void view_root(uint64_t root) {
-  if (g.sink != nullptr) g.roots.insert(root);
+  if (g.sink == nullptr) return;
+  g.walking = &g.leaves[root];
+  g.walking->v.clear();
+  g.walking->sorted = true;
 }
 
 void view_leaf(uint64_t root, uint64_t iova, unsigned level) {
-  if (g.sink == nullptr) return;
-  const Leaf leaf{root, iova, level};
-  if (g.leaves.insert(leaf).second && g.prev_leaves.count(leaf) == 0)
-    bump(std::string("leaf:mapped:") + leaf_size(level));
+  (void)root;  // the walk in progress (view_root) is of `root`
+  if (g.sink == nullptr || g.walking == nullptr) return;
+  const Leaf l = pack(iova, level);
+  if (!g.walking->v.empty() && g.walking->v.back() >= l) g.walking->sorted = false;
+  g.walking->v.push_back(l);
 }
+
+namespace {
+
+void sort_once(Leaves& l) {
+  if (l.sorted) return;
+  std::sort(l.v.begin(), l.v.end());
+  l.v.erase(std::unique(l.v.begin(), l.v.end()), l.v.end());
+  l.sorted = true;
+}
+
+// Counts `key_prefix` + size for every leaf of `a` not in `b` (both sorted).
+void count_difference(const Leaves& a, const Leaves& b, const char* key_prefix) {
+  uint64_t n[4] = {0, 0, 0, 0};
+  const Leaf* j = b.v.data();
+  const Leaf* const end = j + b.v.size();
+  for (const Leaf l : a.v) {
+    while (j != end && *j < l) ++j;
+    if (j == end || *j != l) ++n[std::min(level_of(l), 3u)];
+  }
+  for (unsigned level = 1; level <= 3; ++level)
+    if (n[level] != 0) (*g.sink)[std::string(key_prefix) + leaf_size(level)] += n[level];
+}
+
+}  // namespace
 
 void after_command(const Sut& sut, const std::string& command) {
   if (g.sink == nullptr) return;
@@ -167,13 +207,21 @@ void after_command(const Sut& sut, const std::string& command) {
   if (g_progress != nullptr) *g_progress = g.commands;
   (void)command;
   read_queue(sut);
-  // A leaf of a table still walked (its domain still has a device) that is gone: unmapped.
-  for (const Leaf& l : g.prev_leaves)
-    if (g.roots.count(std::get<0>(l)) != 0 && g.leaves.count(l) == 0)
-      bump(std::string("leaf:unmapped:") + leaf_size(std::get<2>(l)));
+  // A leaf not in the previous command's view of its table: mapped. A leaf of a table still
+  // walked (its domain still has a device) that is gone: unmapped. A table not walked now is
+  // forgotten (walked again later, all its leaves count as mapped).
+  const Leaves none;
+  for (auto& [root, now] : g.leaves) {
+    sort_once(now);
+    const auto prev = g.prev_leaves.find(root);
+    const Leaves& before = prev != g.prev_leaves.end() ? prev->second : none;
+    if (before.v == now.v) continue;  // the common case: the command left the table alone
+    count_difference(now, before, "leaf:mapped:");
+    count_difference(before, now, "leaf:unmapped:");
+  }
   g.prev_leaves = std::move(g.leaves);
   g.leaves.clear();
-  g.roots.clear();
+  g.walking = nullptr;
   g.last_call.clear();
 }
 

@@ -4,9 +4,12 @@
 // against hand-made bytes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <string>
 #include <vector>
 
+#include "coverage.h"
 #include "coverage_counters.h"
 #include "sut.h"
 
@@ -89,13 +92,20 @@ TEST(Coverage, CountsQueuedInvalidationsOnceEach) {
   coverage::end_case();
 }
 
-TEST(Coverage, LeavesUnmappedOnlyWhereTheTableIsStillWalked) {
+// One case on the fake hardware: the hooks count into `c`.
+struct FakeCase {
   FakeHw hw;
-  g_hw = &hw;
-  const KnAdapterV1 api = fake_adapter();
-  Sut sut(api, standard_configs().front(), 0);
+  KnAdapterV1 api = (g_hw = &hw, fake_adapter());
+  Sut sut{api, standard_configs().front(), 0};
   coverage::Counts c;
-  coverage::begin_case(&c);
+  FakeCase() { coverage::begin_case(&c); }
+  ~FakeCase() { coverage::end_case(); }
+};
+
+TEST(Coverage, LeavesUnmappedOnlyWhereTheTableIsStillWalked) {
+  FakeCase f;
+  Sut& sut = f.sut;
+  coverage::Counts& c = f.c;
   const uint64_t root = 0x5000;
   coverage::view_root(root);
   coverage::view_leaf(root, 0, 1);
@@ -110,7 +120,54 @@ TEST(Coverage, LeavesUnmappedOnlyWhereTheTableIsStillWalked) {
   EXPECT_EQ(c["leaf:unmapped:2M"], 1u);
   coverage::after_command(sut, "detach");  // the table is no longer walked: nothing unmapped
   EXPECT_EQ(c.count("leaf:unmapped:4K"), 0u);
-  coverage::end_case();
+}
+
+// Two walks of one table in one command (a DMA probe's view, then the refinement check's): the
+// last one counts. Tables are told apart by root; a leaf replaced by one of another size at the
+// same IOVA is an unmap and a map.
+TEST(Coverage, LeavesComparePerTableWithTheLastWalkOfACommand) {
+  FakeCase f;
+  Sut& sut = f.sut;
+  coverage::Counts& c = f.c;
+  const uint64_t a = 0x5000, b = 0x6000, page = 0x1000;
+  coverage::view_root(a);
+  for (uint64_t i = 0; i < 512; ++i) coverage::view_leaf(a, i * page, 1);
+  coverage::view_root(b);
+  coverage::view_leaf(b, 0, 1);
+  coverage::view_root(a);  // walked again in the same command: the table now has 2 leaves
+  coverage::view_leaf(a, 0, 1);
+  coverage::view_leaf(a, page, 1);
+  coverage::after_command(sut, "map");
+  EXPECT_EQ(c["leaf:mapped:4K"], 3u);
+  coverage::view_root(a);
+  coverage::view_leaf(a, 0, 2);  // the same IOVA as a 2 MiB leaf
+  coverage::view_root(b);
+  coverage::view_leaf(b, 0, 1);
+  coverage::after_command(sut, "remap");
+  EXPECT_EQ(c["leaf:mapped:2M"], 1u);
+  EXPECT_EQ(c["leaf:unmapped:4K"], 2u);
+  EXPECT_EQ(c["leaf:mapped:4K"], 3u);  // b's leaf unchanged
+}
+
+// Grants a 1 GiB (and 2 MiB) leaf could map are required on every IOMMU-enabled configuration,
+// also without superpages there (the page table must then not use one); superpage leaves only
+// where CAP.SLLPS advertises them.
+TEST(Coverage, SuperpageSizedGrantsAreRequiredOnEveryConfiguration) {
+  for (const HwConfig& cfg : standard_configs()) {
+    const std::vector<std::string> req = required_paths(cfg);
+    const auto has = [&](const char* p) {
+      return std::find(req.begin(), req.end(), p) != req.end();
+    };
+    if (cfg.sim.iommu_enabled == 0) {
+      EXPECT_TRUE(req.empty()) << cfg.name;
+      continue;
+    }
+    EXPECT_TRUE(has(path::kGrantAligned1G)) << cfg.name;
+    EXPECT_TRUE(has(path::kGrantAligned2M)) << cfg.name;
+    EXPECT_TRUE(has(path::kBlock1G)) << cfg.name;
+    EXPECT_EQ(has(path::kLeaf1G), (cfg.sim.sllps & 0x2) != 0) << cfg.name;
+    EXPECT_EQ(has(path::kLeaf2M), (cfg.sim.sllps & 0x1) != 0) << cfg.name;
+  }
 }
 
 TEST(Coverage, SerializedCountsRoundTripAndMalformedLinesAreRefused) {

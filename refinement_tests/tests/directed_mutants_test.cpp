@@ -150,6 +150,58 @@ std::string boundary_sequence(const char* config) {
   return large_grant_sequence(config, 0, 600, 1);
 }
 
+#if !KNIOMMU_DIRECTED_QEMU
+// A 1 GiB grant at IOVA 1 GiB on a unit without 1 GiB superpages, as the generator's 1 GiB
+// scenario builds it (commands_scenario.cpp): a filler of 511 blocks of 2 MiB and one of 511
+// pages take [4 KiB, 1 GiB) (with 2 MiB superpages the large one is 2 MiB aligned, [2 MiB,
+// 1 GiB); without, it starts at 4 KiB, where no 2 MiB leaf can go), then an order-18 buffer is
+// granted at 1 GiB with 1 GiB aligned frames: a page table ignoring SLLPS writes a 1 GiB leaf
+// there, and nowhere else. Returns the first failure.
+std::string giant_grant_sequence(const char* config) {
+  Script s(config);
+  EXPECT_TRUE(s.ok());
+  s.step(cmd::attach_device(kPid, kDev));
+  const Handle big = s.step(cmd::dma_create(kPid, 9, kOneGiB - kTwoMiB, DMA_DIR_BIDIR));
+  s.step(cmd::dma_begin(kPid, big));
+  const Handle small = s.step(cmd::dma_create(kPid, 0, kTwoMiB - kPage, DMA_DIR_BIDIR));
+  s.step(cmd::dma_begin(kPid, small));
+  const Handle buf = s.step(cmd::dma_create(kPid, DMA_ORDER_MAX, kOneGiB, DMA_DIR_BIDIR));
+  const Handle grant = s.step(cmd::dma_begin(kPid, buf));
+  if (!s.failure().empty()) return s.failure();
+  EXPECT_EQ(s.grant_pages(grant), std::make_pair(kOneGiB / kPage, kOneGiB / kPage));
+  s.step(cmd::dma(probe(grant, Edge::Last)));
+  s.step(cmd::handle_close(kPid, grant, false));
+  s.step(cmd::dma(probe(grant, Edge::Last)));
+  return s.failure();
+}
+
+class GiantGrant : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(GiantGrant, RefinesWithoutTheMutant) {
+  EXPECT_EQ(giant_grant_sequence(GetParam()), "");
+}
+
+// SuperpageIgnoresSllps where SLLPS lacks 1 GiB, in a sequence whose only wrong superpage is
+// the 1 GiB one: the suite's table decoder (hw_view.cpp) reports the leaf right after the begin.
+TEST_P(GiantGrant, OneGibLeafSllpsLacksIsReported) {
+  if (!kniommu::kMutantsCompiled) GTEST_SKIP() << "mutants not compiled in (KNIOMMU_MUTANTS=OFF)";
+  MutantScope m("SuperpageIgnoresSllps");
+  ASSERT_TRUE(m.ok());
+  const std::string failure = giant_grant_sequence(GetParam());
+  EXPECT_TRUE(failure.starts_with("DmaBegin(pid=1, rid=")) << failure;
+  EXPECT_NE(failure.find("superpage leaf of a size CAP.SLLPS does not advertise at iova "
+                         "0x40000000"),
+            std::string::npos)
+      << failure;
+}
+
+INSTANTIATE_TEST_SUITE_P(SuperpageIgnoresSllps, GiantGrant,
+                         ::testing::Values("l3_sp_nc", "l3_nosp", "l4_cm_tiny"),
+                         [](const ::testing::TestParamInfo<const char*>& param) {
+                           return std::string(param.param);
+                         });
+#endif
+
 struct Case {
   const char* mutant;
   std::string (*sequence)(const char*);
