@@ -4,17 +4,22 @@
 //
 //   [ProcessCreate]                                                 a fresh owner, sometimes
 //   [attach a device / create a domain and attach a device to it]   if no device can see it yet
-//   [KnIoDmaCreate of a buffer_shape()]                             or an existing buffer
-//   KnIoDmaBegin / KnIoDmaBeginEx
+//     [attach / detach of an unknown BDF with the new domain's handle]        (rcDeviceNotFound)
+//   the buffer, one of:
+//     in a fresh domain: fillers, then a buffer a 2 MiB or 1 GiB leaf could map
+//     in a fresh domain: a filler, then a buffer whose unmap needs exactly AM = 0..9
+//     KnIoDmaCreate of a buffer_shape(), or an existing buffer
+//   KnIoDmaBegin / KnIoDmaBeginEx   [and once more: rcAlreadyExists]
 //   Dma probes from a device of that domain (last page, 2 MiB boundary, first, inside)
 //   the end of access, one of:
 //     KnIoClose / KnHandleClose of the grant
 //     ProcessExit of the owner                  (teardown of all its domains)
-//     close of the created domain's handle      (teardown of that domain)
+//     close of the created domain's handle      (teardown of that domain; then four calls with
+//                                                the revoked grant handle: rcHandleRevoked)
 //     detach of the probing device
 //   [after a teardown or detach: another domain gets the device]    (a new domain reuses the DID)
 //   the same probes again                                           (now they must fault)
-//   [close the buffer]
+//   [close the buffer; after a 1 GiB grant also its fillers]
 //
 // This is the sequence that shows invalidation and unmap bugs: the probes fill the IOTLB with
 // the grant's pages (the last one and those around a 2 MiB boundary are where a too-small PSI
@@ -192,8 +197,8 @@ CmdPtr make_grant_scenario(const model::State& s) {
     // A grant whose page-selective invalidation needs exactly the mask AM = a (0..9): a filler of
     // 2^a - 1 pages takes [page 1, page 2^a), the grant of 2^a pages the aligned block after it.
     // Closing either invalidates with AM = a (VT-d spec §6.5.2.3: the smallest naturally aligned
-    // block of 2^AM pages holding the range); random placements rarely give the small masks.
-    // AM 0 and 1 twice as often as the others: random placements almost never give them.
+    // block of 2^AM pages holding the range). Random placements start at IOVA page 1 and rarely
+    // give the small masks: AM 0 and 1 come twice as often as the others.
     const uint32_t a = static_cast<uint32_t>(b::pick(12) % 10);
     const uint64_t pages = uint64_t{1} << a;
     if (a != 0) {

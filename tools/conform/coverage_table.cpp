@@ -57,6 +57,20 @@ void print_coverage(std::FILE* out, const std::vector<conformance::ConfigOutcome
     }
     std::fprintf(out, "\n");
   }
+  // Configuration-dependent paths (refinement_tests/src/coverage.h): how often each was reached.
+  // A full default run fails a configuration that never reached one it has (its failure names
+  // them); here only the counts.
+  std::set<std::string> paths;
+  for (const auto* o : cols)
+    for (const auto& [p, n] : o->reached) paths.insert(p);
+  for (const std::string& p : paths) {
+    std::fprintf(out, "  %-44s", ("path:" + p).c_str());
+    for (const auto* o : cols) {
+      const auto it = o->reached.find(p);
+      std::fprintf(out, " %10s", it == o->reached.end() ? "." : std::to_string(it->second).c_str());
+    }
+    std::fprintf(out, "\n");
+  }
   int missing = 0;
   for (const auto* o : cols) {
     if (o->coverage.missing.empty()) continue;
