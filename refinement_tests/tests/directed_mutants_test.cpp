@@ -150,6 +150,64 @@ std::string boundary_sequence(const char* config) {
   return large_grant_sequence(config, 0, 600, 1);
 }
 
+// DidReusedWithoutInvalidation: a created domain's grant is probed (its translation cached
+// under the domain's DID), the domain handle is closed (teardown), a new domain gets the lowest
+// free DID, the same one, and the device; the same probe must fault now. The teardown's
+// domain-selective invalidation is what removes the stale entry. Returns the first failure.
+std::string did_reuse_sequence(const char* config) {
+  Script s(config);
+  EXPECT_TRUE(s.ok());
+  const Handle d1 = s.step(cmd::create_domain(kPid));
+  s.step(cmd::attach_device_to_domain(kPid, kDev, d1));
+  const Handle buf = s.step(cmd::dma_create(kPid, 0, 4 * kPage, DMA_DIR_BIDIR));
+  const Handle grant = s.step(cmd::dma_begin_ex(kPid, buf, d1));
+  s.step(cmd::dma(probe(grant, Edge::First)));
+  s.step(cmd::handle_close(kPid, d1, false));
+  const Handle d2 = s.step(cmd::create_domain(kPid));
+  s.step(cmd::attach_device_to_domain(kPid, kDev, d2));
+  s.step(cmd::dma(probe(grant, Edge::First)));
+  return s.failure();
+}
+
+class DidReuse : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    if (std::string(GetParam()).starts_with("qemu:") &&
+        std::system("command -v qemu-system-x86_64 >/dev/null 2>&1") != 0)
+      GTEST_SKIP() << "qemu-system-x86_64 not installed (Debian package qemu-system-x86)";
+  }
+};
+
+TEST_P(DidReuse, RefinesWithoutTheMutant) { EXPECT_EQ(did_reuse_sequence(GetParam()), ""); }
+
+// The emulator's cache check reports the stale entry right after the teardown or the attach; on
+// QEMU (no cache snapshot) the probe through the stale entry reaches memory the model denies.
+TEST_P(DidReuse, StaleEntryOfTheReusedDidIsReported) {
+  if (!kniommu::kMutantsCompiled) GTEST_SKIP() << "mutants not compiled in (KNIOMMU_MUTANTS=OFF)";
+  MutantScope m("DidReusedWithoutInvalidation");
+  ASSERT_TRUE(m.ok());
+  const std::string failure = did_reuse_sequence(GetParam());
+  if (std::string(GetParam()).starts_with("qemu:")) {
+    EXPECT_TRUE(failure.starts_with("Dma(bdf=0x8")) << failure;
+    EXPECT_NE(failure.find("the model forbids it"), std::string::npos) << failure;
+  } else {
+    EXPECT_TRUE(failure.starts_with("HandleClose(pid=1, h=1)")) << failure;
+  }
+}
+
+#if KNIOMMU_DIRECTED_QEMU
+INSTANTIATE_TEST_SUITE_P(DidReusedWithoutInvalidation, DidReuse, ::testing::Values("qemu:l4_sp"),
+                         [](const ::testing::TestParamInfo<const char*>&) {
+                           return std::string("qemu_l4_sp");
+                         });
+#else
+INSTANTIATE_TEST_SUITE_P(DidReusedWithoutInvalidation, DidReuse,
+                         ::testing::Values("l4_sp", "l4_cm_tiny"),
+                         [](const ::testing::TestParamInfo<const char*>& param) {
+                           return std::string(param.param);
+                         });
+#endif
+
 #if !KNIOMMU_DIRECTED_QEMU
 // A 1 GiB grant at IOVA 1 GiB on a unit without 1 GiB superpages, as the generator's 1 GiB
 // scenario builds it (commands_scenario.cpp): a filler of 511 blocks of 2 MiB and one of 511

@@ -186,9 +186,11 @@ constexpr Unobservable kQemuUnobservable[] = {
      "QEMU masks a PSI address to its AM alignment, so it invalidates the intended range; only "
      "the emulator's protocol-violation check sees the unaligned address"},
 };
-// Observable on QEMU, but the exposing sequence (a large grant across a 2 MiB boundary) is rare in
-// a short random run: refinement_directed_qemu_tests drives it on QEMU instead.
-constexpr const char* kQemuDirected[] = {"SuperpageSplitLeavesMapped", "UnmapStopsAtTableBoundary"};
+// Observable on QEMU, but the exposing sequence (a large grant across a 2 MiB boundary; a domain
+// torn down after a probe and its DID reused for the same device) is rare in a short random run:
+// refinement_directed_qemu_tests drives it on QEMU instead.
+constexpr const char* kQemuDirected[] = {"SuperpageSplitLeavesMapped", "UnmapStopsAtTableBoundary",
+                                         "DidReusedWithoutInvalidation"};
 
 // Mutation adequacy with QEMU as the judge, on l4_sp without shrinking (only "caught" matters
 // here): every mutant QEMU can observe must be caught; the ones listed above must not be (else the
