@@ -288,13 +288,22 @@ void SimPhysMem::store(PhysAddr pa, const void* in, std::size_t len, bool snoope
   }
   for_each_piece(pa, len, [&](std::uint64_t pfn, std::size_t off, std::size_t n) {
     Frame* f = materialise(pfn);
-    if (snooped && cpu_cache_ != nullptr) {
-      // A device write snoops: a dirty line is written back, the bytes land in memory and cache.
-      std::lock_guard lock(cache_mu_);
-      copy_to_frame(f->words, off, src, n);
-      cpu_cache_->write_back(pfn, off, n);
-    } else {
-      cpu_store(pfn, f, off, n, [&] { copy_to_frame(f->words, off, src, n); });
+    // One copy for every case (so that it stays inlined): with the CPU-cache model under the lock,
+    // a CPU store recorded in the cache, a device write snooping (the lines it touches are written
+    // back, the bytes land in memory and cache).
+    std::unique_lock lock(cache_mu_, std::defer_lock);
+    if (cpu_cache_ != nullptr) {
+      lock.lock();
+      if (!snooped) cpu_cache_->before_store(pfn, f->words, off, n);
+    }
+    copy_to_frame(f->words, off, src, n);
+    if (cpu_cache_ != nullptr) {
+      if (snooped) {
+        cpu_cache_->write_back(pfn, off, n);
+      } else {
+        cpu_cache_->after_store(pfn, f->words, off, n);
+      }
+      lock.unlock();
     }
     note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn);
     src += n;
