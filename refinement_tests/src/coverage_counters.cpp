@@ -1,8 +1,10 @@
 #include "coverage_counters.h"
 
-#include <set>
+#include <algorithm>
+#include <map>
 #include <sstream>
-#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "sut.h"
 
@@ -17,7 +19,12 @@ constexpr uint64_t kCapCm = uint64_t{1} << 7;
 constexpr uint64_t kIqaDw = uint64_t{1} << 11;  // 256-bit descriptors (scalable mode only)
 constexpr size_t kDescBytes = 16;
 
-using Leaf = std::tuple<uint64_t, uint64_t, unsigned>;  // root, iova, level
+using Leaf = std::pair<uint64_t, unsigned>;  // iova, level
+// Leaves seen by the abstraction walk, per root table: a walk without superpages reports
+// thousands of 4 KiB leaves per command, so they are kept as vectors in walk order (ascending
+// IOVA) and compared by one merge per root, not as a set of (root, iova, level): set insertion and
+// lookup were most of the suite's time (docs/performance.md).
+using LeavesByRoot = std::map<uint64_t, std::vector<Leaf>>;
 
 struct CaseState {
   Counts* sink = nullptr;
@@ -26,8 +33,10 @@ struct CaseState {
   uint64_t tail = 0;        // descriptor index already seen
   std::string last_call;
   Retcode last_rc = rcOk;
-  std::set<Leaf> prev_leaves, leaves;
-  std::set<uint64_t> roots;
+  LeavesByRoot prev_leaves;  // after the previous command (sorted, unique)
+  LeavesByRoot leaves;       // this command's walks; a key per root walked, even with no leaf
+  uint64_t current_root = 0;
+  std::vector<Leaf>* current = nullptr;  // leaves[current_root]
 };
 
 CaseState g;
@@ -106,6 +115,37 @@ void read_queue(const Sut& sut) {
   g.tail = tail % entries;
 }
 
+// Compares this command's leaves with the previous command's, root by root: leaves new in a
+// walked table are mapped; leaves gone from a table still walked (its domain still has a device)
+// are unmapped (counted only at a command's end, `unmapped` = true).
+void count_leaves(bool unmapped) {
+  static const std::vector<Leaf> kNone;
+  uint64_t mapped_n[4] = {}, unmapped_n[4] = {};
+  for (auto& [root, now] : g.leaves) {
+    if (!std::is_sorted(now.begin(), now.end())) std::sort(now.begin(), now.end());
+    now.erase(std::unique(now.begin(), now.end()), now.end());
+    const auto it = g.prev_leaves.find(root);
+    const std::vector<Leaf>& before = it == g.prev_leaves.end() ? kNone : it->second;
+    auto a = now.cbegin(), b = before.cbegin();
+    while (a != now.cend() || b != before.cend()) {
+      if (b == before.cend() || (a != now.cend() && *a < *b)) {
+        ++mapped_n[a++->second & 3];
+      } else if (a == now.cend() || *b < *a) {
+        ++unmapped_n[b++->second & 3];
+      } else {
+        ++a;
+        ++b;
+      }
+    }
+  }
+  for (unsigned level = 1; level <= 3; ++level) {
+    if (mapped_n[level] != 0 && g.sink != nullptr)
+      (*g.sink)[std::string("leaf:mapped:") + leaf_size(level)] += mapped_n[level];
+    if (unmapped && unmapped_n[level] != 0 && g.sink != nullptr)
+      (*g.sink)[std::string("leaf:unmapped:") + leaf_size(level)] += unmapped_n[level];
+  }
+}
+
 }  // namespace
 
 void begin_case(Counts* sink) {
@@ -113,7 +153,12 @@ void begin_case(Counts* sink) {
   g.sink = sink;
 }
 
-void end_case() { g.sink = nullptr; }
+void end_case() {
+  if (g.sink != nullptr) count_leaves(false);  // a walk after the last command's end
+  g.leaves.clear();
+  g.current = nullptr;
+  g.sink = nullptr;
+}
 
 uint64_t commands_in_case() { return g.commands; }
 
@@ -151,14 +196,15 @@ void process_exit(const model::State& before, model::Pid pid) {
 
 // Outside a case (linearizability histories, directed tests) the hooks keep nothing.
 void view_root(uint64_t root) {
-  if (g.sink != nullptr) g.roots.insert(root);
+  if (g.sink == nullptr) return;
+  g.current_root = root;
+  g.current = &g.leaves[root];
 }
 
 void view_leaf(uint64_t root, uint64_t iova, unsigned level) {
   if (g.sink == nullptr) return;
-  const Leaf leaf{root, iova, level};
-  if (g.leaves.insert(leaf).second && g.prev_leaves.count(leaf) == 0)
-    bump(std::string("leaf:mapped:") + leaf_size(level));
+  if (g.current == nullptr || g.current_root != root) view_root(root);
+  g.current->emplace_back(iova, level);
 }
 
 void after_command(const Sut& sut, const std::string& command) {
@@ -167,13 +213,10 @@ void after_command(const Sut& sut, const std::string& command) {
   if (g_progress != nullptr) *g_progress = g.commands;
   (void)command;
   read_queue(sut);
-  // A leaf of a table still walked (its domain still has a device) that is gone: unmapped.
-  for (const Leaf& l : g.prev_leaves)
-    if (g.roots.count(std::get<0>(l)) != 0 && g.leaves.count(l) == 0)
-      bump(std::string("leaf:unmapped:") + leaf_size(std::get<2>(l)));
+  count_leaves(true);
   g.prev_leaves = std::move(g.leaves);
   g.leaves.clear();
-  g.roots.clear();
+  g.current = nullptr;
   g.last_call.clear();
 }
 

@@ -113,6 +113,46 @@ TEST(Coverage, LeavesUnmappedOnlyWhereTheTableIsStillWalked) {
   coverage::end_case();
 }
 
+// Leaves are compared per root table after sorting, so a walk in any order, a table walked twice
+// in one command and two roots each count a leaf once.
+TEST(Coverage, LeavesCountedOnceWhateverTheWalkOrder) {
+  FakeHw hw;
+  g_hw = &hw;
+  const KnAdapterV1 api = fake_adapter();
+  Sut sut(api, standard_configs().front(), 0);
+  coverage::Counts c;
+  coverage::begin_case(&c);
+  const uint64_t a = 0x5000, b = 0x6000;
+  coverage::view_root(b);
+  coverage::view_leaf(b, 0x3000, 1);
+  coverage::view_root(a);
+  coverage::view_leaf(a, 0x2000, 1);
+  coverage::view_leaf(a, 0x1000, 1);
+  coverage::view_leaf(b, 0x3000, 1);  // b again in the same command, without view_root
+  coverage::view_root(a);             // a walked a second time
+  coverage::view_leaf(a, 0x2000, 1);
+  coverage::after_command(sut, "map");
+  EXPECT_EQ(c["leaf:mapped:4K"], 3u);
+  coverage::view_root(a);  // the same leaves in ascending order: nothing new, nothing gone
+  coverage::view_leaf(a, 0x1000, 1);
+  coverage::view_leaf(a, 0x2000, 1);
+  coverage::view_root(b);
+  coverage::view_leaf(b, 0x3000, 1);
+  coverage::after_command(sut, "again");
+  EXPECT_EQ(c["leaf:mapped:4K"], 3u);
+  EXPECT_EQ(c.count("leaf:unmapped:4K"), 0u);
+  coverage::view_root(a);
+  coverage::view_leaf(a, 0x2000, 1);
+  coverage::view_leaf(a, 0x0000, 1);
+  coverage::after_command(sut, "remap");
+  EXPECT_EQ(c["leaf:mapped:4K"], 4u);    // a:0x0000 is new
+  EXPECT_EQ(c["leaf:unmapped:4K"], 1u);  // a:0x1000 is gone (b is no longer walked)
+  coverage::view_root(a);
+  coverage::view_leaf(a, uint64_t{1} << 30, 3);  // walked after the last command: still counted
+  coverage::end_case();
+  EXPECT_EQ(c["leaf:mapped:1G"], 1u);
+}
+
 TEST(Coverage, SerializedCountsRoundTripAndMalformedLinesAreRefused) {
   const coverage::Counts c{{"call:KnIoClose:rcOk", 3}, {"dma:fault:0x5", 12}};
   coverage::Counts back;
