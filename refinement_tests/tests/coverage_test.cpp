@@ -89,13 +89,19 @@ TEST(Coverage, CountsQueuedInvalidationsOnceEach) {
   coverage::end_case();
 }
 
-TEST(Coverage, LeavesUnmappedOnlyWhereTheTableIsStillWalked) {
+// A case on the fake hardware, its counters collected in `c`.
+struct FakeCase {
   FakeHw hw;
-  g_hw = &hw;
-  const KnAdapterV1 api = fake_adapter();
-  Sut sut(api, standard_configs().front(), 0);
+  KnAdapterV1 api = (g_hw = &hw, fake_adapter());
+  Sut sut{api, standard_configs().front(), 0};
   coverage::Counts c;
-  coverage::begin_case(&c);
+  FakeCase() { coverage::begin_case(&c); }
+};
+
+TEST(Coverage, LeavesUnmappedOnlyWhereTheTableIsStillWalked) {
+  FakeCase f;
+  const Sut& sut = f.sut;
+  coverage::Counts& c = f.c;
   const uint64_t root = 0x5000;
   coverage::view_root(root);
   coverage::view_leaf(root, 0, 1);
@@ -116,12 +122,9 @@ TEST(Coverage, LeavesUnmappedOnlyWhereTheTableIsStillWalked) {
 // Leaves are compared per root table after sorting, so a walk in any order, a table walked twice
 // in one command and two roots each count a leaf once.
 TEST(Coverage, LeavesCountedOnceWhateverTheWalkOrder) {
-  FakeHw hw;
-  g_hw = &hw;
-  const KnAdapterV1 api = fake_adapter();
-  Sut sut(api, standard_configs().front(), 0);
-  coverage::Counts c;
-  coverage::begin_case(&c);
+  FakeCase f;
+  const Sut& sut = f.sut;
+  coverage::Counts& c = f.c;
   const uint64_t a = 0x5000, b = 0x6000;
   coverage::view_root(b);
   coverage::view_leaf(b, 0x3000, 1);
