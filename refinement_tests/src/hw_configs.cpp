@@ -1,8 +1,9 @@
 // The hardware matrix the suite runs on. Each configuration exercises a different part of the
 // driver: table depth (3/4/5 levels), superpage support (2 MiB / 1 GiB leaves vs 4 KiB only),
 // caching mode (CM=1: not-present entries may be cached, so maps need invalidation too), page-walk
-// coherency, a small IOTLB (eviction) and a small MAMV (range invalidations fall back to DSI), and
-// the IOMMU switched off (no isolation, IOVA = physical address).
+// coherency (ECAP.C=0: the emulator walks memory, CPU stores stay invisible until the driver
+// flushes them), a small IOTLB (eviction) and a small MAMV (range invalidations fall back to DSI),
+// and the IOMMU switched off (no isolation, IOVA = physical address).
 #include <algorithm>
 
 #include "kniommu/conformance.h"
