@@ -100,9 +100,9 @@ template <class L>
 std::string mirror_mismatch(L layout) {
   std::mt19937_64 rng(12345);
   std::string bad;
+  z3::context c;  // one per layout: a context costs more than the 64 evaluations of a field
   vtd::layout::for_each_field(layout, [&](auto f) {
     using F = decltype(f);
-    z3::context c;
     for (int i = 0; i < 64 && bad.empty(); ++i) {
       const std::uint64_t w = rng(), v = rng() >> (rng() % 64);
       const z3::expr sw = set<F>(bv(c, w), bv(c, v)).simplify();

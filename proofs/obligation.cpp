@@ -43,14 +43,16 @@ struct Strategy {
   bool expand = false;  // normalise array reads and expand quantifiers over finite sorts first
 };
 
-// Proofs: default Z3 first (E-matching + MBQI), briefly; then a quick finite-scope search, which
-// can only refute (a genuine counterexample) and is cheap; then MBQI alone (with E-matching on, a
-// few obligations over lambda successor states loop, while MBQI alone decides them in
-// milliseconds; the reverse holds for others); then a larger scope.
-constexpr Strategy kProofPortfolio[] = {{"default", 0, 1000, true},
-                                        {"scope-2", 2, 2000, true},
-                                        {"mbqi-only", 0, 10000, false},
-                                        {"scope-3", 3, 4000, true}};
+// Proofs, by deepening budgets: default Z3 (E-matching + MBQI) and MBQI alone (E-matching off)
+// each briefly first, because with E-matching on a few obligations over lambda successor states
+// loop until the timeout while MBQI alone decides them in milliseconds, and the reverse holds for
+// others; then a quick finite-scope search, which can only refute (a genuine counterexample); then
+// both again with long budgets, and a larger scope. Every stage may run to its timeout, so the
+// total budget stays under kQueryTimeoutMs; the short first stages only let the common case skip
+// a long timeout of the wrong engine.
+constexpr Strategy kProofPortfolio[] = {{"default", 0, 300, true},     {"mbqi-only", 0, 1000, false},
+                                        {"scope-2", 2, 2000, true},    {"default", 0, 2000, true},
+                                        {"mbqi-only", 0, 10000, false}, {"scope-3", 3, 4000, true}};
 // Witness searches want a model: finite scopes first, normalised (finite_expand.h), where models
 // are found in milliseconds; then the normalised query over uninterpreted sorts, whose unsat
 // answer shows that no trace of that shape exists for any population of objects.
@@ -66,11 +68,27 @@ struct Raw {
   std::string model_text;  // evaluated watches when sat
 };
 
+// Over uninterpreted sorts: the SMT core as a one-shot tactic solver, not z3::solver(ctx): Z3's
+// default solver builds its whole default tactic (probes and pipelines for every logic) on the
+// first check, about 20 ms per solver, more than most obligations need; every query here is
+// checked once. Pure bit-vector lemmas (part 3) go to the bit-blasting pipeline, which decides
+// them in milliseconds where the SMT core's bit-vector theory needs seconds. Finite scopes keep
+// the default solver: its preprocessing finds the counterexamples over enumeration sorts (the
+// seeded bug's among them) that the bare SMT core does not find within the budget.
+z3::solver make_solver(z3::context& ctx, const Query& q, bool negate_goal, const Strategy& st) {
+  if (st.scope != 0) return z3::solver(ctx);
+  z3::goal g(ctx);
+  for (const z3::expr& h : q.hypotheses) g.add(h);
+  if (negate_goal) g.add(!q.goal);
+  const bool qfbv = z3::probe(ctx, "is-qfbv")(g) != 0.0;
+  return z3::tactic(ctx, qfbv ? "qfbv" : "smt").mk_solver();
+}
+
 Raw run_one(const QueryBuilder& build, bool negate_goal, const Strategy& st) {
   z3::context ctx;
   Universe u(ctx, st.scope);
   const Query q = build(u);
-  z3::solver s(ctx);
+  z3::solver s = make_solver(ctx, q, negate_goal, st);
   z3::params p(ctx);
   p.set("timeout", st.timeout_ms);
   p.set("ematching", st.ematching);
@@ -108,7 +126,9 @@ Raw run_one(const QueryBuilder& build, bool negate_goal, const Strategy& st) {
   const char* answer = raw.result == z3::sat     ? "sat"
                        : raw.result == z3::unsat ? "unsat"
                                                  : "unknown";
-  raw.log = std::string(st.name) + ": " + answer + (reason.empty() ? "" : " (" + reason + ")");
+  char secs[32];
+  std::snprintf(secs, sizeof secs, " %.3f s", raw.seconds);
+  raw.log = std::string(st.name) + ": " + answer + (reason.empty() ? "" : " (" + reason + ")") + secs;
   return raw;
 }
 
@@ -146,7 +166,8 @@ Outcome prove(const std::string& name, const QueryBuilder& build) {
   const Raw raw = run(build, true);
   switch (raw.result) {
     case z3::unsat:
-      return {Verdict::Proved, raw.seconds, headline("PROVED", name, raw.seconds)};
+      return {Verdict::Proved, raw.seconds,
+              headline("PROVED", name, raw.seconds) + "  [" + raw.log + "]\n"};
     case z3::sat:
       return {Verdict::Refuted, raw.seconds,
               headline("REFUTED", name, raw.seconds) + "  [" + raw.log + "]\n  counterexample:\n" +

@@ -3,6 +3,8 @@
 // replay come from ConformanceOptions; RC_PARAMS still supplies defaults and `reproduce=`.
 // Commands are generated here, in the runner; each case then executes in a child process
 // (isolated_case.h), so a crash or hang of the implementation fails only that case.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -72,6 +74,19 @@ const rc::detail::Configuration& quiet_configuration() {
     return c;
   }();
   return config;
+}
+
+// CPU seconds (user + system) of this process and of its children reaped so far (the isolated
+// cases).
+double cpu_seconds_so_far() {
+  double total = 0;
+  for (const int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
+    rusage u{};
+    if (::getrusage(who, &u) != 0) continue;
+    for (const timeval& t : {u.ru_utime, u.ru_stime})
+      total += static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+  }
+  return total;
 }
 
 model::State initial_model(const HwConfig& cfg) {
@@ -212,6 +227,7 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
   out.config = cfg.name;
   out.seed = params.seed;
   const auto t0 = Clock::now();
+  const double cpu0 = cpu_seconds_so_far();
   {  // Unsupported configurations are reported, not failed.
     KnAdapterSession* probe = nullptr;
     const KnSimConfig sim = cfg.make_sim();
@@ -247,6 +263,7 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
   out.slowest = std::move(st.slowest);
   out.coverage = evaluate_coverage(cfg, std::move(st.counts));
   out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  out.cpu_seconds = cpu_seconds_so_far() - cpu0;
   rc::detail::FailureResult failure;
   rc::detail::GaveUpResult gave_up;
   rc::detail::Error error;

@@ -6,12 +6,12 @@
 namespace kniommu::conformance {
 
 Runs normalize(Runs runs) {
-  const auto less = [](const Run& a, const Run& b) {
+  const auto by_iova = [](const Run& a, const Run& b) {
     return a.iova != b.iova ? a.iova < b.iova : a.pa < b.pa;
   };
-  // The table walker emits runs in IOVA order already: a 1 GiB grant of 4 KiB pages is 262,144
-  // runs after every command, so the sort is skipped when it has nothing to do.
-  if (!std::is_sorted(runs.begin(), runs.end(), less)) std::sort(runs.begin(), runs.end(), less);
+  // A table walk yields its runs in IOVA order already: checking is linear, sorting is not.
+  if (!std::is_sorted(runs.begin(), runs.end(), by_iova))
+    std::sort(runs.begin(), runs.end(), by_iova);
   Runs out;
   for (const Run& r : runs) {
     if (r.pages == 0) continue;

@@ -20,6 +20,10 @@ double commands_per_second(const conformance::ConfigOutcome& o) {
   return o.seconds > 0 ? static_cast<double>(o.commands) / o.seconds : 0.0;
 }
 
+double commands_per_cpu_second(uint64_t commands, double cpu_seconds) {
+  return cpu_seconds > 0 ? static_cast<double>(commands) / cpu_seconds : 0.0;
+}
+
 Totals totals(const conformance::ConformanceResult& result) {
   using Status = conformance::ConfigOutcome::Status;
   Totals t;
@@ -32,6 +36,7 @@ Totals totals(const conformance::ConformanceResult& result) {
     t.cases += o.cases_run;
     t.commands += o.commands;
     t.seconds += o.seconds;
+    t.cpu_seconds += o.cpu_seconds;
   }
   return t;
 }
@@ -40,9 +45,12 @@ void print_result(std::FILE* out, const conformance::ConformanceResult& result,
                   const conformance::ConformanceOptions& options, const std::string& command) {
   using Status = conformance::ConfigOutcome::Status;
   for (const auto& o : result.outcomes) {
-    std::fprintf(out, "  %-12s %-11s %6d cases %8llu commands %8.0f commands/s %8.2fs%s\n",
+    std::fprintf(out,
+                 "  %-12s %-11s %6d cases %8llu commands %8.0f commands/s %8.2fs %8.0f "
+                 "commands/CPU-s %7.2f CPU-s%s\n",
                  o.config.c_str(), conformance::status_name(o.status), o.cases_run,
                  static_cast<unsigned long long>(o.commands), commands_per_second(o), o.seconds,
+                 commands_per_cpu_second(o.commands, o.cpu_seconds), o.cpu_seconds,
                  o.budget_exhausted ? "  (time budget reached)" : "");
     if (o.status == Status::Error) std::fprintf(out, "      %s\n", o.failure.c_str());
     if (!o.slowest.empty()) {
@@ -74,10 +82,11 @@ void print_result(std::FILE* out, const conformance::ConformanceResult& result,
   const Totals t = totals(result);
   std::fprintf(out,
                "%s: %d configuration(s): %d passed, %d failed, %d unsupported, %d error(s); %d "
-               "cases, %llu commands in %.1fs (%.0f commands/s)\n",
+               "cases, %llu commands in %.1fs (%.0f commands/s; %.0f per CPU-second, %.1f CPU-s)\n",
                result.passed ? "CONFORMS" : "DOES NOT CONFORM", t.configs, t.passed, t.failed,
                t.unsupported, t.errors, t.cases, static_cast<unsigned long long>(t.commands),
-               t.seconds, t.seconds > 0 ? static_cast<double>(t.commands) / t.seconds : 0.0);
+               t.seconds, t.seconds > 0 ? static_cast<double>(t.commands) / t.seconds : 0.0,
+               commands_per_cpu_second(t.commands, t.cpu_seconds), t.cpu_seconds);
 }
 
 }  // namespace kniommu::conform

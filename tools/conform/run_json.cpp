@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "common/json_quote.h"
+#include "report.h"
 
 namespace kniommu::conform {
 
@@ -21,7 +22,8 @@ std::string run_json(const conformance::ConformanceResult& result, const RunInfo
       << ",\"cases\":" << o.cases_run << ",\"commands\":" << o.commands
       << ",\"seconds\":" << o.seconds << ",\"commands_per_second\":"
       << (o.seconds > 0 ? static_cast<double>(o.commands) / o.seconds : 0.0)
-      << ",\"budget_exhausted\":" << (o.budget_exhausted ? "true" : "false")
+      << ",\"cpu_seconds\":" << o.cpu_seconds << ",\"commands_per_cpu_second\":"
+      << commands_per_cpu_second(o.commands, o.cpu_seconds) << ",\"budget_exhausted\":" << (o.budget_exhausted ? "true" : "false")
       << ",\"failure\":" << json_string(o.failure)
       << ",\"counterexample_length\":" << o.counterexample_length
       << ",\"counterexample\":" << json_string(o.counterexample)

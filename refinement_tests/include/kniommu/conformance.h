@@ -114,6 +114,9 @@ struct ConfigOutcome {
   std::string rc_params;  // RC_PARAMS value that reproduces this failure ("reproduce=...")
   uint64_t seed = 0;
   double seconds = 0;
+  // CPU time (user + system) of this process and its case children for this configuration,
+  // so throughput per core can be stated on a loaded machine (docs/performance.md).
+  double cpu_seconds = 0;
   uint64_t commands = 0;    // commands executed (shrink steps excluded)
   std::string replay_file;  // where the failing case was recorded ("" = not recorded)
   CoverageEvidence coverage;

@@ -1,11 +1,14 @@
 // Option parsing, JUnit output and adapter-loading errors of kniommu-conform.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "adapter_loader.h"
 #include "junit.h"
 #include "options.h"
+#include "report.h"
 
 namespace kniommu::conform {
 namespace {
@@ -117,6 +120,34 @@ TEST(ConformAdapterLoader, LibraryWithoutEntryPointIsRejected) {
   std::string error;
   EXPECT_EQ(LoadedAdapter::open(NOT_AN_ADAPTER, error), nullptr);
   EXPECT_NE(error.find("does not export kniommu_adapter_v1"), std::string::npos) << error;
+}
+
+// Throughput is reported per wall second and per CPU-second (this process and its case
+// children): on a loaded machine only the second says what one core does.
+TEST(ConformReport, CommandsPerCpuSecondUseCpuTime) {
+  conformance::ConformanceResult result;
+  conformance::ConfigOutcome o;
+  o.config = "l4_sp";
+  o.cases_run = 10;
+  o.commands = 1000;
+  o.seconds = 2.0;
+  o.cpu_seconds = 0.05;
+  result.outcomes = {o, o};
+  EXPECT_DOUBLE_EQ(commands_per_cpu_second(o.commands, o.cpu_seconds), 20000.0);
+  EXPECT_DOUBLE_EQ(commands_per_cpu_second(5, 0.0), 0.0);  // no CPU time measured: no rate
+  char* text = nullptr;
+  size_t size = 0;
+  std::FILE* out = open_memstream(&text, &size);
+  ASSERT_NE(out, nullptr);
+  print_result(out, result, conformance::ConformanceOptions{}, "kniommu-conform");
+  std::fclose(out);
+  const std::string printed(text, size);
+  std::free(text);
+  EXPECT_NE(printed.find("500 commands/s"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("20000 commands/CPU-s"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("2000 commands in 4.0s (500 commands/s; 20000 per CPU-second, 0.1 CPU-s)"),
+            std::string::npos)
+      << printed;
 }
 
 }  // namespace
