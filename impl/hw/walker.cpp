@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "hw/layout_masks.h"
+#include "vtd/address_math.h"
 #include "vtd/entries.h"
 
 namespace kniommu::hw {
@@ -36,7 +37,7 @@ static_assert(kTm == mask_of(vtd::kSlPte2M, KNIOMMU_F("TM")) &&
 // The unit's permission bits are the entries' R and W bits.
 static_assert(kR == kPermRead && kW == kPermWrite);
 
-constexpr unsigned level_shift(unsigned level) { return 12 + 9 * (level - 1); }
+using vtd::level_shift;  // the shared address arithmetic: 12 + 9 * (level - 1)
 
 // Root and context entries are 128 bits: 16 bytes, two 64-bit words.
 constexpr std::uint64_t kEntry128Bytes = 16;
