@@ -26,14 +26,16 @@ struct Builder {
     const z3::expr d = c.constant("d#free", so.dom);
     return all(d, !at(s.att, x, d));
   }
-  // The buffer has no live grant in domain `d`, and [iova, iova + len) overlaps no live grant of d.
-  z3::expr fresh_range(const z3::expr& b, const z3::expr& d, const z3::expr& iova) const {
+  // The buffer has no live grant in domain `d`, and [iovaPage, iovaPage + len) overlaps no live
+  // grant of d.
+  z3::expr fresh_range(const z3::expr& b, const z3::expr& d, const z3::expr& iovaPage) const {
     const z3::expr g = c.constant("g#other", so.grant);
     const z3::expr len = at(s.bufLen, b);
-    const z3::expr other_end = at(s.gIova, g) + at(s.bufLen, at(s.gBuf, g));
-    return iova >= 0 && all(g, z3::implies(at(s.gLive, g) && at(s.gDom, g) == d,
-                                           at(s.gBuf, g) != b && (iova + len <= at(s.gIova, g) ||
-                                                                  other_end <= iova)));
+    const z3::expr other_end = at(s.gIovaPage, g) + at(s.bufLen, at(s.gBuf, g));
+    return iovaPage >= 0 &&
+           all(g, z3::implies(at(s.gLive, g) && at(s.gDom, g) == d,
+                              at(s.gBuf, g) != b &&
+                                  (iovaPage + len <= at(s.gIovaPage, g) || other_end <= iovaPage)));
   }
   // Process p may use created domain d through its handle.
   z3::expr own_created(const z3::expr& p, const z3::expr& d) const {
@@ -194,7 +196,7 @@ Step begin(const Builder& k, bool ex) {
   const std::string n = ex ? "DmaBeginEx" : "DmaBegin";
   const z3::expr p = k.param(n, "p", k.so.proc), b = k.param(n, "b", k.so.buf);
   const z3::expr g = k.param(n, "g", k.so.grant);
-  const z3::expr iova = k.c.int_const((n + k.tag + ".iova").c_str());
+  const z3::expr iovaPage = k.c.int_const((n + k.tag + ".iovaPage").c_str());
   const z3::expr dEx = k.param(n, "d", k.so.dom);
   const z3::expr d = ex ? dEx : at(k.s.autoDom, p);
   const z3::expr domain_ok = ex ? k.own_created(p, d) : at(k.s.hasAuto, p);
@@ -205,12 +207,12 @@ Step begin(const Builder& k, bool ex) {
   t.gProc = z3::store(k.s.gProc, g, p);
   t.gBuf = z3::store(k.s.gBuf, g, b);
   t.gDom = z3::store(k.s.gDom, g, d);
-  t.gIova = z3::store(k.s.gIova, g, iova);
+  t.gIovaPage = z3::store(k.s.gIovaPage, g, iovaPage);
   return {n,
           own_buffer(k, p, b) && domain_ok && !at(k.s.gHandle, g) && !at(k.s.gLive, g) &&
-              k.fresh_range(b, d, iova),
+              k.fresh_range(b, d, iovaPage),
           t,
-          {{"p", p}, {"b", b}, {"d", d}, {"g", g}, {"iova", iova}}};
+          {{"p", p}, {"b", b}, {"d", d}, {"g", g}, {"iovaPage", iovaPage}}};
 }
 
 Step close_grant(const Builder& k) {

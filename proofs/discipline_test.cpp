@@ -154,7 +154,7 @@ Query trace(Universe& u, const Scenario& sc) {
       // Narrow the search to one-page buffers at IOVA page 0, DMA at page 0: a model is still a
       // genuine trace, and MBQI finds it far sooner than with unconstrained integers.
       if (label == "pages") f.push_back(e == 1);
-      if (label == "iova" || label == "v") f.push_back(e == 0);
+      if (label == "iovaPage" || label == "v") f.push_back(e == 0);
     }
     s = st.post;
   }

@@ -3,12 +3,15 @@
 // through web-tree-sitter: no native build) and checks names against it.
 //
 //   node parse.js <module.tla> [--readme <README.md>] [--listed-from <file>]...
-//                 [--actions-from <model.h>] [--names-from <file.cpp>]... [--not-actions A,B]
+//                 [--not-invariants A,B] [--actions-from <model.h>] [--names-from <file.cpp>]...
+//                 [--not-actions A,B]
 //
 // Fails (exit 1) when the module has a syntax error (every ERROR / MISSING node is reported with
 // its line and column), when an invariant listed in the README's "Invariants" section is not
 // defined in the module, or when a name a --listed-from file checks (C++ `{"Name", check}`
-// entries) is not listed in the README, or when a step function the --actions-from header declares
+// entries: the model's invariants, the Z3 proofs' invariants) is not listed in the README
+// (--not-invariants lists names that are deliberately not spec invariants, e.g. the proofs'
+// strengthenings), or when a step function the --actions-from header declares
 // (`Result snake_case(`) has no action of the same name in PascalCase in the module (so every API
 // call of the model is an action of the spec, under the same name), or when a --names-from file
 // (conformance commands, Z3 proof actions) uses a name the module does not define: the names of
@@ -34,20 +37,24 @@ try {
 function usage(msg) {
   console.error(`tla-parse: ${msg}`);
   console.error('usage: parse.js <module.tla> [--readme README.md] [--listed-from FILE]... ' +
-                '[--actions-from HEADER]... [--names-from FILE]... [--not-actions A,B]');
+                '[--not-invariants A,B] [--actions-from HEADER]... [--names-from FILE]... ' +
+                '[--not-actions A,B]');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { module: null, readme: null, listedFrom: [], actionsFrom: [], namesFrom: [], notActions: [] };
+  const opts = { module: null, readme: null, listedFrom: [], actionsFrom: [], namesFrom: [], notActions: [],
+                 notInvariants: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (['--readme', '--listed-from', '--actions-from', '--names-from', '--not-actions'].includes(a)) {
+    if (['--readme', '--listed-from', '--actions-from', '--names-from', '--not-actions',
+         '--not-invariants'].includes(a)) {
       if (i + 1 >= argv.length) usage(`${a} needs an argument`);
       if (a === '--readme') opts.readme = argv[++i];
       else if (a === '--listed-from') opts.listedFrom.push(argv[++i]);
       else if (a === '--names-from') opts.namesFrom.push(argv[++i]);
       else if (a === '--not-actions') opts.notActions.push(...argv[++i].split(',').filter((x) => x));
+      else if (a === '--not-invariants') opts.notInvariants.push(...argv[++i].split(',').filter((x) => x));
       else opts.actionsFrom.push(argv[++i]);
     } else if (!opts.module) {
       opts.module = a;
@@ -132,7 +139,8 @@ async function main() {
     const checked = [...read(file).matchAll(/\{"([A-Z][A-Za-z0-9_]*)",/g)].map((m) => m[1]);
     if (checked.length === 0) problems.push(`${file}: no checked invariant names found`);
     for (const name of checked) {
-      if (!listed.includes(name)) problems.push(`${file}: checks ${name}, which the README does not list`);
+      if (!listed.includes(name) && !opts.notInvariants.includes(name))
+        problems.push(`${file}: checks ${name}, which the README does not list`);
     }
   }
 
