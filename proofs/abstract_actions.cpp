@@ -168,26 +168,16 @@ Step create_domain(const Builder& k) {
   return {n, at(k.s.alive, p) && !at(k.s.domLive, d), t, {{"p", p}, {"d", d}}};
 }
 
-Step attach_to_domain(const Builder& k) {
-  const std::string n = "AttachDeviceToDomain";
+// AttachDeviceToDomain / DetachDeviceFromDomain: p sets / clears device x's attachment to one of
+// its created domains.
+Step device_to_domain(const Builder& k, bool attach) {
+  const std::string n = attach ? "AttachDeviceToDomain" : "DetachDeviceFromDomain";
   const z3::expr p = k.param(n, "p", k.so.proc), x = k.param(n, "x", k.so.dev);
   const z3::expr d = k.param(n, "d", k.so.dom);
   AbsState t = k.s;
-  t.att = z3::store(k.s.att, x, z3::store(at(k.s.att, x), d, k.T()));
+  t.att = z3::store(k.s.att, x, z3::store(at(k.s.att, x), d, attach ? k.T() : k.F()));
   return {n,
-          at(k.s.alive, p) && k.own_created(p, d) && k.unattached(x),
-          t,
-          {{"p", p}, {"x", x}, {"d", d}}};
-}
-
-Step detach_from_domain(const Builder& k) {
-  const std::string n = "DetachDeviceFromDomain";
-  const z3::expr p = k.param(n, "p", k.so.proc), x = k.param(n, "x", k.so.dev);
-  const z3::expr d = k.param(n, "d", k.so.dom);
-  AbsState t = k.s;
-  t.att = z3::store(k.s.att, x, z3::store(at(k.s.att, x), d, k.F()));
-  return {n,
-          at(k.s.alive, p) && k.own_created(p, d) && at(k.s.att, x, d),
+          at(k.s.alive, p) && k.own_created(p, d) && (attach ? k.unattached(x) : at(k.s.att, x, d)),
           t,
           {{"p", p}, {"x", x}, {"d", d}}};
 }
@@ -278,7 +268,7 @@ std::vector<Step> abstract_actions(const Sorts& so, const AbsState& pre, const s
   const Builder k{so, pre, tag};
   return {create_process(k), create_buffer(k),    map_buffer(k),         close_mapping(k),
           close_buffer(k),   free_buffer(k),      attach_auto(k),        detach_auto(k),
-          create_domain(k),  attach_to_domain(k), detach_from_domain(k), begin(k, false),
+          create_domain(k),  device_to_domain(k, true), device_to_domain(k, false), begin(k, false),
           begin(k, true),    close_grant(k),      close_domain(k),       exit_process(k)};
 }
 
