@@ -4,7 +4,7 @@
 //
 //   node parse.js <module.tla> [--readme <README.md>] [--listed-from <file>]...
 //                 [--not-invariants A,B] [--actions-from <model.h>] [--names-from <file.cpp>]...
-//                 [--not-actions A,B]
+//                 [--not-actions A,B] [--glossary <semantics.md>]
 //
 // Fails (exit 1) when the module has a syntax error (every ERROR / MISSING node is reported with
 // its line and column), when an invariant listed in the README's "Invariants" section is not
@@ -18,6 +18,10 @@
 // command classes (`class X final : public ...`) and every string literal that starts like an
 // action name ("AttachDevice(pid=", "HandleClose(grant).Start", "DmaBegin"). --not-actions lists
 // names that deliberately have no spec counterpart (e.g. CPU access through a mapping).
+// --glossary: every name the "## Glossary" table of the file gives in its spec column must be
+// defined in the module (`Name`, `Name(args)`, `var[x]`), and every record field it names
+// (`x.field`) must be one the module builds (`field |->`), so the glossary cannot drift from the
+// spec.
 // Exit 2: usage or missing file.
 'use strict';
 
@@ -38,19 +42,20 @@ function usage(msg) {
   console.error(`tla-parse: ${msg}`);
   console.error('usage: parse.js <module.tla> [--readme README.md] [--listed-from FILE]... ' +
                 '[--not-invariants A,B] [--actions-from HEADER]... [--names-from FILE]... ' +
-                '[--not-actions A,B]');
+                '[--not-actions A,B] [--glossary FILE]');
   process.exit(2);
 }
 
 function parseArgs(argv) {
   const opts = { module: null, readme: null, listedFrom: [], actionsFrom: [], namesFrom: [], notActions: [],
-                 notInvariants: [] };
+                 notInvariants: [], glossary: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (['--readme', '--listed-from', '--actions-from', '--names-from', '--not-actions',
-         '--not-invariants'].includes(a)) {
+         '--not-invariants', '--glossary'].includes(a)) {
       if (i + 1 >= argv.length) usage(`${a} needs an argument`);
       if (a === '--readme') opts.readme = argv[++i];
+      else if (a === '--glossary') opts.glossary = argv[++i];
       else if (a === '--listed-from') opts.listedFrom.push(argv[++i]);
       else if (a === '--names-from') opts.namesFrom.push(argv[++i]);
       else if (a === '--not-actions') opts.notActions.push(...argv[++i].split(',').filter((x) => x));
@@ -104,6 +109,21 @@ function readmeInvariants(text) {
     if (m) names.push(m[1]);
   }
   return names;
+}
+
+// The `code` spans of the "spec" column of the table under the "## Glossary" heading.
+function glossarySpecColumn(text) {
+  const spans = [];
+  let inSection = false, column = -1;
+  for (const line of text.split('\n')) {
+    if (/^#+\s/.test(line)) { inSection = /^#+\s+Glossary\b/.test(line); column = -1; }
+    if (!inSection || !line.startsWith('|')) continue;
+    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    if (column < 0) { column = cells.findIndex((c) => /^spec\b/.test(c)); continue; }
+    if (cells.every((c) => /^-+$/.test(c)) || column >= cells.length) continue;
+    for (const m of cells[column].matchAll(/`([^`]+)`/g)) spans.push(m[1]);
+  }
+  return spans;
 }
 
 async function main() {
@@ -170,6 +190,22 @@ async function main() {
     }
   }
 
+  let glossaryNames = 0;
+  if (opts.glossary) {
+    const spans = glossarySpecColumn(read(opts.glossary));
+    if (spans.length === 0) problems.push(`${opts.glossary}: no spec column in a "## Glossary" table`);
+    for (const span of spans) {
+      const head = span.match(/^[A-Za-z_][A-Za-z0-9_]*/);
+      if (head && !defined.has(head[0]))
+        problems.push(`${opts.glossary}: glossary names ${head[0]}, which the module does not define`);
+      for (const f of span.matchAll(/\.([A-Za-z_][A-Za-z0-9_]*)/g)) {
+        if (!new RegExp(`\\b${f[1]}\\s*\\|->`).test(source))
+          problems.push(`${opts.glossary}: glossary names the field ${f[1]}, which the module never sets`);
+      }
+      glossaryNames++;
+    }
+  }
+
   if (problems.length > 0) {
     for (const p of problems) console.error(`FAIL ${p}`);
     process.exit(1);
@@ -177,7 +213,8 @@ async function main() {
   console.log(`OK ${path.basename(opts.module)}: parsed without error, ${defined.size} names defined` +
               (opts.readme ? `, all ${listed.length} listed invariants defined` : '') +
               (actions ? `, all ${actions} model step functions have an action` : '') +
-              (names ? `, all ${names} suite/proof names are spec names` : ''));
+              (names ? `, all ${names} suite/proof names are spec names` : '') +
+              (glossaryNames ? `, all ${glossaryNames} glossary names are spec names` : ''));
 }
 
 main().catch((e) => {
