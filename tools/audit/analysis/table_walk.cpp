@@ -7,6 +7,7 @@
 #include "vtd/caps.h"
 #include "vtd/entries.h"
 #include "vtd/sl_fields.h"
+#include "vtd/sl_format.h"
 #include "vtd/sl_masks.h"
 
 namespace kniommu::audit {
@@ -21,6 +22,10 @@ constexpr std::uint64_t kSlReadMask = vtd::sl_fields::kRead;
 constexpr std::uint64_t kSlWriteMask = vtd::sl_fields::kWrite;
 constexpr std::uint64_t kSlTableAddrMask = vtd::sl_fields::kTableAddr;
 constexpr const auto& kLeafAddrMask = vtd::sl_fields::kLeafAddr;  // by level 1..3
+// One permission encoding: the audit's reach bits and the snapshot's buffer bits (a file format
+// of the standard library only, so it spells them itself) are those of vtd::Perm.
+static_assert(kRead == vtd::kPermRead && kWrite == vtd::kPermWrite &&
+              snapshot::kPermRead == vtd::kPermRead && snapshot::kPermWrite == vtd::kPermWrite);
 constexpr std::size_t kEntries128 = 256;
 constexpr std::size_t kEntries64 = 512;
 
