@@ -28,8 +28,13 @@ kniommu_test(spec_parse LABEL spec COMMAND ${_tla_parse} ${PROJECT_SOURCE_DIR}/s
   --names-from ${PROJECT_SOURCE_DIR}/proofs/abstract_actions.cpp
   --names-from ${PROJECT_SOURCE_DIR}/proofs/impl_steps.cpp
   --not-actions NullArgs,VmAccess,Scenario
-  # The glossary's spec column names only what the module defines.
-  --glossary ${PROJECT_SOURCE_DIR}/docs/semantics.md)
+  # The glossary's spec column names only what the module defines, each other column only names
+  # its layer's sources use.
+  --glossary ${PROJECT_SOURCE_DIR}/docs/semantics.md
+  --glossary-column model=${PROJECT_SOURCE_DIR}/model,${PROJECT_SOURCE_DIR}/impl/include
+  --glossary-column implementation=${PROJECT_SOURCE_DIR}/impl,${PROJECT_SOURCE_DIR}/tools/audit
+  --glossary-column suite=${PROJECT_SOURCE_DIR}/refinement_tests
+  --glossary-column proofs=${PROJECT_SOURCE_DIR}/proofs)
 
 # The check itself must be able to fail: a malformed module and a README that drifted.
 kniommu_test(spec_parse_rejects_syntax_error LABEL spec
@@ -51,10 +56,11 @@ set_tests_properties(spec_parse_rejects_renamed_invariant PROPERTIES
   PASS_REGULAR_EXPRESSION "RenamedInvariant\\.cpp: checks OldPositive, which the README does not list"
   FAIL_REGULAR_EXPRESSION "checks (Positive|Strengthening),")
 kniommu_test(spec_parse_rejects_glossary_drift LABEL spec
-  COMMAND ${_tla_parse} ${_tla_dir}/testdata/Good.tla --glossary ${_tla_dir}/testdata/GlossaryDrift.md)
+  COMMAND ${_tla_parse} ${_tla_dir}/testdata/Good.tla --glossary ${_tla_dir}/testdata/GlossaryDrift.md
+  --glossary-column model=${_tla_dir}/testdata)
 set_tests_properties(spec_parse_rejects_glossary_drift PROPERTIES
-  PASS_REGULAR_EXPRESSION "glossary names Missing, which the module does not define.*glossary names the field gone"
-  FAIL_REGULAR_EXPRESSION "glossary names (x|Init|Next),")
+  PASS_REGULAR_EXPRESSION "glossary names Missing, which the module does not define.*glossary names the field gone.*the model column names missing_name,"
+  FAIL_REGULAR_EXPRESSION "names (x|Init|Next|Positive|kChecks|testdata|OldNames|cpp),")
 # The model-checking and trace-validation modules parse too (also without TLC).
 foreach(m KnIommuMC KnIommuTrace KnIommuNamedOnceBug)
   kniommu_test(spec_parse_${m} LABEL spec COMMAND ${_tla_parse} ${PROJECT_SOURCE_DIR}/spec/${m}.tla)
