@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "analysis/names.h"
+#include "vtd/address_math.h"
 #include "vtd/caps.h"
 #include "vtd/entries.h"
 #include "vtd/sl_fields.h"
@@ -207,7 +208,7 @@ class Walker {
       }
       const auto effective = static_cast<std::uint8_t>(perms & here);  // R/W AND over the walk
       if (effective == 0) continue;
-      const unsigned shift = vtd::kPageShift + 9 * (level - 1);
+      const unsigned shift = vtd::level_shift(level);
       const std::uint64_t here_iova = iova | (static_cast<std::uint64_t>(i) << shift);
       if (vtd::SlReservedMasks::is_leaf(level, e)) {
         const std::uint64_t pages = std::uint64_t{1} << (9 * (level - 1));
