@@ -30,7 +30,8 @@ namespace kniommu {
   X(NoContextInvalidateOnDetach, "detach clears the context entry without invalidating it")   \
   X(FaultRecordOverwritten, "hardware overwrites a pending fault record, never sets PFO")     \
   X(SuperpageIgnoresSllps, "page table writes 2 MiB / 1 GiB leaves SLLPS does not advertise") \
-  X(PsiAddressUnaligned, "page-selective invalidation address not aligned to its mask")
+  X(PsiAddressUnaligned, "page-selective invalidation address not aligned to its mask")       \
+  X(SkipsCacheFlush, "detach leaves the cleared context entry in the CPU cache (ECAP.C = 0)")
 
 enum class Mutant {
   None,

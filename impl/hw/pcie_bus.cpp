@@ -39,7 +39,7 @@ Retcode PcieBus::dma(std::uint16_t bdf, std::uint64_t iova, void* data, std::siz
   auto* bytes = static_cast<unsigned char*>(data);
   for (const DmaChunk& c : chunks) {
     if (is_write) {
-      mem_.write(c.pa, bytes, c.len);
+      mem_.device_write(c.pa, bytes, c.len);  // snooped: coherent with the CPU cache
     } else {
       mem_.read(c.pa, bytes, c.len);
     }

@@ -27,7 +27,9 @@ namespace kniommu::hw {
   X(RegisterInvalidationWhileQi, "VT-d spec §6.5.2",                                  \
     "CCMD / IOTLB register invalidation while queued invalidation is enabled")        \
   X(NonLeafChangeWithIh, "VT-d spec §6.5.2.3 / §6.2.4",                               \
-    "page-selective invalidation with IH=1 over a non-leaf entry that changed")
+    "page-selective invalidation with IH=1 over a non-leaf entry that changed")       \
+  X(DidNamesTwoTables, "VT-d spec §9.3 (DID) / §6.2",                                 \
+    "context entries with the same DID but a different SLPTPTR or AW")
 
 enum class ProtocolRule : std::uint8_t {
 #define KNIOMMU_PROTOCOL_RULE_ENUM(name, section, text) k##name,

@@ -30,7 +30,7 @@ void ReachIndex::load(PhysAddr table, unsigned kind, Node& n) {
   mem_.set_write_watch(table, true);
   n.loaded = true;
   n.words.resize(kWords);
-  mem_.read(table, n.words.data(), vtd::kPageSize);
+  mem_.read_memory(table, n.words.data(), vtd::kPageSize);  // what the walker sees
   // `n` stays valid while children are inserted (unordered_map nodes do not move), and no child
   // can reach back to it (the structures form a DAG).
   const unsigned step = entry_words(kind);
@@ -100,8 +100,8 @@ void ReachIndex::refresh(PhysAddr frame) {
     const auto it = nodes_.find(key(frame, kind));
     if (it == nodes_.end() || !it->second.loaded) continue;
     if (!resolved) {
-      live = mem_.frame_for_read(frame);
-      if (live == nullptr) mem_.read(frame, fresh_.data(), vtd::kPageSize);
+      live = mem_.frame_for_memory_read(frame);
+      if (live == nullptr) mem_.read_memory(frame, fresh_.data(), vtd::kPageSize);
       resolved = true;
     }
     const auto word = [&](unsigned i) {

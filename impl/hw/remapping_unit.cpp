@@ -13,6 +13,9 @@ RemappingUnit::RemappingUnit(const UnitConfig& config, SimPhysMem& mem)
       context_cache_(config.context_cache_entries),
       iotlb_(config.iotlb_entries),
       psc_(config.paging_structure_cache_entries) {
+  // ECAP.C = 0: the walks read memory, not the CPU caches (VT-d spec §10.4.3), so CPU stores to
+  // tables stay invisible until the driver flushes them.
+  if (!config_.coherent) mem_.enable_cpu_cache_model();
   define_registers();
   if (config_.detect_use_after_free) {
     refs_ = std::make_unique<FrameRefs>(mem_.size_bytes());

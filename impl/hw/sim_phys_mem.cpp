@@ -57,6 +57,17 @@ void copy_to_frame(std::uint64_t* words, std::size_t off, const unsigned char* s
   }
 }
 
+// Calls fn(pfn, offset, length) for each piece of [pa, pa + len) that lies within one frame.
+template <class Fn>
+void for_each_piece(PhysAddr pa, std::size_t len, Fn&& fn) {
+  while (len > 0) {
+    const std::size_t off = pa % vtd::kPageSize;
+    const std::size_t n = std::min<std::size_t>(len, vtd::kPageSize - off);
+    fn(pa >> vtd::kPageShift, off, n);
+    pa += n, len -= n;
+  }
+}
+
 }  // namespace
 
 SimPhysMem::SimPhysMem(std::uint64_t bytes)
@@ -134,10 +145,28 @@ void SimPhysMem::note_write(Leaf* leaf, std::uint64_t pfn) {
   written_.push_back(pfn);
 }
 
+template <class Store>
+void SimPhysMem::cpu_store(std::uint64_t pfn, Frame* f, std::size_t off, std::size_t len,
+                           Store&& store) {
+  if (cpu_cache_ == nullptr) {
+    store();
+    return;
+  }
+  // Under the lock, so an uncached reader sees either the line before the store or its record.
+  std::lock_guard lock(cache_mu_);
+  cpu_cache_->before_store(pfn, f->words, off, len);
+  store();
+  cpu_cache_->after_store(pfn, f->words, off, len);
+}
+
 void SimPhysMem::zero_frame(std::uint64_t pfn) {
   Frame* f = frame_if_present(pfn);
   if (f == nullptr) return;  // never written: already reads as zeros
-  for (auto& w : f->words) store_word(w, 0);
+  // The allocator's zeroing is a CPU store like any other: with ECAP.C = 0 the walker still sees
+  // the frame's old bytes until the new owner flushes it.
+  cpu_store(pfn, f, 0, vtd::kPageSize, [f] {
+    for (auto& w : f->words) store_word(w, 0);
+  });
   note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn);
 }
 
@@ -148,6 +177,9 @@ const std::uint64_t* SimPhysMem::frame_for_read(PhysAddr frame) const {
 }
 
 std::uint64_t* SimPhysMem::frame_for_write(PhysAddr frame) {
+  // With the CPU-cache model a store through a host pointer would bypass it: callers take the
+  // write64/write path instead (the PhysMem contract allows nullptr).
+  if (cpu_cache_ != nullptr) return nullptr;
   if (frame % vtd::kPageSize != 0 || !contains(frame, vtd::kPageSize)) return nullptr;
   const std::uint64_t pfn = frame >> vtd::kPageShift;
   Frame* f = materialise(pfn);
@@ -206,44 +238,113 @@ void SimPhysMem::write64(PhysAddr pa, std::uint64_t value) {
   }
   const std::uint64_t pfn = pa >> vtd::kPageShift;
   Frame* f = materialise(pfn);
-  store_word(f->words[(pa % vtd::kPageSize) / 8], value);
+  const std::size_t off = pa % vtd::kPageSize;
+  if (cpu_cache_ == nullptr) {
+    store_word(f->words[off / 8], value);
+  } else {
+    cpu_store(pfn, f, off, 8, [&] { store_word(f->words[off / 8], value); });
+  }
   note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn);
 }
 
-void SimPhysMem::read(PhysAddr pa, void* out, std::size_t len) const {
+void SimPhysMem::read(PhysAddr pa, void* out, std::size_t len) const { load(pa, out, len, false); }
+
+void SimPhysMem::read_memory(PhysAddr pa, void* out, std::size_t len) const {
+  load(pa, out, len, cpu_cache_ != nullptr);
+}
+
+void SimPhysMem::load(PhysAddr pa, void* out, std::size_t len, bool uncached) const {
   auto* dst = static_cast<unsigned char*>(out);
   if (!contains(pa, len)) {
     note_out_of_range();
     std::memset(dst, 0, len);
     return;
   }
-  while (len > 0) {
-    const std::size_t off = pa % vtd::kPageSize;
-    const std::size_t n = std::min<std::size_t>(len, vtd::kPageSize - off);
-    const Frame* f = frame_if_present(pa >> vtd::kPageShift);
-    if (f == nullptr) {
+  for_each_piece(pa, len, [&](std::uint64_t pfn, std::size_t off, std::size_t n) {
+    const Frame* f = frame_if_present(pfn);
+    if (uncached) {
+      std::lock_guard lock(cache_mu_);
+      cpu_cache_->memory_bytes(pfn, off, dst, n, f == nullptr ? nullptr : f->words);
+    } else if (f == nullptr) {
       std::memset(dst, 0, n);
     } else {
       copy_from_frame(f->words, off, dst, n);
     }
-    pa += n, dst += n, len -= n;
-  }
+    dst += n;
+  });
 }
 
-void SimPhysMem::write(PhysAddr pa, const void* in, std::size_t len) {
+void SimPhysMem::write(PhysAddr pa, const void* in, std::size_t len) { store(pa, in, len, false); }
+
+void SimPhysMem::device_write(PhysAddr pa, const void* in, std::size_t len) {
+  store(pa, in, len, true);
+}
+
+void SimPhysMem::store(PhysAddr pa, const void* in, std::size_t len, bool snooped) {
   const auto* src = static_cast<const unsigned char*>(in);
   if (!contains(pa, len)) {
     note_out_of_range();
     return;
   }
-  while (len > 0) {
-    const std::size_t off = pa % vtd::kPageSize;
-    const std::size_t n = std::min<std::size_t>(len, vtd::kPageSize - off);
-    const std::uint64_t pfn = pa >> vtd::kPageShift;
-    copy_to_frame(materialise(pfn)->words, off, src, n);
+  for_each_piece(pa, len, [&](std::uint64_t pfn, std::size_t off, std::size_t n) {
+    Frame* f = materialise(pfn);
+    // One copy for every case (so that it stays inlined): with the CPU-cache model under the lock,
+    // a CPU store recorded in the cache, a device write snooping (the lines it touches are written
+    // back, the bytes land in memory and cache).
+    std::unique_lock lock(cache_mu_, std::defer_lock);
+    if (cpu_cache_ != nullptr) {
+      lock.lock();
+      if (!snooped) cpu_cache_->before_store(pfn, f->words, off, n);
+    }
+    copy_to_frame(f->words, off, src, n);
+    if (cpu_cache_ != nullptr) {
+      if (snooped) {
+        cpu_cache_->write_back(pfn, off, n);
+      } else {
+        cpu_cache_->after_store(pfn, f->words, off, n);
+      }
+      lock.unlock();
+    }
     note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn);
-    pa += n, src += n, len -= n;
+    src += n;
+  });
+}
+
+void SimPhysMem::enable_cpu_cache_model() {
+  if (cpu_cache_ == nullptr) cpu_cache_ = std::make_unique<CpuCache>();
+}
+
+void SimPhysMem::flush_cpu_cache(PhysAddr pa, std::size_t len) {
+  flush_calls_.fetch_add(1, kRelaxed);
+  if (cpu_cache_ == nullptr || len == 0) return;
+  if (!contains(pa, len)) {
+    note_out_of_range();
+    return;
   }
+  for_each_piece(pa, len, [&](std::uint64_t pfn, std::size_t off, std::size_t n) {
+    unsigned lines = 0;
+    {
+      std::lock_guard lock(cache_mu_);
+      lines = cpu_cache_->write_back(pfn, off, n);
+    }
+    if (lines != 0) {
+      lines_written_back_.fetch_add(lines, kRelaxed);
+      // What memory holds changed: an observer of the walker's view must re-read the frame.
+      note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn);
+    }
+  });
+}
+
+std::uint64_t SimPhysMem::read64_uncached(PhysAddr pa) const {
+  std::uint64_t v = 0;
+  read_memory(pa, &v, 8);
+  return v;
+}
+
+std::uint64_t SimPhysMem::dirty_lines() const {
+  if (cpu_cache_ == nullptr) return 0;
+  std::lock_guard lock(cache_mu_);
+  return cpu_cache_->dirty_lines();
 }
 
 bool SimPhysMem::take_block(unsigned order, std::uint64_t limit_pfn, std::uint64_t* pfn) {

@@ -15,6 +15,13 @@
 // Thread safety: allocation and free take `alloc_mu_`. Word and byte accesses are lock-free and
 // use relaxed atomics, so a device thread reading a frame while the driver writes a table entry in
 // it is a benign race that ThreadSanitizer does not report.
+//
+// CPU cache (docs/emulator.md "Non-coherent page walks"): read/write/read64/write64 and the host
+// pointers are the CPU's view of memory, and DMA through the bus is snooped (coherent). A remapping
+// unit with ECAP.C = 0 does not snoop its table walks; it turns on the CPU-cache model, and then
+// CPU stores reach *memory* (read64_memory/read_memory, the walker's view) only when their 64-byte
+// lines are written back by flush_cpu_cache() or a device write to them. With the model on, stores
+// take `cache_mu_` and writable host pointers are refused (a store through one could not be seen).
 #pragma once
 
 #include <array>
@@ -27,6 +34,7 @@
 #include <set>
 #include <vector>
 
+#include "hw/cpu_cache.h"
 #include "vtd/phys_mem.h"
 
 namespace kniommu::hw {
@@ -68,6 +76,32 @@ class SimPhysMem final : public vtd::PhysMem {
   // counts as a write of all of it for the write watch below.
   const std::uint64_t* frame_for_read(PhysAddr frame) const override;
   std::uint64_t* frame_for_write(PhysAddr frame) override;
+
+  // --- CPU cache and non-snooping readers (see the header comment) ---
+  // Turns the CPU-cache model on; call before the memory is shared between threads (the remapping
+  // unit's constructor does, for ECAP.C = 0). Cannot be turned off.
+  void enable_cpu_cache_model();
+  bool models_cpu_cache() const { return cpu_cache_ != nullptr; }
+  // clflush of every line overlapping [pa, pa + len): memory gets the CPU's content (vtd::PhysMem).
+  // Counted even without the model, so tests can show who flushes.
+  void flush_cpu_cache(PhysAddr pa, std::size_t len) override;
+  // A snooped device write (DMA, an invalidation-wait status write): the touched lines end clean,
+  // memory and CPU both hold the data (and whatever else the CPU had stored to those lines).
+  void device_write(PhysAddr pa, const void* in, std::size_t len);
+  // What memory holds, for a reader that does not snoop the CPU cache. Without the model these are
+  // read64/read/frame_for_read; with it frame_for_memory_read is always nullptr.
+  std::uint64_t read64_memory(PhysAddr pa) const {
+    return cpu_cache_ == nullptr ? read64(pa) : read64_uncached(pa);
+  }
+  void read_memory(PhysAddr pa, void* out, std::size_t len) const;
+  const std::uint64_t* frame_for_memory_read(PhysAddr frame) const {
+    return cpu_cache_ == nullptr ? frame_for_read(frame) : nullptr;
+  }
+  std::uint64_t cache_flush_calls() const { return flush_calls_.load(std::memory_order_relaxed); }
+  std::uint64_t lines_written_back() const {
+    return lines_written_back_.load(std::memory_order_relaxed);
+  }
+  std::uint64_t dirty_lines() const;
 
   Retcode alloc_frames(unsigned order, PhysAddr limit, PhysAddr* out) override;
   void free_frames(PhysAddr pa, unsigned order) override;
@@ -124,6 +158,15 @@ class SimPhysMem final : public vtd::PhysMem {
   void note_write(Leaf* leaf, std::uint64_t pfn);
   void zero_frame(std::uint64_t pfn);
   void note_out_of_range() const;
+  // A CPU store to bytes [off, off + len) of frame `f` (pfn `pfn`), done by `store()`: with the
+  // CPU-cache model, under cache_mu_ and recorded in the cache.
+  template <class Store>
+  void cpu_store(std::uint64_t pfn, Frame* f, std::size_t off, std::size_t len, Store&& store);
+  std::uint64_t read64_uncached(PhysAddr pa) const;
+  // read() and read_memory() (`uncached`: past the CPU cache).
+  void load(PhysAddr pa, void* out, std::size_t len, bool uncached) const;
+  // write() (a CPU store) and device_write() (`snooped`).
+  void store(PhysAddr pa, const void* in, std::size_t len, bool snooped);
   // Allocator internals, called with alloc_mu_ held.
   bool take_block(unsigned order, std::uint64_t limit_pfn, std::uint64_t* pfn);
   void release_block(std::uint64_t pfn, unsigned order);
@@ -143,6 +186,12 @@ class SimPhysMem final : public vtd::PhysMem {
 
   std::mutex written_mu_;  // guards written_ (taken only when a watched frame is first written)
   std::vector<std::uint64_t> written_;
+
+  // Set once before concurrent use; nullptr: no CPU-cache model (every reader snoops).
+  std::unique_ptr<CpuCache> cpu_cache_;
+  mutable std::mutex cache_mu_;  // guards *cpu_cache_ and orders stores with uncached reads
+  std::atomic<std::uint64_t> flush_calls_{0};
+  std::atomic<std::uint64_t> lines_written_back_{0};
 };
 
 }  // namespace kniommu::hw

@@ -18,7 +18,7 @@ struct UnitConfig {
   std::uint32_t nd = 6;       // CAP.ND: 2^(4+2*nd) domain IDs
   std::uint32_t mamv = 18;    // CAP.MAMV
   std::uint32_t nfr = 7;      // CAP.NFR: fault-recording registers - 1
-  bool coherent = true;       // ECAP.C (recorded only: the emulator always sees memory coherently)
+  bool coherent = true;       // ECAP.C: false = table walks do not snoop the CPU cache
   bool queued_invalidation = true;  // ECAP.QI
   bool pass_through = false;        // ECAP.PT: TT=10 allowed
   bool device_tlb = false;          // ECAP.DT: TT=01 allowed (translated requests)

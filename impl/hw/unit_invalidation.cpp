@@ -202,7 +202,7 @@ unsigned RemappingUnit::run_descriptor(const vtd::layout::Words<2>& desc) {
     ++stats_.wait_descriptors;
     if (d.status_write() != 0) {
       const auto data = static_cast<std::uint32_t>(d.status_data());
-      mem_.write(d.status_addr(), &data, sizeof data);
+      mem_.device_write(d.status_addr(), &data, sizeof data);  // always coherent (§10.4.3)
     }
     if (d.interrupt() != 0) {
       regs_.set_raw32(vtd::kRegIcs,

@@ -56,10 +56,31 @@ Fault RemappingUnit::lookup_context(std::uint16_t sid, ContextInfo* ctx) {
   ++stats_.context_misses;
   if (!root_valid_) return Fault::kRootTableInvalid;
   const Fault f = walker_.fetch_context(root_table_, sid, ctx);
+  if (f == Fault::kNone) check_did_names_one_table(sid, *ctx);
   // CM=1: a not-present context entry may be cached too (hardware tags it with DID 0).
   const bool cache = f == Fault::kNone || (f == Fault::kContextNotPresent && config_.caching_mode);
   if (cache && context_cache_.insert(sid, *ctx)) caches_changed();
   return f;
+}
+
+void RemappingUnit::check_did_names_one_table(std::uint16_t sid, const ContextInfo& ctx) {
+  // Context entries with the same DID must reference the same translation structure (VT-d spec
+  // §9.3): the IOTLB and the paging-structure caches are tagged by DID alone (§6.2), so a second
+  // table or depth under one DID makes cached translations of one apply to the other. The unit
+  // can see the conflict between the entry it fetches and the entries it holds in its context
+  // cache (pass-through entries do not walk a table).
+  constexpr auto kPassThrough = static_cast<std::uint8_t>(vtd::TranslationType::kPassThrough);
+  if (ctx.tt == kPassThrough) return;
+  context_cache_.for_each([&](std::uint16_t other, const ContextInfo& c) {
+    if (other == sid || !c.present || c.tt == kPassThrough || c.did != ctx.did) return;
+    if (c.slptptr == ctx.slptptr && c.levels == ctx.levels) return;
+    violations_.record(ProtocolRule::kDidNamesTwoTables,
+                       "DID " + std::to_string(ctx.did) + ": SID " + std::to_string(sid) +
+                           " SLPTPTR " + std::to_string(ctx.slptptr) + " with " +
+                           std::to_string(ctx.levels) + " levels, cached SID " +
+                           std::to_string(other) + " SLPTPTR " + std::to_string(c.slptptr) +
+                           " with " + std::to_string(c.levels) + " levels");
+  });
 }
 
 Fault RemappingUnit::translate_locked(std::uint16_t sid, std::uint64_t iova, std::uint8_t need,

@@ -79,14 +79,20 @@ bool Walker::read_sl_entry(PhysAddr table, unsigned level, unsigned idx, std::ui
   }
   const PhysAddr pte_pa = table + 8 * std::uint64_t{idx};
   if (!readable(pte_pa, 8)) return false;
-  const std::uint64_t* w = mem_.frame_for_read(table);
+  // What memory holds (with ECAP.C = 0 never through a host pointer: CPU-cached stores are
+  // skipped).
+  const std::uint64_t* w = mem_.frame_for_memory_read(table);
   if (w == nullptr) {
-    *pte = mem_.read64(pte_pa);  // never written (reads as zeros) or not a frame address
+    *pte = mem_.read64_memory(pte_pa);  // never written (zeros), no frame address, or ECAP.C = 0
     return true;
   }
   h = Hint{table, w};
   *pte = vtd::load_entry(w, idx);
   return true;
+}
+
+vtd::layout::Words<2> Walker::read_entry128(PhysAddr pa) const {
+  return {mem_.read64_memory(pa), mem_.read64_memory(pa + 8)};
 }
 
 bool Walker::readable(PhysAddr pa, std::uint64_t len) const {
@@ -138,13 +144,13 @@ Fault Walker::fetch_context(PhysAddr rta, std::uint16_t sid, ContextInfo* out) c
   *out = ContextInfo{};
   const PhysAddr root_pa = rta + kEntry128Bytes * (sid >> 8);
   if (!readable(root_pa, 16)) return Fault::kRootTableInvalid;
-  const vtd::layout::Words<2> root = vtd::read_entry128(mem_, root_pa);
+  const vtd::layout::Words<2> root = read_entry128(root_pa);
   if (const Fault f = check_root(root); f != Fault::kNone) return f;
   vtd::RootEntry re;
   re.w = root;
   const PhysAddr ctx_pa = re.context_table() + kEntry128Bytes * (sid & 0xFF);
   if (!readable(ctx_pa, 16)) return Fault::kContextTableInvalid;
-  return decode_context(vtd::read_entry128(mem_, ctx_pa), out);
+  return decode_context(read_entry128(ctx_pa), out);
 }
 
 Fault Walker::walk(const ContextInfo& ctx, std::uint64_t iova, std::uint8_t need,
@@ -233,7 +239,7 @@ void Walker::for_each_reachable(PhysAddr rta,
   using Page = std::array<std::uint64_t, 512>;
   const auto load = [&](PhysAddr table, Page* page) {
     if (!readable(table, vtd::kPageSize)) return false;
-    mem_.read(table, page->data(), vtd::kPageSize);
+    mem_.read_memory(table, page->data(), vtd::kPageSize);
     return true;
   };
   visit(rta, vtd::kPageSize);

@@ -69,6 +69,9 @@ class Walker {
   Fault check_root(const vtd::layout::Words<2>& w) const;
   Fault decode_context(const vtd::layout::Words<2>& w, ContextInfo* out) const;
   bool readable(PhysAddr pa, std::uint64_t len) const;
+  // A root or context entry as memory holds it (SimPhysMem::read64_memory: ECAP.C = 0 skips the
+  // CPU cache).
+  vtd::layout::Words<2> read_entry128(PhysAddr pa) const;
   std::uint64_t haw_bits(std::uint64_t field_mask) const;
   // Entry `idx` of the second-level table at `table`; false when the entry is not readable (beyond
   // HAW or memory). Read through the frame's host pointer, the last one per level remembered, so

@@ -7,6 +7,10 @@
 //
 // The owner must call forget(frame) whenever one of its frames is freed (a read pointer is only
 // valid while the frame stays allocated). Not thread-safe, like the page table that owns it.
+//
+// For a unit that does not snoop the CPU caches (ECAP.C = 0) the owner flushes what it writes
+// (flush_written). Then no writable pointer is handed out at all, so that every store goes through
+// a path that knows which entries it wrote (the page table's EntryWriter).
 #pragma once
 
 #include <array>
@@ -19,7 +23,8 @@ namespace kniommu::vtd {
 
 class HostFrames {
  public:
-  explicit HostFrames(PhysMem& mem) : mem_(mem) {}
+  explicit HostFrames(PhysMem& mem, bool flush_writes = false)
+      : mem_(mem), flush_writes_(flush_writes) {}
 
   PhysMem& mem() const { return mem_; }
 
@@ -41,6 +46,7 @@ class HostFrames {
     return w;
   }
   std::uint64_t* for_write(PhysAddr table) {
+    if (flush_writes_) return nullptr;
     Slot& s = slots_[(table >> kPageShift) & (kSlots - 1)];
     const std::uint64_t epoch = mem_.write_epoch();
     if (s.writable != nullptr && s.table == table && s.epoch == epoch) return s.writable;
@@ -52,6 +58,13 @@ class HostFrames {
   std::uint64_t read(PhysAddr table, unsigned level, unsigned idx) const {
     if (const std::uint64_t* w = for_read(table, level)) return load_entry(w, idx);
     return mem_.read64(table + 8 * std::uint64_t{idx});
+  }
+  // Entries [first, end) of `table` were written: on a non-snooping unit, flush them from the CPU
+  // cache (the caller does so before anything makes the unit look at them).
+  void flush_written(PhysAddr table, unsigned first, unsigned end) const {
+    if (flush_writes_ && first < end) {
+      mem_.flush_cpu_cache(table + 8 * std::uint64_t{first}, 8 * std::size_t{end - first});
+    }
   }
   // Drops the pointer of `table`, about to be freed.
   void forget(PhysAddr table) {
@@ -71,6 +84,7 @@ class HostFrames {
   };
   static constexpr std::size_t kSlots = 64;  // a 4-level walk over a few GiB stays resident
   PhysMem& mem_;
+  bool flush_writes_;
   mutable std::array<Slot, kSlots> slots_{};
   mutable std::array<Slot, 6> by_level_{};  // indexed by level
 };

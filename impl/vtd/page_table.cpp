@@ -84,6 +84,9 @@ class EntryCursor {
 // and has not linked yet cannot be reached by the hardware, so its entries are gathered and
 // stored in bulk (and must be flushed before the table is linked); a linked table gets one atomic
 // write64 per entry, so a concurrent walker never sees a torn entry.
+// For a unit that does not snoop the CPU caches there is never a host pointer (HostFrames), and
+// flush() writes back the range put() stored to, or the whole frame of an unlinked table (its
+// zeroing by the allocator is a CPU store too), before the caller links it or invalidates.
 class EntryWriter {
  public:
   // buf_ is left uninitialised on purpose (see its declaration).
@@ -107,6 +110,8 @@ class EntryWriter {
       store_entry(w, idx, value);
       return;
     }
+    lo_ = std::min(lo_, idx);
+    hi_ = std::max(hi_, idx + 1);
     if (!unlinked_) {
       frames_.mem().write64(table_ + 8 * std::uint64_t{idx}, value);
       return;
@@ -121,6 +126,10 @@ class EntryWriter {
   void flush() {
     if (n_ != 0) frames_.mem().write(table_ + 8 * std::uint64_t{base_}, buf_, 8 * std::size_t{n_});
     n_ = 0;
+    if (lo_ < hi_) {
+      frames_.flush_written(table_, unlinked_ ? 0 : lo_, unlinked_ ? kEntriesPerTable : hi_);
+      lo_ = kEntriesPerTable, hi_ = 0;
+    }
   }
 
  private:
@@ -132,6 +141,7 @@ class EntryWriter {
   std::uint64_t* words_ = nullptr;
   unsigned base_ = 0;
   unsigned n_ = 0;
+  unsigned lo_ = kEntriesPerTable, hi_ = 0;  // entries put() stored without a host pointer
   std::uint64_t buf_[kChunk];  // filled before use; not zeroed (per-call cost)
 };
 
@@ -166,7 +176,10 @@ struct SecondLevelPageTable::UnmapState {
 };
 
 SecondLevelPageTable::SecondLevelPageTable(PhysMem& mem, const PageTableConfig& config)
-    : mem_(mem), frames_(mem), config_(config), masks_(derive_sl_masks(config.format)) {}
+    : mem_(mem),
+      frames_(mem, !config.coherent_walks),
+      config_(config),
+      masks_(derive_sl_masks(config.format)) {}
 
 SecondLevelPageTable::~SecondLevelPageTable() {
   if (root_ != 0) free_subtree(root_, config_.levels);
@@ -185,6 +198,7 @@ Retcode SecondLevelPageTable::init() {
     return rc;
   }
   live_frames_ = 1;
+  frames_.flush_written(root_, 0, kEntriesPerTable);  // zeroed in memory before a context names it
   return rcOk;
 }
 

@@ -40,6 +40,10 @@ struct PageTableConfig {
   unsigned levels = 4;        // 3, 4 or 5
   unsigned input_width = 48;  // min(MGAW, width of `levels`): IOVAs must be below 2^input_width
   SlFormat format{};          // HAW, SC, DT, allowed superpage sizes
+  // ECAP.C (VT-d spec §10.4.3). When false the unit does not snoop the CPU caches: every table
+  // write is flushed (PhysMem::flush_cpu_cache) before map/unmap returns, so before the caller's
+  // invalidation, and a new table is flushed whole before it is linked.
+  bool coherent_walks = true;
 
   // The configuration a domain gets on a unit with these capabilities: the deepest supported table
   // that MGAW needs (select_levels), superpages as SLLPS allows. `haw` is the host address width.
@@ -51,6 +55,7 @@ struct PageTableConfig {
     c.input_width = cap.mgaw_bits() < w ? cap.mgaw_bits() : w;
     c.format =
         SlFormat{haw, ecap.sc() != 0, ecap.dt() != 0, cap.superpage_2m(), cap.superpage_1g()};
+    c.coherent_walks = ecap.c() != 0;
     return c;
   }
 };

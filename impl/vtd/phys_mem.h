@@ -62,6 +62,17 @@ class PhysMem {
     static_cast<void>(frame);
     return nullptr;
   }
+  // Writes the CPU cache lines overlapping [pa, pa + len) back to memory, as clflush over the range
+  // does (Linux clflush_cache_range). A remapping unit whose ECAP.C is 0 (VT-d spec §10.4.3) does
+  // not snoop the CPU caches when it walks root, context and second-level tables, so the driver
+  // calls this after every write to such a table and before the invalidation (or, for a new
+  // entry, the use) that lets the unit look; it never calls it for a coherent unit. The default
+  // does nothing: memory that is coherent with every reader.
+  virtual void flush_cpu_cache(PhysAddr pa, std::size_t len) {
+    static_cast<void>(pa);
+    static_cast<void>(len);
+  }
+
   std::uint64_t write_epoch() const {
     return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(write_epoch_))
         .load(std::memory_order_acquire);

@@ -185,6 +185,9 @@ constexpr Unobservable kQemuUnobservable[] = {
     {"PsiAddressUnaligned",
      "QEMU masks a PSI address to its AM alignment, so it invalidates the intended range; only "
      "the emulator's protocol-violation check sees the unaligned address"},
+    {"SkipsCacheFlush",
+     "QEMU's intel-iommu reads guest memory directly: there is no CPU cache a skipped flush "
+     "could leave an entry in"},
 };
 // Observable on QEMU, but the exposing sequence (a large grant across a 2 MiB boundary) is rare in
 // a short random run: refinement_directed_qemu_tests drives it on QEMU instead.

@@ -84,5 +84,48 @@ TEST_F(Protocol, NonLeafChangeInvalidatedWithIhIsRecorded) {
   EXPECT_EQ(count(ProtocolRule::kNonLeafChangeWithIh), 1u);
 }
 
+// Same DID, same table and depth on two devices (one domain, two devices): fine. Same DID with a
+// second table, or the same table at another depth: the caches tagged by DID would mix them.
+TEST_F(Protocol, OneDidNamesOneTable) {
+  constexpr std::uint16_t kDev2 = Machine::kDev2;
+  ASSERT_EQ(m.xlate(kDev, 0x1000, false), Fault::kNone);  // kDev's context is cached
+  m.set_context(kDev2, 7, top, 4);
+  ASSERT_EQ(m.xlate(kDev2, 0x1000, false), Fault::kNone);
+  EXPECT_EQ(total(), 0u) << m.unit.protocol_violation_log();
+
+  const PhysAddr other = m.alloc();
+  m.map(other, 4, 0x1000, 0x50'0000, 12, kRW);
+  m.set_context(kDev2, 7, other, 4);
+  m.submit(Machine::cc_desc(3, 7, kDev2));  // device-selective: kDev's entry stays cached
+  m.xlate(kDev2, 0x1000, false);
+  EXPECT_EQ(count(ProtocolRule::kDidNamesTwoTables), 1u);
+  EXPECT_NE(m.unit.protocol_violation_log().find("DidNamesTwoTables"), std::string::npos);
+
+  // A DID reused correctly: kDev's entry cleared and invalidated before the DID names a new table.
+  vtd::clear_entry128(m.mem, m.context_pa(kDev));
+  m.submit(Machine::cc_desc(kGlobal, 0));
+  m.submit(Machine::iotlb_desc(kDomain, 7));
+  m.set_context(kDev2, 7, other, 4);
+  ASSERT_EQ(m.xlate(kDev2, 0x1000, false), Fault::kNone);
+  EXPECT_EQ(count(ProtocolRule::kDidNamesTwoTables), 1u);
+}
+
+// The same table under the same DID at two depths (a wrong AW on one device), on a unit that
+// supports both: the paging-structure cache (tagged by DID and level) would mix the levels.
+TEST(ProtocolAw, OneDidOneDepth) {
+  UnitConfig c;
+  c.sagaw = 0x6;  // 3 and 4 levels
+  Machine u(c);
+  const PhysAddr top = u.alloc();
+  u.map(top, 4, 0x1000, 0x40'0000, 12, kRW);
+  u.set_context(Machine::kDev, 7, top, 4);
+  u.set_context(Machine::kDev2, 7, top, 3);
+  u.enable();
+  ASSERT_EQ(u.xlate(Machine::kDev, 0x1000, false), Fault::kNone);
+  EXPECT_EQ(u.unit.protocol_violation_count(), 0u);
+  u.xlate(Machine::kDev2, 0x1000, false);
+  EXPECT_EQ(u.unit.protocol_violation_count(ProtocolRule::kDidNamesTwoTables), 1u);
+}
+
 }  // namespace
 }  // namespace kniommu::hw::test

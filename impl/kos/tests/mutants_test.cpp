@@ -119,5 +119,24 @@ TEST_F(Mutants, GrantSurvivesExit) {
   });
 }
 
+// A skipped cache flush matters only on a unit whose walks do not snoop the CPU caches (ECAP.C=0).
+class NonCoherentMutants : public Mutants {
+ protected:
+  KnSimConfig config() override {
+    KnSimConfig c = Mutants::config();
+    c.coherent = 0;
+    return c;
+  }
+};
+
+TEST_F(NonCoherentMutants, SkipsCacheFlush) {
+  expect_caught(Mutant::SkipsCacheFlush, [&] { return faults_after_detach(); });
+}
+
+TEST_F(Mutants, SkipsCacheFlushIsUnobservableOnACoherentUnit) {
+  if (!kMutantsCompiled) GTEST_SKIP() << "built without KNIOMMU_MUTANTS";
+  EXPECT_TRUE(correct_under(Mutant::SkipsCacheFlush, [&] { return faults_after_detach(); }));
+}
+
 }  // namespace
 }  // namespace kniommu::kos::test

@@ -25,7 +25,9 @@ hw::UnitConfig qemu_like_unit(unsigned mgaw) {
   c.nd = 6;
   c.mamv = 18;
   c.nfr = 0;
-  c.coherent = false;
+  // QEMU advertises ECAP.C = 0 but reads guest memory directly; the differential writes tables
+  // without cache flushes, so the emulator side walks coherently, as QEMU in fact does.
+  c.coherent = true;
   c.pass_through = true;
   c.device_tlb = false;
   c.detect_use_after_free = false;  // structures are written at fixed addresses, not allocated

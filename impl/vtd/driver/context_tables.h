@@ -5,7 +5,10 @@
 //
 // Entries are written in the order the hardware requires: a context entry's hi word (DID, AW)
 // first and the lo word with P last when it becomes present; the lo word (P) first when it is
-// cleared. Invalidation is the caller's job (RemappingDriver). Not thread-safe.
+// cleared. Invalidation is the caller's job (RemappingDriver). On a unit whose walks do not snoop
+// the CPU caches (ECAP.C = 0, VT-d spec §10.4.3) every write is flushed (PhysMem::flush_cpu_cache)
+// before the call returns: a new table whole before anything points at it, an entry after it is
+// written, so the caller's invalidation always follows the flush. Not thread-safe.
 #pragma once
 
 #include <array>
@@ -30,7 +33,8 @@ class ContextTables {
   ContextTables(const ContextTables&) = delete;
   ContextTables& operator=(const ContextTables&) = delete;
 
-  Retcode init();  // allocates the (zeroed) root table
+  // Allocates the (zeroed) root table. `flush_cpu_cache`: the unit does not snoop (ECAP.C = 0).
+  Retcode init(bool flush_cpu_cache);
   PhysAddr root() const { return root_; }
 
   // Makes sure bus `bus` has a context table (allocating it and setting the root entry present).
@@ -50,7 +54,11 @@ class ContextTables {
     return context_[sid >> 8] + std::uint64_t{sid & 0xFFu} * 16;
   }
 
+  // The CPU-cache write-back of what was just written, when the unit needs it.
+  void flushed(PhysAddr pa, std::size_t len);
+
   PhysMem& mem_;
+  bool flush_ = false;
   PhysAddr root_ = 0;
   std::array<PhysAddr, 256> context_{};
 };

@@ -29,7 +29,8 @@ Retcode RemappingDriver::init() {
   if (!caps_.queued_invalidation() || caps_.levels == 0 || caps_.domain_ids() < 2)
     return rcNoCapability;
   dids_ = DomainIdAllocator(caps_.domain_ids());
-  if (Retcode rc = contexts_.init(); rc != rcOk) return rc;
+  // ECAP.C = 0: table writes must be flushed from the CPU caches (VT-d spec §10.4.3).
+  if (Retcode rc = contexts_.init(!caps_.coherent()); rc != rcOk) return rc;
   mmio_.write64(reg::kRtaddr, contexts_.root());   // TTM = 00: legacy mode
   mmio_.write32(reg::kGcmd, gcmd_ | gcmd::kSrtp);  // one-shot; not kept in the shadow
   wait_gsts(gcmd::kSrtp, true);
