@@ -49,9 +49,9 @@ System::Digest System::digest() {
     }
     h.add(reinterpret_cast<std::uintptr_t>(p->auto_domain));
     for (const auto& [key, dom] : p->domains) {
-      h.add(dom->did);
-      for (std::uint16_t bdf : dom->devices) h.add(bdf);
-      for (const auto& [start, end] : dom->iova.ranges()) {
+      h.add(dom->did());
+      for (std::uint16_t bdf : dom->devices()) h.add(bdf);
+      for (const auto& [start, end] : dom->iova().ranges()) {
         h.add(start);
         h.add(end);
       }
@@ -77,7 +77,8 @@ System::Digest System::digest() {
     // Tables of domains with no device attached are not reachable from the root; hash them too.
     for (const auto& [pid, p] : processes_)
       for (const auto& [key, dom] : p->domains)
-        if (dom->table) hash_sl_table(mem, dom->table->root(), driver_->caps().levels, h);
+        if (dom->table_root() != 0)
+          hash_sl_table(mem, dom->table_root(), driver_->caps().levels, h);
   }
   h.add(d.dids_in_use);
   d.value = h.value();

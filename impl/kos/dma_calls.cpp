@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include "common/failpoint.h"
-#include "common/mutation.h"
 #include "kos/dma_h.h"
 #include "kos/system.h"
 
@@ -20,14 +19,6 @@ bool valid_size(std::uint64_t size) {
 // The cache policy is a 2-bit value inside DMA_ATTR_CACHE_MASK, so any value is exactly one policy.
 bool valid_flags(std::uint32_t flags) {
   return (flags & ~DMA_ATTR_VALID_MASK) == 0 && (flags & DMA_DIR_BIDIR) != 0;
-}
-
-// Natural alignment for a grant: the largest superpage the buffer's blocks can fill and the unit
-// supports, so the page table can map whole blocks with superpages.
-std::uint64_t grant_alignment(unsigned order, std::uint32_t sllps) {
-  if (order >= 18 && (sllps & 2) != 0) return std::uint64_t{1} << 30;
-  if (order >= 9 && (sllps & 1) != 0) return std::uint64_t{1} << 21;
-  return kPage;
 }
 
 }  // namespace
@@ -114,29 +105,6 @@ Retcode System::dma_map(KnPid pid, Handle rid, std::size_t offset, std::size_t l
   return rcOk;
 }
 
-Retcode System::map_grant_locked(Domain& d, Buffer& b, std::uint64_t iova) {
-  const bool to_device = (b.flags & DMA_DIR_TO_DEVICE) != 0;
-  const bool from_device = (b.flags & DMA_DIR_FROM_DEVICE) != 0;
-  const bool read = to_device;
-  const bool write = from_device || (to_device && mutant(Mutant::WriteForToDevice));
-  const std::uint64_t block_bytes = b.block_pages() * kPage;
-  for (std::size_t i = 0; i < b.blocks.size(); ++i) {
-    const Retcode rc = d.table->map(iova + i * block_bytes, b.blocks[i], block_bytes, read, write);
-    if (rc == rcOk) continue;
-    // Roll back (the failed block itself left nothing behind). The blocks mapped so far were
-    // visible to the hardware (a device may guess an IOVA), so they are revoked like a grant close
-    // before their table frames are freed.
-    if (i > 0) {
-      auto pending = d.table->new_pending();
-      d.table->unmap(iova, i * block_bytes, *pending);
-      driver_->flush_range(d.did, pending->record());
-      pending->release();
-    }
-    return rc;
-  }
-  return rcOk;
-}
-
 Retcode System::new_grant_locked(Process& p, Buffer& b, Domain* d, Handle* out) {
   if (b.grants.contains(d)) return rcAlreadyExists;
   if (Retcode rc = p.handles.reserve(); rc != rcOk) return rc;
@@ -146,22 +114,13 @@ Retcode System::new_grant_locked(Process& p, Buffer& b, Domain* d, Handle* out) 
   g->domain = d;
   g->owner = &p;
   g->iova = b.blocks.front();  // IOMMU disabled: IOVA = physical address
-  if (d != nullptr && driver_ != nullptr) {
-    const std::uint64_t bytes = b.footprint_pages() * kPage;
-    const std::uint64_t align = grant_alignment(b.order, driver_->caps().sllps());
-    if (Retcode rc = d->iova.allocate(bytes, align, &g->iova); rc != rcOk) return rc;
-    if (Retcode rc = map_grant_locked(*d, b, g->iova); rc != rcOk) {
-      d->iova.release(g->iova);  // nothing mapped any more, and the range was invalidated
-      return rc;
-    }
-    // CM=1 hardware may hold the not-present state of the new range: invalidate before return.
-    driver_->flush_new_range(d->did, g->iova, b.footprint_pages());
+  if (d != nullptr) {
+    if (Retcode rc = d->map_grant(*g); rc != rcOk) return rc;
   }
   g->handle = p.handles.insert(ObjectKind::Grant, g.get());
   *out = g->handle;
   ++b.refs;
   b.grants.emplace(d, g.get());
-  if (d != nullptr) d->grants.insert(g.get());
   p.grants.emplace(g.get(), std::move(g));
   return rcOk;
 }

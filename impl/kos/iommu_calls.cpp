@@ -1,6 +1,7 @@
 // iommu_api.h: attach / detach (automatic domain), created domains. Check order as in
 // docs/semantics.md "IOMMU calls"; every fallible allocation happens before anything is committed.
-#include "common/failpoint.h"
+// What a domain programs (DID, table, context entries) is Domain's; this file keeps the process,
+// handle and attachment bookkeeping.
 #include "common/mutation.h"
 #include "kos/system.h"
 
@@ -8,83 +9,68 @@ namespace kniommu::kos {
 
 Retcode System::new_domain_locked(Process& p, bool automatic, std::unique_ptr<Domain>* out) {
   if (domains_alive_ >= max_domains_) return rcOutOfMemory;
-  if (failpoint_hit()) return rcOutOfMemory;  // the domain node
-  auto d = std::make_unique<Domain>(&p, automatic, iova_limit_locked());
-  if (driver_ != nullptr) {
-    if (Retcode rc = driver_->allocate_did(&d->did); rc != rcOk) return rc;
-    if (Retcode rc = DomainPageTable::create(hw_->mem(), pt_config_, &d->table); rc != rcOk) {
-      driver_->release_unused_did(d->did);  // never programmed anywhere: no invalidation needed
-      return rc;
-    }
-  }
-  *out = std::move(d);
-  return rcOk;
-}
-
-void System::discard_new_domain_locked(std::unique_ptr<Domain> d) {
-  // Rollback of a domain that never reached a context entry and maps nothing: its (empty) table
-  // was never walked, so it can be freed at once and its DID returned without an invalidation.
-  if (driver_ != nullptr) driver_->release_unused_did(d->did);
-  d.reset();
+  return Domain::create(p, automatic, driver_.get(), hw_->mem(), pt_config_, out);
 }
 
 Retcode System::attach_locked(Domain& d, std::uint16_t bdf) {
-  if (Retcode rc = driver_->prepare_attach(bdf); rc != rcOk) return rc;
-  driver_->attach(bdf, d.did, d.table->root());
-  d.devices.insert(bdf);
+  if (Retcode rc = d.attach(bdf); rc != rcOk) return rc;
   attachment_[bdf] = &d;
   return rcOk;
 }
 
 void System::detach_locked(Domain& d, std::uint16_t bdf, bool flush_iotlb) {
-  driver_->detach(bdf, d.did, flush_iotlb);
-  d.devices.erase(bdf);
+  d.detach(bdf, flush_iotlb);
   attachment_[bdf] = nullptr;
 }
 
-Retcode System::attach_device(KnPid pid, std::uint16_t bdf) {
+// The prologue of AttachDevice/DetachDevice (checks 1-2, docs/semantics.md "IOMMU calls"): the
+// caller is a live process, then with the IOMMU disabled there is nothing to do (rcOk), then the
+// device exists. `fn(process, current domain of the device or nullptr)` runs under the lock.
+template <class Fn>
+Retcode System::device_call(KnPid pid, std::uint16_t bdf, Fn&& fn) {
   std::lock_guard lock(mu_);
   Process* p = process_locked(pid);
   if (p == nullptr) return rcInvalidArgument;
   if (driver_ == nullptr) return rcOk;
   const auto dev = attachment_.find(bdf);
   if (dev == attachment_.end()) return rcDeviceNotFound;
-  Domain* current = dev->second;
-  const bool reuse_auto = p->auto_domain != nullptr && !mutant(Mutant::AutoDomainCreatedTwice);
-  if (current != nullptr && current == p->auto_domain) return rcAlreadyExists;
-  if (current != nullptr && !mutant(Mutant::DeviceAttachedTwice)) return rcBusy;
+  return fn(*p, dev->second);
+}
 
-  std::unique_ptr<Domain> fresh;
-  if (!reuse_auto) {
-    if (Retcode rc = new_domain_locked(*p, true, &fresh); rc != rcOk) return rc;
-  }
-  Domain& target = reuse_auto ? *p->auto_domain : *fresh;
-  if (current != nullptr) {
+Retcode System::attach_device(KnPid pid, std::uint16_t bdf) {
+  return device_call(pid, bdf, [&](Process& p, Domain* current) -> Retcode {
+    const bool reuse_auto = p.auto_domain != nullptr && !mutant(Mutant::AutoDomainCreatedTwice);
+    if (current != nullptr && current == p.auto_domain) return rcAlreadyExists;
+    if (current != nullptr && !mutant(Mutant::DeviceAttachedTwice)) return rcBusy;
+
+    std::unique_ptr<Domain> fresh;
+    if (!reuse_auto) {
+      if (Retcode rc = new_domain_locked(p, true, &fresh); rc != rcOk) return rc;
+    }
+    Domain& target = reuse_auto ? *p.auto_domain : *fresh;
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
     // DeviceAttachedTwice mutant: the old domain is not told; the context entry is overwritten.
-    current->devices.erase(bdf);
-  }
-  if (Retcode rc = attach_locked(target, bdf); rc != rcOk) {
-    if (fresh) discard_new_domain_locked(std::move(fresh));
-    return rc;
-  }
-  if (fresh) {
-    p->auto_domain = fresh.get();
-    p->domains.emplace(fresh.get(), std::move(fresh));
-    ++domains_alive_;
-  }
-  return rcOk;
+    if (current != nullptr) current->forget_device(bdf);
+#endif
+    if (Retcode rc = attach_locked(target, bdf); rc != rcOk) {
+      if (fresh) fresh->discard_unused();
+      return rc;
+    }
+    if (fresh) {
+      p.auto_domain = fresh.get();
+      p.domains.emplace(fresh.get(), std::move(fresh));
+      ++domains_alive_;
+    }
+    return rcOk;
+  });
 }
 
 Retcode System::detach_device(KnPid pid, std::uint16_t bdf) {
-  std::lock_guard lock(mu_);
-  Process* p = process_locked(pid);
-  if (p == nullptr) return rcInvalidArgument;
-  if (driver_ == nullptr) return rcOk;
-  const auto dev = attachment_.find(bdf);
-  if (dev == attachment_.end()) return rcDeviceNotFound;
-  if (p->auto_domain == nullptr || dev->second != p->auto_domain) return rcResourceNotFound;
-  detach_locked(*p->auto_domain, bdf);
-  return rcOk;
+  return device_call(pid, bdf, [&](Process& p, Domain* current) -> Retcode {
+    if (p.auto_domain == nullptr || current != p.auto_domain) return rcResourceNotFound;
+    detach_locked(*p.auto_domain, bdf);
+    return rcOk;
+  });
 }
 
 Retcode System::create_domain(KnPid pid, Handle* out) {
@@ -123,7 +109,9 @@ Retcode System::attach_device_to_domain(KnPid pid, std::uint16_t bdf, Handle dom
   if (current == d) return rcAlreadyExists;
   if (current != nullptr && !mutant(Mutant::DeviceAttachedTwice)) return rcBusy;
   if (Retcode rc = driver_->prepare_attach(bdf); rc != rcOk) return rc;
-  if (current != nullptr) current->devices.erase(bdf);  // DeviceAttachedTwice mutant only
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
+  if (current != nullptr) current->forget_device(bdf);  // DeviceAttachedTwice mutant only
+#endif
   return attach_locked(*d, bdf);
 }
 

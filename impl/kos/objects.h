@@ -1,6 +1,6 @@
 // The kernel objects handles name (docs/semantics.md "Vocabulary"): Domain, Buffer, Grant,
-// Mapping, and the Process that owns handles. Plain bookkeeping; the operations that change them
-// (and program the hardware) live in System.
+// Mapping, and the Process that owns handles. Buffer, Grant and Mapping are plain bookkeeping
+// changed by System; the Domain (kos/domain.h) programs its own table.
 //
 // Ownership: System owns processes and buffers; a Process owns its domains, grants and mappings.
 // A Buffer is freed when its reference count (handles + grants + mappings) drops to zero.
@@ -8,14 +8,10 @@
 
 #include <cstdint>
 #include <map>
-#include <memory>
-#include <set>
 #include <vector>
 
 #include "kniommu/handle.h"
 #include "kniommu/sim.h"
-#include "kos/iova_allocator.h"
-#include "kos/page_table.h"
 
 namespace kniommu::kos {
 
@@ -31,6 +27,7 @@ struct Object {
 
 struct Process;
 struct Grant;
+class Domain;  // kos/domain.h
 
 struct Buffer final : Object {
   Buffer() : Object(ObjectKind::Buffer) {}
@@ -47,19 +44,6 @@ struct Buffer final : Object {
   std::uint64_t page_pa(std::uint64_t page) const {
     return blocks[page >> order] + ((page & (block_pages() - 1)) << 12);
   }
-};
-
-struct Domain final : Object {
-  Domain(Process* p, bool is_automatic, std::uint64_t iova_limit)
-      : Object(ObjectKind::Domain), owner(p), automatic(is_automatic), iova(iova_limit) {}
-  Process* owner;
-  bool automatic;
-  std::uint16_t did = 0;                   // 0: IOMMU disabled (bookkeeping-only domain)
-  std::unique_ptr<DomainPageTable> table;  // null when the IOMMU is disabled
-  std::set<std::uint16_t> devices;         // attached BDFs
-  std::set<Grant*> grants;
-  IovaAllocator iova;
-  Handle handle = INVALID_HANDLE;  // created domains only
 };
 
 struct Grant final : Object {

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "kniommu/sim.h"
+#include "kos/domain.h"
 #include "kos/handle_table.h"
 #include "kos/objects.h"
 

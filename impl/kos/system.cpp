@@ -51,12 +51,6 @@ Process* System::process_locked(KnPid pid) {
   return it == processes_.end() ? nullptr : it->second.get();
 }
 
-std::uint64_t System::iova_limit_locked() const {
-  // Domains in IOMMU-disabled mode never allocate IOVAs; any limit does.
-  const unsigned width = driver_ != nullptr ? driver_->caps().address_width : 48;
-  return width >= 64 ? ~std::uint64_t{0} : std::uint64_t{1} << width;
-}
-
 Retcode System::process_create(KnPid* out) {
   if (out == nullptr) return rcInvalidArgument;
   std::lock_guard lock(mu_);

@@ -71,11 +71,12 @@ class System {
   System(const KnSimConfig& config, std::unique_ptr<Hardware> hw);
 
   Process* process_locked(KnPid pid);
-  std::uint64_t iova_limit_locked() const;
 
   // Domains (iommu_calls.cpp)
   Retcode new_domain_locked(Process& p, bool automatic, std::unique_ptr<Domain>* out);
-  void discard_new_domain_locked(std::unique_ptr<Domain> d);
+  // Takes the lock, runs checks 1-2 of AttachDevice/DetachDevice, then fn(caller, device's domain).
+  template <class Fn>
+  Retcode device_call(KnPid pid, std::uint16_t bdf, Fn&& fn);
   // Checks 1-3 of Attach/DetachDeviceToDomain; *d = nullptr with rcOk when the IOMMU is disabled.
   Retcode domain_call_prefix_locked(KnPid pid, std::uint16_t bdf, Handle domain, Domain** d);
   Retcode attach_locked(Domain& d, std::uint16_t bdf);
@@ -86,16 +87,17 @@ class System {
   Retcode new_buffer_locked(Process& p, std::uint32_t order, std::size_t size, std::uint32_t flags,
                             Handle* out);
   Retcode new_grant_locked(Process& p, Buffer& b, Domain* d, Handle* out);
-  Retcode map_grant_locked(Domain& d, Buffer& b, std::uint64_t iova);
 
   // Teardown (teardown.cpp)
-  // `exiting`: closed by process exit (only the GrantSurvivesExit mutant cares).
-  void close_entry_locked(Process& p, Handle h, bool exiting);
+  void close_entry_locked(Process& p, Handle h);
   void close_grant_locked(Process& p, Grant& g);
-  // `leave_grants_mapped`: the GrantSurvivesExit mutant only.
-  void destroy_domain_locked(Domain& d, bool leave_grants_mapped);
+  void destroy_domain_locked(Domain& d);
   void exit_locked(Process& p);
   void unref_buffer_locked(Buffer& b);
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
+  // GrantSurvivesExit mutant (teardown_mutants.cpp): exit that leaves its domains' grants mapped.
+  void exit_leaving_grants_mapped_locked(Process& p);
+#endif
 
   std::mutex mu_;
   KnSimConfig config_;
@@ -105,11 +107,11 @@ class System {
   std::map<KnPid, std::unique_ptr<Process>> processes_;
   std::map<const Buffer*, std::unique_ptr<Buffer>> buffers_;
   std::map<std::uint16_t, Domain*> attachment_;  // every known BDF -> its domain (or nullptr)
-  // GrantSurvivesExit mutant only: tables the buggy teardown leaves mapped. The hardware keeps
-  // walking them; the host objects stay owned here (freed with the system, before hw_), so the
-  // injected bug is a hardware-visible leak, not a host memory leak for LeakSanitizer to report.
 #if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
-  std::vector<std::unique_ptr<DomainPageTable>> mutant_leftover_tables_;
+  // GrantSurvivesExit mutant only: domains the buggy exit leaves mapped. The hardware keeps walking
+  // their tables; the host objects stay owned here (freed with the system, before hw_), so the
+  // injected bug is a hardware-visible leak, not a host memory leak for LeakSanitizer to report.
+  std::vector<std::unique_ptr<Domain>> mutant_leftover_domains_;
 #endif
   KnPid next_pid_ = 1;
   std::uint32_t domains_alive_ = 0;

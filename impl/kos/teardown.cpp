@@ -1,6 +1,7 @@
 // Closing handles and destroying domains and processes (docs/semantics.md "Destruction and
 // revocation"). Every path that removes access returns only after its invalidation's wait
 // descriptor completed; table frames, IOVAs, DIDs and buffer frames are released only after that.
+// What a domain programs is undone by Domain; this file drops the handle and buffer bookkeeping.
 #include <vector>
 
 #include "common/mutation.h"
@@ -19,85 +20,47 @@ void System::unref_buffer_locked(Buffer& b) {
 void System::close_grant_locked(Process& p, Grant& g) {
   Buffer& b = *g.buffer;
   Domain* d = g.domain;
-  if (d != nullptr && driver_ != nullptr) {
-    const std::uint64_t pages = b.footprint_pages();
-    auto pending = d->table->new_pending();
-    d->table->unmap(g.iova, pages * 4096, *pending);
-    if (!mutant(Mutant::NoIotlbInvalidateOnRevoke)) driver_->flush_range(d->did, pending->record());
-    pending->release();
-    d->iova.release(g.iova);
-  }
-  if (d != nullptr) d->grants.erase(&g);
+  if (d != nullptr) d->unmap_grant(g);
   b.grants.erase(d);
   p.grants.erase(&g);
   unref_buffer_locked(b);
 }
 
-void System::destroy_domain_locked(Domain& d, bool leave_grants_mapped) {
-  Process& owner = *d.owner;
+void System::destroy_domain_locked(Domain& d) {
+  Process& owner = d.owner();
   // 1. Devices first: once their context entries are cleared and their context-cache entries
   //    invalidated, no request can use the DID or walk the table any more. Their IOTLB DSIs are
-  //    folded into the one DSI of step 3 (same DID), issued before anything is reused.
-  while (!d.devices.empty()) detach_locked(d, *d.devices.begin(), false);
-  // 2. Every grant into the domain is unmapped (no per-range invalidation: one DSI covers all) and
-  //    its handle revoked. Buffer references are dropped only after the DSI.
-  std::vector<Buffer*> unref;
-  auto pending = d.table ? d.table->new_pending() : nullptr;
-  for (Grant* g : d.grants) {
-    if (d.table && !leave_grants_mapped)
-      d.table->unmap(g->iova, g->buffer->footprint_pages() * 4096, *pending);
+  //    folded into the one DSI of the domain's teardown (same DID), issued before anything is
+  //    reused.
+  while (!d.devices().empty()) detach_locked(d, *d.devices().begin(), false);
+  // 2. The domain unmaps every grant, issues one domain-selective invalidation and releases its
+  //    DID and table frames; then the grants' handles are revoked and their buffers released.
+  for (Grant* g : d.teardown()) {
+    Buffer& b = *g->buffer;
     owner.handles.revoke(g->handle);
-    g->buffer->grants.erase(&d);
-    if (!leave_grants_mapped) unref.push_back(g->buffer);  // GrantSurvivesExit leaks the buffer
+    b.grants.erase(&d);
     owner.grants.erase(g);
+    unref_buffer_locked(b);
   }
-  d.grants.clear();
-  // 3. One domain-selective invalidation, then the DID, table frames and buffers are released.
-  if (driver_ != nullptr) {
-#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
-    if (mutant(Mutant::DidReusedWithoutInvalidation) || leave_grants_mapped)
-      driver_->release_did_without_flush(d.did);
-    else
-#endif
-      driver_->flush_domain_and_release_did(d.did);
-    pending->release();
-  }
-#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
-  if (leave_grants_mapped) {
-    // GrantSurvivesExit mutant: the table stays allocated and mapped.
-    mutant_leftover_tables_.push_back(std::move(d.table));
-  }
-#endif
-  for (Buffer* b : unref) unref_buffer_locked(*b);
   if (owner.auto_domain == &d) owner.auto_domain = nullptr;
   --domains_alive_;
   owner.domains.erase(&d);
 }
 
-void System::close_entry_locked(Process& p, Handle h, bool exiting) {
+void System::close_entry_locked(Process& p, Handle h) {
   const HandleEntry e = *p.handles.find(h);
   p.handles.erase(h);
   if (e.revoked) return;  // the grant is gone already; closing frees the slot
-  const bool leave_mapped = exiting && mutant(Mutant::GrantSurvivesExit);
   switch (e.kind) {
     case ObjectKind::Domain:
-      destroy_domain_locked(static_cast<Domain&>(*e.object), leave_mapped);
+      destroy_domain_locked(static_cast<Domain&>(*e.object));
       break;
     case ObjectKind::Buffer:
       unref_buffer_locked(static_cast<Buffer&>(*e.object));
       break;
-    case ObjectKind::Grant: {
-      auto& g = static_cast<Grant&>(*e.object);
-      if (leave_mapped && g.domain != nullptr) {
-        // GrantSurvivesExit mutant: bookkeeping forgets the grant, the mapping stays.
-        g.domain->grants.erase(&g);
-        g.buffer->grants.erase(g.domain);
-        p.grants.erase(&g);
-      } else {
-        close_grant_locked(p, g);
-      }
+    case ObjectKind::Grant:
+      close_grant_locked(p, static_cast<Grant&>(*e.object));
       break;
-    }
     case ObjectKind::Mapping: {
       auto& m = static_cast<Mapping&>(*e.object);
       Buffer& b = *m.buffer;
@@ -115,19 +78,24 @@ Retcode System::handle_close(KnPid pid, Handle h) {
   Process* p = process_locked(pid);
   if (p == nullptr) return rcInvalidArgument;
   if (p->handles.find(h) == nullptr) return rcInvalidArgument;
-  close_entry_locked(*p, h, false);
+  close_entry_locked(*p, h);
   return rcOk;
 }
 
 void System::exit_locked(Process& p) {
+#if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
+  if (mutant(Mutant::GrantSurvivesExit)) {
+    exit_leaving_grants_mapped_locked(p);
+    return;
+  }
+#endif
   // Handles in increasing order; closing a domain handle revokes later grant handles, whose
   // closing then only frees the slot.
   for (Handle h : p.handles.live())
-    if (p.handles.find(h) != nullptr) close_entry_locked(p, h, true);
+    if (p.handles.find(h) != nullptr) close_entry_locked(p, h);
   // What is left: the automatic domain (and, under the AutoDomainCreatedTwice mutant, the
   // automatic domains it orphaned).
-  const bool leave_mapped = mutant(Mutant::GrantSurvivesExit);
-  while (!p.domains.empty()) destroy_domain_locked(*p.domains.begin()->second, leave_mapped);
+  while (!p.domains.empty()) destroy_domain_locked(*p.domains.begin()->second);
   processes_.erase(p.pid);
 }
 

@@ -21,7 +21,7 @@ constexpr unsigned slot_index(std::uint64_t iova, unsigned level) {
   return static_cast<unsigned>(level_index<U64Ops>(iova, level));
 }
 // One past the last index of the table at `level` that [iova, end) touches (end > iova).
-constexpr unsigned end_index(std::uint64_t iova, std::uint64_t end, unsigned level) {
+constexpr unsigned end_index_of(std::uint64_t iova, std::uint64_t end, unsigned level) {
   const std::uint64_t span = (end - 1 - slot_start(iova, level)) >> level_shift(level);
   return static_cast<unsigned>(
       std::min<std::uint64_t>(kEntriesPerTable, slot_index(iova, level) + span + 1));
@@ -35,24 +35,75 @@ bool valid_range(std::uint64_t iova, std::uint64_t size, unsigned width) {
   return width >= 64 || iova + size <= (std::uint64_t{1} << width);
 }
 
+}  // namespace
+
+// The walk state of one table during map, unmap or translate (in the style of Linux generic_pt's
+// struct pt_state): which table at which level, the slot the walk is at, the part of the request
+// that lies in this table, and how many of the table's entries the walk changed. A table's
+// emptiness has one representation, `present`: the count its parent entry keeps in its ignored
+// bits (sl_format.h; root_count_ for the root), 0 for a table this map call has still to
+// allocate or just allocated. A table with present == 0 holds only zero entries and is not read.
+struct TableWalk {
+  PhysAddr table = 0;      // 0: a table the plan pass has still to allocate
+  unsigned level = 0;      // 1 (4 KiB leaves) .. levels
+  unsigned present = 0;    // present entries of `table` when the walk entered it
+  bool linked = true;      // reachable by hardware (false: allocated by this call, not linked yet)
+  unsigned index = 0;      // the current slot
+  std::uint64_t iova = 0;  // where the request continues, inside slot `index`
+  std::uint64_t end = 0;   // end of the request's part inside this table (within its span)
+  unsigned changed = 0;    // entries of `table` that became present (map) / not present (unmap)
+
+  static constexpr TableWalk enter(PhysAddr t, unsigned lvl, unsigned present_entries,
+                                   bool is_linked, std::uint64_t from, std::uint64_t to) {
+    return TableWalk{.table = t,
+                     .level = lvl,
+                     .present = present_entries,
+                     .linked = is_linked,
+                     .index = slot_index(from, lvl),
+                     .iova = from,
+                     .end = to};
+  }
+  // `end` never lies beyond the table's span, so the walk is done exactly when iova reaches it.
+  bool done() const { return iova >= end; }
+  // One past the last slot [iova, end) touches.
+  unsigned end_index() const { return end_index_of(iova, end, level); }
+  std::uint64_t slot_size() const { return level_size(level); }
+  std::uint64_t slot_base() const { return slot_start(iova, level); }
+  // End of the request inside the current slot.
+  std::uint64_t slot_end() const { return std::min(end, slot_base() + slot_size()); }
+  // End of the address range this whole table translates.
+  std::uint64_t table_span_end() const {
+    return slot_start(iova, level + 1) + level_size(level + 1);
+  }
+  // Moves past `slots` slots (more than one only over a run of whole slots).
+  void next(unsigned slots = 1) {
+    iova = std::min(end, slot_base() + std::uint64_t{slots} * slot_size());
+    index += slots;
+  }
+  // The walk of the current slot's child table.
+  TableWalk child(PhysAddr child_table, unsigned child_present, bool child_linked) const {
+    return enter(child_table, level - 1, child_present, child_linked, iova, slot_end());
+  }
+};
+
+namespace {
+
 // Reads the entries of one table front to back: through the frame's host pointer when PhysMem
 // hands one out, else in chunks, one PhysMem call per chunk instead of one per entry (the
-// interface is virtual and the simulated memory pays a lookup per call). A table known to be all
-// zero (not allocated yet, or freshly allocated) is not read at all.
-class EntryCursor {
+// interface is virtual and the simulated memory pays a lookup per call). A table with no present
+// entry (not allocated yet, freshly allocated, an empty root) is not read at all.
+class EntryReader {
  public:
-  // `end_idx`: one past the last index the caller will visit.
   // buf_ is left uninitialised on purpose (see its declaration).
   // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
-  EntryCursor(const HostFrames& frames, PhysAddr table, unsigned level, bool known_empty,
-              unsigned end_idx)
+  EntryReader(const HostFrames& frames, const TableWalk& w)
       : mem_(frames.mem()),
-        table_(table),
-        known_empty_(known_empty),
-        end_idx_(end_idx),
-        words_(known_empty ? nullptr : frames.for_read(table, level)) {}
+        table_(w.table),
+        empty_(w.present == 0),
+        end_idx_(w.end_index()),
+        words_(empty_ ? nullptr : frames.for_read(w.table, w.level)) {}
   std::uint64_t at(unsigned idx) {
-    if (known_empty_) return 0;
+    if (empty_) return 0;
     if (words_ != nullptr) return load_entry(words_, idx);
     if (idx == end_idx_ - 1 && (idx < base_ || idx >= base_ + kChunk)) {
       return mem_.read64(table_ + 8 * std::uint64_t{idx});  // a lone entry: no bulk read
@@ -71,7 +122,7 @@ class EntryCursor {
   static constexpr unsigned kChunk = 32;  // 256 bytes of stack per level
   const PhysMem& mem_;
   PhysAddr table_;
-  bool known_empty_;
+  bool empty_;
   unsigned end_idx_;
   const std::uint64_t* words_;
   unsigned base_ = kEntriesPerTable;  // nothing loaded
@@ -145,13 +196,45 @@ class EntryWriter {
   std::uint64_t buf_[kChunk];  // filled before use; not zeroed (per-call cost)
 };
 
+// rcOk when none of entries [first, first + n) is present, else rcAlreadyExists. One branch for
+// the whole run (the common case is all empty); two accumulators so two loads issue per cycle.
+Retcode run_is_empty(const std::uint64_t* words, unsigned first, unsigned n) {
+  std::uint64_t any0 = 0, any1 = 0;
+  unsigned i = 0;
+  for (; i + 1 < n; i += 2) {
+    any0 |= load_entry(words, first + i);
+    any1 |= load_entry(words, first + i + 1);
+  }
+  if (i < n) any0 |= load_entry(words, first + i);
+  return Fmt::present(any0 | any1) ? rcAlreadyExists : rcOk;
+}
+
+// Stores n entries from slot `first` through a host pointer: e, e + step, ... (consecutive leaves
+// differ only in the address field, by the page size, and pa + size < 2^HAW).
+void store_run(std::uint64_t* words, unsigned first, unsigned n, std::uint64_t e,
+               std::uint64_t step) {
+  for (unsigned i = 0; i < n; ++i, e += step) store_entry(words, first + i, e);
+}
+
+// Writes n consecutive leaves of `step` bytes from slot `first`, the first one being `e`.
+void store_leaf_run(EntryWriter& out, unsigned first, unsigned n, std::uint64_t e,
+                    std::uint64_t step) {
+  if (std::uint64_t* words = out.words()) {
+    store_run(words, first, n, e, step);
+  } else {
+    for (unsigned i = 0; i < n; ++i, e += step) out.put(first + i, e);
+  }
+}
+
 }  // namespace
 
-// Frames allocated up front for one map call, chained through their word 0 until used.
+// One map call: the request, the pass, and the frames allocated up front for it (chained through
+// their word 0 until used).
 struct SecondLevelPageTable::MapState {
   std::uint64_t iova = 0;  // start of the request
   PhysAddr pa = 0;         // pa that `iova` maps to
   std::uint32_t perms = 0;
+  Pass pass = Pass::Plan;
   std::uint64_t tables_needed = 0;  // counted by the plan pass
   PhysAddr pool = 0;                // chain of pre-allocated zeroed frames
 
@@ -160,7 +243,7 @@ struct SecondLevelPageTable::MapState {
 
 struct SecondLevelPageTable::UnmapState {
   PendingInvalidation& pending;
-  std::uint64_t request_end = 0;   // end of the whole unmap request
+  std::uint64_t request_end = 0;  // end of the whole unmap request
 #if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
   bool cleared_superpage = false;  // for the SuperpageSplitLeavesMapped mutant
   bool stop = false;               // for the UnmapStopsAtTableBoundary mutant
@@ -202,81 +285,65 @@ Retcode SecondLevelPageTable::init() {
   return rcOk;
 }
 
-bool SecondLevelPageTable::can_use_leaf(unsigned level, std::uint64_t iova, PhysAddr pa,
-                                        std::uint64_t end) const {
-  if (level == 1) return true;
+inline TableWalk SecondLevelPageTable::root_walk(std::uint64_t iova, std::uint64_t end) const {
+  return TableWalk::enter(root_, config_.levels, root_count_, true, iova, end);
+}
+
+bool SecondLevelPageTable::can_use_leaf(const TableWalk& w, PhysAddr pa) const {
+  if (w.level == 1) return true;
   // The mutant takes any 2 MiB / 1 GiB aligned run as a superpage, whatever CAP.SLLPS says.
-  if (level > 3 || (!masks_.leaf_allowed[level] && !mutant(Mutant::SuperpageIgnoresSllps)))
+  if (w.level > 3 || (!masks_.leaf_allowed[w.level] && !mutant(Mutant::SuperpageIgnoresSllps)))
     return false;
-  const std::uint64_t size = level_size(level);
-  return (iova & (size - 1)) == 0 && (pa & (size - 1)) == 0 && end - iova >= size;
+  const std::uint64_t size = w.slot_size();
+  return (w.iova & (size - 1)) == 0 && (pa & (size - 1)) == 0 && w.slot_end() - w.iova >= size;
 }
 
 // Plan pass (read-only): refuses overlap with an existing leaf and counts the tables the install
-// pass will need. `table` == 0 stands for a table that does not exist yet (all entries empty).
-// Install pass: writes leaves and new tables (each new table is filled before it is linked, so
-// the hardware never walks a half-built subtree). *added: entries of `table` that became present.
-Retcode SecondLevelPageTable::map_level(MapState& s, Pass pass, PhysAddr table, bool known_empty,
-                                        unsigned level, std::uint64_t iova, std::uint64_t end,
-                                        unsigned* added) {
-  if (level == 1) return map_leaf_run(s, pass, table, known_empty, iova, end, added);
-  const unsigned first_idx = slot_index(iova, level);
-  const unsigned end_idx = end_index(iova, end, level);
-  const bool all_empty = known_empty || table == 0;
-  EntryCursor entries(frames_, table, level, all_empty, end_idx);
-  EntryWriter out(frames_, table, known_empty && pass == Pass::Install);
-  for (unsigned idx = first_idx; iova < end && idx < end_idx; ++idx) {
-    std::uint64_t sub_end = std::min(end, slot_start(iova, level) + level_size(level));
-    const std::uint64_t e = entries.at(idx);
+// pass will need (a table still to allocate is walked with table 0). Install pass: writes leaves
+// and new tables (each new table is filled before it is linked, so the hardware never walks a
+// half-built subtree). w.changed: entries of w.table that became present.
+Retcode SecondLevelPageTable::map_level(MapState& s, TableWalk& w) {
+  if (w.level == 1) return map_leaf_run(s, w);
+  EntryReader entries(frames_, w);
+  EntryWriter out(frames_, w.table, !w.linked);
+  while (!w.done()) {
+    const std::uint64_t e = entries.at(w.index);
     if (Fmt::present(e)) {
-      if (Fmt::is_leaf(level, e)) return rcAlreadyExists;  // only reachable in the plan pass
-      unsigned child_added = 0;
-      const Retcode rc =
-          map_level(s, pass, Fmt::table_addr(e), false, level - 1, iova, sub_end, &child_added);
+      if (Fmt::is_leaf(w.level, e)) return rcAlreadyExists;  // only reachable in the plan pass
+      TableWalk child = w.child(Fmt::table_addr(e), Fmt::child_count(e), true);
+      const Retcode rc = map_level(s, child);
       if (rc != rcOk) return rc;
-      if (pass == Pass::Install && child_added != 0) {
-        out.put(idx, Fmt::with_child_count(e, Fmt::child_count(e) + child_added));
+      if (s.pass == Pass::Install && child.changed != 0) {
+        out.put(w.index, Fmt::with_child_count(e, Fmt::child_count(e) + child.changed));
       }
-    } else if (can_use_leaf(level, iova, s.pa_of(iova), sub_end)) {
-      // In a table known to be empty, every following slot that the range still covers whole is
-      // a leaf too (iova and pa advance by the page size): handle the run in one go.
-      const std::uint64_t size = level_size(level);
-      const unsigned run =
-          all_empty
-              ? static_cast<unsigned>(std::min<std::uint64_t>(end_idx - idx, (end - iova) / size))
-              : 1;
-      if (pass == Pass::Install) {
-        if (std::uint64_t* w = out.words(); w != nullptr && run > 1) {
-          // Consecutive leaves differ only in the address field, by `size` (pa + size < 2^HAW).
-          std::uint64_t leaf = Fmt::leaf_entry(level, s.pa_of(iova), s.perms);
-          for (unsigned r = 0; r < run; ++r, leaf += size) store_entry(w, idx + r, leaf);
-        } else {
-          for (unsigned r = 0; r < run; ++r) {
-            out.put(idx + r, Fmt::leaf_entry(level, s.pa_of(iova) + r * size, s.perms));
-          }
-        }
-        *added += run;
+    } else if (can_use_leaf(w, s.pa_of(w.iova))) {
+      // In a table with no present entry, every following slot that the range still covers whole
+      // is a leaf too (iova and pa advance by the page size): handle the run in one go.
+      const std::uint64_t size = w.slot_size();
+      const unsigned run = w.present == 0 ? static_cast<unsigned>((w.end - w.iova) / size) : 1;
+      if (s.pass == Pass::Install) {
+        store_leaf_run(out, w.index, run, Fmt::leaf_entry(w.level, s.pa_of(w.iova), s.perms), size);
+        w.changed += run;
       }
-      idx += run - 1;
-      iova += std::uint64_t{run - 1} * size;
-      sub_end = iova + size;
-    } else if (pass == Pass::Plan) {
+      w.next(run);
+      continue;
+    } else if (s.pass == Pass::Plan) {
       ++s.tables_needed;
-      unsigned ignored = 0;
-      const Retcode rc = map_level(s, pass, 0, true, level - 1, iova, sub_end, &ignored);
+      TableWalk child = w.child(0, 0, false);
+      const Retcode rc = map_level(s, child);
       if (rc != rcOk) return rc;
     } else {
-      const PhysAddr child = s.pool;
-      s.pool = mem_.read64(child);
-      mem_.write64(child, 0);
+      const PhysAddr frame = s.pool;
+      s.pool = mem_.read64(frame);
+      mem_.write64(frame, 0);
       ++live_frames_;
-      unsigned child_added = 0;
-      const Retcode rc = map_level(s, pass, child, true, level - 1, iova, sub_end, &child_added);
+      TableWalk child = w.child(frame, 0, false);
+      const Retcode rc = map_level(s, child);
       if (rc != rcOk) return rc;
-      out.put(idx, Fmt::table_entry(child, child_added));  // child filled and flushed: link it
-      ++*added;
+      out.put(w.index, Fmt::table_entry(frame, child.changed));  // filled and flushed: link it
+      ++w.changed;
     }
-    iova = sub_end;
+    w.next();
   }
   out.flush();
   return rcOk;
@@ -284,45 +351,22 @@ Retcode SecondLevelPageTable::map_level(MapState& s, Pass pass, PhysAddr table, 
 
 // Level 1 holds only 4 KiB leaves, so a run of them needs no per-slot decisions: the plan pass
 // only checks that every slot is empty, the install pass writes consecutive leaves.
-// [iova, end) lies within the one leaf table `table`.
-Retcode SecondLevelPageTable::map_leaf_run(MapState& s, Pass pass, PhysAddr table, bool known_empty,
-                                           std::uint64_t iova, std::uint64_t end, unsigned* added) {
-  const unsigned first = slot_index(iova, 1);
-  const unsigned n = static_cast<unsigned>((end - iova) >> kPageShift);
-  if (pass == Pass::Plan) {
-    if (table == 0 || known_empty) return rcOk;  // a table that does not exist yet is empty
-    EntryCursor entries(frames_, table, 1, false, first + n);
-    if (const std::uint64_t* w = entries.words()) {
-      // One branch for the whole run (the common case is all empty); two accumulators so two
-      // loads issue per cycle.
-      std::uint64_t any0 = 0, any1 = 0;
-      unsigned i = 0;
-      for (; i + 1 < n; i += 2) {
-        any0 |= load_entry(w, first + i);
-        any1 |= load_entry(w, first + i + 1);
-      }
-      if (i < n) any0 |= load_entry(w, first + i);
-      return Fmt::present(any0 | any1) ? rcAlreadyExists : rcOk;
-    }
+Retcode SecondLevelPageTable::map_leaf_run(MapState& s, TableWalk& w) {
+  const unsigned n = static_cast<unsigned>((w.end - w.iova) >> kPageShift);
+  if (s.pass == Pass::Plan) {
+    if (w.present == 0) return rcOk;  // a table still to allocate, or just allocated
+    EntryReader entries(frames_, w);
+    if (const std::uint64_t* words = entries.words()) return run_is_empty(words, w.index, n);
     for (unsigned i = 0; i < n; ++i) {
-      if (Fmt::present(entries.at(first + i))) return rcAlreadyExists;
+      if (Fmt::present(entries.at(w.index + i))) return rcAlreadyExists;
     }
     return rcOk;
   }
   // Install: the plan pass proved every slot empty.
-  EntryWriter out(frames_, table, known_empty);
-  const PhysAddr pa = s.pa_of(iova);
-  if (std::uint64_t* w = out.words()) {
-    // Consecutive leaves differ only in the address field, by one page (pa + size < 2^HAW).
-    std::uint64_t e = Fmt::leaf_entry(1, pa, s.perms);
-    for (unsigned i = 0; i < n; ++i, e += kPageSize) store_entry(w, first + i, e);
-  } else {
-    for (unsigned i = 0; i < n; ++i) {
-      out.put(first + i, Fmt::leaf_entry(1, pa + std::uint64_t{i} * kPageSize, s.perms));
-    }
-    out.flush();
-  }
-  *added += n;
+  EntryWriter out(frames_, w.table, !w.linked);
+  store_leaf_run(out, w.index, n, Fmt::leaf_entry(1, s.pa_of(w.iova), s.perms), kPageSize);
+  out.flush();
+  w.changed += n;
   return rcOk;
 }
 
@@ -333,8 +377,9 @@ Retcode SecondLevelPageTable::map(std::uint64_t iova, PhysAddr pa, std::uint64_t
   if (perms == kPermNone || (perms & ~std::uint32_t{kPermReadWrite}) != 0) return rcInvalidArgument;
   if (pa + size < pa || !valid_range(pa, size, config_.format.haw)) return rcInvalidArgument;
 
-  if (size == kPageSize) {
-    const Retcode fast = map_one_page(iova, pa, perms);
+  const std::uint64_t end = iova + size;
+  if (size < level_size(2) && slot_start(iova, 2) == slot_start(end - 1, 2)) {
+    const Retcode fast = map_in_leaf_table(iova, pa, end, perms);
     if (fast != rcUnimplemented) return fast;
   }
 
@@ -342,9 +387,8 @@ Retcode SecondLevelPageTable::map(std::uint64_t iova, PhysAddr pa, std::uint64_t
   s.iova = iova;
   s.pa = pa;
   s.perms = perms;
-  const std::uint64_t end = iova + size;
-  unsigned added = 0;
-  Retcode rc = map_level(s, Pass::Plan, root_, false, config_.levels, iova, end, &added);
+  TableWalk plan = root_walk(iova, end);
+  Retcode rc = map_level(s, plan);
   if (rc != rcOk) return rc;
 
   // Every frame first, so that failure leaves the live table untouched.
@@ -365,40 +409,45 @@ Retcode SecondLevelPageTable::map(std::uint64_t iova, PhysAddr pa, std::uint64_t
     s.pool = frame;
   }
 
-  rc = map_level(s, Pass::Install, root_, false, config_.levels, iova, end, &added);
-  root_count_ += added;
+  s.pass = Pass::Install;
+  TableWalk install = root_walk(iova, end);
+  rc = map_level(s, install);
+  root_count_ += install.changed;
   return rc;  // cannot fail: the plan pass saw every conflict and the pool holds every frame
 }
 
-// The common single-page map, as the two passes would do it when every table on the way exists:
-// read down to the leaf table, refuse an existing leaf, store the leaf, then bump the child count
-// in the level-2 entry above it (software bits, hardware ignores them). rcUnimplemented: a table
-// is missing or has no host pointer; the caller takes the general path (nothing was changed).
-Retcode SecondLevelPageTable::map_one_page(std::uint64_t iova, PhysAddr pa, std::uint32_t perms) {
-  PhysAddr tables[kMaxLevels + 1] = {};
-  std::uint64_t entries[kMaxLevels + 1] = {};
-  PhysAddr table = root_;
-  for (unsigned level = config_.levels; level >= 2; --level) {
-    const std::uint64_t* r = frames_.for_read(table, level);
+// The common map of 4 KiB pages inside one leaf table, as the two passes would do it when every
+// table on the way exists: one walk down to the leaf table, refuse an existing leaf, store the
+// leaves, then raise the child count in the level-2 entry above it (software bits, hardware
+// ignores them). Only 4 KiB leaves fit: the range is smaller than a 2 MiB slot. rcUnimplemented:
+// a table is missing or has no host pointer; the caller takes the general path (nothing changed).
+Retcode SecondLevelPageTable::map_in_leaf_table(std::uint64_t iova, PhysAddr pa, std::uint64_t end,
+                                                std::uint32_t perms) {
+  TableWalk w = root_walk(iova, end);
+  PhysAddr parent_table = 0;  // the level-2 table, its slot and entry once the loop ends
+  unsigned parent_index = 0;
+  std::uint64_t parent_entry = 0;
+  while (w.level >= 2) {
+    const std::uint64_t* r = frames_.for_read(w.table, w.level);
     if (r == nullptr) return rcUnimplemented;
-    const std::uint64_t e = load_entry(r, slot_index(iova, level));
+    const std::uint64_t e = load_entry(r, w.index);
     if (!Fmt::present(e)) return rcUnimplemented;  // a table to allocate
-    if (Fmt::is_leaf(level, e)) return rcAlreadyExists;
-    tables[level] = table;
-    entries[level] = e;
-    table = Fmt::table_addr(e);
+    if (Fmt::is_leaf(w.level, e)) return rcAlreadyExists;
+    parent_table = w.table, parent_index = w.index, parent_entry = e;
+    w = w.child(Fmt::table_addr(e), Fmt::child_count(e), true);
   }
-  const std::uint64_t* leaf_table = frames_.for_read(table, 1);
+  const unsigned n = static_cast<unsigned>((end - iova) >> kPageShift);
+  const std::uint64_t* leaf_table = frames_.for_read(w.table, 1);
   if (leaf_table == nullptr) return rcUnimplemented;
-  if (Fmt::present(load_entry(leaf_table, slot_index(iova, 1)))) return rcAlreadyExists;
+  if (const Retcode rc = run_is_empty(leaf_table, w.index, n); rc != rcOk) return rc;
   // Both writable pointers first, so that a backend refusing one leaves the table untouched. Only
-  // the leaf table gains an entry, so only the level-2 entry's child count changes.
-  std::uint64_t* leaf_out = frames_.for_write(table);
-  std::uint64_t* parent_out = leaf_out == nullptr ? nullptr : frames_.for_write(tables[2]);
+  // the leaf table gains entries, so only the level-2 entry's child count changes.
+  std::uint64_t* leaf_out = frames_.for_write(w.table);
+  std::uint64_t* parent_out = leaf_out == nullptr ? nullptr : frames_.for_write(parent_table);
   if (parent_out == nullptr) return rcUnimplemented;
-  store_entry(leaf_out, slot_index(iova, 1), Fmt::leaf_entry(1, pa, perms));
-  const std::uint64_t e = entries[2];
-  store_entry(parent_out, slot_index(iova, 2), Fmt::with_child_count(e, Fmt::child_count(e) + 1));
+  store_run(leaf_out, w.index, n, Fmt::leaf_entry(1, pa, perms), kPageSize);
+  store_entry(parent_out, parent_index,
+              Fmt::with_child_count(parent_entry, Fmt::child_count(parent_entry) + n));
   return rcOk;
 }
 
@@ -417,76 +466,76 @@ void SecondLevelPageTable::release_table(UnmapState& s, PhysAddr table) {
 // Level 1 with a host pointer: every entry is a 4 KiB leaf, so the run is cleared in one loop and
 // its range recorded once (the pending range is a union, so this equals one add_range per leaf).
 // Returns false when there is no host pointer (the caller takes the per-entry path).
-bool SecondLevelPageTable::unmap_leaf_run(UnmapState& s, PhysAddr table, std::uint64_t iova,
-                                          unsigned end_idx, unsigned* removed) {
-  const std::uint64_t* r = frames_.for_read(table, 1);
+bool SecondLevelPageTable::unmap_leaf_run(UnmapState& s, TableWalk& w) {
+  const std::uint64_t* r = frames_.for_read(w.table, 1);
   if (r == nullptr) return false;
-  const unsigned first = slot_index(iova, 1);
-  std::uint64_t* w = nullptr;
-  unsigned lo = end_idx, hi = 0, n = 0;
-  for (unsigned idx = first; idx < end_idx; ++idx) {
+  // The first present entry, then one store per present entry from there on.
+  const unsigned end_idx = w.end_index();
+  unsigned idx = w.index;
+  while (idx < end_idx && !Fmt::present(load_entry(r, idx))) ++idx;
+  if (idx == end_idx) return true;
+  std::uint64_t* out = frames_.for_write(w.table);
+  if (out == nullptr) return false;  // none cleared yet
+  const unsigned lo = idx;
+  unsigned hi = idx, n = 0;
+  for (; idx < end_idx; ++idx) {
     if (!Fmt::present(load_entry(r, idx))) continue;
-    if (w == nullptr && (w = frames_.for_write(table)) == nullptr) return false;  // none cleared yet
-    store_entry(w, idx, 0);
-    lo = std::min(lo, idx), hi = idx, ++n;
+    store_entry(out, idx, 0);
+    hi = idx, ++n;
   }
-  if (n == 0) return true;
-  *removed += n;
-  const std::uint64_t base = slot_start(iova, 2);
-  s.pending.add_range(base + std::uint64_t{lo} * kPageSize, base + std::uint64_t{hi + 1} * kPageSize - 1);
+  w.changed += n;
+  const std::uint64_t base = slot_start(w.iova, 2);
+  s.pending.add_range(base + std::uint64_t{lo} * kPageSize,
+                      base + std::uint64_t{hi + 1} * kPageSize - 1);
 #if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
-  const std::uint64_t table_end = base + level_size(2);
-  if (s.request_end > table_end && mutant(Mutant::UnmapStopsAtTableBoundary)) {
+  if (s.request_end > w.table_span_end() && mutant(Mutant::UnmapStopsAtTableBoundary)) {
     s.stop = true;  // the Linux 2021 bug: the walk ends at the first table-page boundary
   }
 #endif
   return true;
 }
 
-void SecondLevelPageTable::unmap_level(UnmapState& s, PhysAddr table, unsigned level,
-                                       std::uint64_t iova, std::uint64_t end, unsigned* removed) {
-  const std::uint64_t table_end = slot_start(iova, level + 1) + level_size(level + 1);
+// Clears the request's part of w.table; w.changed receives how many of its entries became not
+// present.
+void SecondLevelPageTable::unmap_level(UnmapState& s, TableWalk& w) {
+  if (w.level == 1 && unmap_leaf_run(s, w)) return;
+  const std::uint64_t table_end = w.table_span_end();
   bool cleared_leaf = false;
-  const unsigned end_idx = end_index(iova, end, level);
-  if (level == 1 && unmap_leaf_run(s, table, iova, end_idx, removed)) return;
-  EntryCursor entries(frames_, table, level, false, end_idx);
-  EntryWriter out(frames_, table, false);
-  for (unsigned idx = slot_index(iova, level); iova < end && idx < end_idx && !s.stopped(); ++idx) {
-    const std::uint64_t start = slot_start(iova, level);
-    const std::uint64_t sub_end = std::min(end, start + level_size(level));
-    const std::uint64_t e = entries.at(idx);
-    if (Fmt::present(e) && Fmt::is_leaf(level, e)) {
+  EntryReader entries(frames_, w);
+  EntryWriter out(frames_, w.table, false);
+  for (; !w.done() && !s.stopped(); w.next()) {
+    const std::uint64_t e = entries.at(w.index);
+    if (Fmt::present(e) && Fmt::is_leaf(w.level, e)) {
 #if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
       const bool skip =
-          level >= 2 && s.cleared_superpage && mutant(Mutant::SuperpageSplitLeavesMapped);
+          w.level >= 2 && s.cleared_superpage && mutant(Mutant::SuperpageSplitLeavesMapped);
 #else
       const bool skip = false;
 #endif
       if (!skip) {
         // Whole leaf, even when the range covers only part of a superpage (no split on unmap).
-        out.put(idx, 0);
-        ++*removed;
+        out.put(w.index, 0);
+        ++w.changed;
         cleared_leaf = true;
-        s.pending.add_range(start, start + level_size(level) - 1);
+        s.pending.add_range(w.slot_base(), w.slot_base() + w.slot_size() - 1);
 #if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
-        if (level >= 2) s.cleared_superpage = true;
+        if (w.level >= 2) s.cleared_superpage = true;
 #endif
       }
     } else if (Fmt::present(e)) {
-      const PhysAddr child = Fmt::table_addr(e);
-      unsigned child_removed = 0;
-      unmap_level(s, child, level - 1, iova, sub_end, &child_removed);
-      const unsigned left = Fmt::child_count(e) - child_removed;
+      const PhysAddr child_table = Fmt::table_addr(e);
+      TableWalk child = w.child(child_table, Fmt::child_count(e), true);
+      unmap_level(s, child);
+      const unsigned left = Fmt::child_count(e) - child.changed;
       if (left == 0) {
-        out.put(idx, 0);  // unlink first; the frame is freed after invalidation
-        ++*removed;
-        release_table(s, child);
+        out.put(w.index, 0);  // unlink first; the frame is freed after invalidation
+        ++w.changed;
+        release_table(s, child_table);
         out.reacquire();  // release_table may free a frame (a mutant does)
-      } else if (child_removed != 0) {
-        out.put(idx, Fmt::with_child_count(e, left));
+      } else if (child.changed != 0) {
+        out.put(w.index, Fmt::with_child_count(e, left));
       }
     }
-    iova = sub_end;
   }
 #if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
   if (cleared_leaf && s.request_end > table_end && mutant(Mutant::UnmapStopsAtTableBoundary)) {
@@ -503,9 +552,9 @@ Retcode SecondLevelPageTable::unmap(std::uint64_t iova, std::uint64_t size,
   if (root_ == 0) return rcNotReady;
   if (!valid_range(iova, size, config_.input_width)) return rcInvalidArgument;
   UnmapState s{pending, iova + size};
-  unsigned removed = 0;
-  unmap_level(s, root_, config_.levels, iova, iova + size, &removed);
-  root_count_ -= removed;
+  TableWalk w = root_walk(iova, iova + size);
+  unmap_level(s, w);
+  root_count_ -= w.changed;
   return rcOk;
 }
 
@@ -524,24 +573,21 @@ void SecondLevelPageTable::complete(PendingInvalidation& pending) {
 Retcode SecondLevelPageTable::translate(std::uint64_t iova, Translation* out) const {
   if (root_ == 0) return rcNotReady;
   if (config_.input_width < 64 && (iova >> config_.input_width) != 0) return rcInvalidArgument;
-  PhysAddr table = root_;
   std::uint32_t perms = kPermReadWrite;
-  for (unsigned level = config_.levels; level >= 1; --level) {
-    const std::uint64_t e = frames_.read(table, level, slot_index(iova, level));
+  for (TableWalk w = root_walk(iova, iova + 1);;) {
+    const std::uint64_t e = frames_.read(w.table, w.level, w.index);
     if (!Fmt::present(e)) return rcResourceNotFound;
     perms &= Fmt::perms(e);
-    if (Fmt::is_leaf(level, e)) {
-      const std::uint64_t size = level_size(level);
-      out->page_size = size;
-      out->page_iova = slot_start(iova, level);
-      out->pa = Fmt::leaf_addr(level, e) + (iova & (size - 1));
+    if (Fmt::is_leaf(w.level, e)) {
+      out->page_size = w.slot_size();
+      out->page_iova = w.slot_base();
+      out->pa = Fmt::leaf_addr(w.level, e) + (iova & (w.slot_size() - 1));
       out->perms = perms;
-      out->level = level;
+      out->level = w.level;
       return rcOk;
     }
-    table = Fmt::table_addr(e);
+    w = w.child(Fmt::table_addr(e), Fmt::child_count(e), true);  // level 1 entries are leaves
   }
-  return rcResourceNotFound;  // unreachable: level 1 entries are leaves
 }
 
 void SecondLevelPageTable::free_subtree(PhysAddr table, unsigned level) {

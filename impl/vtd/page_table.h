@@ -60,6 +60,9 @@ struct PageTableConfig {
   }
 };
 
+// The walk state of one table (page_table.cpp).
+struct TableWalk;
+
 struct Translation {
   PhysAddr pa = 0;                  // physical address of the translated iova (offset included)
   std::uint64_t page_size = 0;      // size of the leaf: 4 KiB, 2 MiB or 1 GiB
@@ -116,19 +119,16 @@ class SecondLevelPageTable {
   struct MapState;
   struct UnmapState;
 
-  // `known_empty`: `table` was allocated by this call (all entries zero, no need to read them).
-  Retcode map_level(MapState& s, Pass pass, PhysAddr table, bool known_empty, unsigned level,
-                    std::uint64_t iova, std::uint64_t end, unsigned* added);
-  Retcode map_leaf_run(MapState& s, Pass pass, PhysAddr table, bool known_empty, std::uint64_t iova,
-                       std::uint64_t end, unsigned* added);
-  bool can_use_leaf(unsigned level, std::uint64_t iova, PhysAddr pa, std::uint64_t end) const;
-  Retcode map_one_page(std::uint64_t iova, PhysAddr pa, std::uint32_t perms);
-  // Clears [iova, end) below `table` at `level`; *removed receives how many entries of `table`
-  // became not present.
-  void unmap_level(UnmapState& s, PhysAddr table, unsigned level, std::uint64_t iova,
-                   std::uint64_t end, unsigned* removed);
-  bool unmap_leaf_run(UnmapState& s, PhysAddr table, std::uint64_t iova, unsigned end_idx,
-                      unsigned* removed);
+  // The walk of the root table over [iova, end).
+  TableWalk root_walk(std::uint64_t iova, std::uint64_t end) const;
+  Retcode map_level(MapState& s, TableWalk& w);
+  Retcode map_leaf_run(MapState& s, TableWalk& w);
+  // Whether the current slot of `w`, mapped to `pa`, can be one leaf of the slot's size.
+  bool can_use_leaf(const TableWalk& w, PhysAddr pa) const;
+  Retcode map_in_leaf_table(std::uint64_t iova, PhysAddr pa, std::uint64_t end,
+                            std::uint32_t perms);
+  void unmap_level(UnmapState& s, TableWalk& w);
+  bool unmap_leaf_run(UnmapState& s, TableWalk& w);
   void release_table(UnmapState& s, PhysAddr table);
   void free_subtree(PhysAddr table, unsigned level);
 

@@ -89,6 +89,30 @@ TEST_P(PageTableTest, OvermapIsRefusedAndChangesNothing) {
   EXPECT_EQ(mem_.frames_in_use(), frames);
 }
 
+// Runs of 4 KiB pages inside one existing leaf table take the direct path (one walk down): a
+// conflict anywhere in the run refuses the whole run, and the child count it raises must let the
+// last unmap free the tables again.
+TEST_P(PageTableTest, RunInsideOneLeafTable) {
+  ASSERT_EQ(pt_.map(1 * GiB + 40 * KiB, 0x9000, 4 * KiB, kPermRead), rcOk);  // builds the tables
+  const auto frames = mem_.frames_in_use();
+  ASSERT_EQ(pt_.map(1 * GiB, 0x100000, 8 * KiB, kPermRead), rcOk);
+  ASSERT_EQ(pt_.map(1 * GiB + 44 * KiB, 0x200000, 64 * KiB, kPermReadWrite), rcOk);
+  EXPECT_EQ(mem_.frames_in_use(), frames);  // no table allocated
+  Translation t;
+  ASSERT_EQ(pt_.translate(1 * GiB + 44 * KiB + 63 * KiB, &t), rcOk);
+  EXPECT_EQ(t.pa, 0x200000 + 63 * KiB);
+  const auto before = snapshot(pt_);
+  // Free front, mapped page in the middle (at 40 KiB), free back.
+  EXPECT_EQ(pt_.map(1 * GiB + 8 * KiB, 0x300000, 40 * KiB, kPermRead), rcAlreadyExists);
+  EXPECT_EQ(snapshot(pt_), before);
+  EXPECT_FALSE(mapped(1 * GiB + 8 * KiB));
+  unmap_and_complete(1 * GiB + 44 * KiB, 64 * KiB);
+  unmap_and_complete(1 * GiB + 40 * KiB, 4 * KiB);
+  EXPECT_TRUE(mapped(1 * GiB + 4 * KiB));  // the table still holds two pages
+  unmap_and_complete(1 * GiB, 8 * KiB);
+  EXPECT_EQ(mem_.frames_in_use(), 1u);  // the counts reached 0: every table but the root freed
+}
+
 TEST_P(PageTableTest, InvalidArgumentsAreRejected) {
   EXPECT_EQ(pt_.map(1, 0, 4 * KiB, kPermRead), rcInvalidArgument);
   EXPECT_EQ(pt_.map(0, 1, 4 * KiB, kPermRead), rcInvalidArgument);
