@@ -21,7 +21,8 @@ Access can_access(const State& s, Bdf bdf, uint64_t iova, Dir dir) {
     a.untranslated = true;
     return a;
   }
-  const std::optional<DomainId> domain = device_known(s, bdf) ? attachment(s, bdf) : std::nullopt;
+  const std::optional<DomainSerial> domain =
+      device_known(s, bdf) ? attachment(s, bdf) : std::nullopt;
   if (!domain) {
     return fault(0x2);  // context entry not present
   }

@@ -44,8 +44,8 @@ Result new_buffer(State& s, Process& p, Pid pid, uint32_t order, uint64_t size, 
 
 // Creates the grant of the buffer named by `buffer` in `domain` after the shared checks 4-6 of
 // KnIoDmaBegin / KnIoDmaBeginEx.
-Result new_grant(State& s, Process& p, const HandleEntry& buffer, std::optional<DomainId> domain,
-                 uint64_t iova, bool out_of_memory) {
+Result new_grant(State& s, Process& p, const HandleEntry& buffer,
+                 std::optional<DomainSerial> domain, uint64_t iova, bool out_of_memory) {
   if (detail::find_grant(s, buffer.object, domain) != nullptr) {
     return fail(rcAlreadyExists);
   }
@@ -153,7 +153,7 @@ Result dma_begin(State& s, Pid pid, Handle rid, uint64_t iova, bool out_of_memor
     return fail(rcResourceNotFound);
   }
   // IOMMU disabled: a domain-less grant (IOVA = physical address).
-  const std::optional<DomainId> domain = s.config.iommu_enabled ? p->auto_domain : std::nullopt;
+  const std::optional<DomainSerial> domain = s.config.iommu_enabled ? p->auto_domain : std::nullopt;
   return new_grant(s, *p, *e, domain, iova, out_of_memory);
 }
 

@@ -17,7 +17,7 @@ namespace kniommu::model {
 namespace {
 
 // The smallest page-aligned IOVA where `pages` pages fit in `domain` (first fit).
-uint64_t first_fit(const State& s, std::optional<DomainId> domain, uint64_t pages) {
+uint64_t first_fit(const State& s, std::optional<DomainSerial> domain, uint64_t pages) {
   std::vector<uint64_t> candidates{0};
   for (const auto& [id, g] : s.grants) {
     if (g.domain == domain) {
@@ -41,7 +41,7 @@ uint64_t pages_of(const State& s, Pid pid, Handle rid) {
   return s.buffers.at(e->object).footprint_pages();
 }
 
-std::optional<DomainId> domain_of(const State& s, Pid pid, Handle h) {
+std::optional<DomainSerial> domain_of(const State& s, Pid pid, Handle h) {
   const HandleEntry* e = lookup_handle(s, pid, h);
   if (e == nullptr || e->kind != Kind::Domain || e->revoked) {
     return std::nullopt;
@@ -299,7 +299,7 @@ Result apply(State& s, const Action& a) {
       return dma_map(s, a.pid, a.h1, 0, kPageSize, VMM_FLAG_READ | VMM_FLAG_WRITE);
     case Op::DmaBegin: {
       const Process& p = s.processes.at(a.pid);
-      const std::optional<DomainId> d = s.config.iommu_enabled ? p.auto_domain : std::nullopt;
+      const std::optional<DomainSerial> d = s.config.iommu_enabled ? p.auto_domain : std::nullopt;
       return dma_begin(s, a.pid, a.h1, first_fit(s, d, pages_of(s, a.pid, a.h1)));
     }
     case Op::DmaBeginEx: {

@@ -1,7 +1,7 @@
 // Small-scope exhaustive explorer of the model: breadth-first search over every state reachable
 // within the bounds, checking check_invariants() in each. BFS makes the first counterexample a
 // shortest one. States are deduplicated exactly, after renaming the model-internal object ids
-// (DomainId, BufferId, ...) in a canonical order: states that differ only in those names behave
+// (DomainSerial, BufferId, ...) in a canonical order: states that differ only in those names behave
 // identically (no step function's outcome depends on an id's value), so this is a sound symmetry
 // reduction.
 #ifndef KNIOMMU_MODEL_EXPLORER_H

@@ -32,13 +32,13 @@ Handle add_handle(Process& p, HandleEntry entry);
 
 // Removes every grant into domain `d`, revokes their handles, detaches every device, and forgets
 // the domain (and the owner's automatic-domain link).
-void destroy_domain(State& s, DomainId d);
+void destroy_domain(State& s, DomainSerial d);
 
 // Frees buffer `b` if no handle, grant or mapping refers to it any more.
 void release_if_unreferenced(State& s, BufferId b);
 
 // The grant of buffer `b` in `domain`, if any.
-const Grant* find_grant(const State& s, BufferId b, std::optional<DomainId> domain);
+const Grant* find_grant(const State& s, BufferId b, std::optional<DomainSerial> domain);
 
 inline Result fail(Retcode rc) {
   Result r;

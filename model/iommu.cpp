@@ -37,7 +37,7 @@ namespace {
 // stays null); a known BDF. On rcOk with *caller set the call goes on; *domain is the domain named
 // by the handle.
 Result attach_prefix(State& s, Pid pid, Bdf bdf, std::optional<Handle> domain_handle,
-                     Process** caller, std::optional<DomainId>* domain) {
+                     Process** caller, std::optional<DomainSerial>* domain) {
   Process* p = detail::live_process(s, pid);
   if (p == nullptr) {
     return fail(rcInvalidArgument);
@@ -62,11 +62,11 @@ Result attach_prefix(State& s, Pid pid, Bdf bdf, std::optional<Handle> domain_ha
 
 Result attach_device(State& s, Pid pid, Bdf bdf, bool out_of_memory) {
   Process* p = nullptr;
-  std::optional<DomainId> unused;
+  std::optional<DomainSerial> unused;
   if (Result r = attach_prefix(s, pid, bdf, std::nullopt, &p, &unused); r.rc != rcOk || !p) {
     return r;
   }
-  const std::optional<DomainId> att = attachment(s, bdf);
+  const std::optional<DomainSerial> att = attachment(s, bdf);
   if (att && att == p->auto_domain) {
     return fail(rcAlreadyExists);
   }
@@ -88,7 +88,7 @@ Result attach_device(State& s, Pid pid, Bdf bdf, bool out_of_memory) {
 
 Result detach_device(State& s, Pid pid, Bdf bdf) {
   Process* p = nullptr;
-  std::optional<DomainId> unused;
+  std::optional<DomainSerial> unused;
   if (Result r = attach_prefix(s, pid, bdf, std::nullopt, &p, &unused); r.rc != rcOk || !p) {
     return r;
   }
@@ -107,7 +107,7 @@ Result create_domain(State& s, Pid pid, bool out_of_memory) {
   if (out_of_memory || live_domain_count(s) >= s.config.max_domains) {
     return fail(rcOutOfMemory);
   }
-  const DomainId d = s.next_domain++;
+  const DomainSerial d = s.next_domain++;
   s.domains.emplace(d, Domain{pid, false, {}});
   Result r;
   r.handle = detail::add_handle(*p, HandleEntry{Kind::Domain, d});
@@ -116,11 +116,11 @@ Result create_domain(State& s, Pid pid, bool out_of_memory) {
 
 Result attach_device_to_domain(State& s, Pid pid, Bdf bdf, Handle domain, bool out_of_memory) {
   Process* p = nullptr;
-  std::optional<DomainId> d;
+  std::optional<DomainSerial> d;
   if (Result r = attach_prefix(s, pid, bdf, domain, &p, &d); r.rc != rcOk || !p) {
     return r;
   }
-  const std::optional<DomainId> att = attachment(s, bdf);
+  const std::optional<DomainSerial> att = attachment(s, bdf);
   if (att == d) {
     return fail(rcAlreadyExists);
   }
@@ -136,7 +136,7 @@ Result attach_device_to_domain(State& s, Pid pid, Bdf bdf, Handle domain, bool o
 
 Result detach_device_from_domain(State& s, Pid pid, Bdf bdf, Handle domain) {
   Process* p = nullptr;
-  std::optional<DomainId> d;
+  std::optional<DomainSerial> d;
   if (Result r = attach_prefix(s, pid, bdf, domain, &p, &d); r.rc != rcOk || !p) {
     return r;
   }

@@ -34,8 +34,10 @@ using Pid = uint32_t;
 using Handle = ::Handle;
 using Bdf = uint16_t;
 // Model-internal object names. Allocated 1, 2, 3, ... per kind and never reused within a run, so
-// an id names the same object for the whole run (ids are not handle values).
-using DomainId = uint32_t;
+// an id names the same object for the whole run (ids are not handle values). A domain's serial is
+// not its DID: the spec and the hardware recycle DIDs (spec/KnIommu.tla `Dids`), the model never
+// reuses a serial (docs/semantics.md "Glossary").
+using DomainSerial = uint32_t;
 using BufferId = uint32_t;
 using GrantId = uint32_t;
 using MappingId = uint32_t;
@@ -55,7 +57,7 @@ struct Config {
 
 enum class Kind : uint8_t { Domain, Buffer, Grant, Mapping };
 
-// One slot of a process's handle table. `object` is a DomainId, BufferId, GrantId or MappingId
+// One slot of a process's handle table. `object` is a DomainSerial, BufferId, GrantId or MappingId
 // according to `kind`. A revoked entry (a grant whose domain was destroyed) keeps its slot and
 // names a grant that no longer exists.
 struct HandleEntry {
@@ -68,7 +70,7 @@ struct HandleEntry {
 struct Process {
   bool alive = true;
   std::map<Handle, HandleEntry> handles;
-  std::optional<DomainId> auto_domain;  // exists from the first successful attach until exit
+  std::optional<DomainSerial> auto_domain;  // exists from the first successful attach until exit
   bool attached_once = false;           // history: some KnIommuAttachDevice attached a device
   bool operator==(const Process&) const = default;
 };
@@ -94,8 +96,8 @@ struct Buffer {
 // KnIoDmaBegin grant with the IOMMU disabled (IOVA = physical address, no domain involved).
 struct Grant {
   BufferId buffer;
-  std::optional<DomainId> domain;
-  uint64_t iova;   // first byte; the grant covers [iova, iova + pages * 4096)
+  std::optional<DomainSerial> domain;
+  uint64_t iova;   // first byte: the grant covers [iova, iova + pages * 4096); spec: iovaPage
   uint64_t pages;  // = footprint of the buffer
   bool operator==(const Grant&) const = default;
 };
@@ -111,13 +113,13 @@ struct Mapping {
 struct State {
   Config config;
   std::map<Pid, Process> processes;  // exited processes stay, with alive == false
-  std::map<DomainId, Domain> domains;
+  std::map<DomainSerial, Domain> domains;
   std::map<BufferId, Buffer> buffers;
   std::map<GrantId, Grant> grants;
   std::map<MappingId, Mapping> mappings;
   // Next id of each kind (ids are never reused).
   Pid next_pid = 1;
-  DomainId next_domain = 1;
+  DomainSerial next_domain = 1;
   BufferId next_buffer = 1;
   GrantId next_grant = 1;
   MappingId next_mapping = 1;
@@ -137,7 +139,7 @@ struct StateHash {
 
 // ---- Queries the refinement suite needs ----------------------------------------------------
 bool device_known(const State& s, Bdf bdf);
-std::optional<DomainId> attachment(const State& s, Bdf bdf);
+std::optional<DomainSerial> attachment(const State& s, Bdf bdf);
 bool process_alive(const State& s, Pid pid);
 const HandleEntry* lookup_handle(const State& s, Pid pid, Handle h);  // nullptr if no entry
 size_t live_domain_count(const State& s);
@@ -146,7 +148,7 @@ size_t live_domain_count(const State& s);
 // page-aligned, [iova, iova + pages*4096) below 2^address_width, and not overlapping another
 // grant's range in the same domain. With the IOMMU disabled only alignment is required
 // (IOVA = physical address).
-bool valid_iova(const State& s, std::optional<DomainId> domain, uint64_t iova, uint64_t pages);
+bool valid_iova(const State& s, std::optional<DomainSerial> domain, uint64_t iova, uint64_t pages);
 
 // ---- Step functions ------------------------------------------------------------------------
 struct Result {

@@ -102,7 +102,7 @@ TEST_F(ModelTest, HandleCloseOfInvalidValues) {
 TEST_F(ModelTest, AttachDeviceCreatesTheAutomaticDomainOnce) {
   EXPECT_EQ(attach_device(s, 1, kDev0).rc, rcOk);
   ASSERT_TRUE(s.processes.at(1).auto_domain);
-  const DomainId d = *s.processes.at(1).auto_domain;
+  const DomainSerial d = *s.processes.at(1).auto_domain;
   EXPECT_TRUE(s.domains.at(d).automatic);
   EXPECT_EQ(s.domains.at(d).owner, 1u);
   EXPECT_EQ(attach_device(s, 1, kDev1).rc, rcOk);
@@ -546,7 +546,7 @@ class InvariantTest : public ModelTest {
     const auto v = check_invariants(s);
     return std::find(v.begin(), v.end(), invariant) != v.end();
   }
-  DomainId dom = 0;
+  DomainSerial dom = 0;
   Handle buf_handle = 0;
 };
 
@@ -579,10 +579,23 @@ TEST_F(InvariantTest, GrantsDisjointAndInRange) {
   EXPECT_TRUE(names("GrantInRange"));
 }
 
-TEST_F(InvariantTest, NoStaleAccessAndIsolation) {
+TEST_F(InvariantTest, ObjectNamedOnceAndIsolation) {
+  // A revoked handle that still names a live grant (the grant's own handle is still there).
+  const State named = s;
+  s.processes.at(1).handles.emplace(9, HandleEntry{Kind::Grant, s.grants.begin()->first, true});
+  EXPECT_TRUE(names("ObjectNamedOnce"));
   // A grant nobody names any more: its handle was closed but the device can still reach it.
+  s = named;
   s.processes.at(1).handles.erase(2);
-  EXPECT_TRUE(names("NoStaleAccess"));
+  EXPECT_TRUE(names("ObjectNamedOnce"));
+  // A created domain named twice.
+  s = initial_state(config());
+  process_create(s);
+  const Result d = create_domain(s, 1);
+  ASSERT_EQ(d.rc, rcOk);
+  expect_invariants();
+  s.processes.at(1).handles.emplace(9, *lookup_handle(s, 1, d.handle));
+  EXPECT_TRUE(names("ObjectNamedOnce"));
   s = initial_state(config());
   process_create(s);
   process_create(s);

@@ -17,7 +17,7 @@ bool device_known(const State& s, Bdf bdf) {
   return std::find(d.begin(), d.end(), bdf) != d.end();
 }
 
-std::optional<DomainId> attachment(const State& s, Bdf bdf) {
+std::optional<DomainSerial> attachment(const State& s, Bdf bdf) {
   for (const auto& [id, dom] : s.domains) {
     if (dom.devices.count(bdf) != 0) {
       return id;
@@ -39,7 +39,7 @@ const HandleEntry* lookup_handle(const State& s, Pid pid, Handle h) {
 
 size_t live_domain_count(const State& s) { return s.domains.size(); }
 
-bool valid_iova(const State& s, std::optional<DomainId> domain, uint64_t iova, uint64_t pages) {
+bool valid_iova(const State& s, std::optional<DomainSerial> domain, uint64_t iova, uint64_t pages) {
   if (iova % kPageSize != 0 || pages == 0) {
     return false;
   }
@@ -102,7 +102,7 @@ Handle add_handle(Process& p, HandleEntry entry) {
   return h;
 }
 
-const Grant* find_grant(const State& s, BufferId b, std::optional<DomainId> domain) {
+const Grant* find_grant(const State& s, BufferId b, std::optional<DomainSerial> domain) {
   for (const auto& [id, g] : s.grants) {
     if (g.buffer == b && g.domain == domain) {
       return &g;
@@ -132,7 +132,7 @@ void release_if_unreferenced(State& s, BufferId b) {
   s.buffers.erase(b);
 }
 
-void destroy_domain(State& s, DomainId d) {
+void destroy_domain(State& s, DomainSerial d) {
   const auto dom = s.domains.find(d);
   if (dom == s.domains.end()) {
     return;
@@ -185,7 +185,7 @@ std::ostream& operator<<(std::ostream& os, Kind k) {
 }
 
 namespace {
-void print_domain_ref(std::ostream& os, std::optional<DomainId> d) {
+void print_domain_ref(std::ostream& os, std::optional<DomainSerial> d) {
   if (d) {
     os << "D" << *d;
   } else {

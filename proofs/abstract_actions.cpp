@@ -26,14 +26,16 @@ struct Builder {
     const z3::expr d = c.constant("d#free", so.dom);
     return all(d, !at(s.att, x, d));
   }
-  // The buffer has no live grant in domain `d`, and [iova, iova + len) overlaps no live grant of d.
-  z3::expr fresh_range(const z3::expr& b, const z3::expr& d, const z3::expr& iova) const {
+  // The buffer has no live grant in domain `d`, and [iovaPage, iovaPage + len) overlaps no live
+  // grant of d.
+  z3::expr fresh_range(const z3::expr& b, const z3::expr& d, const z3::expr& iovaPage) const {
     const z3::expr g = c.constant("g#other", so.grant);
     const z3::expr len = at(s.bufLen, b);
-    const z3::expr other_end = at(s.gIova, g) + at(s.bufLen, at(s.gBuf, g));
-    return iova >= 0 && all(g, z3::implies(at(s.gLive, g) && at(s.gDom, g) == d,
-                                           at(s.gBuf, g) != b && (iova + len <= at(s.gIova, g) ||
-                                                                  other_end <= iova)));
+    const z3::expr other_end = at(s.gIovaPage, g) + at(s.bufLen, at(s.gBuf, g));
+    return iovaPage >= 0 &&
+           all(g, z3::implies(at(s.gLive, g) && at(s.gDom, g) == d,
+                              at(s.gBuf, g) != b &&
+                                  (iovaPage + len <= at(s.gIovaPage, g) || other_end <= iovaPage)));
   }
   // Process p may use created domain d through its handle.
   z3::expr own_created(const z3::expr& p, const z3::expr& d) const {
@@ -166,26 +168,16 @@ Step create_domain(const Builder& k) {
   return {n, at(k.s.alive, p) && !at(k.s.domLive, d), t, {{"p", p}, {"d", d}}};
 }
 
-Step attach_to_domain(const Builder& k) {
-  const std::string n = "AttachDeviceToDomain";
+// AttachDeviceToDomain / DetachDeviceFromDomain: p sets / clears device x's attachment to one of
+// its created domains.
+Step device_to_domain(const Builder& k, bool attach) {
+  const std::string n = attach ? "AttachDeviceToDomain" : "DetachDeviceFromDomain";
   const z3::expr p = k.param(n, "p", k.so.proc), x = k.param(n, "x", k.so.dev);
   const z3::expr d = k.param(n, "d", k.so.dom);
   AbsState t = k.s;
-  t.att = z3::store(k.s.att, x, z3::store(at(k.s.att, x), d, k.T()));
+  t.att = z3::store(k.s.att, x, z3::store(at(k.s.att, x), d, attach ? k.T() : k.F()));
   return {n,
-          at(k.s.alive, p) && k.own_created(p, d) && k.unattached(x),
-          t,
-          {{"p", p}, {"x", x}, {"d", d}}};
-}
-
-Step detach_from_domain(const Builder& k) {
-  const std::string n = "DetachDeviceFromDomain";
-  const z3::expr p = k.param(n, "p", k.so.proc), x = k.param(n, "x", k.so.dev);
-  const z3::expr d = k.param(n, "d", k.so.dom);
-  AbsState t = k.s;
-  t.att = z3::store(k.s.att, x, z3::store(at(k.s.att, x), d, k.F()));
-  return {n,
-          at(k.s.alive, p) && k.own_created(p, d) && at(k.s.att, x, d),
+          at(k.s.alive, p) && k.own_created(p, d) && (attach ? k.unattached(x) : at(k.s.att, x, d)),
           t,
           {{"p", p}, {"x", x}, {"d", d}}};
 }
@@ -194,7 +186,7 @@ Step begin(const Builder& k, bool ex) {
   const std::string n = ex ? "DmaBeginEx" : "DmaBegin";
   const z3::expr p = k.param(n, "p", k.so.proc), b = k.param(n, "b", k.so.buf);
   const z3::expr g = k.param(n, "g", k.so.grant);
-  const z3::expr iova = k.c.int_const((n + k.tag + ".iova").c_str());
+  const z3::expr iovaPage = k.c.int_const((n + k.tag + ".iovaPage").c_str());
   const z3::expr dEx = k.param(n, "d", k.so.dom);
   const z3::expr d = ex ? dEx : at(k.s.autoDom, p);
   const z3::expr domain_ok = ex ? k.own_created(p, d) : at(k.s.hasAuto, p);
@@ -205,12 +197,12 @@ Step begin(const Builder& k, bool ex) {
   t.gProc = z3::store(k.s.gProc, g, p);
   t.gBuf = z3::store(k.s.gBuf, g, b);
   t.gDom = z3::store(k.s.gDom, g, d);
-  t.gIova = z3::store(k.s.gIova, g, iova);
+  t.gIovaPage = z3::store(k.s.gIovaPage, g, iovaPage);
   return {n,
           own_buffer(k, p, b) && domain_ok && !at(k.s.gHandle, g) && !at(k.s.gLive, g) &&
-              k.fresh_range(b, d, iova),
+              k.fresh_range(b, d, iovaPage),
           t,
-          {{"p", p}, {"b", b}, {"d", d}, {"g", g}, {"iova", iova}}};
+          {{"p", p}, {"b", b}, {"d", d}, {"g", g}, {"iovaPage", iovaPage}}};
 }
 
 Step close_grant(const Builder& k) {
@@ -276,7 +268,7 @@ std::vector<Step> abstract_actions(const Sorts& so, const AbsState& pre, const s
   const Builder k{so, pre, tag};
   return {create_process(k), create_buffer(k),    map_buffer(k),         close_mapping(k),
           close_buffer(k),   free_buffer(k),      attach_auto(k),        detach_auto(k),
-          create_domain(k),  attach_to_domain(k), detach_from_domain(k), begin(k, false),
+          create_domain(k),  device_to_domain(k, true), device_to_domain(k, false), begin(k, false),
           begin(k, true),    close_grant(k),      close_domain(k),       exit_process(k)};
 }
 

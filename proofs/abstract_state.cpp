@@ -29,14 +29,14 @@ AbsState AbsState::fresh(const Sorts& s, const std::string& prefix) {
       arr("bufW", s.buf, B),          arr("gLive", s.grant, B),
       arr("gHandle", s.grant, B),     arr("gRevoked", s.grant, B),
       arr("gProc", s.grant, s.proc),  arr("gBuf", s.grant, s.buf),
-      arr("gDom", s.grant, s.dom),    arr("gIova", s.grant, I),
+      arr("gDom", s.grant, s.dom),    arr("gIovaPage", s.grant, I),
   };
 }
 
 z3::expr reach_via(const AbsState& s, const z3::expr& x, const z3::expr& d, const z3::expr& g,
                    const z3::expr& v, const z3::expr& write) {
   const z3::expr b = at(s.gBuf, g);
-  const z3::expr lo = at(s.gIova, g);
+  const z3::expr lo = at(s.gIovaPage, g);
   return at(s.att, x, d) && at(s.gLive, g) && at(s.gDom, g) == d && lo <= v &&
          v < lo + at(s.bufLen, b) && z3::ite(write, at(s.bufW, b), at(s.bufR, b));
 }
@@ -57,7 +57,9 @@ std::vector<NamedFormula> invariants(const Sorts& so, const AbsState& s) {
   };
   const z3::expr owner_d = at(s.domOwner, d);
   const z3::expr gb = at(s.gBuf, g), gd = at(s.gDom, g);
-  auto ends = [&](const z3::expr& gr) { return at(s.gIova, gr) + at(s.bufLen, at(s.gBuf, gr)); };
+  auto ends = [&](const z3::expr& gr) {
+    return at(s.gIovaPage, gr) + at(s.bufLen, at(s.gBuf, gr));
+  };
 
   return {
       // A device is attached to at most one domain.
@@ -94,7 +96,7 @@ std::vector<NamedFormula> invariants(const Sorts& so, const AbsState& s) {
        all({g, g2},
            z3::implies(at(s.gLive, g) && at(s.gLive, g2) && gd == at(s.gDom, g2) && g != g2,
                        gb != at(s.gBuf, g2) &&
-                           (ends(g) <= at(s.gIova, g2) || ends(g2) <= at(s.gIova, g))))},
+                           (ends(g) <= at(s.gIovaPage, g2) || ends(g2) <= at(s.gIovaPage, g))))},
       // A device reaches a page only of a live buffer granted to its current domain, in a
       // permitted direction, created by the domain's owner; and at most one page per IOVA.
       {"Isolation",
@@ -105,9 +107,9 @@ std::vector<NamedFormula> invariants(const Sorts& so, const AbsState& s) {
                              all({d2, g2, w, w2}, z3::implies(reach_via(s, x, d, g, v, w) &&
                                                                   reach_via(s, x, d2, g2, v, w2),
                                                               g == g2)))},
-      // Nothing revoked stays reachable: every live grant is named by an unrevoked handle of a
-      // live process; every live created domain by its open handle (model/: no_stale_access).
-      {"NoStaleAccess",
+      // Every live grant is named by an unrevoked handle of a live process (one: gHandle is per
+      // grant); every live created domain by its open handle; a revoked handle names no live grant.
+      {"ObjectNamedOnce",
        all({g}, z3::implies(at(s.gLive, g), at(s.gHandle, g) && !at(s.gRevoked, g) &&
                                                 at(s.alive, at(s.gProc, g)))) &&
            all({d}, z3::implies(at(s.domLive, d) && !at(s.domAuto, d), at(s.domHandle, d))) &&

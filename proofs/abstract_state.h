@@ -53,7 +53,7 @@ struct AbsState {
   z3::expr gProc;     // Grant → Proc: process holding the handle
   z3::expr gBuf;      // Grant → Buf
   z3::expr gDom;      // Grant → Dom
-  z3::expr gIova;     // Grant → Int: first IOVA page number
+  z3::expr gIovaPage;  // Grant → Int: first IOVA page number
 
   // Fresh, unconstrained state: every field a constant named <prefix>.<field>.
   static AbsState fresh(const Sorts& s, const std::string& prefix);
@@ -65,7 +65,7 @@ inline z3::expr at(const z3::expr& a, const z3::expr& i, const z3::expr& j) {
   return z3::select(z3::select(a, i), j);
 }
 
-// Device x at IOVA page v in direction `write` reaches page (v − gIova(g)) of buffer gBuf(g)
+// Device x at IOVA page v in direction `write` reaches page (v − gIovaPage(g)) of buffer gBuf(g)
 // through attachment to d and grant g: the can_access relation of semantics.md.
 z3::expr reach_via(const AbsState& s, const z3::expr& x, const z3::expr& d, const z3::expr& g,
                    const z3::expr& v, const z3::expr& write);

@@ -41,6 +41,30 @@ void report(const Outcome& o, Verdict expected) {
   EXPECT_EQ(o.verdict, expected) << o.report;
 }
 
+using StateFormula = z3::expr (*)(const ImplSorts&, const ImplState&);
+using StateHypotheses = void (*)(const ImplSorts&, const ImplState&, z3::expr_vector&);
+
+// Every refinement invariant, one hypothesis each.
+void refinement_invariants_hold(const ImplSorts& so, const ImplState& s, z3::expr_vector& out) {
+  for (const NamedFormula& inv : refinement_invariants(so, s)) out.push_back(inv.formula);
+}
+void hardware_is_justified(const ImplSorts& so, const ImplState& s, z3::expr_vector& out) {
+  out.push_back(hardware_justified(so, s));
+}
+
+// Proves hyp(s) ⇒ goal(s) for an unconstrained implementation state s.
+void expect_proved(const std::string& name, StateHypotheses hyp, StateFormula goal) {
+  report(prove(name,
+               [hyp, goal](Universe& u) {
+                 const ImplSorts so(u);
+                 const ImplState s = ImplState::fresh(so, "s");
+                 z3::expr_vector hyps(u.ctx);
+                 hyp(so, s, hyps);
+                 return Query{hyps, goal(so, s), {}};
+               }),
+         Verdict::Proved);
+}
+
 class RefinementInit : public ::testing::TestWithParam<std::size_t> {};
 
 TEST_P(RefinementInit, Holds) {
@@ -97,28 +121,13 @@ INSTANTIATE_TEST_SUITE_P(Discipline, RefinementPreserved, ::testing::ValuesIn(pa
 
 // The refinement invariant implies the hardware stays within the spec.
 TEST(Discipline, HardwareWithinSpec) {
-  report(prove("HardwareWithinSpec from the refinement invariant",
-               [](Universe& u) {
-                 const ImplSorts so(u);
-                 const ImplState s = ImplState::fresh(so, "s");
-                 z3::expr_vector hyp(u.ctx);
-                 for (const NamedFormula& inv : refinement_invariants(so, s))
-                   hyp.push_back(inv.formula);
-                 return Query{hyp, hardware_justified(so, s), {}};
-               }),
-         Verdict::Proved);
+  expect_proved("HardwareWithinSpec from the refinement invariant", refinement_invariants_hold,
+                hardware_justified);
 }
 
 TEST(Discipline, JustifiedImpliesWithinSpec) {
-  report(prove("HardwareWithinSpec (∃-form) from its witnessed form",
-               [](Universe& u) {
-                 const ImplSorts so(u);
-                 const ImplState s = ImplState::fresh(so, "s");
-                 z3::expr_vector hyp(u.ctx);
-                 hyp.push_back(hardware_justified(so, s));
-                 return Query{hyp, hardware_within_spec(so, s), {}};
-               }),
-         Verdict::Proved);
+  expect_proved("HardwareWithinSpec (∃-form) from its witnessed form", hardware_is_justified,
+                hardware_within_spec);
 }
 
 // ---- Dropping one rule -------------------------------------------------------------------------
@@ -154,7 +163,7 @@ Query trace(Universe& u, const Scenario& sc) {
       // Narrow the search to one-page buffers at IOVA page 0, DMA at page 0: a model is still a
       // genuine trace, and MBQI finds it far sooner than with unconstrained integers.
       if (label == "pages") f.push_back(e == 1);
-      if (label == "iova" || label == "v") f.push_back(e == 0);
+      if (label == "iovaPage" || label == "v") f.push_back(e == 0);
     }
     s = st.post;
   }

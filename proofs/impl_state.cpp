@@ -70,7 +70,7 @@ namespace {
 
 // g's IOVA range covers page v.
 z3::expr in_range(const AbsState& s, const z3::expr& g, const z3::expr& v) {
-  const z3::expr lo = at(s.gIova, g);
+  const z3::expr lo = at(s.gIovaPage, g);
   return lo <= v && v < lo + at(s.bufLen, at(s.gBuf, g));
 }
 
@@ -80,7 +80,7 @@ z3::expr entry_ok(const ImplSorts& so, const AbsState& s, const z3::expr& e, con
   const z3::expr g = so.eG(e);
   const z3::expr b = so.eBuf(e);
   return at(s.gLive, g) && at(s.gDom, g) == d && in_range(s, g, v) && b == at(s.gBuf, g) &&
-         so.eIdx(e) == v - at(s.gIova, g) && z3::implies(so.eR(e), at(s.bufR, b)) &&
+         so.eIdx(e) == v - at(s.gIovaPage, g) && z3::implies(so.eR(e), at(s.bufR, b)) &&
          z3::implies(so.eW(e), at(s.bufW, b));
 }
 
@@ -129,7 +129,7 @@ z3::expr spec_allows(const ImplSorts& so, const ImplState& s, const z3::expr& x,
   xs.push_back(d);
   xs.push_back(g);
   return z3::exists(xs, reach_via(s.spec, x, d, g, v, write) && at(s.spec.gBuf, g) == b &&
-                            k == v - at(s.spec.gIova, g));
+                            k == v - at(s.spec.gIovaPage, g));
 }
 
 z3::expr hardware_within_spec(const ImplSorts& so, const ImplState& s) {
@@ -154,7 +154,7 @@ z3::expr hardware_justified(const ImplSorts& so, const ImplState& s) {
       cases.push_back(z3::implies(enabled && so.eValid(e) && z3::ite(w, so.eW(e), so.eR(e)),
                                   reach_via(a, x, ctx.dom, g, v, w) &&
                                       so.eBuf(e) == at(a.gBuf, g) &&
-                                      so.eIdx(e) == v - at(a.gIova, g)));
+                                      so.eIdx(e) == v - at(a.gIovaPage, g)));
     }
   }
   z3::expr_vector xs(c);

@@ -22,7 +22,7 @@ struct K {
   Step spec(const std::string& name) const { return abstract_action(so.spec, a, name, tag); }
   z3::expr iv() const { return c.int_const("v#"); }
   z3::expr in_range(const z3::expr& g, const z3::expr& v) const {
-    return at(a.gIova, g) <= v && v < at(a.gIova, g) + at(a.bufLen, at(a.gBuf, g));
+    return at(a.gIovaPage, g) <= v && v < at(a.gIovaPage, g) + at(a.bufLen, at(a.gBuf, g));
   }
   // arr[i] := λv. cond(v) ? val(v) : arr[i][v]
   z3::expr update_row(const z3::expr& arr, const z3::expr& i, const z3::expr& v,
@@ -135,15 +135,15 @@ ImplStep begin(const K& k) {
   const z3::expr p = k.param(n, "p", k.so.spec.proc), b = k.param(n, "b", k.so.spec.buf);
   const z3::expr d = k.param(n, "d", k.so.spec.dom), g = k.param(n, "g", k.so.spec.grant);
   const z3::expr f = k.param(n, "frame", k.so.frame);
-  const z3::expr iova = k.c.int_const((n + k.tag + ".iova").c_str());
+  const z3::expr iovaPage = k.c.int_const((n + k.tag + ".iovaPage").c_str());
   const z3::expr v = k.iv();
   const z3::expr other = k.c.constant("g#other", k.so.spec.grant);
   const z3::expr len = at(a.bufLen, b);
-  const z3::expr in = iova <= v && v < iova + len;
+  const z3::expr in = iovaPage <= v && v < iovaPage + len;
   const z3::expr guard = at(a.alive, p) && at(a.bufLive, b) && at(a.bufHandle, b) &&
                          at(a.bufOwner, b) == p && at(a.domLive, d) && at(a.domOwner, d) == p &&
                          !at(k.s.closingD, d) && !at(a.gLive, g) && !at(a.gHandle, g) &&
-                         !at(k.s.frUsed, f) && iova >= 0 &&
+                         !at(k.s.frUsed, f) && iovaPage >= 0 &&
                          z3::forall(other, z3::implies(at(a.gLive, other) && at(a.gDom, other) == d,
                                                        at(a.gBuf, other) != b)) &&
                          z3::forall(v, z3::implies(in, !at(k.s.iovaUsed, d, v)));
@@ -154,20 +154,26 @@ ImplStep begin(const K& k) {
   t.spec.gProc = z3::store(a.gProc, g, p);
   t.spec.gBuf = z3::store(a.gBuf, g, b);
   t.spec.gDom = z3::store(a.gDom, g, d);
-  t.spec.gIova = z3::store(a.gIova, g, iova);
+  t.spec.gIovaPage = z3::store(a.gIovaPage, g, iovaPage);
   t.iovaUsed = k.update_row(k.s.iovaUsed, d, v, in, k.T());
   t.frUsed = z3::store(k.s.frUsed, f, k.T());
   t.frDom = z3::store(k.s.frDom, f, d);
   t.frG = z3::store(k.s.frG, f, g);
   t.gFrame = z3::store(k.s.gFrame, g, f);
-  const z3::expr entry = k.so.make_entry(k.T(), b, v - iova, at(a.bufR, b), at(a.bufW, b), g);
+  const z3::expr entry = k.so.make_entry(k.T(), b, v - iovaPage, at(a.bufR, b), at(a.bufW, b), g);
   t.fe = z3::store(k.s.fe, f, z3::lambda(v, z3::ite(in, entry, k.so.invalidEntry())));
   t.tbl = k.update_row(k.s.tbl, d, v, in, f);
   t.tblV = k.update_row(k.s.tblV, d, v, in, k.T());
   return {n,
           guard,
           t,
-          {{"p", p}, {"b", b}, {"d", d}, {"g", g}, {"frame", f}, {"iova", iova}, {"pages", len}}};
+          {{"p", p},
+           {"b", b},
+           {"d", d},
+           {"g", g},
+           {"frame", f},
+           {"iovaPage", iovaPage},
+           {"pages", len}}};
 }
 
 // Closing a grant: Start clears its leaf entries and table pointers; Finish issues PSI for the

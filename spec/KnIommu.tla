@@ -19,6 +19,12 @@
 (* orders and flags is the model's job); running out of frames or memory   *)
 (* is not modelled, running out of DIDs, handle slots and IOVA space is;   *)
 (* calls by processes that are not alive are not modelled.                 *)
+(*                                                                         *)
+(* Two names that differ from the C++ model on purpose (docs/semantics.md  *)
+(* "Glossary"): a domain is identified by its DID (an element of Dids),    *)
+(* which is recycled once the hardware can no longer use it; the model's   *)
+(* DomainSerial is never reused.  IOVAs here are 4 KiB page numbers        *)
+(* (iovaPage); the model's and the C API's iova is a byte address.         *)
 (***************************************************************************)
 EXTENDS Naturals, FiniteSets
 
@@ -46,7 +52,7 @@ HandleArgs == 1..(MaxHandle + 1)         \* MaxHandle + 1: a value never issued
 Kinds == {"Domain", "Buffer", "Grant", "Mapping"}
 Entries == [kind : Kinds, obj : Dids \cup BufIds \cup GrantIds \cup MapIds, revoked : BOOLEAN]
 DirSets == {{"R"}, {"W"}, {"R", "W"}}  \* TO_DEVICE = R, FROM_DEVICE = W, BIDIR = R|W
-Iovas == 0..(IovaPages - 1)
+AllIovaPages == 0..(IovaPages - 1)
 Retcodes == {"rcOk", "rcInvalidArgument", "rcOutOfMemory", "rcBusy", "rcResourceNotFound",
              "rcAlreadyExists", "rcHandleRevoked", "rcDeviceNotFound"}
 
@@ -62,10 +68,10 @@ VARIABLES
     bufCreator,   \* [BufIds -> Pids \cup {None}]: None = the buffer object is free
     bufPages,     \* [BufIds -> 1..MaxPages]: footprint
     bufDir,       \* [BufIds -> DirSets]
-    grant,        \* [GrantIds -> [buf, dom, iova] \cup {None}]
+    grant,        \* [GrantIds -> [buf, dom, iovaPage] \cup {None}]: iovaPage = first IOVA page
     mapping,      \* [MapIds -> BufIds \cup {None}]
     hwCtx,        \* SUBSET (Devices \X Dids): context entries the hardware may use
-    hwMap,        \* SUBSET (Dids \X Iovas \X BufIds \X Nat \X DirSets): translations it may use
+    hwMap,        \* SUBSET (Dids \X AllIovaPages \X BufIds \X Nat \X DirSets): translations it may use
     staleCtx,     \* [Pids -> SUBSET hwCtx]: revoked by p's call in flight, not yet invalidated
     staleMap,     \* [Pids -> SUBSET hwMap]: likewise for translations
     busy,         \* [Pids -> BOOLEAN]: p is between the two phases of a revoking call
@@ -85,11 +91,11 @@ hwVars == <<hwCtx, hwMap, staleCtx, staleMap, busy>>
 (***************************************************************************)
 LiveDoms == {m \in Dids : domLive[m]}
 LiveGrants == {g \in GrantIds : grant[g] # None}
-Footprint(g) == {grant[g].iova + i : i \in 0..(bufPages[grant[g].buf] - 1)}
+Footprint(g) == {grant[g].iovaPage + i : i \in 0..(bufPages[grant[g].buf] - 1)}
 
 \* What the API state says the hardware must allow (docs/semantics.md "What a device can reach").
 ApiCtx == {<<d, m>> \in Devices \X Dids : domLive[m] /\ d \in devs[m]}
-ApiMap == UNION {{<<grant[g].dom, grant[g].iova + i, grant[g].buf, i, bufDir[grant[g].buf]>> :
+ApiMap == UNION {{<<grant[g].dom, grant[g].iovaPage + i, grant[g].buf, i, bufDir[grant[g].buf]>> :
                     i \in 0..(bufPages[grant[g].buf] - 1)} :
                  g \in {x \in LiveGrants : grant[x].dom # None /\ IommuEnabled}}
 StaleCtx == UNION {staleCtx[p] : p \in Pids}
@@ -122,15 +128,15 @@ Resolve(p, h, kinds) ==
     ELSE "rcOk"
 Obj(p, h) == handles[p][h].obj
 
-\* IOVA choices the implementation may make for `pages` pages in domain m: in range, and not
-\* overlapping a live grant or a translation the hardware may still use (ranges are recycled
+\* First IOVA pages the implementation may choose for `pages` pages in domain m: in range, and
+\* not overlapping a live grant or a translation the hardware may still use (ranges are recycled
 \* only after invalidation).
-\* IovaChoices: where the implementation may place a grant; all of Iovas here. Trace validation
-\* (KnIommuTrace.tla) narrows it to the IOVA pages the trace shows, so TLC need not enumerate a
-\* 2^36-page space; the conditions below still decide which of them are legal.
-IovaChoices == Iovas
-ValidIovas(m, pages) ==
-    {v \in IovaChoices : /\ v + pages <= IovaPages
+\* IovaPageChoices: where the implementation may place a grant; all of AllIovaPages here. Trace
+\* validation (KnIommuTrace.tla) narrows it to the IOVA pages the trace shows, so TLC need not
+\* enumerate a 2^36-page space; the conditions below still decide which of them are legal.
+IovaPageChoices == AllIovaPages
+ValidIovaPages(m, pages) ==
+    {v \in IovaPageChoices : /\ v + pages <= IovaPages
                    /\ \A g \in LiveGrants : grant[g].dom = m => Footprint(g) \cap (v..(v + pages - 1)) = {}
                    /\ \A e \in hwMap : e[1] = m => e[2] \notin v..(v + pages - 1)}
 
@@ -383,15 +389,15 @@ DmaMap(p, h) ==
 BeginRc(p, b, m) ==
     IF \E g \in LiveGrants : grant[g].buf = b /\ grant[g].dom = m THEN "rcAlreadyExists"
     ELSE IF FreeGrantIds = {} \/ FreeHandle(p) = None THEN "rcOutOfMemory"
-    ELSE IF m # None /\ IommuEnabled /\ ValidIovas(m, bufPages[b]) = {} THEN "rcOutOfMemory"
+    ELSE IF m # None /\ IommuEnabled /\ ValidIovaPages(m, bufPages[b]) = {} THEN "rcOutOfMemory"
     ELSE "rcOk"
 
 NewGrant(name, p, b, m) ==
     LET g == CHOOSE x \in FreeGrantIds : TRUE
         h == FreeHandle(p)
         translated == m # None /\ IommuEnabled  \* else IOVA = physical address, no translation
-    IN \E v \in (IF translated THEN ValidIovas(m, bufPages[b]) ELSE {0}) :
-          /\ grant' = [grant EXCEPT ![g] = [buf |-> b, dom |-> m, iova |-> v]]
+    IN \E v \in (IF translated THEN ValidIovaPages(m, bufPages[b]) ELSE {0}) :
+          /\ grant' = [grant EXCEPT ![g] = [buf |-> b, dom |-> m, iovaPage |-> v]]
           /\ handles' = [handles EXCEPT ![p][h] = [kind |-> "Grant", obj |-> g, revoked |-> FALSE]]
           \* Granting takes effect at once (with CM=1 after an invalidation inside the call).
           /\ hwMap' = IF ~translated THEN hwMap
@@ -492,14 +498,14 @@ Dma(d, v, dir) ==
                   ELSE IF dir = "R" THEN 6
                   ELSE 5
     IN /\ \/ /\ ~IommuEnabled
-             /\ lastDma' = [dev |-> d, iova |-> v, dir |-> dir, ok |-> TRUE, fault |-> 0,
+             /\ lastDma' = [dev |-> d, iovaPage |-> v, dir |-> dir, ok |-> TRUE, fault |-> 0,
                             dom |-> None, buf |-> None, pg |-> 0, untranslated |-> TRUE]
           \/ /\ IommuEnabled
              /\ \E e \in hits :
-                   lastDma' = [dev |-> d, iova |-> v, dir |-> dir, ok |-> TRUE, fault |-> 0,
+                   lastDma' = [dev |-> d, iovaPage |-> v, dir |-> dir, ok |-> TRUE, fault |-> 0,
                                dom |-> e[1], buf |-> e[3], pg |-> e[4], untranslated |-> FALSE]
           \/ /\ IommuEnabled /\ hits = {}
-             /\ lastDma' = [dev |-> d, iova |-> v, dir |-> dir, ok |-> FALSE, fault |-> reason,
+             /\ lastDma' = [dev |-> d, iovaPage |-> v, dir |-> dir, ok |-> FALSE, fault |-> reason,
                             dom |-> None, buf |-> None, pg |-> 0, untranslated |-> FALSE]
        /\ UNCHANGED <<procVars, domVars, bufVars, hwVars, lastCall>>
 
@@ -537,7 +543,7 @@ TypeOK ==
     /\ devs \in [Dids -> SUBSET Devices]
     /\ bufCreator \in [BufIds -> Pids \cup {None}]
     /\ bufPages \in [BufIds -> 1..MaxPages] /\ bufDir \in [BufIds -> DirSets]
-    /\ \A g \in GrantIds : grant[g] = None \/ (grant[g].buf \in BufIds /\ grant[g].iova \in Nat)
+    /\ \A g \in GrantIds : grant[g] = None \/ (grant[g].buf \in BufIds /\ grant[g].iovaPage \in Nat)
     /\ mapping \in [MapIds -> BufIds \cup {None}]
     /\ hwCtx \subseteq Devices \X Dids
     /\ busy \in [Pids -> BOOLEAN]
@@ -595,7 +601,7 @@ GrantsDisjoint ==
 
 \* Every grant lies below 2^address_width.
 GrantInRange ==
-    IommuEnabled => \A g \in LiveGrants : grant[g].iova + bufPages[grant[g].buf] <= IovaPages
+    IommuEnabled => \A g \in LiveGrants : grant[g].iovaPage + bufPages[grant[g].buf] <= IovaPages
 
 \* No leak: an allocated buffer is referenced by a handle, a grant, a mapping or a translation
 \* the hardware may still use.
@@ -613,7 +619,7 @@ Isolation ==
            /\ lastDma.pg < bufPages[b]
            /\ bufCreator[b] = domOwner[m]
            /\ <<lastDma.dev, m>> \in ApiCtx \cup StaleCtx
-           /\ \E e \in ApiMap \cup StaleMap : e[1] = m /\ e[2] = lastDma.iova /\ e[3] = b
+           /\ \E e \in ApiMap \cup StaleMap : e[1] = m /\ e[2] = lastDma.iovaPage /\ e[3] = b
 
 \* The hardware can use nothing the API state does not allow, except what a call still in
 \* flight is revoking: once a detach, grant close, domain close or exit has returned, no DMA
@@ -622,6 +628,19 @@ NoStaleAccess ==
     /\ hwCtx \ ApiCtx \subseteq StaleCtx
     /\ hwMap \ ApiMap \subseteq StaleMap
     /\ \A p \in Pids : ~busy[p] => staleCtx[p] = {} /\ staleMap[p] = {}
+
+\* Every live grant is named by exactly one unrevoked handle of a live process, every live created
+\* domain by exactly one, and a revoked handle names no live grant: closing that handle (or the
+\* process's exit) is the one way to revoke the object, so nothing revocable is left unnamed.
+\* (model/invariants.cpp and proofs/abstract_state.cpp check it under the same name.)
+NamedBy(kind, o) == {<<p, h>> \in Pids \X HandleVals :
+                        /\ status[p] = "alive" /\ handles[p][h] # None
+                        /\ handles[p][h].kind = kind /\ handles[p][h].obj = o /\ ~handles[p][h].revoked}
+ObjectNamedOnce ==
+    /\ \A g \in LiveGrants : Cardinality(NamedBy("Grant", g)) = 1
+    /\ \A m \in LiveDoms : ~domAuto[m] => Cardinality(NamedBy("Domain", m)) = 1
+    /\ \A p \in Pids, h \in HandleVals :
+          (handles[p][h] # None /\ handles[p][h].revoked) => grant[handles[p][h].obj] = None
 
 \* Granting takes effect at once: the hardware view contains the API view.
 HwCoversApi == ApiCtx \subseteq hwCtx /\ ApiMap \subseteq hwMap
@@ -640,6 +659,6 @@ ExitedUnreachable ==
 Invariants ==
     /\ TypeOK /\ AttachmentUnique /\ AttachmentValid /\ DomainOwner /\ AutoDomainUnique
     /\ AutoDomainLifetime /\ DomainCapacity /\ HandleRefsLive /\ GrantRefsLive /\ GrantsDisjoint
-    /\ GrantInRange /\ BufferReferenced /\ Isolation /\ NoStaleAccess /\ HwCoversApi
-    /\ ExitedUnreachable
+    /\ GrantInRange /\ BufferReferenced /\ Isolation /\ NoStaleAccess /\ ObjectNamedOnce
+    /\ HwCoversApi /\ ExitedUnreachable
 =============================================================================

@@ -40,7 +40,7 @@ Act(e) ==
       [] e.op = "HandleClose" -> HandleClose(e.pid, e.h)
       [] e.op = "DmaGetInfo" -> DmaGetInfo(e.pid, e.h)
       [] e.op = "DmaGetPhysInfo" -> DmaGetPhysInfo(e.pid, e.h)
-      [] e.op = "Dma" -> \E v \in e.iovas : Dma(e.dev, v, e.dir)
+      [] e.op = "Dma" -> \E v \in e.iovaPages : Dma(e.dev, v, e.dir)
 
 \* What the implementation observed, on the step.
 Observed(e) ==
@@ -50,8 +50,8 @@ Observed(e) ==
          /\ ~e.ok => lastDma'.fault = e.fault
     ELSE /\ lastCall'.rc = e.rc
          /\ e.out # 0 => handles[e.pid][e.out] = None /\ handles'[e.pid][e.out] # None
-         /\ e.hasIova => \E g \in GrantIds : grant[g] = None /\ grant'[g] # None
-                                            /\ grant'[g].iova = e.iova
+         /\ e.hasIovaPage => \E g \in GrantIds : grant[g] = None /\ grant'[g] # None
+                                            /\ grant'[g].iovaPage = e.iovaPage
 
 \* Outside the spec (spec/README.md): the implementation ran out of memory, or rejected a size,
 \* order, flag or offset. The spec's state does not change; the call is still by a live caller.

@@ -32,7 +32,11 @@ case "$mode" in
     start=$(date +%s)
     # Cases grow in length with their index (RapidCheck's size ramp): short and long traces.
     seed=0
-    for cfg in l4_sp l3_nosp l3_sp_nc l5_sp_cm l4_cm_tiny disabled; do
+    # The standard configurations, from their one list (refinement_tests/src/hw_configs.def).
+    configs=$(sed -n 's/^KNIOMMU_HW_CONFIG(\([a-z0-9_]*\),.*/\1/p' \
+              "$here/../refinement_tests/src/hw_configs.def")
+    [ -n "$configs" ] || { echo "FAIL: no configuration in hw_configs.def"; exit 1; }
+    for cfg in $configs; do
       seed=$((seed + 1))  # a different command sequence on each configuration
       "$tool" suite "$dir" "$cfg" 4 30 "$seed" >/dev/null
     done

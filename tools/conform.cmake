@@ -23,6 +23,24 @@ target_link_libraries(kniommu_conform_cli PUBLIC kniommu_conformance ${CMAKE_DL_
 add_executable(kniommu-conform ${_conform}/main.cpp)
 target_link_libraries(kniommu-conform PRIVATE kniommu_conform_cli kniommu_builtin_adapter kniommu_tool_io kniommu_warnings)
 
+# The per-configuration CTest entries (refinement_tests/CMakeLists.txt, from hw_configs.def) name
+# exactly the configurations the suite compiled in; the twin with one name dropped must fail.
+get_property(_hw_configs GLOBAL PROPERTY KNIOMMU_HW_CONFIGS)
+list(JOIN _hw_configs "|" _configs)
+list(SUBLIST _hw_configs 1 -1 _configs_short)
+list(JOIN _configs_short "|" _configs_short)
+foreach(_case IN ITEMS listed_once listed_once_teeth)
+  set(_expected ${_configs})
+  if(_case STREQUAL listed_once_teeth)
+    set(_expected ${_configs_short})
+  endif()
+  kniommu_test(conform.configs_${_case} LABEL unit TIMEOUT 60
+    COMMAND ${CMAKE_COMMAND} -DTOOL=$<TARGET_FILE:kniommu-conform> "-DEXPECTED=${_expected}"
+            -P ${PROJECT_SOURCE_DIR}/cmake/CheckConfigList.cmake)
+endforeach()
+set_tests_properties(conform.configs_listed_once_teeth PROPERTIES
+  PASS_REGULAR_EXPRESSION "configuration lists differ")
+
 if(TARGET kniommu_example_adapter)
   # A broken adapter (the example adapter with an isolation bug injected) must be caught.
   add_library(kniommu_broken_adapter SHARED ${_conform}/tests/broken_adapter.cpp)

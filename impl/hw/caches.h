@@ -13,6 +13,7 @@
 
 #include "hw/bounded_cache.h"
 #include "hw/frame_refs.h"
+#include "vtd/address_math.h"
 #include "vtd/phys_mem.h"
 
 namespace kniommu::hw {
@@ -121,7 +122,7 @@ class PagingStructureCache {
  public:
   explicit PagingStructureCache(std::size_t capacity) : cache_(capacity) {}
   void track(FrameRefs* refs) { refs_ = refs; }
-  static unsigned shift_of(unsigned level) { return 12 + 9 * (level - 1); }
+  static unsigned shift_of(unsigned level) { return vtd::level_shift(level); }
   const PscEntry* find(std::uint16_t did, unsigned level, std::uint64_t iova) {
     return cache_.find(IotlbKey{did, static_cast<std::uint8_t>(level), iova >> shift_of(level)});
   }

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "vtd/sl_format.h"
+
 namespace kniommu::hw {
 
 enum class Fault : std::uint8_t {
@@ -40,9 +42,10 @@ constexpr bool is_qualified(Fault f) {
   }
 }
 
-// Permission bits as the unit tracks them (same positions as SL entries' R and W).
-inline constexpr std::uint8_t kPermRead = 1;
-inline constexpr std::uint8_t kPermWrite = 2;
+// Permission bits as the unit tracks them: the one permission type of the shared formats
+// (vtd::Perm, the SL entries' R and W bits).
+using vtd::kPermRead;
+using vtd::kPermWrite;
 
 // A DMA request's kind: ordinary untranslated DMA, or an ATS-translated request (address already
 // translated by a device TLB), which only TT=01 contexts accept.

@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "hw/layout_masks.h"
+#include "vtd/address_math.h"
 #include "vtd/entries.h"
+#include "vtd/sl_fields.h"
 
 namespace kniommu::hw {
 namespace {
@@ -17,13 +19,12 @@ using Pte4KL = decltype(vtd::kSlPte4K);
 using Pte2ML = decltype(vtd::kSlPte2M);
 using Pte1GL = decltype(vtd::kSlPte1G);
 
-constexpr std::uint64_t kR = mask_of(vtd::kSlTableEntry, KNIOMMU_F("R"));
-constexpr std::uint64_t kW = mask_of(vtd::kSlTableEntry, KNIOMMU_F("W"));
-constexpr std::uint64_t kPs = mask_of(vtd::kSlTableEntry, KNIOMMU_F("PS"));
-constexpr std::uint64_t kTableAddr = mask_of(vtd::kSlTableEntry, KNIOMMU_F("ADDR"));
-constexpr std::uint64_t kLeafAddr[4] = {0, mask_of(vtd::kSlPte4K, KNIOMMU_F("ADDR")),
-                                        mask_of(vtd::kSlPte2M, KNIOMMU_F("ADDR")),
-                                        mask_of(vtd::kSlPte1G, KNIOMMU_F("ADDR"))};
+// The SL entry fields the walk reads, from the shared formats (vtd/sl_fields.h).
+using vtd::sl_fields::kLeafAddr;
+using vtd::sl_fields::kTableAddr;
+constexpr std::uint64_t kR = vtd::sl_fields::kRead;
+constexpr std::uint64_t kW = vtd::sl_fields::kWrite;
+constexpr std::uint64_t kPs = vtd::sl_fields::kPageSize;
 constexpr std::uint64_t kLeafRsvd[4] = {0, Pte4KL::reserved_mask(0), Pte2ML::reserved_mask(0),
                                         Pte1GL::reserved_mask(0)};
 // SNP and TM have the same position in every leaf shape (checked at compile time).
@@ -36,7 +37,7 @@ static_assert(kTm == mask_of(vtd::kSlPte2M, KNIOMMU_F("TM")) &&
 // The unit's permission bits are the entries' R and W bits.
 static_assert(kR == kPermRead && kW == kPermWrite);
 
-constexpr unsigned level_shift(unsigned level) { return 12 + 9 * (level - 1); }
+using vtd::level_shift;  // the shared address arithmetic: 12 + 9 * (level - 1)
 
 // Root and context entries are 128 bits: 16 bytes, two 64-bit words.
 constexpr std::uint64_t kEntry128Bytes = 16;

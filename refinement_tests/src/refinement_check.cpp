@@ -14,7 +14,7 @@ uint8_t perm_of(uint32_t flags) { return static_cast<uint8_t>(flags & (kPermR | 
 
 // Partition: same model domain <=> same DID and same table root.
 void check_attachments(const model::State& s, const HwView& hw, std::vector<std::string>& out) {
-  std::map<uint16_t, model::DomainId> model_attached;
+  std::map<uint16_t, model::DomainSerial> model_attached;
   for (const auto& [id, d] : s.domains)
     for (model::Bdf b : d.devices) model_attached[b] = id;
   for (const auto& [bdf, dom] : model_attached)
@@ -41,7 +41,7 @@ void check_attachments(const model::State& s, const HwView& hw, std::vector<std:
 }
 
 void check_translations(const model::State& s, const HwView& hw,
-                        const std::map<model::DomainId, Runs>& expected,
+                        const std::map<model::DomainSerial, Runs>& expected,
                         std::vector<std::string>& out) {
   for (const auto& [bdf, dev] : hw.devices) {
     auto dom = model::attachment(s, bdf);
@@ -57,7 +57,8 @@ void check_translations(const model::State& s, const HwView& hw,
 }
 
 // Every cached translation must be one the model allows now.
-void check_caches(const Sut& sut, const HwView& hw, const std::map<model::DomainId, Runs>& expected,
+void check_caches(const Sut& sut, const HwView& hw,
+                  const std::map<model::DomainSerial, Runs>& expected,
                   std::vector<std::string>& out) {
   if (sut.qemu()) {  // QEMU's context cache and IOTLB are not visible from outside
     count_skip("cache contents vs model (no cache snapshot on QEMU)");
@@ -76,7 +77,7 @@ void check_caches(const Sut& sut, const HwView& hw, const std::map<model::Domain
   }
   entries.resize(std::min(count, entries.size()));
   // DID -> model domain, through the context entries in memory (what the hardware would use).
-  std::map<uint16_t, model::DomainId> did_domain;
+  std::map<uint16_t, model::DomainSerial> did_domain;
   for (const auto& [bdf, dev] : hw.devices)
     if (auto dom = model::attachment(sut.model, bdf)) did_domain[dev.did] = *dom;
   for (const KnSimCacheEntry& e : entries) {
@@ -107,8 +108,8 @@ void check_caches(const Sut& sut, const HwView& hw, const std::map<model::Domain
 
 }  // namespace
 
-std::map<model::DomainId, Runs> expected_domain_runs(const model::State& s, const Sut& sut) {
-  std::map<model::DomainId, Runs> runs;
+std::map<model::DomainSerial, Runs> expected_domain_runs(const model::State& s, const Sut& sut) {
+  std::map<model::DomainSerial, Runs> runs;
   for (const auto& [id, d] : s.domains) runs[id];
   for (const auto& [gid, g] : s.grants) {
     if (!g.domain) continue;

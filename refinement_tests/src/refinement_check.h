@@ -11,7 +11,7 @@
 namespace kniommu::conformance {
 
 // Expected translation of every model domain (grants x physical blocks from GetPhysInfo).
-std::map<model::DomainId, Runs> expected_domain_runs(const model::State& s, const Sut& sut);
+std::map<model::DomainSerial, Runs> expected_domain_runs(const model::State& s, const Sut& sut);
 
 // Every discrepancy, as readable text (empty = the implementation refines the model here).
 std::vector<std::string> check_refinement(const Sut& sut);

@@ -23,7 +23,7 @@ uint64_t live_buffer_frames(const Sut& sut) {
 // Most table pages a domain with these grants can need (any depth up to 5 levels, 4 KiB leaves):
 // its root, and per grant at each level below the root one table per 512^k pages plus one for
 // a range that straddles a table boundary.
-uint64_t table_bound(const model::State& s, model::DomainId dom) {
+uint64_t table_bound(const model::State& s, model::DomainSerial dom) {
   uint64_t n = 1;
   for (const auto& [gid, g] : s.grants) {
     if (!g.domain || *g.domain != dom) continue;

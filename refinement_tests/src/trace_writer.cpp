@@ -25,9 +25,9 @@ struct Event {
   uint64_t pid = 0, dev = 0, h = 0, h2 = 0, pages = 1, out = 0, fault = 0;
   std::string dir = "{\"R\", \"W\"}";
   std::string rc = "rcOk";
-  bool has_iova = false, unmodelled = false, ok = true;
-  uint64_t iova = 0;
-  std::set<uint64_t> iovas;  // Dma: the pages the request covers
+  bool has_iova_page = false, unmodelled = false, ok = true;
+  uint64_t iova_page = 0;         // a grant's first IOVA page (the spec counts IOVAs in pages)
+  std::set<uint64_t> iova_pages;  // Dma: the pages the request covers
 };
 
 struct Recorder {
@@ -113,7 +113,7 @@ void write_module(const Recorder& r, std::ostream& os) {
      << "TMaxPages == " << r.max_pages << "\n"
      << "TIovaPages == " << iova_pages(r.mc) << "\n"
      << "TIommuEnabled == " << tla_bool(r.mc.iommu_enabled) << "\n"
-     << "TIovaChoices == " << set_of(r.begin_pages) << "\n";
+     << "TIovaPageChoices == " << set_of(r.begin_pages) << "\n";
   // One line per event, with its text as a comment: the checker names the first event that
   // has no matching spec step by its number.
   os << "TraceLog == <<\n";
@@ -122,11 +122,11 @@ void write_module(const Recorder& r, std::ostream& os) {
     os << "  [op |-> \"" << e.op << "\", pid |-> " << e.pid << ", dev |-> " << e.dev << ", h |-> "
        << spec_handle(e.h, r.max_handle) << ", h2 |-> " << spec_handle(e.h2, r.max_handle)
        << ", pages |-> " << e.pages << ", dir |-> " << e.dir << ", out |-> " << e.out
-       << ", hasIova |-> " << tla_bool(e.has_iova) << ", iova |-> " << e.iova << ", iovas |-> "
-       << set_of(e.iovas) << ", rc |-> \"" << e.rc << "\", unmodelled |-> "
-       << tla_bool(e.unmodelled) << ", ok |-> " << tla_bool(e.ok) << ", fault |-> " << e.fault
-       << "]" << (i + 1 < r.events.size() ? "," : "") << "  \\* event " << i + 1 << ": " << e.text
-       << "\n";
+       << ", hasIovaPage |-> " << tla_bool(e.has_iova_page) << ", iovaPage |-> " << e.iova_page
+       << ", iovaPages |-> " << set_of(e.iova_pages) << ", rc |-> \"" << e.rc
+       << "\", unmodelled |-> " << tla_bool(e.unmodelled) << ", ok |-> " << tla_bool(e.ok)
+       << ", fault |-> " << e.fault << "]" << (i + 1 < r.events.size() ? "," : "") << "  \\* event "
+       << i + 1 << ": " << e.text << "\n";
   }
   os << ">>\n====\n";
 }
@@ -224,9 +224,9 @@ void api_call(const Sut& sut, const std::string& shown, const ImplOutcome& impl,
   if (ok && (e.op == "DmaBegin" || e.op == "DmaBeginEx")) {
     ++r->grants;
     if (r->mc.iommu_enabled) {
-      e.has_iova = true;
-      e.iova = spec_page(r->mc, impl.iova / kPageBytes);
-      r->begin_pages.insert(e.iova);
+      e.has_iova_page = true;
+      e.iova_page = spec_page(r->mc, impl.iova / kPageBytes);
+      r->begin_pages.insert(e.iova_page);
       e.text += " iova " + hex(impl.iova);
     }
   }
@@ -259,11 +259,11 @@ void dma(const Sut& sut, model::Bdf bdf, uint64_t iova, uint64_t len, bool write
     // Every page moved: one spec step per page.
     for (uint64_t p : pages) {
       Event one = e;
-      one.iovas = {p};
+      one.iova_pages = {p};
       r->events.push_back(one);
     }
   } else {
-    e.iovas = pages;  // some page of the request faulted with this reason
+    e.iova_pages = pages;  // some page of the request faulted with this reason
     r->events.push_back(e);
   }
 }

@@ -29,13 +29,11 @@ uint64_t frames_lying(KnAdapterSession* s) {
   const bool first = g_measured.insert(s).second;
   return real().frames_in_use(s) + (first ? 0 : static_cast<uint64_t>(g_frames_delta));
 }
-uint32_t gsts_without_te(KnAdapterSession* s, uint32_t off) {
+// read_reg32 lying about one register: bits g_lie_clear cleared and g_lie_set set at g_lie_offset.
+uint32_t g_lie_offset = 0, g_lie_clear = 0, g_lie_set = 0;
+uint32_t register_lying(KnAdapterSession* s, uint32_t off) {
   const uint32_t v = real().read_reg32(s, off);
-  return off == 0x1C ? v & ~(1u << 31) : v;
-}
-uint32_t fsts_with_iqe(KnAdapterSession* s, uint32_t off) {
-  const uint32_t v = real().read_reg32(s, off);
-  return off == 0x34 ? v | (1u << 4) : v;
+  return off == g_lie_offset ? (v & ~g_lie_clear) | g_lie_set : v;
 }
 uint64_t one_violation(KnAdapterSession*) { return 1; }
 
@@ -64,16 +62,21 @@ TEST(ChecksTeeth, FrameLeakIsReported) {
   expect_caught(a, "frame leak");
 }
 
-TEST(ChecksTeeth, TranslationNotEnabledInGstsIsReported) {
+void expect_register_lie_caught(uint32_t offset, uint32_t clear, uint32_t set, const char* text) {
   KnAdapterV1 a = real();
-  a.read_reg32 = gsts_without_te;
-  expect_caught(a, "GSTS");
+  a.read_reg32 = register_lying;
+  g_lie_offset = offset;
+  g_lie_clear = clear;
+  g_lie_set = set;
+  expect_caught(a, text);
+}
+
+TEST(ChecksTeeth, TranslationNotEnabledInGstsIsReported) {
+  expect_register_lie_caught(0x1C, 1u << 31, 0, "GSTS");  // GSTS.TES clear
 }
 
 TEST(ChecksTeeth, QueueErrorInFstsIsReported) {
-  KnAdapterV1 a = real();
-  a.read_reg32 = fsts_with_iqe;
-  expect_caught(a, "error bit");
+  expect_register_lie_caught(0x34, 0, 1u << 4, "error bit");  // FSTS.IQE set
 }
 
 TEST(ChecksTeeth, ProtocolViolationIsReported) {

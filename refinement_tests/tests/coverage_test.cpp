@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "coverage.h"
@@ -50,6 +52,16 @@ KnAdapterV1 fake_adapter() {
 constexpr uint64_t kCtxGlobal = 0x1 | (1 << 4), kIotlbDomain = 0x2 | (2 << 4),
                    kIotlbPage = 0x2 | (3 << 4), kWait = 0x5;
 
+// A KnIoDmaBegin call (`call` as the suite prints it) that submitted `descs` (lo, hi) at queue
+// slots `first`, `first` + 1, ...: the descriptors are written and the tail moved past them.
+void begin_submitted(FakeHw& hw, const Sut& sut, uint64_t first,
+                     std::initializer_list<std::pair<uint64_t, uint64_t>> descs, const char* call) {
+  for (const auto& [lo, hi] : descs) hw.put_desc(first++, lo, hi);
+  hw.iqt = first << 4;
+  coverage::call(call, rcOk);
+  coverage::after_command(sut, "KnIoDmaBegin");
+}
+
 TEST(Coverage, CountsQueuedInvalidationsOnceEach) {
   FakeHw hw;
   g_hw = &hw;
@@ -59,22 +71,15 @@ TEST(Coverage, CountsQueuedInvalidationsOnceEach) {
   coverage::Counts c;
   coverage::begin_case(&c);
   hw.iqa = 0x10000;  // QS=0: 256 descriptors
-  hw.put_desc(0, kCtxGlobal, 0);
-  hw.put_desc(1, kIotlbPage, 3);  // AM=3
-  hw.put_desc(2, kWait, 0);
-  hw.iqt = 3 << 4;
-  coverage::call("KnIoDmaBegin(pid=1, rid=1)", rcOk);
-  coverage::after_command(sut, "KnIoDmaBegin");
+  begin_submitted(hw, sut, 0, {{kCtxGlobal, 0}, {kIotlbPage, 3 /* AM=3 */}, {kWait, 0}},
+                  "KnIoDmaBegin(pid=1, rid=1)");
   EXPECT_EQ(c["inv:context:global"], 1u);
   EXPECT_EQ(c["inv:iotlb:page:am=3"], 1u);
   EXPECT_EQ(c["inv:wait"], 1u);
   EXPECT_EQ(c.count("cm1:KnIoDmaBegin:iotlb"), 0u);  // CAP.CM=0
 
   hw.cap = 1 << 7;  // CM=1: a granting call's invalidations are the CM=1 path
-  hw.put_desc(3, kIotlbDomain, 0);
-  hw.iqt = 4 << 4;
-  coverage::call("KnIoDmaBegin(pid=1, rid=2)", rcOk);
-  coverage::after_command(sut, "KnIoDmaBegin");
+  begin_submitted(hw, sut, 3, {{kIotlbDomain, 0}}, "KnIoDmaBegin(pid=1, rid=2)");
   EXPECT_EQ(c["inv:iotlb:domain"], 1u);
   EXPECT_EQ(c["cm1:KnIoDmaBegin:iotlb"], 1u);
   EXPECT_EQ(c["inv:context:global"], 1u);  // not counted again

@@ -9,20 +9,19 @@
 #include <vector>
 
 #include "kniommu/conformance.h"
+#include "run_json.h"
 
 namespace kniommu::conform {
 
-struct ShardFile {
+// A shard result as read back: the run it records (seed and shard; the adapter is not read) and
+// each configuration's outcome.
+struct ShardFile : RunInfo {
   std::string path;
-  uint64_t seed = 0;
-  unsigned shard_index = 0, shard_count = 1;
   std::vector<conformance::ConfigOutcome> configs;
 };
 
-// Reads one shard result (JSON or JUnit XML, told apart by content); nullopt with `error`.
-std::optional<ShardFile> read_shard_file(const std::string& path, std::string& error);
-
-// Reads one shard result (a regular file of at most 64 MiB); nullopt with `error`.
+// Reads one shard result (JSON or JUnit XML, told apart by content; a regular file of at most
+// 64 MiB); nullopt with `error`.
 std::optional<ShardFile> read_shard_file(const std::string& path, std::string& error);
 // The same for bytes already read; `path` only names them in messages.
 std::optional<ShardFile> parse_shard_text(const std::string& text, const std::string& path,

@@ -10,6 +10,7 @@
 
 namespace kniommu::conform {
 
+// The run a result file records; `kniommu-conform merge` reads it back (merge_input.h).
 struct RunInfo {
   std::string adapter;
   uint64_t seed = 0;

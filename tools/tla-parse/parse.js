@@ -3,18 +3,28 @@
 // through web-tree-sitter: no native build) and checks names against it.
 //
 //   node parse.js <module.tla> [--readme <README.md>] [--listed-from <file>]...
-//                 [--actions-from <model.h>] [--names-from <file.cpp>]... [--not-actions A,B]
+//                 [--not-invariants A,B] [--actions-from <model.h>] [--names-from <file.cpp>]...
+//                 [--not-actions A,B] [--glossary <semantics.md>] [--glossary-column COL=DIR,DIR]...
 //
 // Fails (exit 1) when the module has a syntax error (every ERROR / MISSING node is reported with
 // its line and column), when an invariant listed in the README's "Invariants" section is not
 // defined in the module, or when a name a --listed-from file checks (C++ `{"Name", check}`
-// entries) is not listed in the README, or when a step function the --actions-from header declares
+// entries: the model's invariants, the Z3 proofs' invariants) is not listed in the README
+// (--not-invariants lists names that are deliberately not spec invariants, e.g. the proofs'
+// strengthenings), or when a step function the --actions-from header declares
 // (`Result snake_case(`) has no action of the same name in PascalCase in the module (so every API
 // call of the model is an action of the spec, under the same name), or when a --names-from file
 // (conformance commands, Z3 proof actions) uses a name the module does not define: the names of
 // command classes (`class X final : public ...`) and every string literal that starts like an
 // action name ("AttachDevice(pid=", "HandleClose(grant).Start", "DmaBegin"). --not-actions lists
 // names that deliberately have no spec counterpart (e.g. CPU access through a mapping).
+// --glossary: every name the "## Glossary" table of the file gives in its spec column must be
+// defined in the module (`Name`, `Name(args)`, `var[x]`), and every record field it names
+// (`x.field`) must be one the module builds (`field |->`), so the glossary cannot drift from the
+// spec. --glossary-column model=model,impl/include (repeatable): every identifier in the code
+// spans of that column (paths and file names aside) must occur as a word in the C++ sources or
+// CMakeLists.txt below one of the directories, so no layer's glossary entry names a name that
+// layer does not have.
 // Exit 2: usage or missing file.
 'use strict';
 
@@ -34,20 +44,30 @@ try {
 function usage(msg) {
   console.error(`tla-parse: ${msg}`);
   console.error('usage: parse.js <module.tla> [--readme README.md] [--listed-from FILE]... ' +
-                '[--actions-from HEADER]... [--names-from FILE]... [--not-actions A,B]');
+                '[--not-invariants A,B] [--actions-from HEADER]... [--names-from FILE]... ' +
+                '[--not-actions A,B] [--glossary FILE] [--glossary-column COL=DIR,DIR]...');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { module: null, readme: null, listedFrom: [], actionsFrom: [], namesFrom: [], notActions: [] };
+  const opts = { module: null, readme: null, listedFrom: [], actionsFrom: [], namesFrom: [], notActions: [],
+                 notInvariants: [], glossary: null, glossaryColumns: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (['--readme', '--listed-from', '--actions-from', '--names-from', '--not-actions'].includes(a)) {
+    if (['--readme', '--listed-from', '--actions-from', '--names-from', '--not-actions',
+         '--not-invariants', '--glossary', '--glossary-column'].includes(a)) {
       if (i + 1 >= argv.length) usage(`${a} needs an argument`);
       if (a === '--readme') opts.readme = argv[++i];
+      else if (a === '--glossary') opts.glossary = argv[++i];
+      else if (a === '--glossary-column') {
+        const [column, dirs] = argv[++i].split('=');
+        if (!dirs) usage('--glossary-column needs COLUMN=DIR[,DIR...]');
+        opts.glossaryColumns.push({ column, dirs: dirs.split(',').filter((d) => d) });
+      }
       else if (a === '--listed-from') opts.listedFrom.push(argv[++i]);
       else if (a === '--names-from') opts.namesFrom.push(argv[++i]);
       else if (a === '--not-actions') opts.notActions.push(...argv[++i].split(',').filter((x) => x));
+      else if (a === '--not-invariants') opts.notInvariants.push(...argv[++i].split(',').filter((x) => x));
       else opts.actionsFrom.push(argv[++i]);
     } else if (!opts.module) {
       opts.module = a;
@@ -99,6 +119,42 @@ function readmeInvariants(text) {
   return names;
 }
 
+// The `code` spans of the column whose header starts with `prefix` in the table under the
+// "## Glossary" heading.
+function glossaryColumn(text, prefix) {
+  const spans = [];
+  let inSection = false, column = -1;
+  for (const line of text.split('\n')) {
+    if (/^#+\s/.test(line)) { inSection = /^#+\s+Glossary\b/.test(line); column = -1; }
+    if (!inSection || !line.startsWith('|')) continue;
+    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    if (column < 0) { column = cells.findIndex((c) => c.startsWith(prefix)); continue; }
+    if (cells.every((c) => /^-+$/.test(c)) || column >= cells.length) continue;
+    for (const m of cells[column].matchAll(/`([^`]+)`/g)) spans.push(m[1]);
+  }
+  return spans;
+}
+
+// The C++ sources and CMakeLists.txt below `dir` (recursively, build trees and node_modules aside).
+function sourcesText(dir) {
+  let out = '';
+  let entries;
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    usage(`cannot read ${dir}: ${e.message}`);
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      if (e.name !== 'node_modules' && !e.name.startsWith('build')) out += sourcesText(p);
+    } else if (/\.(h|cpp|hpp)$/.test(e.name) || e.name === 'CMakeLists.txt') {
+      out += fs.readFileSync(p, 'utf8') + '\n';
+    }
+  }
+  return out;
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const source = read(opts.module);
@@ -132,7 +188,8 @@ async function main() {
     const checked = [...read(file).matchAll(/\{"([A-Z][A-Za-z0-9_]*)",/g)].map((m) => m[1]);
     if (checked.length === 0) problems.push(`${file}: no checked invariant names found`);
     for (const name of checked) {
-      if (!listed.includes(name)) problems.push(`${file}: checks ${name}, which the README does not list`);
+      if (!listed.includes(name) && !opts.notInvariants.includes(name))
+        problems.push(`${file}: checks ${name}, which the README does not list`);
     }
   }
 
@@ -162,6 +219,36 @@ async function main() {
     }
   }
 
+  let glossaryNames = 0;
+  if (opts.glossary) {
+    const spans = glossaryColumn(read(opts.glossary), 'spec');
+    if (spans.length === 0) problems.push(`${opts.glossary}: no spec column in a "## Glossary" table`);
+    for (const span of spans) {
+      const head = span.match(/^[A-Za-z_][A-Za-z0-9_]*/);
+      if (head && !defined.has(head[0]))
+        problems.push(`${opts.glossary}: glossary names ${head[0]}, which the module does not define`);
+      for (const f of span.matchAll(/\.([A-Za-z_][A-Za-z0-9_]*)/g)) {
+        if (!new RegExp(`\\b${f[1]}\\s*\\|->`).test(source))
+          problems.push(`${opts.glossary}: glossary names the field ${f[1]}, which the module never sets`);
+      }
+      glossaryNames++;
+    }
+    for (const { column, dirs } of opts.glossaryColumns) {
+      const text = dirs.map(sourcesText).join('\n');
+      const colSpans = glossaryColumn(read(opts.glossary), column);
+      if (colSpans.length === 0) problems.push(`${opts.glossary}: no ${column} column in the glossary`);
+      for (const span of colSpans) {
+        if (span.includes('/') || /\.(cpp|h|md|tla|sh)$/.test(span)) continue;  // a path or a file
+        for (const word of span.match(/[A-Za-z_][A-Za-z0-9_]*/g) || []) {
+          const tail = word.endsWith('_') ? '' : '\\b';  // DMA_DIR_* is a prefix
+          if (!new RegExp(`\\b${word}${tail}`).test(text))
+            problems.push(`${opts.glossary}: the ${column} column names ${word}, which ${dirs.join(', ')} never uses`);
+          glossaryNames++;
+        }
+      }
+    }
+  }
+
   if (problems.length > 0) {
     for (const p of problems) console.error(`FAIL ${p}`);
     process.exit(1);
@@ -169,7 +256,8 @@ async function main() {
   console.log(`OK ${path.basename(opts.module)}: parsed without error, ${defined.size} names defined` +
               (opts.readme ? `, all ${listed.length} listed invariants defined` : '') +
               (actions ? `, all ${actions} model step functions have an action` : '') +
-              (names ? `, all ${names} suite/proof names are spec names` : ''));
+              (names ? `, all ${names} suite/proof names are spec names` : '') +
+              (glossaryNames ? `, all ${glossaryNames} glossary names found where they belong` : ''));
 }
 
 main().catch((e) => {

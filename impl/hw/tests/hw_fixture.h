@@ -12,6 +12,7 @@
 #include "hw/pcie_bus.h"
 #include "hw/remapping_unit.h"
 #include "hw/sim_phys_mem.h"
+#include "vtd/address_math.h"
 #include "vtd/entries.h"
 
 namespace kniommu::hw::test {
@@ -41,7 +42,7 @@ inline std::uint64_t sl_leaf(PhysAddr pa, unsigned shift, std::uint8_t perms) {
   return with_field(vtd::kSlPte1G, KNIOMMU_F("ADDR"), w, pa >> 30);
 }
 
-inline unsigned level_shift(unsigned level) { return 12 + 9 * (level - 1); }
+using vtd::level_shift;
 
 class Machine {
  public:

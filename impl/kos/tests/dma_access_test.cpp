@@ -34,6 +34,12 @@ class DeviceAccess : public SimTest, public ::testing::WithParamInterface<Hw> {
     EXPECT_EQ(r.rc, rcFail);
     EXPECT_EQ(r.fault, reason);
   }
+  // kDev0 attached to the automatic domain, a one-page BIDIR buffer *b granted there as *g.
+  void attach_and_grant_page(Handle* b, Handle* g) {
+    ASSERT_EQ(KnIommuAttachDevice(kDev0), rcOk);
+    *b = buffer(4096, DMA_DIR_BIDIR);
+    ASSERT_EQ(KnIoDmaBegin(*b, g), rcOk);
+  }
 };
 
 TEST_P(DeviceAccess, DirectionDecidesPermission) {
@@ -74,10 +80,8 @@ TEST_P(DeviceAccess, DirectionDecidesPermission) {
 }
 
 TEST_P(DeviceAccess, FaultingRequestTransfersNothing) {
-  ASSERT_EQ(KnIommuAttachDevice(kDev0), rcOk);
-  const Handle b = buffer(4096, DMA_DIR_BIDIR);
-  Handle g = 0;
-  ASSERT_EQ(KnIoDmaBegin(b, &g), rcOk);
+  Handle b = 0, g = 0;
+  ASSERT_NO_FATAL_FAILURE(attach_and_grant_page(&b, &g));
   std::vector<unsigned char> bytes(64, 0x77);
   // Starts in the grant, runs into the unmapped next page.
   expect_fault(dma_write(kDev0, iova_of(g) + 4096 - 32, bytes.data(), bytes.size()), kNoWrite);
@@ -107,10 +111,8 @@ TEST_P(DeviceAccess, RevocationIsImmediate) {
 }
 
 TEST_P(DeviceAccess, BufferOutlivesItsHandleWhileGranted) {
-  ASSERT_EQ(KnIommuAttachDevice(kDev0), rcOk);
-  const Handle b = buffer(4096, DMA_DIR_BIDIR);
-  Handle g = 0;
-  ASSERT_EQ(KnIoDmaBegin(b, &g), rcOk);
+  Handle b = 0, g = 0;
+  ASSERT_NO_FATAL_FAILURE(attach_and_grant_page(&b, &g));
   const std::uint64_t iova = iova_of(g);
   const std::uint64_t frames = KnSimFramesInUse(sys_);
   ASSERT_EQ(KnHandleClose(b), rcOk);
@@ -194,10 +196,8 @@ TEST_P(DeviceAccess, SuperpageBuffersUseAlignedIovas) {
 }
 
 TEST_P(DeviceAccess, CachesHoldNothingOfARevokedDomain) {
-  ASSERT_EQ(KnIommuAttachDevice(kDev0), rcOk);
-  const Handle b = buffer(4096, DMA_DIR_BIDIR);
-  Handle g = 0;
-  ASSERT_EQ(KnIoDmaBegin(b, &g), rcOk);
+  Handle b = 0, g = 0;
+  ASSERT_NO_FATAL_FAILURE(attach_and_grant_page(&b, &g));
   ASSERT_EQ(dma_read(kDev0, iova_of(g)).rc, rcOk);
   ASSERT_EQ(KnSimProcessExit(sys_, pid_), rcOk);
   std::vector<KnSimCacheEntry> entries(64);

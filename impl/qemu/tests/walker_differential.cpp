@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "qemu/tests/walker_differential.h"
+#include "vtd/address_math.h"
 
 namespace kniommu::qemu::diff {
 namespace {
@@ -63,7 +64,7 @@ struct Structure {
   std::vector<Probe> probes2;
 };
 
-unsigned shift_of(unsigned level) { return 12 + 9 * (level - 1); }
+unsigned shift_of(unsigned level) { return vtd::level_shift(level); }
 
 std::uint64_t new_table(Structure& s) {
   const std::uint64_t t = s.next_table;

@@ -4,8 +4,11 @@
 #include <tuple>
 
 #include "analysis/names.h"
+#include "vtd/address_math.h"
 #include "vtd/caps.h"
 #include "vtd/entries.h"
+#include "vtd/sl_fields.h"
+#include "vtd/sl_format.h"
 #include "vtd/sl_masks.h"
 
 namespace kniommu::audit {
@@ -15,13 +18,15 @@ using vtd::layout::mask_of;  // the one field-mask helper, shared with the emula
 
 constexpr std::uint64_t kCtpMask = mask_of(vtd::kRootEntry, BOOST_HANA_STRING("CTP"));
 constexpr std::uint64_t kSlptptrMask = mask_of(vtd::kContextEntry, BOOST_HANA_STRING("SLPTPTR"));
-constexpr std::uint64_t kSlReadMask = mask_of(vtd::kSlTableEntry, BOOST_HANA_STRING("R"));
-constexpr std::uint64_t kSlWriteMask = mask_of(vtd::kSlTableEntry, BOOST_HANA_STRING("W"));
-constexpr std::uint64_t kSlTableAddrMask = mask_of(vtd::kSlTableEntry, BOOST_HANA_STRING("ADDR"));
-// Output-address field of a leaf at level 1, 2, 3 (4 KiB, 2 MiB, 1 GiB).
-constexpr std::uint64_t kLeafAddrMask[4] = {0, mask_of(vtd::kSlPte4K, BOOST_HANA_STRING("ADDR")),
-                                            mask_of(vtd::kSlPte2M, BOOST_HANA_STRING("ADDR")),
-                                            mask_of(vtd::kSlPte1G, BOOST_HANA_STRING("ADDR"))};
+// The SL entry fields the walk reads, from the shared formats (vtd/sl_fields.h).
+constexpr std::uint64_t kSlReadMask = vtd::sl_fields::kRead;
+constexpr std::uint64_t kSlWriteMask = vtd::sl_fields::kWrite;
+constexpr std::uint64_t kSlTableAddrMask = vtd::sl_fields::kTableAddr;
+constexpr const auto& kLeafAddrMask = vtd::sl_fields::kLeafAddr;  // by level 1..3
+// One permission encoding: the audit's reach bits and the snapshot's buffer bits (a file format
+// of the standard library only, so it spells them itself) are those of vtd::Perm.
+static_assert(kRead == vtd::kPermRead && kWrite == vtd::kPermWrite &&
+              snapshot::kPermRead == vtd::kPermRead && snapshot::kPermWrite == vtd::kPermWrite);
 constexpr std::size_t kEntries128 = 256;
 constexpr std::size_t kEntries64 = 512;
 
@@ -203,7 +208,7 @@ class Walker {
       }
       const auto effective = static_cast<std::uint8_t>(perms & here);  // R/W AND over the walk
       if (effective == 0) continue;
-      const unsigned shift = vtd::kPageShift + 9 * (level - 1);
+      const unsigned shift = vtd::level_shift(level);
       const std::uint64_t here_iova = iova | (static_cast<std::uint64_t>(i) << shift);
       if (vtd::SlReservedMasks::is_leaf(level, e)) {
         const std::uint64_t pages = std::uint64_t{1} << (9 * (level - 1));

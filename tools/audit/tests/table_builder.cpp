@@ -1,5 +1,6 @@
 #include "table_builder.h"
 
+#include "vtd/address_math.h"
 #include "vtd/caps.h"
 #include "vtd/entries.h"
 
@@ -102,16 +103,16 @@ std::uint64_t TableBuilder::entry_pa(std::uint64_t root, std::uint64_t iova, uns
                                      unsigned levels) const {
   std::uint64_t table = root;
   for (unsigned l = levels; l > level; --l) {
-    table = next_table(read64(table + ((iova >> (12 + 9 * (l - 1))) & 0x1FF) * 8));
+    table = next_table(read64(table + vtd::level_index<vtd::U64Ops>(iova, l) * 8));
   }
-  return table + ((iova >> (12 + 9 * (level - 1))) & 0x1FF) * 8;
+  return table + vtd::level_index<vtd::U64Ops>(iova, level) * 8;
 }
 
 std::uint64_t TableBuilder::map(std::uint64_t root, std::uint64_t iova, std::uint64_t pa,
                                 std::uint8_t perms, unsigned leaf_level, unsigned levels) {
   std::uint64_t table = root;
   for (unsigned l = levels; l > leaf_level; --l) {
-    const std::uint64_t at = table + ((iova >> (12 + 9 * (l - 1))) & 0x1FF) * 8;
+    const std::uint64_t at = table + vtd::level_index<vtd::U64Ops>(iova, l) * 8;
     std::uint64_t e = read64(at);
     if (!present(e)) {
       e = sl_table_entry(new_page(), 3);
@@ -119,7 +120,7 @@ std::uint64_t TableBuilder::map(std::uint64_t root, std::uint64_t iova, std::uin
     }
     table = next_table(e);
   }
-  const std::uint64_t at = table + ((iova >> (12 + 9 * (leaf_level - 1))) & 0x1FF) * 8;
+  const std::uint64_t at = table + vtd::level_index<vtd::U64Ops>(iova, leaf_level) * 8;
   write64(at, sl_leaf(pa, perms, leaf_level));
   return at;
 }

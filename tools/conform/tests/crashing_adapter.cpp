@@ -4,15 +4,14 @@
 // (KNIOMMU_CRASH_MODE selects, at compile time). The runner must survive, fail the case with the
 // signal or the time limit, shrink it and write a replay file. The hanging adapter records its
 // process id in $KNIOMMU_HANG_PIDS so the test can check that no hung child is left behind.
-#include <dlfcn.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <map>
 
+#include "example_adapter_loader.h"
 #include "kniommu/adapter.h"
 
 #define KNIOMMU_CRASH_SEGV 1
@@ -55,20 +54,9 @@ void destroy(KnAdapterSession* session) {
 }
 
 const KnAdapterV1* load() {
-  void* handle = dlopen(KNIOMMU_EXAMPLE_ADAPTER, RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) {
-    std::fprintf(stderr, "crashing adapter: cannot load %s: %s\n", KNIOMMU_EXAMPLE_ADAPTER,
-                 dlerror());
+  static KnAdapterV1 crashing;
+  if (!kniommu::conform::test::load_example_adapter("crashing adapter", g_real, crashing))
     return nullptr;
-  }
-  void* symbol = dlsym(handle, KN_ADAPTER_ENTRY_SYMBOL);
-  if (symbol == nullptr) return nullptr;
-  KnAdapterEntryV1 entry = nullptr;
-  std::memcpy(&entry, &symbol, sizeof entry);
-  const KnAdapterV1* real = entry();
-  if (real == nullptr) return nullptr;
-  g_real = *real;
-  static KnAdapterV1 crashing = g_real;
   crashing.name = "crashing: second KnIoDmaBegin dies";
   crashing.dma_begin = begin_then_die;
   crashing.system_destroy = destroy;
@@ -77,7 +65,4 @@ const KnAdapterV1* load() {
 
 }  // namespace
 
-extern "C" __attribute__((visibility("default"))) const KnAdapterV1* kniommu_adapter_v1(void) {
-  static const KnAdapterV1* table = load();
-  return table;
-}
+KNIOMMU_TEST_ADAPTER_ENTRY(load)

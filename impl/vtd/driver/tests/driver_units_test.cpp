@@ -17,26 +17,36 @@ std::uint64_t cap_value(unsigned nd, unsigned sagaw, unsigned mgaw, unsigned sll
 }
 
 TEST(DecodeCaps, PicksDeepestLevelThatMgawAllows) {
-  UnitCaps c = UnitCaps::decode(cap_value(6, 0x4 | 0x8, 48, 3, false, 18, true), 0x3);
-  EXPECT_EQ(c.levels, 4u);
-  EXPECT_EQ(c.address_width, 48u);
-  EXPECT_EQ(c.domain_ids(), 65536u);
-  EXPECT_TRUE(c.psi());
-  EXPECT_EQ(c.mamv(), 18u);
-  EXPECT_TRUE(c.coherent());
-  EXPECT_TRUE(c.queued_invalidation());
-  c = UnitCaps::decode(cap_value(2, 0x8, 57, 0, true, 9, false), 0x2);
-  EXPECT_EQ(c.levels, 5u);
-  EXPECT_EQ(c.address_width, 57u);
-  EXPECT_EQ(c.domain_ids(), 256u);
-  EXPECT_TRUE(c.caching_mode());
-  EXPECT_FALSE(c.coherent());
-  c = UnitCaps::decode(cap_value(0, 0x2, 39, 1, false, 0, true), 0x2);
-  EXPECT_EQ(c.levels, 3u);
-  EXPECT_EQ(c.address_width, 39u);
-  EXPECT_EQ(c.sllps(), 1u);
-  c = UnitCaps::decode(cap_value(0, 0, 48, 0, false, 0, true), 0x2);
-  EXPECT_EQ(c.levels, 0u);
+  struct Case {
+    std::uint64_t cap, ecap;
+    unsigned levels, address_width;
+    std::uint32_t domain_ids, sllps;
+    bool psi;
+    unsigned mamv;
+    bool caching_mode, coherent, queued_invalidation;
+  };
+  const Case cases[] = {
+      // SAGAW 4+5 levels, MGAW 48: 4 levels; ECAP.C and ECAP.QI set.
+      {cap_value(6, 0x4 | 0x8, 48, 3, false, 18, true), 0x3, 4, 48, 65536, 3, true, 18, false, true,
+       true},
+      {cap_value(2, 0x8, 57, 0, true, 9, false), 0x2, 5, 57, 256, 0, false, 9, true, false, true},
+      {cap_value(0, 0x2, 39, 1, false, 0, true), 0x2, 3, 39, 16, 1, true, 0, false, false, true},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(testing::Message() << "cap " << std::hex << k.cap);
+    const UnitCaps c = UnitCaps::decode(k.cap, k.ecap);
+    EXPECT_EQ(c.levels, k.levels);
+    EXPECT_EQ(c.address_width, k.address_width);
+    EXPECT_EQ(c.domain_ids(), k.domain_ids);
+    EXPECT_EQ(c.sllps(), k.sllps);
+    EXPECT_EQ(c.psi(), k.psi);
+    EXPECT_EQ(c.mamv(), k.mamv);
+    EXPECT_EQ(c.caching_mode(), k.caching_mode);
+    EXPECT_EQ(c.coherent(), k.coherent);
+    EXPECT_EQ(c.queued_invalidation(), k.queued_invalidation);
+  }
+  // No SAGAW level at all: no usable depth.
+  EXPECT_EQ(UnitCaps::decode(cap_value(0, 0, 48, 0, false, 0, true), 0x2).levels, 0u);
 }
 
 TEST(Descriptors, Encodings) {
