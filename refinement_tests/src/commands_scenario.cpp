@@ -274,7 +274,7 @@ CmdPtr make_grant_scenario(const model::State& s) {
   }
   if (end == CloseDomain) {
     // The grant handle is revoked now: every call taking it must answer rcHandleRevoked, the
-    // revoked check coming before the handle's kind is looked at (docs/semantics.md "Handles").
+    // revoked check coming before the handle's kind is looked at (semantics.md, Handles).
     const model::Bdf any = pick_from(bl.state().config.devices);
     const CmdPtr uses[] = {cmd::dma_begin(pid, grant),
                            cmd::dma_begin_ex(pid, grant, grant),
