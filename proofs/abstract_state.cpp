@@ -29,7 +29,11 @@ AbsState AbsState::fresh(const Sorts& s, const std::string& prefix) {
       arr("bufW", s.buf, B),          arr("gLive", s.grant, B),
       arr("gHandle", s.grant, B),     arr("gRevoked", s.grant, B),
       arr("gProc", s.grant, s.proc),  arr("gBuf", s.grant, s.buf),
-      arr("gDom", s.grant, s.dom),    arr("gIovaPage", s.grant, I),
+      // The Z3 symbol keeps its old spelling "gIova" (the member is gIovaPage): with the symbol
+      // renamed, Z3's search for the ∃-form obligation of discipline_test.cpp (JustifiedImplies-
+      // WithinSpec) times out in every stage, although nothing else changed. That obligation is
+      // fragile; see docs/proofs.md.
+      arr("gDom", s.grant, s.dom),    arr("gIova", s.grant, I),
   };
 }
 
