@@ -91,7 +91,9 @@ TEST(Findings, EmptyDomain) {
   b.attach(kA, 1, root);
   auto r = analyze(b.snapshot());
   ASSERT_EQ(count(r.findings, ViolationKind::kEmptyDomain), 1u);
-  EXPECT_EQ(find(r.findings, ViolationKind::kEmptyDomain)->bdf, kA);
+  const auto* empty = find(r.findings, ViolationKind::kEmptyDomain);
+  ASSERT_NE(empty, nullptr);
+  EXPECT_EQ(empty->bdf, kA);
   b.map(root, 0x1000, 0x40000000, RW);
   EXPECT_EQ(count(analyze(b.snapshot()).findings, ViolationKind::kEmptyDomain), 0u);
 }
@@ -137,7 +139,9 @@ TEST(Findings, PlatformBypassIsAViolationAndNamesTheDevice) {
   b.snapshot().devices[0].flags |= snapshot::kDeviceBypass;
   r = analyze(b.snapshot());
   ASSERT_EQ(count(r.violations, ViolationKind::kIommuBypass), 1u);
-  EXPECT_EQ(find(r.violations, ViolationKind::kIommuBypass)->bdf, kC);
+  const auto* bypass = find(r.violations, ViolationKind::kIommuBypass);
+  ASSERT_NE(bypass, nullptr);
+  EXPECT_EQ(bypass->bdf, kC);
   EXPECT_TRUE(r.devices[0].bypasses_iommu);
   EXPECT_NE(render_text(r).find("BYPASSES THE IOMMU"), std::string::npos);
   EXPECT_NE(render_json(r).find("\"kind\":\"iommu-bypass\""), std::string::npos);
