@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <unordered_set>
 #include <vector>
 
 #include "sut.h"
@@ -17,17 +18,43 @@ constexpr uint64_t kCapCm = uint64_t{1} << 7;
 constexpr uint64_t kIqaDw = uint64_t{1} << 11;  // 256-bit descriptors (scalable mode only)
 constexpr size_t kDescBytes = 16;
 
-// The leaves of one table as the walker saw them, each packed as iova | level (IOVAs are page
-// aligned), in walk order, which is ascending (a depth-first walk over entries 0..511), so two
-// views compare by one merge. Flat vectors, not a set: a grant of 1 GiB in 4 KiB pages has
-// 262,144 leaves, seen after every command.
+// The leaves of one table root as the walker saw them, in walk order, which is ascending (a
+// depth-first walk over entries 0..511), so two views compare by one merge. A view is a list of
+// segments, each a superpage leaf or all leaves of one last-level table as the walker's cache
+// decoded them (shared, immutable): a view that reuses the previous view's decodings in the same
+// order has the same leaves, which one comparison of the segment lists shows without touching
+// the leaves (a grant of 1 GiB in 4 KiB pages has 262,144 leaves, seen after every command).
 using Leaf = uint64_t;
-struct Leaves {
-  std::vector<Leaf> v;
-  bool sorted = true;
-};
-constexpr Leaf pack(uint64_t iova, unsigned level) { return iova | level; }
 constexpr unsigned level_of(Leaf l) { return static_cast<unsigned>(l & 0xFFF); }
+struct Segment {
+  std::shared_ptr<const std::vector<Leaf>> table;  // null: the single leaf `one`
+  Leaf one = 0;
+  bool operator==(const Segment&) const = default;
+};
+struct Leaves {
+  std::vector<Segment> segments;
+  bool walked = false;  // in the current (or, in prev_leaves, the previous) command's view
+};
+
+// The leaves of the segments of `l` that `other` does not share, ascending, without duplicates.
+// A shared segment (the same decoding in both views) has the same leaves on both sides, and no
+// leaf of a view is in two of its segments (the IOVA ranges of a table walk's entries are
+// disjoint), so the leaves one view has and the other lacks are among the unshared segments.
+std::vector<Leaf> unshared_leaves(const Leaves& l, const Leaves& other) {
+  std::unordered_set<const std::vector<Leaf>*> shared;
+  for (const Segment& s : other.segments)
+    if (s.table != nullptr) shared.insert(s.table.get());
+  std::vector<Leaf> v;
+  for (const Segment& s : l.segments) {
+    if (s.table == nullptr)
+      v.push_back(s.one);
+    else if (!shared.count(s.table.get()))
+      v.insert(v.end(), s.table->begin(), s.table->end());
+  }
+  if (!std::is_sorted(v.begin(), v.end())) std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
 
 struct CaseState {
   Counts* sink = nullptr;
@@ -165,35 +192,46 @@ void process_exit(const model::State& before, model::Pid pid) {
 void view_root(uint64_t root) {
   if (g.sink == nullptr) return;
   g.walking = &g.leaves[root];
-  g.walking->v.clear();
-  g.walking->sorted = true;
+  g.walking->segments.clear();  // keeps its capacity: the same roots are walked every command
+  g.walking->walked = true;
 }
 
 void view_leaf(uint64_t root, uint64_t iova, unsigned level) {
   (void)root;  // the walk in progress (view_root) is of `root`
   if (g.sink == nullptr || g.walking == nullptr) return;
-  const Leaf l = pack(iova, level);
-  if (!g.walking->v.empty() && g.walking->v.back() >= l) g.walking->sorted = false;
-  g.walking->v.push_back(l);
+  g.walking->segments.push_back(Segment{nullptr, leaf_key(iova, level)});
+}
+
+void view_leaf_table(uint64_t root, const std::shared_ptr<const std::vector<uint64_t>>& leaves) {
+  (void)root;
+  if (g.sink == nullptr || g.walking == nullptr || leaves->empty()) return;
+  g.walking->segments.push_back(Segment{leaves, 0});
 }
 
 namespace {
 
-void sort_once(Leaves& l) {
-  if (l.sorted) return;
-  std::sort(l.v.begin(), l.v.end());
-  l.v.erase(std::unique(l.v.begin(), l.v.end()), l.v.end());
-  l.sorted = true;
-}
-
 // Counts `key_prefix` + size for every leaf of `a` not in `b` (both sorted).
-void count_difference(const Leaves& a, const Leaves& b, const char* key_prefix) {
+void count_difference(const std::vector<Leaf>& a, const std::vector<Leaf>& b,
+                      const char* key_prefix) {
   uint64_t n[4] = {0, 0, 0, 0};
-  const Leaf* j = b.v.data();
-  const Leaf* const end = j + b.v.size();
-  for (const Leaf l : a.v) {
+  const Leaf* j = b.data();
+  const Leaf* const end = j + b.size();
+  for (const Leaf l : a) {
     while (j != end && *j < l) ++j;
     if (j == end || *j != l) ++n[std::min(level_of(l), 3u)];
+  }
+  for (unsigned level = 1; level <= 3; ++level)
+    if (n[level] != 0) (*g.sink)[std::string(key_prefix) + leaf_size(level)] += n[level];
+}
+
+// Counts `key_prefix` + size for every leaf of `l` (a view has no leaf twice).
+void count_all(const Leaves& l, const char* key_prefix) {
+  uint64_t n[4] = {0, 0, 0, 0};
+  for (const Segment& s : l.segments) {
+    if (s.table == nullptr)
+      ++n[std::min(level_of(s.one), 3u)];
+    else
+      n[1] += s.table->size();  // a last-level table's leaves are 4 KiB
   }
   for (unsigned level = 1; level <= 3; ++level)
     if (n[level] != 0) (*g.sink)[std::string(key_prefix) + leaf_size(level)] += n[level];
@@ -212,15 +250,25 @@ void after_command(const Sut& sut, const std::string& command) {
   // forgotten (walked again later, all its leaves count as mapped).
   const Leaves none;
   for (auto& [root, now] : g.leaves) {
-    sort_once(now);
+    if (!now.walked) continue;
     const auto prev = g.prev_leaves.find(root);
-    const Leaves& before = prev != g.prev_leaves.end() ? prev->second : none;
-    if (before.v == now.v) continue;  // the common case: the command left the table alone
-    count_difference(now, before, "leaf:mapped:");
-    count_difference(before, now, "leaf:unmapped:");
+    const Leaves& before =
+        prev != g.prev_leaves.end() && prev->second.walked ? prev->second : none;
+    // The common case: the command left the table alone, and the walker reused its decodings.
+    if (before.segments == now.segments) continue;
+    if (before.segments.empty()) {  // a table walked again after a command that did not
+      count_all(now, "leaf:mapped:");  // walk it: every leaf counts as mapped, none as unmapped
+      continue;
+    }
+    const std::vector<Leaf> a = unshared_leaves(now, before), b = unshared_leaves(before, now);
+    if (a == b) continue;
+    count_difference(a, b, "leaf:mapped:");
+    count_difference(b, a, "leaf:unmapped:");
   }
-  g.prev_leaves = std::move(g.leaves);
-  g.leaves.clear();
+  // This view becomes the previous one; the lists of the one before are reused (capacity kept,
+  // marked not walked) instead of being freed and grown again.
+  std::swap(g.prev_leaves, g.leaves);
+  for (auto& [root, l] : g.leaves) l.walked = false;
   g.walking = nullptr;
   g.last_call.clear();
 }

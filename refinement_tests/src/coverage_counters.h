@@ -16,7 +16,9 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "kniommu/adapter.h"
 #include "model/model.h"
@@ -46,6 +48,11 @@ void process_exit(const model::State& before, model::Pid pid);
 // From the hardware-view walker: a second-level table root walked, a leaf found at `level`.
 void view_root(uint64_t root);
 void view_leaf(uint64_t root, uint64_t iova, unsigned level);
+// All leaves of one last-level table, as leaf_key()s, ascending; the list is not copied, so a
+// table whose decoding is reused is compared with the previous view by pointer.
+void view_leaf_table(uint64_t root, const std::shared_ptr<const std::vector<uint64_t>>& leaves);
+// A leaf as the view hooks keep it (IOVAs are page aligned).
+constexpr uint64_t leaf_key(uint64_t iova, unsigned level) { return iova | level; }
 // After every command: reads the invalidation-queue descriptors the command submitted (IQA/IQT
 // registers and queue memory) and closes the table view (leaves gone since the last view).
 void after_command(const Sut& sut, const std::string& command);

@@ -22,8 +22,9 @@ using Table = std::array<uint64_t, 512>;
 
 class Walker {
  public:
-  Walker(const KnAdapterV1& api, KnAdapterSession* s, HwView& view, uint64_t sllps)
-      : api_(api), s_(s), view_(view), sllps_(sllps) {}
+  Walker(const KnAdapterV1& api, KnAdapterSession* s, HwView& view, uint64_t sllps,
+         ViewCache* cache)
+      : api_(api), s_(s), view_(view), sllps_(sllps), cache_(cache) {}
 
   bool read_table(uint64_t pa, Table& out) {
     view_.table_pages.insert(pa);
@@ -61,14 +62,15 @@ class Walker {
     }
     Table t;
     if (!read_table(table, t)) return;
+    if (level == 1) return leaf_table(table, t, base, perm, out);
     const unsigned shift = 12 + 9 * (level - 1);
     for (unsigned i = 0; i < 512; ++i) {
       const uint64_t e = t[i];
       if ((e & kSlPerm) == 0) continue;  // not present: nothing below is reachable
       const uint64_t iova = base + (uint64_t{i} << shift);
       const uint64_t p = perm & e & kSlPerm;  // effective permission: AND over the walk
-      const bool leaf = level == 1 || ((e & kSlPs) != 0 && (level == 2 || level == 3));
-      if (leaf && level > 1) {
+      const bool leaf = (e & kSlPs) != 0 && (level == 2 || level == 3);  // level 1: leaf_table
+      if (leaf) {
         // A PS leaf of a size CAP.SLLPS does not advertise is a reserved-bit entry: hardware
         // faults on it (VT-d spec §9.8, §10.4.2).
         if ((sllps_ & (uint64_t{1} << (level - 2))) == 0) {
@@ -76,8 +78,6 @@ class Walker {
           continue;
         }
         ++(level == 2 ? view_.leaves_2m : view_.leaves_1g);
-      }
-      if (leaf) {
         const uint64_t pages = uint64_t{1} << (9 * (level - 1));
         const uint64_t pa = e & kAddrMask & ~((pages * kPage) - 1);
         if (p != 0) out.push_back(Run{iova, pages, pa, static_cast<uint8_t>(p)});
@@ -88,10 +88,54 @@ class Walker {
     }
   }
 
+  // A last-level table: every present entry is a 4 KiB leaf (VT-d spec §9.8); decoded once per
+  // distinct content (ViewCache).
+  void leaf_table(uint64_t table, const Table& t, uint64_t base, uint64_t perm, Runs& out) {
+    if (cache_ != nullptr) {
+      if (const ViewCache::LeafTable* known = cache_->find(table, t, base, perm))
+        return emit(*known, out);
+      return emit(decode_leaf_table(t, base, perm, cache_->store(table)), out);
+    }
+    ViewCache::LeafTable fresh;
+    emit(decode_leaf_table(t, base, perm, fresh), out);
+  }
+
+  static const ViewCache::LeafTable& decode_leaf_table(const Table& t, uint64_t base,
+                                                       uint64_t perm, ViewCache::LeafTable& d) {
+    d.bytes = t;
+    d.base = base;
+    d.perm_in = perm;
+    d.runs.clear();
+    auto leaves = std::make_shared<std::vector<uint64_t>>();
+    for (unsigned i = 0; i < 512; ++i) {
+      const uint64_t e = t[i];
+      if ((e & kSlPerm) == 0) continue;  // not present
+      const uint64_t iova = base + (uint64_t{i} << 12);
+      const uint64_t p = perm & e & kSlPerm;  // effective permission: AND over the walk
+      leaves->push_back(coverage::leaf_key(iova, 1));
+      if (p == 0) continue;
+      const uint64_t pa = e & kAddrMask;
+      Run* last = d.runs.empty() ? nullptr : &d.runs.back();
+      if (last != nullptr && last->perm == p && last->iova + last->pages * kPage == iova &&
+          last->pa + last->pages * kPage == pa)
+        ++last->pages;  // what normalize() merges, merged while walking
+      else
+        d.runs.push_back(Run{iova, 1, pa, static_cast<uint8_t>(p)});
+    }
+    d.leaves = std::move(leaves);
+    return d;
+  }
+
+  void emit(const ViewCache::LeafTable& d, Runs& out) {
+    out.insert(out.end(), d.runs.begin(), d.runs.end());
+    coverage::view_leaf_table(root_, d.leaves);
+  }
+
   const KnAdapterV1& api_;
   KnAdapterSession* s_;
   HwView& view_;
   uint64_t sllps_;
+  ViewCache* cache_;
   std::map<std::pair<uint64_t, unsigned>, Runs> memo_;
   unsigned tables_ = 0;
   uint64_t root_ = 0;  // of the walk in progress, for the coverage hook
@@ -99,12 +143,23 @@ class Walker {
 
 }  // namespace
 
-HwView read_hw_view(const KnAdapterV1& api, KnAdapterSession* session) {
+const ViewCache::LeafTable* ViewCache::find(uint64_t pa, const std::array<uint64_t, 512>& bytes,
+                                            uint64_t base, uint64_t perm_in) const {
+  const auto it = tables_.find(pa);
+  const bool same = it != tables_.end() && it->second.base == base &&
+                    it->second.perm_in == perm_in && it->second.bytes == bytes;
+  ++(same ? hits_ : misses_);
+  return same ? &it->second : nullptr;
+}
+
+ViewCache::LeafTable& ViewCache::store(uint64_t pa) { return tables_[pa]; }
+
+HwView read_hw_view(const KnAdapterV1& api, KnAdapterSession* session, ViewCache* cache) {
   HwView view;
   const uint64_t rtaddr = api.read_reg64(session, kRegRtaddr);
   const uint64_t rta = rtaddr & kAddrMask;
   if (rta == 0) return view;  // no root table programmed: every request faults (0x1/0x2)
-  Walker w(api, session, view, (api.read_reg64(session, kRegCap) >> kCapSllpsShift) & 0xF);
+  Walker w(api, session, view, (api.read_reg64(session, kRegCap) >> kCapSllpsShift) & 0xF, cache);
   Table root;
   if (!w.read_table(rta, root)) return view;
   for (unsigned bus = 0; bus < 256; ++bus) {

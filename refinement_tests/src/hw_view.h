@@ -7,10 +7,13 @@
 // still shows up as a discrepancy against the model.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "kniommu/adapter.h"
@@ -32,6 +35,36 @@ struct HwView {
   uint64_t leaves_2m = 0, leaves_1g = 0;  // superpage leaves seen
 };
 
-HwView read_hw_view(const KnAdapterV1& api, KnAdapterSession* session);
+// Leaf tables (level 1) decoded by earlier views of one machine, each with the 4 KiB it was
+// decoded from. A later view reuses a decoding only when the table's bytes, as phys_read returns
+// them now, are identical and it is reached at the same IOVA with the same inherited permission:
+// the decoding is a function of exactly those, so the view is the one a full walk builds (a
+// 2 MiB buffer without superpages is 512 leaves, re-read after every command). Table memory is
+// still read on every view; only the decoding is saved.
+class ViewCache {
+ public:
+  struct LeafTable {
+    std::array<uint64_t, 512> bytes{};
+    uint64_t base = 0;      // IOVA of entry 0
+    uint64_t perm_in = 0;   // R|W inherited from the entries above
+    Runs runs;              // normalized
+    // Present entries as coverage::leaf_key()s, ascending; shared with the coverage hooks'
+    // views, so a new decoding gets a new list (a reused one is recognized by its pointer).
+    std::shared_ptr<const std::vector<uint64_t>> leaves;
+  };
+  // The decoding of the table at `pa` if its bytes and position match, else null.
+  const LeafTable* find(uint64_t pa, const std::array<uint64_t, 512>& bytes, uint64_t base,
+                        uint64_t perm_in) const;
+  LeafTable& store(uint64_t pa);
+  uint64_t hits() const { return hits_; }
+  uint64_t misses() const { return misses_; }
+
+ private:
+  std::unordered_map<uint64_t, LeafTable> tables_;
+  mutable uint64_t hits_ = 0, misses_ = 0;
+};
+
+// `cache` (optional) keeps leaf-table decodings between views of the same machine.
+HwView read_hw_view(const KnAdapterV1& api, KnAdapterSession* session, ViewCache* cache = nullptr);
 
 }  // namespace kniommu::conformance

@@ -141,7 +141,7 @@ std::vector<std::string> check_refinement(const Sut& sut) {
     check_frames(sut, HwView{}, out);
     return out;
   }
-  const HwView hw = read_hw_view(sut.api(), sut.session());
+  const HwView hw = read_hw_view(sut.api(), sut.session(), &sut.view_cache);
   check_frames(sut, hw, out);
   record_hw_coverage(sut, hw);
   for (const std::string& e : hw.errors) out.push_back("hardware tables: " + e);

@@ -44,7 +44,7 @@ int64_t frames_beyond_visible_tables(const Sut& sut, const HwView& hw) {
 
 int64_t frames_beyond_visible_tables(const Sut& sut) {
   const HwView hw =
-      sut.model.config.iommu_enabled ? read_hw_view(sut.api(), sut.session()) : HwView{};
+      sut.model.config.iommu_enabled ? read_hw_view(sut.api(), sut.session(), &sut.view_cache) : HwView{};
   return frames_beyond_visible_tables(sut, hw);
 }
 

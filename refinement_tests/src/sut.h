@@ -20,6 +20,7 @@
 #include "model/model.h"
 #include "coverage.h"
 #include "fault_log.h"
+#include "hw_view.h"
 #include "runs.h"
 
 namespace kniommu::conformance {
@@ -77,6 +78,9 @@ class Sut {
   // queue, status words, ...): the fixed overhead the frame-leak check allows.
   int64_t frame_overhead = 0;
   Coverage& coverage() const { return *coverage_; }
+  // Leaf-table decodings of this machine's earlier hardware views (hw_view.h): a cache of the
+  // suite's own reading, checked against the bytes in memory on every view.
+  mutable ViewCache view_cache;
 
   // QEMU judges (docs/qemu-backend.md): its edu devices write only what their 4 KiB buffer holds,
   // filled by their own DMA reads. The suite tracks each buffer: byte value, or -1 unknown
