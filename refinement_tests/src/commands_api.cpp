@@ -194,15 +194,8 @@ void record_buffer(Sut& sut, model::Pid pid, Handle h) {
     if (pa % block_bytes != 0) RC_FAIL("physical block not naturally aligned: " + hex(pa));
     if ((buf.flags & DMA_ZONE_DMA32) != 0 && pa + block_bytes > (uint64_t{1} << 32))
       RC_FAIL("DMA32 buffer above 4 GiB: " + hex(pa));
-    for (const auto& [other, ob] : sut.model.buffers) {
-      auto pit = sut.phys.find(other);
-      if (other == e->object || pit == sut.phys.end()) continue;
-      for (const PhysBlock& x : pit->second) {
-        const uint64_t xb = kPage << x.order;
-        if (pa < x.pa + xb && x.pa < pa + block_bytes)
-          RC_FAIL("buffer frames overlap a live buffer's frames at " + hex(pa));
-      }
-    }
+    if (!sut.claim_frames(pa, block_bytes, e->object))
+      RC_FAIL("buffer frames overlap a live buffer's frames at " + hex(pa));
     blocks.push_back(PhysBlock{pa, buf.order});
   }
   sut.phys[e->object] = std::move(blocks);

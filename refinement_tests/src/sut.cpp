@@ -1,5 +1,7 @@
 #include "sut.h"
 
+#include <iterator>
+
 #include "state_checks.h"
 
 namespace kniommu::conformance {
@@ -58,6 +60,18 @@ Sut::Sut(const KnAdapterV1& api, const HwConfig& config, int initial_processes,
 
 Sut::~Sut() {
   if (session_ != nullptr) api_.system_destroy(session_);
+}
+
+bool Sut::claim_frames(uint64_t pa, uint64_t bytes, model::BufferId buffer) {
+  const uint64_t end = pa + bytes;
+  auto it = claimed_.upper_bound(pa);
+  if (it != claimed_.begin() && std::prev(it)->second.end > pa) --it;  // starts below, reaches in
+  while (it != claimed_.end() && it->first < end) {
+    if (it->second.buffer != buffer && model.buffers.count(it->second.buffer) != 0) return false;
+    it = claimed_.erase(it);  // a dead buffer's block (or this buffer's own, recorded again)
+  }
+  claimed_.emplace(pa, Claim{end, buffer});
+  return true;
 }
 
 KnPid Sut::impl_pid(model::Pid pid) const {

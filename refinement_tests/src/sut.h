@@ -67,6 +67,11 @@ class Sut {
   model::State model;
   // Physical blocks of every buffer ever created, from KnIoDmaGetPhysInfo at creation.
   std::map<model::BufferId, std::vector<PhysBlock>> phys;
+  // Records [pa, pa + bytes) as a block of `buffer`; false when it overlaps a block of another
+  // buffer still alive in `model`. Blocks of dead buffers are dropped when a new block overlaps
+  // them, so the recorded blocks never overlap and a check costs O(log n), not a scan of every
+  // live buffer (a 1 GiB fill makes 1,022 buffers).
+  bool claim_frames(uint64_t pa, uint64_t bytes, model::BufferId buffer);
   // Simulated virtual address of every mapping.
   std::map<model::MappingId, uint64_t> mapping_va;
   // Last IOVA a grant handle value of a process named: DMA probes reuse it after the grant is
@@ -81,6 +86,15 @@ class Sut {
   // Leaf-table decodings of this machine's earlier hardware views (hw_view.h): a cache of the
   // suite's own reading, checked against the bytes in memory on every view.
   mutable ViewCache view_cache;
+
+ private:
+  struct Claim {
+    uint64_t end = 0;
+    model::BufferId buffer{};
+  };
+  std::map<uint64_t, Claim> claimed_;  // block start -> end and owner; no two overlap
+
+ public:
 
   // QEMU judges (docs/qemu-backend.md): its edu devices write only what their 4 KiB buffer holds,
   // filled by their own DMA reads. The suite tracks each buffer: byte value, or -1 unknown

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <string>
 
@@ -83,6 +84,31 @@ TEST(ChecksTeeth, ProtocolViolationIsReported) {
   KnAdapterV1 a = real();
   a.protocol_violation_count = one_violation;
   expect_caught(a, "protocol violation");
+}
+
+// GetPhysInfo reports each new one-block buffer at the frame of the one-block buffer of that order
+// before it, as an allocator handing out frames twice would: the overlap check
+// (Sut::claim_frames) fails it.
+std::map<uint64_t, uint64_t> g_last_frame;  // order -> frame
+Retcode phys_info_reusing_frames(KnAdapterSession* s, KnPid pid, Handle h, DmaInfo** out) {
+  const Retcode rc = real().dma_get_phys_info(s, pid, h, out);
+  if (rc != rcOk || (*out)->count != 1) return rc;
+  const uint64_t order = (*out)->descriptors[0].order;
+  const uint64_t frame = (*out)->descriptors[0].frame;
+  const auto [it, first] = g_last_frame.emplace(order, frame);
+  if (!first) {
+    (*out)->descriptors[0].frame = it->second;
+    it->second = frame;
+  }
+  return rc;
+}
+
+TEST(ChecksTeeth, FramesOfTwoLiveBuffersOverlapIsReported) {
+  KnAdapterV1 a = real();
+  a.dma_get_phys_info = phys_info_reusing_frames;
+  const ConfigOutcome o = run(a, 30);
+  EXPECT_EQ(o.status, ConfigOutcome::Status::Failed);
+  EXPECT_NE(o.failure.find("overlap a live buffer's frames"), std::string::npos) << o.failure;
 }
 
 TEST(ChecksTeeth, AShortRunThatReachesTooLittleFails) {
