@@ -86,6 +86,14 @@ class Sut {
   // Leaf-table decodings of this machine's earlier hardware views (hw_view.h): a cache of the
   // suite's own reading, checked against the bytes in memory on every view.
   mutable ViewCache view_cache;
+  // The model's expected translations as of the last check, with what they were computed from
+  // (refinement_check.cpp).
+  struct Expectation {
+    bool valid = false;
+    std::vector<uint64_t> key;
+    std::map<model::DomainSerial, Runs> runs;
+  };
+  mutable Expectation expectation;
 
  private:
   struct Claim {
