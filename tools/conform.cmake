@@ -104,3 +104,9 @@ target_link_libraries(conform_not_an_adapter PRIVATE kniommu_warnings)
 target_compile_definitions(conform_cli_tests PRIVATE
   NOT_AN_ADAPTER="$<TARGET_FILE:conform_not_an_adapter>")
 add_dependencies(conform_cli_tests conform_not_an_adapter)
+
+# Optimistic isolation: the child's report wire format, the fallback decision and the watchdog.
+kniommu_gtest(conform_isolation_tests LABEL unit
+  SOURCES ${PROJECT_SOURCE_DIR}/refinement_tests/tests/config_report_test.cpp
+  LIBS kniommu_conformance)
+target_include_directories(conform_isolation_tests PRIVATE ${PROJECT_SOURCE_DIR}/refinement_tests/src)
