@@ -73,6 +73,11 @@ if(TARGET kniommu_example_adapter)
       ENVIRONMENT "ASAN_OPTIONS=handle_segv=0")
   endforeach()
 
+  # Optimistic isolation: same results as per case, fallback on a bad report, watchdog on a hang.
+  kniommu_test(conform.optimistic_isolation LABEL refinement TIMEOUT 900
+    COMMAND ${_conform}/tests/expect_optimistic.sh $<TARGET_FILE:kniommu-conform>
+            $<TARGET_FILE:kniommu_crash_hang_adapter> ${CMAKE_CURRENT_BINARY_DIR}/conform_optimistic)
+
   # Bad input to kniommu-audit, kniommu-conform --replay and kniommu-conform merge: exit 2.
   kniommu_test(conform.bad_input LABEL unit TIMEOUT 600
     COMMAND ${_conform}/tests/bad_input_test.sh $<TARGET_FILE:kniommu-audit>
