@@ -28,6 +28,9 @@ print(json.dumps(d, sort_keys=True, indent=1))
 PY
 }
 
+# The path-reach counters and skipped checks are not in the JSON: --verbose prints them.
+paths() { grep -E '^  (paths reached:|check SKIPPED|\[[^]]*\] skipped )' "$1"; }
+
 for mode in optimistic case none; do
   extra=()
   [ "$mode" = case ] && extra=(--isolate=case)
@@ -35,6 +38,7 @@ for mode in optimistic case none; do
   timeout 300 "$conform" "${run[@]}" "${extra[@]}" --verbose --coverage-out "$work/$mode.json" \
     >"$work/$mode.txt" 2>&1 || { cat "$work/$mode.txt" >&2; fail "$mode run failed"; }
   stable "$work/$mode.json" >"$work/$mode.stable" || fail "cannot read $mode JSON"
+  paths "$work/$mode.txt" >>"$work/$mode.stable" || fail "$mode run printed no path counters"
 done
 grep -q '"commands": [1-9]' "$work/optimistic.stable" || fail "the optimistic run executed no commands"
 grep -q "optimistic run not used" "$work/optimistic.txt" && fail "the optimistic run fell back unprompted"
@@ -53,6 +57,7 @@ for sabotage in truncate none exit1; do
   [ "$(grep -c "optimistic run not used (.*$why" "$work/sab_$sabotage.txt")" -eq 2 ] ||
     { cat "$work/sab_$sabotage.txt" >&2; fail "sabotage $sabotage: no fallback for both configurations"; }
   stable "$work/sab.json" >"$work/sab.stable" || fail "cannot read sabotaged JSON"
+  paths "$work/sab_$sabotage.txt" >>"$work/sab.stable"
   diff -u "$work/case.stable" "$work/sab.stable" >&2 || fail "fallback after $sabotage differs"
 done
 
