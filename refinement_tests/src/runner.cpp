@@ -275,8 +275,10 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
   // case costs about half the CPU of a superpage configuration). Used only when that child passes
   // and its report decodes; otherwise the per-case path below runs the configuration again and
   // is authoritative. The same seed generates the same cases. Replays and mutant runs (expected
-  // to fail) go straight to the per-case path.
-  if (opt.isolate && optimistic_isolation() && !replaying && opt.mutant.empty()) {
+  // to fail) go straight to the per-case path, and so do --trace-out runs (a fallback would write
+  // the traces of the cases before the failure twice).
+  if (opt.isolate && optimistic_isolation() && !replaying && opt.mutant.empty() &&
+      opt.trace_dir.empty()) {
     std::string why_not;
     const std::optional<ConfigReport> rep = run_config_in_child(
         [&] {
