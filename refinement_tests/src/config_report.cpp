@@ -88,8 +88,7 @@ bool decode_config_report(const std::string& wire, ConfigReport& out) {
     uint64_t index = 0;
     std::string secs;
     SlowCase c;
-    if (!read_u64(in, index) || index > 1000000000ull || !(in >> secs) ||
-        !read_u64(in, c.commands))
+    if (!read_u64(in, index) || index > 1000000000ull || !(in >> secs) || !read_u64(in, c.commands))
       return false;
     char* end = nullptr;
     c.seconds = std::strtod(secs.c_str(), &end);

@@ -9,10 +9,10 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstdlib>
-#include <new>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <sstream>
 
 namespace kniommu::conformance {
@@ -159,10 +159,11 @@ void install_interrupt_handlers() {
 // of its current case.
 struct SharedPage {
   volatile uint64_t commands;
-  std::atomic<uint64_t> case_seq;       // cases begun by the optimistic child
-  std::atomic<int64_t> case_start_ns;   // steady clock at the case's start; 0 between cases
+  std::atomic<uint64_t> case_seq;      // cases begun by the optimistic child
+  std::atomic<int64_t> case_start_ns;  // steady clock at the case's start; 0 between cases
 };
-static_assert(std::atomic<uint64_t>::is_always_lock_free && std::atomic<int64_t>::is_always_lock_free,
+static_assert(std::atomic<uint64_t>::is_always_lock_free &&
+                  std::atomic<int64_t>::is_always_lock_free,
               "the heartbeat is read across processes");
 
 SharedPage* shared_page() {
@@ -378,10 +379,17 @@ std::optional<ConfigReport> run_config_in_child(const std::function<ConfigReport
       code = kExitException;
     }
     switch (sabotage()) {
-      case Sabotage::Truncate: wire.resize(wire.size() / 2); break;
-      case Sabotage::NoReport: wire.clear(); break;
-      case Sabotage::ExitNonzero: code = 1; break;
-      case Sabotage::None: break;
+      case Sabotage::Truncate:
+        wire.resize(wire.size() / 2);
+        break;
+      case Sabotage::NoReport:
+        wire.clear();
+        break;
+      case Sabotage::ExitNonzero:
+        code = 1;
+        break;
+      case Sabotage::None:
+        break;
     }
     if (code == 0) write_all(fds[1], wire);
     ::close(fds[1]);

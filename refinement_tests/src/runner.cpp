@@ -19,10 +19,10 @@
 #include <rapidcheck/state.h>
 
 #include "commands.h"
+#include "config_report.h"
 #include "coverage.h"
 #include "coverage_counters.h"
 #include "coverage_requirements.h"
-#include "config_report.h"
 #include "isolated_case.h"
 #include "kniommu/conformance.h"
 #include "replay.h"
@@ -181,9 +181,9 @@ void run_case(RunState& st) {
   const auto commands = *rc::state::gen::commands(init, &gen_command);
   const auto t0 = Clock::now();
   if (st.in_child) heartbeat_case_begin();
-  const CaseReport rep = run_case_isolated([&] { return execute_case(st, init, commands); },
-                                           st.options->isolate && !st.in_child,
-                                           st.options->case_timeout);
+  const CaseReport rep =
+      run_case_isolated([&] { return execute_case(st, init, commands); },
+                        st.options->isolate && !st.in_child, st.options->case_timeout);
   if (st.in_child) heartbeat_case_end();
   if (!st.shrinking) {  // shrink steps re-run a case: they add no evidence
     for (const auto& [k, v] : rep.counts) {
@@ -251,11 +251,11 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
   }
   const std::string id = replay_test_id(cfg.name, opt.mutant);
   const bool replaying = reproduce.count(id) != 0;
-  const int cases_total =
-      opt.shard_count > 1 ? (params.maxSuccess + static_cast<int>(opt.shard_count) - 1 -
-                             static_cast<int>(opt.shard_index)) /
-                                static_cast<int>(opt.shard_count)
-                          : params.maxSuccess;
+  const int cases_total = opt.shard_count > 1
+                              ? (params.maxSuccess + static_cast<int>(opt.shard_count) - 1 -
+                                 static_cast<int>(opt.shard_index)) /
+                                    static_cast<int>(opt.shard_count)
+                              : params.maxSuccess;
   rc::detail::TestMetadata meta;
   meta.id = id;
   meta.description = id;
@@ -285,8 +285,8 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
           RunState cs = fresh_state(t0);
           cs.in_child = true;
           QuietListener quiet;
-          const auto r = rc::detail::checkProperty(
-              rc::detail::toProperty([&cs] { run_case(cs); }), meta, params, quiet, reproduce);
+          const auto r = rc::detail::checkProperty(rc::detail::toProperty([&cs] { run_case(cs); }),
+                                                   meta, params, quiet, reproduce);
           ConfigReport cr;
           rc::detail::SuccessResult success;
           cr.passed = r.match(success);

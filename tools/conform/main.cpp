@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
               adapter->name != nullptr ? adapter->name : "?",
               static_cast<unsigned long long>(options->run.seed), options->run.shard_index,
               options->run.shard_count,
-              !options->run.isolate         ? ""
+              !options->run.isolate       ? ""
               : options->isolate_per_case ? ", each case in a child process"
                                           : ", isolated (one child per configuration; each case "
                                             "in a child if that one fails)");
