@@ -22,6 +22,8 @@ target_link_libraries(kniommu_conform_cli PUBLIC kniommu_conformance ${CMAKE_DL_
 
 add_executable(kniommu-conform ${_conform}/main.cpp)
 target_link_libraries(kniommu-conform PRIVATE kniommu_conform_cli kniommu_builtin_adapter kniommu_tool_io kniommu_warnings)
+# set_optimistic_isolation (--isolate=case) is declared with the suite's isolation code.
+target_include_directories(kniommu-conform PRIVATE ${PROJECT_SOURCE_DIR}/refinement_tests/src)
 
 # The per-configuration CTest entries (refinement_tests/CMakeLists.txt, from hw_configs.def) name
 # exactly the configurations the suite compiled in; the twin with one name dropped must fail.
@@ -71,6 +73,11 @@ if(TARGET kniommu_example_adapter)
       ENVIRONMENT "ASAN_OPTIONS=handle_segv=0")
   endforeach()
 
+  # Optimistic isolation: same results as per case, fallback on a bad report, watchdog on a hang.
+  kniommu_test(conform.optimistic_isolation LABEL refinement TIMEOUT 900
+    COMMAND ${_conform}/tests/expect_optimistic.sh $<TARGET_FILE:kniommu-conform>
+            $<TARGET_FILE:kniommu_crash_hang_adapter> ${CMAKE_CURRENT_BINARY_DIR}/conform_optimistic)
+
   # Bad input to kniommu-audit, kniommu-conform --replay and kniommu-conform merge: exit 2.
   kniommu_test(conform.bad_input LABEL unit TIMEOUT 600
     COMMAND ${_conform}/tests/bad_input_test.sh $<TARGET_FILE:kniommu-audit>
@@ -102,3 +109,9 @@ target_link_libraries(conform_not_an_adapter PRIVATE kniommu_warnings)
 target_compile_definitions(conform_cli_tests PRIVATE
   NOT_AN_ADAPTER="$<TARGET_FILE:conform_not_an_adapter>")
 add_dependencies(conform_cli_tests conform_not_an_adapter)
+
+# Optimistic isolation: the child's report wire format, the fallback decision and the watchdog.
+kniommu_gtest(conform_isolation_tests LABEL unit
+  SOURCES ${PROJECT_SOURCE_DIR}/refinement_tests/tests/config_report_test.cpp
+  LIBS kniommu_conformance)
+target_include_directories(conform_isolation_tests PRIVATE ${PROJECT_SOURCE_DIR}/refinement_tests/src)

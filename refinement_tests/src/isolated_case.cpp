@@ -7,9 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <sstream>
 
 namespace kniommu::conformance {
@@ -97,8 +100,19 @@ class ChildGuard {
     pid_ = -1;
     return status;
   }
+  // Reaps the child if it has exited (without waiting), then ends the rest of its group.
+  bool try_reap(int& status) {
+    pid_t r;
+    while ((r = ::waitpid(pid_, &status, WNOHANG)) < 0 && errno == EINTR) {
+    }
+    if (r != pid_) return false;
+    ::kill(-pid_, SIGKILL);
+    pid_ = -1;
+    return true;
+  }
   // The child and its process group (what it started and did not end itself).
   void kill_now() {
+    if (pid_ <= 0) return;  // reaped: never kill(-1) / kill(1)
     ::kill(-pid_, SIGKILL);
     ::kill(pid_, SIGKILL);
   }
@@ -140,14 +154,55 @@ void install_interrupt_handlers() {
   (void)installed;
 }
 
-// Shared with children, so a report of a crashed case can say how many commands completed.
-volatile uint64_t* shared_progress() {
-  static volatile uint64_t* page = [] {
-    void* p = ::mmap(nullptr, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                     -1, 0);
-    return p == MAP_FAILED ? nullptr : static_cast<volatile uint64_t*>(p);
+// Shared with children: the completed-command count of the running case (so a report of a
+// crashed case can say how far it got) and, for an optimistic configuration child, the heartbeat
+// of its current case.
+struct SharedPage {
+  volatile uint64_t commands;
+  std::atomic<uint64_t> case_seq;      // cases begun by the optimistic child
+  std::atomic<int64_t> case_start_ns;  // steady clock at the case's start; 0 between cases
+};
+static_assert(std::atomic<uint64_t>::is_always_lock_free &&
+                  std::atomic<int64_t>::is_always_lock_free,
+              "the heartbeat is read across processes");
+
+SharedPage* shared_page() {
+  static SharedPage* page = [] {
+    void* p = ::mmap(nullptr, sizeof(SharedPage), PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return static_cast<SharedPage*>(nullptr);
+    return new (p) SharedPage{0, {0}, {0}};
   }();
   return page;
+}
+
+volatile uint64_t* shared_progress() {
+  SharedPage* page = shared_page();
+  return page != nullptr ? &page->commands : nullptr;
+}
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+bool g_optimistic = true;
+
+// The optimistic child's exit codes other than 0 (all mean: fall back).
+constexpr int kExitCaseFailed = 3;
+constexpr int kExitException = 4;
+
+// Test hook (tools/conform/tests/expect_fallback.sh): the optimistic child sabotages its own
+// report so the fallback decision can be seen to hold. Read only in the child.
+enum class Sabotage { None, Truncate, NoReport, ExitNonzero };
+Sabotage sabotage() {
+  const char* v = std::getenv("KNIOMMU_TEST_OPTIMISTIC_SABOTAGE");
+  if (v == nullptr) return Sabotage::None;
+  const std::string s = v;
+  return s == "truncate" ? Sabotage::Truncate
+         : s == "none"   ? Sabotage::NoReport
+         : s == "exit1"  ? Sabotage::ExitNonzero
+                         : Sabotage::None;
 }
 
 }  // namespace
@@ -236,6 +291,155 @@ CaseReport run_case_isolated(const std::function<CaseReport()>& body, bool isola
     r.commands = done;
   }
   return r;
+}
+
+void set_optimistic_isolation(bool on) { g_optimistic = on; }
+bool optimistic_isolation() { return g_optimistic; }
+
+void heartbeat_case_begin() {
+  SharedPage* page = shared_page();
+  if (page == nullptr) return;
+  page->commands = 0;
+  page->case_seq.fetch_add(1, std::memory_order_relaxed);
+  page->case_start_ns.store(now_ns(), std::memory_order_release);
+}
+
+void heartbeat_case_end() {
+  SharedPage* page = shared_page();
+  if (page != nullptr) page->case_start_ns.store(0, std::memory_order_release);
+}
+
+void abandon_config_child() {
+  std::fflush(nullptr);
+  ::_exit(kExitCaseFailed);
+}
+
+std::optional<ConfigReport> usable_config_report(bool timed_out, int wait_status,
+                                                 const std::string& wire, std::string& why_not) {
+  if (timed_out) {
+    why_not = "a case exceeded its time limit";
+    return std::nullopt;
+  }
+  if (WIFSIGNALED(wait_status)) {
+    why_not = "the child died of " + describe_signal(WTERMSIG(wait_status));
+    return std::nullopt;
+  }
+  if (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0) {
+    why_not = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == kExitCaseFailed
+                  ? "a case failed"
+                  : "the child exited with status " +
+                        std::to_string(WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1);
+    return std::nullopt;
+  }
+  ConfigReport r;
+  if (!decode_config_report(wire, r)) {
+    why_not = wire.empty() ? "the child exited without a report"
+                           : "the child's report is truncated or malformed (" +
+                                 std::to_string(wire.size()) + " bytes)";
+    return std::nullopt;
+  }
+  if (!r.passed) {
+    why_not = "the property did not pass";
+    return std::nullopt;
+  }
+  return r;
+}
+
+std::optional<ConfigReport> run_config_in_child(const std::function<ConfigReport()>& body,
+                                                std::chrono::milliseconds timeout,
+                                                std::string& why_not) {
+  install_interrupt_handlers();
+  SharedPage* page = shared_page();
+  if (page == nullptr) {
+    why_not = "no shared memory for the heartbeat";
+    return std::nullopt;
+  }
+  page->commands = 0;
+  page->case_seq.store(0);
+  page->case_start_ns.store(0);
+  coverage::set_progress_counter(&page->commands);
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    why_not = std::string("cannot create a pipe: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::fflush(nullptr);  // nothing buffered may be written twice
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    // As for a case child: its own process group (a timeout ends what it started), default
+    // signal actions, no atexit handlers of the parent on the way out.
+    ::setpgid(0, 0);
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, SIG_DFL);
+    ::close(fds[0]);
+    int code = 0;
+    std::string wire;
+    try {
+      wire = encode_config_report(body());
+    } catch (...) {
+      code = kExitException;
+    }
+    switch (sabotage()) {
+      case Sabotage::Truncate:
+        wire.resize(wire.size() / 2);
+        break;
+      case Sabotage::NoReport:
+        wire.clear();
+        break;
+      case Sabotage::ExitNonzero:
+        code = 1;
+        break;
+      case Sabotage::None:
+        break;
+    }
+    if (code == 0) write_all(fds[1], wire);
+    ::close(fds[1]);
+    std::fflush(nullptr);
+    ::_exit(code);
+  }
+  ::close(fds[1]);
+  if (pid < 0) {
+    ::close(fds[0]);
+    why_not = std::string("cannot fork: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  ::setpgid(pid, pid);  // also from the parent: no race with a kill of the group
+  g_running_child = pid;
+  ChildGuard child(pid);
+  std::string wire;
+  bool timed_out = false;
+  bool reaped = false;  // exited while something it started still holds the pipe open
+  int status = 0;
+  const int64_t limit_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
+  for (;;) {
+    // The watchdog: only the running case is timed (generation between cases is the runner's
+    // own code). A poll tick of at most 100 ms bounds how late a hang is seen.
+    const int64_t start = page->case_start_ns.load(std::memory_order_acquire);
+    int wait_ms = 100;
+    if (start != 0 && !reaped) {
+      const int64_t left = start + limit_ns - now_ns();
+      if (left <= 0) {
+        timed_out = true;
+        break;
+      }
+      wait_ms = static_cast<int>(std::min<int64_t>(wait_ms, left / 1000000 + 1));
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    const int ready = ::poll(&p, 1, reaped ? 0 : wait_ms);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0 && reaped) break;  // all it wrote is read
+    if (ready == 0 && child.try_reap(status)) reaped = true;
+    if (ready <= 0) continue;
+    char buf[65536];
+    const ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // EOF: the child finished or died
+    wire.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  if (timed_out) child.kill_now();
+  if (!reaped) status = child.reap();
+  g_running_child = 0;
+  return usable_config_report(timed_out, status, wire, why_not);
 }
 
 }  // namespace kniommu::conformance

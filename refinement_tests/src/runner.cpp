@@ -2,7 +2,9 @@
 // (rc::detail::checkProperty with explicit TestParams), so seed, case count, sequence length and
 // replay come from ConformanceOptions; RC_PARAMS still supplies defaults and `reproduce=`.
 // Commands are generated here, in the runner; each case then executes in a child process
-// (isolated_case.h), so a crash or hang of the implementation fails only that case.
+// (isolated_case.h), so a crash or hang of the implementation fails only that case. By default a
+// configuration first runs optimistically: all its cases in one child, falling back to the
+// per-case children on any failure (run_config).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -10,12 +12,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <rapidcheck.h>
 #include <rapidcheck/state.h>
 
 #include "commands.h"
+#include "config_report.h"
 #include "coverage.h"
 #include "coverage_counters.h"
 #include "coverage_requirements.h"
@@ -101,6 +105,7 @@ struct RunState {
   const HwConfig* config = nullptr;
   const ConformanceOptions* options = nullptr;
   bool replaying = false;
+  bool in_child = false;   // the optimistic configuration child: cases run in this process
   bool shrinking = false;  // a case failed: every later call is a shrink step, never skipped
   bool budget_exhausted = false;
   int next_case = 0;
@@ -175,8 +180,11 @@ void run_case(RunState& st) {
   const model::State init = initial_model(*st.config);
   const auto commands = *rc::state::gen::commands(init, &gen_command);
   const auto t0 = Clock::now();
-  const CaseReport rep = run_case_isolated([&] { return execute_case(st, init, commands); },
-                                           st.options->isolate, st.options->case_timeout);
+  if (st.in_child) heartbeat_case_begin();
+  const CaseReport rep =
+      run_case_isolated([&] { return execute_case(st, init, commands); },
+                        st.options->isolate && !st.in_child, st.options->case_timeout);
+  if (st.in_child) heartbeat_case_end();
   if (!st.shrinking) {  // shrink steps re-run a case: they add no evidence
     for (const auto& [k, v] : rep.counts) {
       if (k.rfind("path:", 0) == 0)
@@ -201,6 +209,7 @@ void run_case(RunState& st) {
     case CaseReport::Kind::Discarded:
       RC_DISCARD(rep.message);
     default:
+      if (st.in_child) abandon_config_child();  // the per-case rerun finds and shrinks it
       st.shrinking = true;
       st.last_failure = rep.message;
       // The child's message as it is (RC_FAIL would prefix this file and line).
@@ -240,34 +249,102 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
     }
     api.system_destroy(probe);
   }
-  RunState st;
-  st.api = &api;
-  st.config = &cfg;
-  st.options = &opt;
   const std::string id = replay_test_id(cfg.name, opt.mutant);
-  st.replaying = reproduce.count(id) != 0;
-  st.cases_total = opt.shard_count > 1 ? (params.maxSuccess + static_cast<int>(opt.shard_count) -
-                                          1 - static_cast<int>(opt.shard_index)) /
-                                             static_cast<int>(opt.shard_count)
-                                       : params.maxSuccess;
-  st.start = t0;
+  const bool replaying = reproduce.count(id) != 0;
+  const int cases_total = opt.shard_count > 1
+                              ? (params.maxSuccess + static_cast<int>(opt.shard_count) - 1 -
+                                 static_cast<int>(opt.shard_index)) /
+                                    static_cast<int>(opt.shard_count)
+                              : params.maxSuccess;
   rc::detail::TestMetadata meta;
   meta.id = id;
   meta.description = id;
-  QuietListener listener;
-  const auto result = rc::detail::checkProperty(rc::detail::toProperty([&st] { run_case(st); }),
-                                                meta, params, listener, reproduce);
+  const auto fresh_state = [&](Clock::time_point start) {
+    RunState s;
+    s.api = &api;
+    s.config = &cfg;
+    s.options = &opt;
+    s.replaying = replaying;
+    s.cases_total = cases_total;
+    s.start = start;
+    return s;
+  };
+  RunState st = fresh_state(t0);
+  std::optional<rc::detail::TestResult> result;
+  // Optimistic isolation: the whole property in one child, cases in process there (the fork per
+  // case costs about half the CPU of a superpage configuration). Used only when that child passes
+  // and its report decodes; otherwise the per-case path below runs the configuration again and
+  // is authoritative. The same seed generates the same cases. Replays and mutant runs (expected
+  // to fail) go straight to the per-case path, and so do --trace-out runs (a fallback would write
+  // the traces of the cases before the failure twice).
+  if (opt.isolate && optimistic_isolation() && !replaying && opt.mutant.empty() &&
+      opt.trace_dir.empty()) {
+    std::string why_not;
+    const std::optional<ConfigReport> rep = run_config_in_child(
+        [&] {
+          RunState cs = fresh_state(t0);
+          cs.in_child = true;
+          QuietListener quiet;
+          const auto r = rc::detail::checkProperty(rc::detail::toProperty([&cs] { run_case(cs); }),
+                                                   meta, params, quiet, reproduce);
+          ConfigReport cr;
+          rc::detail::SuccessResult success;
+          cr.passed = r.match(success);
+          cr.cases_run = cs.cases_run;
+          cr.budget_exhausted = cs.budget_exhausted;
+          cr.commands = cs.commands;
+          cr.slowest = cs.slowest;
+          cr.counts = cs.counts;
+          for (const auto& [k, v] : cs.coverage.reached) cr.counts["path:" + k] += v;
+          for (const auto& [k, v] : cs.coverage.skipped) cr.counts["skip:" + k] += v;
+          for (const auto& [k, v] : take_skips()) cr.counts["qskip:" + k] += v;
+          return cr;
+        },
+        opt.case_timeout, why_not);
+    if (rep) {
+      st.cases_run = rep->cases_run;
+      st.budget_exhausted = rep->budget_exhausted;
+      st.commands = rep->commands;
+      st.slowest = rep->slowest;
+      for (const auto& [k, v] : rep->counts) {  // split as run_case does a case child's counts
+        if (k.rfind("path:", 0) == 0)
+          st.coverage.reached[k.substr(5)] += v;
+        else if (k.rfind("skip:", 0) == 0)
+          st.coverage.skipped[k.substr(5)] += v;
+        else if (k.rfind("qskip:", 0) == 0)
+          count_skip(k.substr(6), v);
+        else
+          st.counts[k] += v;
+      }
+      result = rc::detail::SuccessResult{st.cases_run, {}};
+      // The child's progress calls updated its own copy of the caller's state (a progress bar
+      // counting configurations): tell this process too.
+      if (opt.progress) opt.progress(Progress{cfg.name, st.cases_run, st.cases_total, st.commands});
+    } else {
+      if (opt.verbose)
+        std::cerr << "[" << id << "] optimistic run not used (" << why_not
+                  << "); running each case in a child\n";
+      // A fresh start for the time budget: the rerun must be able to reach the failure.
+      st = fresh_state(Clock::now());
+    }
+  }
+  if (!result) {
+    QuietListener listener;
+    result = rc::detail::checkProperty(rc::detail::toProperty([&st] { run_case(st); }), meta,
+                                       params, listener, reproduce);
+  }
   out.cases_run = st.replaying ? 1 : st.cases_run;
   out.budget_exhausted = st.budget_exhausted;
   out.commands = st.commands;
   out.slowest = std::move(st.slowest);
   out.coverage = evaluate_coverage(cfg, std::move(st.counts));
   out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  // Counts every reaped child: the optimistic one and, after a fallback, the per-case ones.
   out.cpu_seconds = cpu_seconds_so_far() - cpu0;
   rc::detail::FailureResult failure;
   rc::detail::GaveUpResult gave_up;
   rc::detail::Error error;
-  if (result.match(failure)) {
+  if (result->match(failure)) {
     out.status = ConfigOutcome::Status::Failed;
     out.failure = failure.description;
     // RapidCheck runs the shrunk case once more to show it; a crash or hang that does not recur
@@ -286,10 +363,10 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
     const std::string all = rc::detail::configToMinimalString(rcfg);
     const auto at = all.find("reproduce=");
     out.rc_params = at == std::string::npos ? all : all.substr(at, all.find(' ', at) - at);
-  } else if (result.match(gave_up)) {
+  } else if (result->match(gave_up)) {
     out.status = ConfigOutcome::Status::Error;
     out.failure = "gave up: " + gave_up.description;
-  } else if (result.match(error)) {
+  } else if (result->match(error)) {
     out.status = ConfigOutcome::Status::Error;
     out.failure = error.description;
   }

@@ -25,7 +25,11 @@ const char* const kUsage =
     "  --require-coverage     fail a configuration that never observed a documented Retcode or\n"
     "                         path (docs/reproducing.md \"Coverage\")\n"
     "  --case-timeout SECONDS kill and fail a case running longer (default 60)\n"
-    "  --no-isolate           run cases in this process, not each in a child (faster, but a\n"
+    "  --isolate=case         run every case in its own child process from the start\n"
+    "                         (default: each configuration first runs all its cases in one\n"
+    "                         child, and only if that child fails, crashes, hangs or reports\n"
+    "                         nothing is the configuration run again with a child per case)\n"
+    "  --no-isolate           run cases in this process, not in a child (faster, but a\n"
     "                         crash of the implementation ends the run)\n"
     "  --replay-out FILE      record a failing case there\n"
     "  --replay FILE          replay a recorded failing case\n"
@@ -136,6 +140,9 @@ std::optional<CliOptions> parse_options(int argc, char** argv, std::string& erro
       if (!to_millis(v, 1e6, o.run.case_timeout)) return bad("a positive number of seconds");
     } else if (a == "--no-isolate") {
       o.run.isolate = false;
+    } else if (a == "--isolate=case") {
+      o.run.isolate = true;
+      o.isolate_per_case = true;
     } else if (a == "--replay-out") {
       if (!value()) return std::nullopt;
       o.run.replay_out = v;

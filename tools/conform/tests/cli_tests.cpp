@@ -72,6 +72,23 @@ TEST(ConformOptions, ParsesEveryOption) {
   EXPECT_FALSE(o->run.isolate);
 }
 
+// Isolation: optimistic by default, --isolate=case per case, --no-isolate none; the last wins.
+TEST(ConformOptions, IsolationModes) {
+  std::string error;
+  const auto def = parse({}, error);
+  ASSERT_TRUE(def) << error;
+  EXPECT_TRUE(def->run.isolate);
+  EXPECT_FALSE(def->isolate_per_case);
+  const auto per_case = parse({"--no-isolate", "--isolate=case"}, error);
+  ASSERT_TRUE(per_case) << error;
+  EXPECT_TRUE(per_case->run.isolate);
+  EXPECT_TRUE(per_case->isolate_per_case);
+  const auto none = parse({"--isolate=case", "--no-isolate"}, error);
+  ASSERT_TRUE(none) << error;
+  EXPECT_FALSE(none->run.isolate);
+  EXPECT_FALSE(parse({"--isolate=bogus"}, error));
+}
+
 TEST(ConformOptions, RejectsBadValues) {
   const std::vector<std::vector<std::string>> bad = {
       {"--shard", "5/5"},      {"--shard", "1"},
