@@ -48,9 +48,6 @@ using StateHypotheses = void (*)(const ImplSorts&, const ImplState&, z3::expr_ve
 void refinement_invariants_hold(const ImplSorts& so, const ImplState& s, z3::expr_vector& out) {
   for (const NamedFormula& inv : refinement_invariants(so, s)) out.push_back(inv.formula);
 }
-void hardware_is_justified(const ImplSorts& so, const ImplState& s, z3::expr_vector& out) {
-  out.push_back(hardware_justified(so, s));
-}
 
 // Proves hyp(s) ⇒ goal(s) for an unconstrained implementation state s.
 void expect_proved(const std::string& name, StateHypotheses hyp, StateFormula goal) {
@@ -125,10 +122,109 @@ TEST(Discipline, HardwareWithinSpec) {
                 hardware_justified);
 }
 
-TEST(Discipline, JustifiedImpliesWithinSpec) {
-  expect_proved("HardwareWithinSpec (∃-form) from its witnessed form", hardware_is_justified,
-                hardware_within_spec);
+// hardware_justified ⇒ hardware_within_spec, as the quantifier-free obligation of
+// justified_implies_within_spec (impl_state.h): ∀-elimination and ∃-introduction are done here,
+// with the witnesses the paths name, so Z3 decides a ground query. (Stated with the quantifiers,
+// Z3 proved it in 0.05 s only while the grant IOVA array's symbol was spelled "gIova": renamed,
+// every stage timed out; docs/proofs.md.)
+Query justified_query(Universe& u, const Spelling& spell, Justification j,
+                      const char* prefix = "s") {
+  const ImplSorts so(u);
+  const ImplState s = ImplState::fresh(so, prefix, spell);
+  const GroundObligation ob = justified_implies_within_spec(so, s, j);
+  z3::expr_vector hyps(u.ctx);
+  hyps.push_back(ob.hypothesis);
+  return Query{hyps, ob.goal, ob.watch};
 }
+
+const char* const kJustifiedName = "HardwareWithinSpec (∃-form) from its witnessed form";
+
+TEST(Discipline, JustifiedImpliesWithinSpec) {
+  report(prove(kJustifiedName,
+               [](Universe& u) { return justified_query(u, {}, Justification::Sound); }),
+         Verdict::Proved);
+}
+
+// Robustness: the same obligation under other Z3 random seeds and other symbol spellings is
+// proved, each by the first portfolio stage within its budget (0.3 s): the proof must not hinge
+// on Z3's search order.
+struct Variant {
+  const char* name;
+  int seed;  // smt.random_seed and sat.random_seed (0: Z3's default)
+  Spelling spell;
+  const char* prefix = "s";  // every state symbol is <prefix>.<field>
+};
+
+const std::vector<Variant>& variants() {
+  static const std::vector<Variant> all = {
+      {"Seed0", 0, {}},
+      {"Seed1", 1, {}},
+      {"Seed7", 7, {}},
+      {"Seed4242", 4242, {}},
+      {"SymbolGIova", 0, {{"gIovaPage", "gIova"}}},  // the spelling the ∃-form needed
+      {"SymbolRenamed", 0, {{"gIovaPage", "zz.page"}, {"gBuf", "aa.buf"}, {"bufLen", "q"}}},
+      {"SymbolRenamedSeed3", 3, {{"gIovaPage", "iovaPageOfGrant"}}},
+      {"StatePrefixRenamed", 0, {}, "impl.state"},
+  };
+  return all;
+}
+
+// Z3's random seeds are global parameters; restored to their defaults on every path.
+class GlobalSeeds {
+ public:
+  explicit GlobalSeeds(int seed) {
+    z3::set_param("smt.random_seed", seed);
+    z3::set_param("sat.random_seed", seed);
+  }
+  ~GlobalSeeds() { z3::reset_params(); }
+  GlobalSeeds(const GlobalSeeds&) = delete;
+  GlobalSeeds& operator=(const GlobalSeeds&) = delete;
+};
+
+class JustifiedRobust : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(JustifiedRobust, ProvedInFirstStage) {
+  const Variant& va = variants().at(GetParam());
+  const GlobalSeeds seeds(va.seed);
+  const Outcome o = prove(std::string(kJustifiedName) + ", " + va.name, [&va](Universe& u) {
+    return justified_query(u, va.spell, Justification::Sound, va.prefix);
+  });
+  report(o, Verdict::Proved);
+  EXPECT_NE(o.report.find("  [default: unsat "), std::string::npos)
+      << "not decided by the first stage:\n"
+      << o.report;
+}
+
+INSTANTIATE_TEST_SUITE_P(Discipline, JustifiedRobust,
+                         ::testing::Range(std::size_t{0}, variants().size()),
+                         [](const auto& p) { return std::string(variants()[p.param].name); });
+
+const char* justification_name(Justification j) {
+  switch (j) {
+    case Justification::Sound:
+      return "Sound";
+    case Justification::IgnoresFootprintIndex:
+      return "IgnoresFootprintIndex";
+    case Justification::IgnoresDirection:
+      return "IgnoresDirection";
+  }
+  return "?";
+}
+
+// Teeth: with a justification too weak to imply the spec's ∃-form, the obligation is refuted.
+class JustifiedTeeth : public ::testing::TestWithParam<Justification> {};
+
+TEST_P(JustifiedTeeth, BrokenJustificationIsRefuted) {
+  const Justification j = GetParam();
+  report(prove(std::string(kJustifiedName) + ", justification " + justification_name(j),
+               [j](Universe& u) { return justified_query(u, {}, j); }),
+         Verdict::Refuted);
+}
+
+INSTANTIATE_TEST_SUITE_P(Discipline, JustifiedTeeth,
+                         ::testing::Values(Justification::IgnoresFootprintIndex,
+                                           Justification::IgnoresDirection),
+                         [](const auto& p) { return std::string(justification_name(p.param)); });
 
 // ---- Dropping one rule -------------------------------------------------------------------------
 
