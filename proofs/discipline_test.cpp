@@ -109,10 +109,10 @@ std::vector<Pair> pairs() {
 class RefinementPreserved : public ::testing::TestWithParam<Pair> {};
 
 // Obligations proved in ground form (ground.h) because their quantified form is decided only along
-// a seed-dependent search path (docs/proofs.md, "Robustness"): GrantsDisjoint after DmaBegin timed
-// out in every stage in 2 of 5 full runs under load, and its mbqi-only query times out for
-// smt.random_seed=2. Its proof needs only instances at the step's parameters, the two grants the
-// goal quantifies over and their first pages and buffers.
+// a seed-dependent search path (docs/proofs.md, "Robustness: ground obligations"): GrantsDisjoint
+// after DmaBegin timed out in every stage in 5 of 10 full runs under load, and its mbqi-only query
+// times out for smt.random_seed=2. Its proof needs only instances at the step's parameters, the two
+// grants the goal quantifies over and their first pages and buffers.
 bool ground_form(const std::string& invariant, const std::string& step) {
   return invariant == "GrantsDisjoint" && step == "DmaBegin";
 }
@@ -162,9 +162,9 @@ Query ground_obligation(Universe& u, std::size_t ii, std::size_t si, bool drop_r
   };
   flatten(step.guard);
   for (const z3::expr& g : guard) {
-    const bool over_pages = g.is_quantifier() && g.is_forall() &&
-                            Z3_get_sort_kind(u.ctx, Z3_get_quantifier_bound_sort(u.ctx, g, 0)) ==
-                                Z3_INT_SORT;
+    const bool over_pages =
+        g.is_quantifier() && g.is_forall() &&
+        Z3_get_sort_kind(u.ctx, Z3_get_quantifier_bound_sort(u.ctx, g, 0)) == Z3_INT_SORT;
     if (!(drop_range_guard && over_pages)) hyp.push_back(g);
   }
   return ground_query(s, hyp, refinement_invariants(so, step.post).at(ii).formula, step.params);
@@ -237,9 +237,9 @@ class GroundTeeth : public ::testing::TestWithParam<Pair> {};
 
 TEST_P(GroundTeeth, WithoutRangeGuardNotProved) {
   const auto [ii, si] = GetParam();
-  const Outcome o = prove(names().invariants[ii] + " after " + names().steps[si] +
-                              " (ground) without the range guard",
-                          [ii, si](Universe& u) { return ground_obligation(u, ii, si, true); });
+  const Outcome o = prove(
+      names().invariants[ii] + " after " + names().steps[si] + " (ground) without the range guard",
+      [ii, si](Universe& u) { return ground_obligation(u, ii, si, true); });
   std::cout << o.report << std::flush;
   EXPECT_NE(o.verdict, Verdict::Proved) << o.report;
 }

@@ -87,7 +87,8 @@ bool has_quantifier(const z3::expr& e) {
   return has_quantifier_memo(e, seen);
 }
 
-z3::expr skolemize(const z3::expr& goal, const std::string& prefix, std::vector<z3::expr>& skolems) {
+z3::expr skolemize(const z3::expr& goal, const std::string& prefix,
+                   std::vector<z3::expr>& skolems) {
   z3::expr g = goal;
   while (g.is_quantifier() && g.is_forall()) {
     std::vector<z3::expr> vars;

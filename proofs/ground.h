@@ -1,8 +1,8 @@
 // Ground (quantifier-free) forms of obligations whose quantified form Z3 decides only along a
-// search path that depends on seeds or names (docs/proofs.md, "Robustness"). Sound by
-// construction: the goal's ∀ is replaced by fresh constants (skolemisation: valid for fresh
-// constants ⇔ valid for all values), and each hypothesis ∀ by its instances at a fixed pool of
-// terms (∀-elimination: every instance is implied by the hypothesis). An unsat answer to
+// search path that depends on seeds or names (docs/proofs.md, "Robustness: ground obligations").
+// Sound by construction: the goal's ∀ is replaced by fresh constants (skolemisation: valid for
+// fresh constants ⇔ valid for all values), and each hypothesis ∀ by its instances at a fixed pool
+// of terms (∀-elimination: every instance is implied by the hypothesis). An unsat answer to
 // instances ∧ ¬goal therefore proves the quantified obligation; a sat answer proves nothing
 // (the pool may lack an instance), so the caller must never read it as a refutation.
 #pragma once

@@ -58,13 +58,13 @@ ImplState ImplState::fresh(const ImplSorts& s, const std::string& prefix, const 
   const z3::sort B = c.bool_sort();
   return ImplState{
       AbsState::fresh(p, prefix, spell), arr("ctxP", p.dev, B),        arr("ctxDid", p.dev, s.did),
-      arr("ctxDom", p.dev, p.dom),     arr("ccV", p.dev, B),         arr("ccDid", p.dev, s.did),
-      arr("ccDom", p.dev, p.dom),      arr("didOf", p.dom, s.did),   arr("didUsed", s.did, B),
-      arr("didDom", s.did, p.dom),     arr2("tblV", p.dom, B),       arr2("tbl", p.dom, s.frame),
-      arr("frUsed", s.frame, B),       arr("frDom", s.frame, p.dom), arr("frG", s.frame, p.grant),
-      arr("gFrame", p.grant, s.frame), arr2("fe", s.frame, s.entry), arr2("tlb", s.did, s.entry),
-      arr2("psc", s.did, s.psc),       arr2("iovaUsed", p.dom, B),   arr("closingG", p.grant, B),
-      arr("closingD", p.dom, B),       arr("detaching", p.dev, B),
+      arr("ctxDom", p.dev, p.dom),       arr("ccV", p.dev, B),         arr("ccDid", p.dev, s.did),
+      arr("ccDom", p.dev, p.dom),        arr("didOf", p.dom, s.did),   arr("didUsed", s.did, B),
+      arr("didDom", s.did, p.dom),       arr2("tblV", p.dom, B),       arr2("tbl", p.dom, s.frame),
+      arr("frUsed", s.frame, B),         arr("frDom", s.frame, p.dom), arr("frG", s.frame, p.grant),
+      arr("gFrame", p.grant, s.frame),   arr2("fe", s.frame, s.entry), arr2("tlb", s.did, s.entry),
+      arr2("psc", s.did, s.psc),         arr2("iovaUsed", p.dom, B),   arr("closingG", p.grant, B),
+      arr("closingD", p.dom, B),         arr("detaching", p.dev, B),
   };
 }
 
@@ -169,9 +169,9 @@ z3::expr hardware_justified_at(const ImplSorts& so, const ImplState& s, const z3
     const z3::expr idx = j == Justification::IgnoresFootprintIndex
                              ? c.bool_val(true)
                              : so.eIdx(e) == v - at(a.gIovaPage, g);
-    cases.push_back(z3::implies(p.enabled && so.eValid(e) && z3::ite(w, so.eW(e), so.eR(e)),
-                                reach_via(a, x, p.dom, g, v, dir) && so.eBuf(e) == at(a.gBuf, g) &&
-                                    idx));
+    cases.push_back(
+        z3::implies(p.enabled && so.eValid(e) && z3::ite(w, so.eW(e), so.eR(e)),
+                    reach_via(a, x, p.dom, g, v, dir) && so.eBuf(e) == at(a.gBuf, g) && idx));
   }
   return z3::mk_and(cases);
 }
@@ -196,11 +196,7 @@ GroundObligation justified_implies_within_spec(const ImplSorts& so, const ImplSt
     witnessed.push_back(spec_allows_via(so, s, x, v, w, b, k, p.dom, so.eG(p.entry)));
   return {hardware_justified_at(so, s, x, v, w, j),
           z3::implies(hw_can(so, s, x, v, w, b, k), z3::mk_or(witnessed)),
-          {{"device", x},
-           {"IOVA page", v},
-           {"write", w},
-           {"buffer", b},
-           {"footprint index", k}}};
+          {{"device", x}, {"IOVA page", v}, {"write", w}, {"buffer", b}, {"footprint index", k}}};
 }
 
 std::vector<NamedFormula> refinement_invariants(const ImplSorts& so, const ImplState& s) {
