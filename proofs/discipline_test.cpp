@@ -65,14 +65,18 @@ void expect_proved(const std::string& name, StateHypotheses hyp, StateFormula go
          Verdict::Proved);
 }
 
-// Z3's random seeds are global parameters; restored to their defaults on every path.
+// Z3's random seeds are global parameters; restored on every path (to the defaults, or to
+// KNIOMMU_PROOFS_SEED's).
 class GlobalSeeds {
  public:
   explicit GlobalSeeds(int seed) {
     z3::set_param("smt.random_seed", seed);
     z3::set_param("sat.random_seed", seed);
   }
-  ~GlobalSeeds() { z3::reset_params(); }
+  ~GlobalSeeds() {
+    z3::reset_params();
+    apply_environment_seed();
+  }
   GlobalSeeds(const GlobalSeeds&) = delete;
   GlobalSeeds& operator=(const GlobalSeeds&) = delete;
 };
