@@ -7,6 +7,7 @@
 // not modelled: they do not decide what a device may reach.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ struct Sorts {
   z3::context& ctx;
   z3::sort proc, dev, dom, buf, grant;
 };
+
+// Z3 symbol spellings that differ from the field names (field → symbol); empty: the field names.
+using Spelling = std::map<std::string, std::string>;
 
 // Every field is an array (a Z3 term), so a successor state is just another AbsState whose fields
 // are store/lambda terms over the predecessor's.
@@ -55,8 +59,10 @@ struct AbsState {
   z3::expr gDom;      // Grant → Dom
   z3::expr gIovaPage;  // Grant → Int: first IOVA page number
 
-  // Fresh, unconstrained state: every field a constant named <prefix>.<field>.
-  static AbsState fresh(const Sorts& s, const std::string& prefix);
+  // Fresh, unconstrained state: every field a constant named <prefix>.<field>, or
+  // <prefix>.<spell[field]> for the fields `spell` renames. Only the robustness test renames
+  // (a proof must not depend on how Z3's symbols are spelled).
+  static AbsState fresh(const Sorts& s, const std::string& prefix, const Spelling& spell = {});
 };
 
 // Convenience accessors: s.at(array, index).

@@ -44,10 +44,12 @@ z3::expr ImplSorts::invalidPsc() const {
   return mkPsc(c.bool_val(false), c.constant("none.frame", frame));
 }
 
-ImplState ImplState::fresh(const ImplSorts& s, const std::string& prefix) {
+ImplState ImplState::fresh(const ImplSorts& s, const std::string& prefix, const Spelling& spell) {
   z3::context& c = s.spec.ctx;
   auto arr = [&](const char* field, const z3::sort& from, const z3::sort& to) {
-    return c.constant((prefix + "." + field).c_str(), c.array_sort(from, to));
+    const auto renamed = spell.find(field);
+    const std::string symbol = renamed == spell.end() ? field : renamed->second;
+    return c.constant((prefix + "." + symbol).c_str(), c.array_sort(from, to));
   };
   auto arr2 = [&](const char* field, const z3::sort& from, const z3::sort& to) {
     return arr(field, from, c.array_sort(c.int_sort(), to));
@@ -55,14 +57,14 @@ ImplState ImplState::fresh(const ImplSorts& s, const std::string& prefix) {
   const Sorts& p = s.spec;
   const z3::sort B = c.bool_sort();
   return ImplState{
-      AbsState::fresh(p, prefix),      arr("ctxP", p.dev, B),        arr("ctxDid", p.dev, s.did),
-      arr("ctxDom", p.dev, p.dom),     arr("ccV", p.dev, B),         arr("ccDid", p.dev, s.did),
-      arr("ccDom", p.dev, p.dom),      arr("didOf", p.dom, s.did),   arr("didUsed", s.did, B),
-      arr("didDom", s.did, p.dom),     arr2("tblV", p.dom, B),       arr2("tbl", p.dom, s.frame),
-      arr("frUsed", s.frame, B),       arr("frDom", s.frame, p.dom), arr("frG", s.frame, p.grant),
-      arr("gFrame", p.grant, s.frame), arr2("fe", s.frame, s.entry), arr2("tlb", s.did, s.entry),
-      arr2("psc", s.did, s.psc),       arr2("iovaUsed", p.dom, B),   arr("closingG", p.grant, B),
-      arr("closingD", p.dom, B),       arr("detaching", p.dev, B),
+      AbsState::fresh(p, prefix, spell), arr("ctxP", p.dev, B),        arr("ctxDid", p.dev, s.did),
+      arr("ctxDom", p.dev, p.dom),       arr("ccV", p.dev, B),         arr("ccDid", p.dev, s.did),
+      arr("ccDom", p.dev, p.dom),        arr("didOf", p.dom, s.did),   arr("didUsed", s.did, B),
+      arr("didDom", s.did, p.dom),       arr2("tblV", p.dom, B),       arr2("tbl", p.dom, s.frame),
+      arr("frUsed", s.frame, B),         arr("frDom", s.frame, p.dom), arr("frG", s.frame, p.grant),
+      arr("gFrame", p.grant, s.frame),   arr2("fe", s.frame, s.entry), arr2("tlb", s.did, s.entry),
+      arr2("psc", s.did, s.psc),         arr2("iovaUsed", p.dom, B),   arr("closingG", p.grant, B),
+      arr("closingD", p.dom, B),         arr("detaching", p.dev, B),
   };
 }
 
@@ -110,14 +112,28 @@ z3::expr matches(const ImplSorts& so, const z3::expr& e, const z3::expr& write, 
 
 }  // namespace
 
+std::vector<HwPath> hw_paths(const ImplSorts& so, const ImplState& s, const z3::expr& x,
+                             const z3::expr& v) {
+  std::vector<HwPath> out;
+  for (const Ctx& c : contexts(s, x)) {
+    for (const auto& [enabled, e] : sources(so, s, c, v)) out.push_back(HwPath{enabled, e, c.dom});
+  }
+  return out;
+}
+
 z3::expr hw_can(const ImplSorts& so, const ImplState& s, const z3::expr& x, const z3::expr& v,
                 const z3::expr& write, const z3::expr& b, const z3::expr& k) {
   z3::expr_vector paths(so.spec.ctx);
-  for (const Ctx& c : contexts(s, x)) {
-    for (const auto& [enabled, e] : sources(so, s, c, v))
-      paths.push_back(enabled && matches(so, e, write, b, k));
-  }
+  for (const HwPath& p : hw_paths(so, s, x, v))
+    paths.push_back(p.enabled && matches(so, p.entry, write, b, k));
   return z3::mk_or(paths);
+}
+
+z3::expr spec_allows_via(const ImplSorts& /*so*/, const ImplState& s, const z3::expr& x,
+                         const z3::expr& v, const z3::expr& write, const z3::expr& b,
+                         const z3::expr& k, const z3::expr& d, const z3::expr& g) {
+  return reach_via(s.spec, x, d, g, v, write) && at(s.spec.gBuf, g) == b &&
+         k == v - at(s.spec.gIovaPage, g);
 }
 
 z3::expr spec_allows(const ImplSorts& so, const ImplState& s, const z3::expr& x, const z3::expr& v,
@@ -128,8 +144,7 @@ z3::expr spec_allows(const ImplSorts& so, const ImplState& s, const z3::expr& x,
   z3::expr_vector xs(c);
   xs.push_back(d);
   xs.push_back(g);
-  return z3::exists(xs, reach_via(s.spec, x, d, g, v, write) && at(s.spec.gBuf, g) == b &&
-                            k == v - at(s.spec.gIovaPage, g));
+  return z3::exists(xs, spec_allows_via(so, s, x, v, write, b, k, d, g));
 }
 
 z3::expr hardware_within_spec(const ImplSorts& so, const ImplState& s) {
@@ -142,24 +157,46 @@ z3::expr hardware_within_spec(const ImplSorts& so, const ImplState& s) {
                     z3::implies(hw_can(so, s, x, v, w, b, k), spec_allows(so, s, x, v, w, b, k)));
 }
 
-z3::expr hardware_justified(const ImplSorts& so, const ImplState& s) {
+z3::expr hardware_justified_at(const ImplSorts& so, const ImplState& s, const z3::expr& x,
+                               const z3::expr& v, const z3::expr& w, Justification j) {
   z3::context& c = so.spec.ctx;
   const AbsState& a = s.spec;
+  z3::expr_vector cases(c);
+  for (const HwPath& p : hw_paths(so, s, x, v)) {
+    const z3::expr& e = p.entry;
+    const z3::expr g = so.eG(e);
+    const z3::expr dir = j == Justification::IgnoresDirection ? c.bool_val(false) : w;
+    const z3::expr idx = j == Justification::IgnoresFootprintIndex
+                             ? c.bool_val(true)
+                             : so.eIdx(e) == v - at(a.gIovaPage, g);
+    cases.push_back(
+        z3::implies(p.enabled && so.eValid(e) && z3::ite(w, so.eW(e), so.eR(e)),
+                    reach_via(a, x, p.dom, g, v, dir) && so.eBuf(e) == at(a.gBuf, g) && idx));
+  }
+  return z3::mk_and(cases);
+}
+
+z3::expr hardware_justified(const ImplSorts& so, const ImplState& s) {
+  z3::context& c = so.spec.ctx;
   const z3::expr x = c.constant("x!", so.spec.dev);
   const z3::expr v = c.int_const("v!"), w = c.bool_const("w!");
-  z3::expr_vector cases(c);
-  for (const Ctx& ctx : contexts(s, x)) {
-    for (const auto& [enabled, e] : sources(so, s, ctx, v)) {
-      const z3::expr g = so.eG(e);
-      cases.push_back(z3::implies(enabled && so.eValid(e) && z3::ite(w, so.eW(e), so.eR(e)),
-                                  reach_via(a, x, ctx.dom, g, v, w) &&
-                                      so.eBuf(e) == at(a.gBuf, g) &&
-                                      so.eIdx(e) == v - at(a.gIovaPage, g)));
-    }
-  }
   z3::expr_vector xs(c);
   for (const z3::expr& e : {x, v, w}) xs.push_back(e);
-  return z3::forall(xs, z3::mk_and(cases));
+  return z3::forall(xs, hardware_justified_at(so, s, x, v, w));
+}
+
+GroundObligation justified_implies_within_spec(const ImplSorts& so, const ImplState& s,
+                                               Justification j) {
+  z3::context& c = so.spec.ctx;
+  // Fresh constants: the skolemised ∀ of hardware_within_spec.
+  const z3::expr x = c.constant("x#0", so.spec.dev), b = c.constant("b#0", so.spec.buf);
+  const z3::expr v = c.int_const("v#0"), k = c.int_const("k#0"), w = c.bool_const("w#0");
+  z3::expr_vector witnessed(c);
+  for (const HwPath& p : hw_paths(so, s, x, v))
+    witnessed.push_back(spec_allows_via(so, s, x, v, w, b, k, p.dom, so.eG(p.entry)));
+  return {hardware_justified_at(so, s, x, v, w, j),
+          z3::implies(hw_can(so, s, x, v, w, b, k), z3::mk_or(witnessed)),
+          {{"device", x}, {"IOVA page", v}, {"write", w}, {"buffer", b}, {"footprint index", k}}};
 }
 
 std::vector<NamedFormula> refinement_invariants(const ImplSorts& so, const ImplState& s) {

@@ -62,8 +62,19 @@ struct ImplState {
   z3::expr iovaUsed;                       // Dom → (Int → Bool)
   z3::expr closingG, closingD, detaching;  // Grant / Dom / Dev → Bool
 
-  static ImplState fresh(const ImplSorts& s, const std::string& prefix);
+  // Every field a constant named <prefix>.<field> (`spell` renames symbols: AbsState::fresh).
+  static ImplState fresh(const ImplSorts& s, const std::string& prefix, const Spelling& spell = {});
 };
+
+// One of the six ways the hardware finds a leaf entry for device x at IOVA page v: a context
+// (cached or in memory) and a source (IOTLB, leaf through a cached table pointer, leaf through the
+// table in memory); `enabled` when that path is usable, `entry` the leaf entry it yields, `dom`
+// the domain the context names.
+struct HwPath {
+  z3::expr enabled, entry, dom;
+};
+std::vector<HwPath> hw_paths(const ImplSorts& so, const ImplState& s, const z3::expr& x,
+                             const z3::expr& v);
 
 // Everything the hardware can do with device x at IOVA page v in direction `write`, reaching page
 // k of buffer b: a context (cached or in memory) gives (DID, table); an IOTLB entry, or a leaf
@@ -75,6 +86,12 @@ z3::expr hw_can(const ImplSorts& so, const ImplState& s, const z3::expr& x, cons
 z3::expr spec_allows(const ImplSorts& so, const ImplState& s, const z3::expr& x, const z3::expr& v,
                      const z3::expr& write, const z3::expr& b, const z3::expr& k);
 
+// spec_allows with its ∃ instantiated: grant g, through x's attachment to d, covers v in
+// direction `write`, at page k of b. spec_allows is ∃ d g. spec_allows_via(..., d, g).
+z3::expr spec_allows_via(const ImplSorts& so, const ImplState& s, const z3::expr& x,
+                         const z3::expr& v, const z3::expr& write, const z3::expr& b,
+                         const z3::expr& k, const z3::expr& d, const z3::expr& g);
+
 // "What the hardware can translate ⊆ what the spec allows", over all devices, pages, directions.
 z3::expr hardware_within_spec(const ImplSorts& so, const ImplState& s);
 
@@ -82,6 +99,34 @@ z3::expr hardware_within_spec(const ImplSorts& so, const ImplState& s);
 // by the grant the entry was made for (its ghost grant), under the device's abstract attachment.
 // Implies hardware_within_spec (it exhibits the ∃ of spec_allows); this is the form proved.
 z3::expr hardware_justified(const ImplSorts& so, const ImplState& s);
+
+// Deliberately broken justifications, for the teeth of the JustifiedImpliesWithinSpec obligation:
+// each justifies a translation the spec does not allow, so the obligation must be refuted.
+enum class Justification {
+  Sound,
+  IgnoresFootprintIndex,  // does not tie the entry's footprint index to v − gIovaPage(g)
+  IgnoresDirection,       // checks the grant's read permission even for a write
+};
+
+// The body of hardware_justified for one device x, page v and direction w (quantifier-free).
+z3::expr hardware_justified_at(const ImplSorts& so, const ImplState& s, const z3::expr& x,
+                               const z3::expr& v, const z3::expr& w,
+                               Justification j = Justification::Sound);
+
+// The quantifier-free proof obligation of hardware_justified ⇒ hardware_within_spec, for one
+// arbitrary device x, page v, direction w, buffer b and footprint index k (fresh constants: the
+// ∀ of hardware_within_spec, skolemised): the hypothesis is hardware_justified instantiated at
+// (x, v, w) (∀-elimination), the goal is hw_can ⇒ spec_allows with its ∃ replaced by the
+// disjunction of its instances at the witnesses the six paths name (∃-introduction: the domain of
+// the context used, the entry's ghost grant). Valid for fresh constants ⇒ the quantified
+// implication holds; no quantifier is left for Z3 to instantiate, so the proof cannot depend on
+// its instantiation heuristics (symbol names, ordering, random seeds).
+struct GroundObligation {
+  z3::expr hypothesis, goal;
+  Watch watch;  // the fresh constants, for a readable counterexample
+};
+GroundObligation justified_implies_within_spec(const ImplSorts& so, const ImplState& s,
+                                               Justification j = Justification::Sound);
 
 // The refinement invariant: the spec's invariants of the abstraction, plus the implementation
 // conjuncts that make "hardware ⊆ spec" inductive.

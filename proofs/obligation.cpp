@@ -85,6 +85,8 @@ z3::solver make_solver(z3::context& ctx, const Query& q, bool negate_goal, const
 }
 
 Raw run_one(const QueryBuilder& build, bool negate_goal, const Strategy& st) {
+  static const bool seeded = (apply_environment_seed(), true);
+  (void)seeded;
   z3::context ctx;
   Universe u(ctx, st.scope);
   const Query q = build(u);
@@ -161,6 +163,13 @@ std::string headline(const char* what, const std::string& name, double secs) {
 }
 
 }  // namespace
+
+void apply_environment_seed() {
+  if (const char* seed = std::getenv("KNIOMMU_PROOFS_SEED")) {
+    z3::set_param("smt.random_seed", seed);
+    z3::set_param("sat.random_seed", seed);
+  }
+}
 
 Outcome prove(const std::string& name, const QueryBuilder& build) {
   const Raw raw = run(build, true);

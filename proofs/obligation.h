@@ -54,6 +54,11 @@ struct Outcome {
   std::string report;  // verdict line, timing and (for sat) the evaluated watches
 };
 
+// KNIOMMU_PROOFS_SEED=<n>: sets Z3's global smt.random_seed and sat.random_seed to n, to find
+// obligations whose proof depends on the search order (docs/proofs.md, "Robustness: ground
+// obligations"). Applied before the first query; call again after z3::reset_params().
+void apply_environment_seed();
+
 // Proves hypotheses ⇒ goal. On sat the report says "REFUTED <name>" and lists the watches.
 Outcome prove(const std::string& name, const QueryBuilder& build);
 

@@ -246,7 +246,12 @@ struct SecondLevelPageTable::UnmapState {
   std::uint64_t request_end = 0;  // end of the whole unmap request
 #if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
   bool cleared_superpage = false;  // for the SuperpageSplitLeavesMapped mutant
-  bool stop = false;               // for the UnmapStopsAtTableBoundary mutant
+  // For the UnmapStopsAtTableBoundary mutant: stop_after[l] says the level-l table being walked
+  // had a leaf cleared while the request goes on past that table, so the walk ends after it.
+  // One flag per level suffices: the walk is inside at most one table per level, and once it
+  // stops it never enters another.
+  bool stop_after[kMaxLevels + 1] = {};
+  bool stop = false;
 #endif
   // The UnmapStopsAtTableBoundary mutant ended the walk (never in production builds).
   bool stopped() const {
@@ -499,8 +504,6 @@ bool SecondLevelPageTable::unmap_leaf_run(UnmapState& s, TableWalk& w) {
 // present.
 void SecondLevelPageTable::unmap_level(UnmapState& s, TableWalk& w) {
   if (w.level == 1 && unmap_leaf_run(s, w)) return;
-  const std::uint64_t table_end = w.table_span_end();
-  bool cleared_leaf = false;
   EntryReader entries(frames_, w);
   EntryWriter out(frames_, w.table, false);
   for (; !w.done() && !s.stopped(); w.next()) {
@@ -516,10 +519,13 @@ void SecondLevelPageTable::unmap_level(UnmapState& s, TableWalk& w) {
         // Whole leaf, even when the range covers only part of a superpage (no split on unmap).
         out.put(w.index, 0);
         ++w.changed;
-        cleared_leaf = true;
         s.pending.add_range(w.slot_base(), w.slot_base() + w.slot_size() - 1);
 #if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
         if (w.level >= 2) s.cleared_superpage = true;
+        // w.iova is inside this table here, so table_span_end() is this table's end.
+        if (s.request_end > w.table_span_end() && mutant(Mutant::UnmapStopsAtTableBoundary)) {
+          s.stop_after[w.level] = true;
+        }
 #endif
       }
     } else if (Fmt::present(e)) {
@@ -538,12 +544,9 @@ void SecondLevelPageTable::unmap_level(UnmapState& s, TableWalk& w) {
     }
   }
 #if defined(KNIOMMU_MUTANTS) && KNIOMMU_MUTANTS
-  if (cleared_leaf && s.request_end > table_end && mutant(Mutant::UnmapStopsAtTableBoundary)) {
+  if (s.stop_after[w.level]) {
     s.stop = true;  // the Linux 2021 bug: the walk ends at the first table-page boundary
   }
-#else
-  (void)cleared_leaf;
-  (void)table_end;
 #endif
 }
 

@@ -44,6 +44,16 @@ class MutantScenarios : public PageTableTest {
     unmap_and_complete(iova, 4 * MiB);
     return all_unmapped(iova, 4 * MiB, 4 * KiB);
   }
+
+  // 2 MiB leaves on both sides of a 1 GiB boundary (so in two level-2 tables) are both unmapped:
+  // the walk's superpage-leaf path (unmap_level), not the 4 KiB leaf run of the scenario above.
+  bool straddling_superpage_unmap_complete() {
+    const std::uint64_t iova = 1 * GiB - 2 * MiB;
+    EXPECT_EQ(pt_.map(iova, 2 * GiB, 4 * MiB, kPermReadWrite), rcOk);
+    EXPECT_EQ(leaf_counts(pt_)[2], 2u);
+    unmap_and_complete(iova, 4 * MiB);
+    return all_unmapped(iova, 4 * MiB, 2 * MiB);
+  }
 };
 
 // The PSI computed for an unaligned 2-page range across a 2 MiB boundary covers both pages.
@@ -57,6 +67,7 @@ TEST_P(MutantScenarios, CorrectCodePassesEveryScenario) {
   EXPECT_TRUE(frees_deferred());
   EXPECT_TRUE(superpages_all_unmapped());
   EXPECT_TRUE(straddling_unmap_complete());
+  EXPECT_TRUE(straddling_superpage_unmap_complete());
   EXPECT_TRUE(psi_covers_unaligned());
 }
 
@@ -76,6 +87,12 @@ TEST_P(MutantScenarios, UnmapStopsAtTableBoundaryIsCaught) {
   if (!kMutantsCompiled) GTEST_SKIP() << "mutants not compiled";
   ScopedMutant m(Mutant::UnmapStopsAtTableBoundary);
   EXPECT_FALSE(straddling_unmap_complete());
+}
+
+TEST_P(MutantScenarios, UnmapStopsAtTableBoundaryOverSuperpagesIsCaught) {
+  if (!kMutantsCompiled) GTEST_SKIP() << "mutants not compiled";
+  ScopedMutant m(Mutant::UnmapStopsAtTableBoundary);
+  EXPECT_FALSE(straddling_superpage_unmap_complete());
 }
 
 TEST(MutantPsi, PsiMaskTooSmallIsCaught) {
