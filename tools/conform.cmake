@@ -22,8 +22,6 @@ target_link_libraries(kniommu_conform_cli PUBLIC kniommu_conformance ${CMAKE_DL_
 
 add_executable(kniommu-conform ${_conform}/main.cpp)
 target_link_libraries(kniommu-conform PRIVATE kniommu_conform_cli kniommu_builtin_adapter kniommu_tool_io kniommu_warnings)
-# set_optimistic_isolation (--isolate=case) is declared with the suite's isolation code.
-target_include_directories(kniommu-conform PRIVATE ${PROJECT_SOURCE_DIR}/refinement_tests/src)
 
 # The per-configuration CTest entries (refinement_tests/CMakeLists.txt, from hw_configs.def) name
 # exactly the configurations the suite compiled in; the twin with one name dropped must fail.

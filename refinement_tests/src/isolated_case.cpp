@@ -186,8 +186,6 @@ int64_t now_ns() {
       .count();
 }
 
-bool g_optimistic = true;
-
 // The optimistic child's exit codes other than 0 (all mean: fall back).
 constexpr int kExitCaseFailed = 3;
 constexpr int kExitException = 4;
@@ -293,8 +291,6 @@ CaseReport run_case_isolated(const std::function<CaseReport()>& body, bool isola
   return r;
 }
 
-void set_optimistic_isolation(bool on) { g_optimistic = on; }
-bool optimistic_isolation() { return g_optimistic; }
 
 void heartbeat_case_begin() {
   SharedPage* page = shared_page();

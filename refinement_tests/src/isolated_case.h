@@ -52,9 +52,5 @@ void heartbeat_case_end();
 // rerun finds, shrinks and reports it) without a report, so the parent falls back.
 [[noreturn]] void abandon_config_child();
 
-// Whether isolated runs try the optimistic path first (default true; `--isolate=case` clears
-// it).
-void set_optimistic_isolation(bool on);
-bool optimistic_isolation();
 
 }  // namespace kniommu::conformance

@@ -277,7 +277,7 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
   // is authoritative. The same seed generates the same cases. Replays and mutant runs (expected
   // to fail) go straight to the per-case path, and so do --trace-out runs (a fallback would write
   // the traces of the cases before the failure twice).
-  if (opt.isolate && optimistic_isolation() && !replaying && opt.mutant.empty() &&
+  if (opt.isolate && opt.optimistic && !replaying && opt.mutant.empty() &&
       opt.trace_dir.empty()) {
     std::string why_not;
     const std::optional<ConfigReport> rep = run_config_in_child(

@@ -7,7 +7,6 @@
 #include "adapter_loader.h"
 #include "common/input_file.h"
 #include "coverage_table.h"
-#include "isolated_case.h"
 #include "junit.h"
 #include "kniommu/builtin_adapter.h"
 #include "merge.h"
@@ -114,11 +113,10 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(options->run.seed), options->run.shard_index,
               options->run.shard_count,
               !options->run.isolate       ? ""
-              : options->isolate_per_case ? ", each case in a child process"
+              : !options->run.optimistic ? ", each case in a child process"
                                           : ", isolated (one child per configuration; each case "
                                             "in a child if that one fails)");
   std::fflush(stdout);
-  conformance::set_optimistic_isolation(!options->isolate_per_case);
   const auto result = conformance::run_conformance(*adapter, options->run);
   bar.clear();
   conform::print_result(stdout, result, options->run,

@@ -142,7 +142,7 @@ std::optional<CliOptions> parse_options(int argc, char** argv, std::string& erro
       o.run.isolate = false;
     } else if (a == "--isolate=case") {
       o.run.isolate = true;
-      o.isolate_per_case = true;
+      o.run.optimistic = false;
     } else if (a == "--replay-out") {
       if (!value()) return std::nullopt;
       o.run.replay_out = v;

@@ -17,8 +17,6 @@ struct CliOptions {
   std::string coverage_out;  // JSON of the whole run (coverage, outcomes, slowest cases)
   ProgressMode progress = ProgressMode::kAuto;
   bool list_configs = false;
-  // --isolate=case: skip the optimistic one-child-per-configuration run (isolated_case.h).
-  bool isolate_per_case = false;
 };
 
 extern const char* const kUsage;

@@ -71,6 +71,10 @@ struct ConformanceOptions {
   // Run every case (and every shrink step) in a child process, so a crash, abort or hang of the
   // implementation fails that case instead of killing the runner (docs/reproducing.md).
   bool isolate = true;
+  // With `isolate`: first run all cases of a configuration in one child (cases in process, each
+  // under `case_timeout`), falling back to a child per case if that child fails in any way
+  // (docs/reproducing.md); false: a child per case from the start (`--isolate=case`).
+  bool optimistic = true;
   // A child case running longer than this is killed (SIGKILL by PID) and fails the case.
   std::chrono::milliseconds case_timeout{60000};
   // The judge: KN_SIM_HARDWARE_EMULATOR or KN_SIM_HARDWARE_QEMU (KnSimConfig.hardware of every

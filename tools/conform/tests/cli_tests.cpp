@@ -78,11 +78,11 @@ TEST(ConformOptions, IsolationModes) {
   const auto def = parse({}, error);
   ASSERT_TRUE(def) << error;
   EXPECT_TRUE(def->run.isolate);
-  EXPECT_FALSE(def->isolate_per_case);
+  EXPECT_TRUE(def->run.optimistic);
   const auto per_case = parse({"--no-isolate", "--isolate=case"}, error);
   ASSERT_TRUE(per_case) << error;
   EXPECT_TRUE(per_case->run.isolate);
-  EXPECT_TRUE(per_case->isolate_per_case);
+  EXPECT_FALSE(per_case->run.optimistic);
   const auto none = parse({"--isolate=case", "--no-isolate"}, error);
   ASSERT_TRUE(none) << error;
   EXPECT_FALSE(none->run.isolate);
