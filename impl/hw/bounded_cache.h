@@ -47,12 +47,19 @@ class BoundedCache {
       free_.pop_back();
     } else {
       slot = hand_;
-      hand_ = static_cast<std::uint32_t>((hand_ + 1) % slots_.size());
+      if (++hand_ == slots_.size()) hand_ = 0;  // no division on the fill path
       on_drop(slots_[slot].key, slots_[slot].value);
       unlink(slot);
       evicted = true;
     }
-    slots_[slot] = Slot{key, value, index_[b], b, true};
+    // Field by field: building a Slot temporary and copying it made the compiler re-read a
+    // just-stored byte with a wider load (a store-forwarding stall, half of an IOTLB fill).
+    Slot& s = slots_[slot];
+    s.key = key;
+    s.value = value;
+    s.next = index_[b];
+    s.bucket = b;
+    s.used = true;
     index_[b] = slot;
     ++size_;
     return evicted;
