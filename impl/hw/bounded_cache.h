@@ -7,6 +7,7 @@
 // given sequence of fills always evicts the same entries (runs are reproducible).
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -40,6 +41,20 @@ class BoundedCache {
       *v = value;
       return false;
     }
+    return insert_into(b, key, value, on_drop);
+  }
+  // The same for a key known to be absent (a lookup just missed and nothing changed since): no
+  // second probe.
+  template <class OnDrop>
+  bool insert_absent(const Key& key, const Value& value, OnDrop&& on_drop) {
+    const auto b = static_cast<std::uint32_t>(home(key));
+    assert(find_in(key, b) == nullptr);
+    return insert_into(b, key, value, on_drop);
+  }
+
+ private:
+  template <class OnDrop>
+  bool insert_into(std::uint32_t b, const Key& key, const Value& value, OnDrop& on_drop) {
     bool evicted = false;
     std::uint32_t slot;
     if (!free_.empty()) {
@@ -64,6 +79,8 @@ class BoundedCache {
     ++size_;
     return evicted;
   }
+
+ public:
 
   // Removes every entry for which pred(key, value) holds; returns how many.
   template <class Pred>

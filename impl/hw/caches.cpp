@@ -89,6 +89,14 @@ bool Iotlb::insert(std::uint16_t did, std::uint64_t iova, unsigned shift, const 
                        [this](const IotlbKey& k, const IotlbEntry& old) { count(k, old, -1); });
 }
 
+bool Iotlb::insert_after_miss(std::uint16_t did, std::uint64_t iova, unsigned shift,
+                              const IotlbEntry& e) {
+  const IotlbKey key{did, static_cast<std::uint8_t>(shift), iova >> shift};
+  count(key, e, +1);
+  return cache_.insert_absent(
+      key, e, [this](const IotlbKey& k, const IotlbEntry& old) { count(k, old, -1); });
+}
+
 std::size_t Iotlb::invalidate_all() {
   return erase_if([](const IotlbKey&, const IotlbEntry&) { return true; });
 }

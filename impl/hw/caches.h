@@ -89,6 +89,10 @@ class Iotlb {
     return e;
   }
   bool insert(std::uint16_t did, std::uint64_t iova, unsigned shift, const IotlbEntry& e);
+  // insert() right after find(did, iova) missed, with no change in between: no entry of any size
+  // covers `iova`, so the fill skips the second probe.
+  bool insert_after_miss(std::uint16_t did, std::uint64_t iova, unsigned shift,
+                         const IotlbEntry& e);
   std::size_t invalidate_all();
   std::size_t invalidate_domain(std::uint16_t did);
   // Page-selective: every entry of `did` that maps any byte of [addr, addr + 2^(12+am)), with addr

@@ -147,10 +147,12 @@ Fault RemappingUnit::translate_locked(std::uint16_t sid, std::uint64_t iova, std
       page_pa = r.page_pa;
       shift = r.shift;
       perms = r.perms;
-      if (iotlb_.insert(ctx.did, iova, shift, IotlbEntry{page_pa, perms})) caches_changed();
+      if (iotlb_.insert_after_miss(ctx.did, iova, shift, IotlbEntry{page_pa, perms})) {
+        caches_changed();
+      }
     } else if (config_.caching_mode && r.not_present) {
       // CM=1: the not-present result is cached, so the driver must invalidate after mapping.
-      if (iotlb_.insert(ctx.did, iova, 12, IotlbEntry{0, 0})) caches_changed();
+      if (iotlb_.insert_after_miss(ctx.did, iova, 12, IotlbEntry{0, 0})) caches_changed();
     }
   }
   if (f == Fault::kNone) {
