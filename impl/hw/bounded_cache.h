@@ -81,7 +81,6 @@ class BoundedCache {
   }
 
  public:
-
   // Removes every entry for which pred(key, value) holds; returns how many.
   template <class Pred>
   std::size_t erase_if(Pred pred) {

@@ -5,8 +5,8 @@
 // Every reachable structure (the root table, context tables, second-level tables per level) is a
 // node holding a copy of its entries and the number of present entries that reference it. Its
 // frame is write-watched in SimPhysMem; sync() re-reads only the 64-byte lines written since the
-// last sync (whoever wrote them: the driver through write64 or a host pointer, or a device's DMA) and
-// applies the entries that changed: a new reference adds a count (and loads a table reached for
+// last sync (whoever wrote them: the driver through write64 or a host pointer, or a device's DMA)
+// and applies the entries that changed: a new reference adds a count (and loads a table reached for
 // the first time), a dropped one removes it (and unloads a table nothing references any more).
 // The structures form a DAG (root -> context -> levels going down), so counting is exact.
 // Not thread-safe: the unit's mutex guards it.

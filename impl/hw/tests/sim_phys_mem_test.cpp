@@ -233,7 +233,7 @@ TEST(SimPhysMem, WriteLogNamesTheLinesWritten) {
 
   mem.write64(f + 0x48, 1);  // line 1
   const std::array<unsigned char, 8> b{1, 2, 3, 4, 5, 6, 7, 8};
-  mem.write(f + 0x7C, b.data(), b.size());         // straddles lines 1 and 2
+  mem.write(f + 0x7C, b.data(), b.size());          // straddles lines 1 and 2
   mem.device_write(f + 0xFF8, b.data(), b.size());  // the last line
   mem.write64(other, 5);                            // not watched: not logged
   mem.take_written_frames(&pfns, &lines);
