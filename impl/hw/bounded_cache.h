@@ -1,11 +1,13 @@
 // A fixed-capacity associative cache with deterministic replacement, the storage behind the
 // emulated context cache, IOTLB and paging-structure cache. Entries live in a slot array indexed by
-// an open-addressing hash table (linear probing, backward-shift deletion: no allocation after
-// construction, which keeps an IOTLB miss-and-fill cheap); when every slot is taken the slot under
-// a round-robin "clock hand" is replaced, so a given sequence of fills always evicts the same
-// entries (runs are reproducible).
+// a chained hash table (each slot links to the next slot of its bucket and remembers its bucket:
+// no allocation after construction, and removing an entry unlinks it from a chain of about one
+// element instead of re-probing and shifting a cluster, which keeps an IOTLB miss-and-fill
+// cheap); when every slot is taken the slot under a round-robin "clock hand" is replaced, so a
+// given sequence of fills always evicts the same entries (runs are reproducible).
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -24,10 +26,7 @@ class BoundedCache {
       free_.push_back(static_cast<std::uint32_t>(i - 1));
   }
 
-  Value* find(const Key& key) {
-    const std::size_t b = bucket_of(key);
-    return index_[b] == kEmpty ? nullptr : &slots_[index_[b]].value;
-  }
+  Value* find(const Key& key) { return find_in(key, home(key)); }
 
   // Inserts or replaces; returns true when a different entry had to be evicted to make room.
   bool insert(const Key& key, const Value& value) {
@@ -36,11 +35,26 @@ class BoundedCache {
   // The same, calling on_drop(key, value) for the entry that leaves: the replaced or the evicted.
   template <class OnDrop>
   bool insert(const Key& key, const Value& value, OnDrop&& on_drop) {
-    if (Value* v = find(key)) {
+    const auto b = static_cast<std::uint32_t>(home(key));
+    if (Value* v = find_in(key, b)) {
       on_drop(key, *v);
       *v = value;
       return false;
     }
+    return insert_into(b, key, value, on_drop);
+  }
+  // The same for a key known to be absent (a lookup just missed and nothing changed since): no
+  // second probe.
+  template <class OnDrop>
+  bool insert_absent(const Key& key, const Value& value, OnDrop&& on_drop) {
+    const auto b = static_cast<std::uint32_t>(home(key));
+    assert(find_in(key, b) == nullptr);
+    return insert_into(b, key, value, on_drop);
+  }
+
+ private:
+  template <class OnDrop>
+  bool insert_into(std::uint32_t b, const Key& key, const Value& value, OnDrop& on_drop) {
     bool evicted = false;
     std::uint32_t slot;
     if (!free_.empty()) {
@@ -48,17 +62,25 @@ class BoundedCache {
       free_.pop_back();
     } else {
       slot = hand_;
-      hand_ = static_cast<std::uint32_t>((hand_ + 1) % slots_.size());
+      if (++hand_ == slots_.size()) hand_ = 0;  // no division on the fill path
       on_drop(slots_[slot].key, slots_[slot].value);
-      unindex(slots_[slot].key);
+      unlink(slot);
       evicted = true;
     }
-    slots_[slot] = Slot{key, value, true};
-    index_[bucket_of(key)] = slot;  // the probe stops at the empty bucket the key belongs in
+    // Field by field: building a Slot temporary and copying it made the compiler re-read a
+    // just-stored byte with a wider load (a store-forwarding stall, half of an IOTLB fill).
+    Slot& s = slots_[slot];
+    s.key = key;
+    s.value = value;
+    s.next = index_[b];
+    s.bucket = b;
+    s.used = true;
+    index_[b] = slot;
     ++size_;
     return evicted;
   }
 
+ public:
   // Removes every entry for which pred(key, value) holds; returns how many.
   template <class Pred>
   std::size_t erase_if(Pred pred) {
@@ -71,7 +93,7 @@ class BoundedCache {
       if (!s.used) continue;
       --left;
       if (pred(s.key, s.value)) {
-        unindex(s.key);
+        unlink(i);
         s.used = false;
         free_.push_back(i);
         ++n;
@@ -99,38 +121,29 @@ class BoundedCache {
   struct Slot {
     Key key{};
     Value value{};
+    std::uint32_t next = kEmpty;  // next slot in the same bucket
+    std::uint32_t bucket = 0;     // the bucket whose chain holds this slot
     bool used = false;
   };
   static constexpr std::uint32_t kEmpty = std::numeric_limits<std::uint32_t>::max();
 
   std::size_t home(const Key& key) const { return Hash{}(key) & (index_.size() - 1); }
-  // The bucket holding `key`, or the empty bucket where its probe sequence ends.
-  std::size_t bucket_of(const Key& key) const {
-    const std::size_t mask = index_.size() - 1;
-    std::size_t b = home(key);
-    while (index_[b] != kEmpty && !(slots_[index_[b]].key == key)) b = (b + 1) & mask;
-    return b;
-  }
-  // Removes `key` (present) from the index, shifting later members of its cluster back so every
-  // remaining key stays reachable from its home bucket.
-  void unindex(const Key& key) {
-    const std::size_t mask = index_.size() - 1;
-    std::size_t hole = bucket_of(key);
-    for (std::size_t j = (hole + 1) & mask; index_[j] != kEmpty; j = (j + 1) & mask) {
-      const std::size_t h = home(slots_[index_[j]].key);
-      // Move j into the hole unless its home lies cyclically in (hole, j].
-      const bool stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);
-      if (!stays) {
-        index_[hole] = index_[j];
-        hole = j;
-      }
+  Value* find_in(const Key& key, std::size_t b) {
+    for (std::uint32_t i = index_[b]; i != kEmpty; i = slots_[i].next) {
+      if (slots_[i].key == key) return &slots_[i].value;
     }
-    index_[hole] = kEmpty;
+    return nullptr;
+  }
+  // Removes the used `slot` from its bucket's chain.
+  void unlink(std::uint32_t slot) {
+    std::uint32_t* link = &index_[slots_[slot].bucket];
+    while (*link != slot) link = &slots_[*link].next;
+    *link = slots_[slot].next;
     --size_;
   }
 
   std::vector<Slot> slots_;
-  std::vector<std::uint32_t> index_;  // bucket -> slot, kEmpty when free
+  std::vector<std::uint32_t> index_;  // bucket -> first slot of its chain, kEmpty when none
   std::size_t size_ = 0;
   std::vector<std::uint32_t> free_;
   std::uint32_t hand_ = 0;

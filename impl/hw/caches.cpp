@@ -63,12 +63,7 @@ std::size_t ContextCache::invalidate_device(std::uint16_t sid, unsigned fm, std:
   });
 }
 
-const IotlbEntry* Iotlb::find(std::uint16_t did, std::uint64_t iova, unsigned* shift) {
-  if (superpages_ == 0) {
-    const IotlbEntry* e = cache_.find(IotlbKey{did, 12, iova >> 12});
-    if (e != nullptr) *shift = 12;
-    return e;
-  }
+const IotlbEntry* Iotlb::find_any_size(std::uint16_t did, std::uint64_t iova, unsigned* shift) {
   for (unsigned s : {12u, 21u, 30u}) {
     if (const IotlbEntry* e = cache_.find(IotlbKey{did, static_cast<std::uint8_t>(s), iova >> s})) {
       *shift = s;
@@ -76,11 +71,6 @@ const IotlbEntry* Iotlb::find(std::uint16_t did, std::uint64_t iova, unsigned* s
     }
   }
   return nullptr;
-}
-
-void Iotlb::count(const IotlbKey& k, const IotlbEntry& e, int delta) {
-  if (k.shift != 12) superpages_ = delta > 0 ? superpages_ + 1 : superpages_ - 1;
-  if (refs_ != nullptr && e.perms != 0) count_ref(refs_, e.page_pa, k.shift, delta);
 }
 
 template <class Pred>
@@ -97,6 +87,14 @@ bool Iotlb::insert(std::uint16_t did, std::uint64_t iova, unsigned shift, const 
   count(key, e, +1);
   return cache_.insert(key, e,
                        [this](const IotlbKey& k, const IotlbEntry& old) { count(k, old, -1); });
+}
+
+bool Iotlb::insert_after_miss(std::uint16_t did, std::uint64_t iova, unsigned shift,
+                              const IotlbEntry& e) {
+  const IotlbKey key{did, static_cast<std::uint8_t>(shift), iova >> shift};
+  count(key, e, +1);
+  return cache_.insert_absent(
+      key, e, [this](const IotlbKey& k, const IotlbEntry& old) { count(k, old, -1); });
 }
 
 std::size_t Iotlb::invalidate_all() {

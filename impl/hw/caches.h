@@ -82,8 +82,17 @@ class Iotlb {
   explicit Iotlb(std::size_t capacity) : cache_(capacity) {}
   void track(FrameRefs* refs) { refs_ = refs; }
   // The entry covering `iova` for `did`, trying 4 KiB, then 2 MiB, then 1 GiB; nullptr on miss.
-  const IotlbEntry* find(std::uint16_t did, std::uint64_t iova, unsigned* shift);
+  const IotlbEntry* find(std::uint16_t did, std::uint64_t iova, unsigned* shift) {
+    if (superpages_ != 0) return find_any_size(did, iova, shift);
+    const IotlbEntry* e = cache_.find(IotlbKey{did, 12, iova >> 12});
+    if (e != nullptr) *shift = 12;
+    return e;
+  }
   bool insert(std::uint16_t did, std::uint64_t iova, unsigned shift, const IotlbEntry& e);
+  // insert() right after find(did, iova) missed, with no change in between: no entry of any size
+  // covers `iova`, so the fill skips the second probe.
+  bool insert_after_miss(std::uint16_t did, std::uint64_t iova, unsigned shift,
+                         const IotlbEntry& e);
   std::size_t invalidate_all();
   std::size_t invalidate_domain(std::uint16_t did);
   // Page-selective: every entry of `did` that maps any byte of [addr, addr + 2^(12+am)), with addr
@@ -98,7 +107,17 @@ class Iotlb {
  private:
   // Every entry adding (+1) or leaving (-1): superpage count; a positive entry names its
   // (super)page for the audit, a negative one (perms 0, CM=1) names nothing.
-  void count(const IotlbKey& k, const IotlbEntry& e, int delta);
+  // Inline: it runs twice on every fill that evicts (the new entry and the evicted one).
+  void count(const IotlbKey& k, const IotlbEntry& e, int delta) {
+    if (k.shift != 12) superpages_ = delta > 0 ? superpages_ + 1 : superpages_ - 1;
+    if (refs_ == nullptr || e.perms == 0) return;
+    if (delta > 0) {
+      refs_->add(e.page_pa, k.shift);
+    } else {
+      refs_->remove(e.page_pa, k.shift);
+    }
+  }
+  const IotlbEntry* find_any_size(std::uint16_t did, std::uint64_t iova, unsigned* shift);
   template <class Pred>
   std::size_t erase_if(Pred pred);
 

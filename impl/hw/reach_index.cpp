@@ -1,9 +1,12 @@
 #include "hw/reach_index.h"
 
+#include <bit>
+
 namespace kniommu::hw {
 namespace {
 
 constexpr unsigned kWords = vtd::kPageSize / 8;
+constexpr unsigned kWordsPerLine = 8;  // a 64-byte line, SimPhysMem's write-log granularity
 // Root and context entries are 128 bits: entry i is words 2i and 2i + 1.
 constexpr unsigned entry_words(unsigned kind) { return kind <= 1 ? 2 : 1; }
 
@@ -91,7 +94,7 @@ void ReachIndex::entry_refs(unsigned kind, std::uint64_t w0, std::uint64_t w1, i
   }
 }
 
-void ReachIndex::refresh(PhysAddr frame) {
+void ReachIndex::refresh(PhysAddr frame, std::uint64_t lines) {
   // Compared in place through the host pointer (one pass, no copy); copied only for memory that
   // cannot hand one out. Read only if some structure lives in the frame.
   const std::uint64_t* live = nullptr;
@@ -111,18 +114,30 @@ void ReachIndex::refresh(PhysAddr frame) {
     // can only erase structures below this one (the DAG), never this node.
     Node& n = it->second;
     const unsigned step = entry_words(kind);
-    for (unsigned i = 0; i < kWords; i += step) {
-      const std::uint64_t f0 = word(i);
-      const std::uint64_t f1 = step == 2 ? word(i + 1) : 0;
-      const std::uint64_t o0 = n.words[i];
-      const std::uint64_t o1 = step == 2 ? n.words[i + 1] : 0;
-      if (o0 == f0 && o1 == f1) continue;
-      n.words[i] = f0;
-      if (step == 2) n.words[i + 1] = f1;
-      // New references first, so a table referenced by both versions is not unloaded and
-      // reloaded.
-      entry_refs(kind, f0, f1, +1);
-      entry_refs(kind, o0, o1, -1);
+    // Only the lines written since the last sync can differ from the copy (a line holds whole
+    // entries: 8 second-level or 4 root/context entries).
+    for (std::uint64_t todo = lines; todo != 0; todo &= todo - 1) {
+      const unsigned line = static_cast<unsigned>(std::countr_zero(todo));
+      // A driver writing through a host pointer logs every line of the frame, of which few
+      // changed: a branch-free pass over the line finds the unchanged ones first.
+      std::uint64_t diff = 0;
+      for (unsigned i = line * kWordsPerLine; i < (line + 1) * kWordsPerLine; ++i) {
+        diff |= word(i) ^ n.words[i];
+      }
+      if (diff == 0) continue;
+      for (unsigned i = line * kWordsPerLine; i < (line + 1) * kWordsPerLine; i += step) {
+        const std::uint64_t f0 = word(i);
+        const std::uint64_t f1 = step == 2 ? word(i + 1) : 0;
+        const std::uint64_t o0 = n.words[i];
+        const std::uint64_t o1 = step == 2 ? n.words[i + 1] : 0;
+        if (o0 == f0 && o1 == f1) continue;
+        n.words[i] = f0;
+        if (step == 2) n.words[i + 1] = f1;
+        // New references first, so a table referenced by both versions is not unloaded and
+        // reloaded.
+        entry_refs(kind, f0, f1, +1);
+        entry_refs(kind, o0, o1, -1);
+      }
     }
   }
 }
@@ -134,8 +149,10 @@ void ReachIndex::sync(bool root_live, PhysAddr rta) {
     root_ = rta;
     if (root_live) link(rta, kRoot);
   }
-  mem_.take_written_frames(&written_);
-  for (const std::uint64_t pfn : written_) refresh(pfn << vtd::kPageShift);
+  mem_.take_written_frames(&written_, &lines_);
+  for (std::size_t i = 0; i < written_.size(); ++i) {
+    refresh(written_[i] << vtd::kPageShift, lines_[i]);
+  }
 }
 
 }  // namespace kniommu::hw

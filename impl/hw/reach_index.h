@@ -4,9 +4,9 @@
 //
 // Every reachable structure (the root table, context tables, second-level tables per level) is a
 // node holding a copy of its entries and the number of present entries that reference it. Its
-// frame is write-watched in SimPhysMem; sync() re-reads only the frames written since the last
-// sync (whoever wrote them: the driver through write64 or a host pointer, or a device's DMA) and
-// applies the entries that changed: a new reference adds a count (and loads a table reached for
+// frame is write-watched in SimPhysMem; sync() re-reads only the 64-byte lines written since the
+// last sync (whoever wrote them: the driver through write64 or a host pointer, or a device's DMA)
+// and applies the entries that changed: a new reference adds a count (and loads a table reached for
 // the first time), a dropped one removes it (and unloads a table nothing references any more).
 // The structures form a DAG (root -> context -> levels going down), so counting is exact.
 // Not thread-safe: the unit's mutex guards it.
@@ -53,7 +53,8 @@ class ReachIndex {
   // Adds (delta +1) or removes (-1) the references of entry `idx` of a structure of `kind`.
   // (w0, w1: the entry's words; w1 unused for a 64-bit second-level entry.)
   void entry_refs(unsigned kind, std::uint64_t w0, std::uint64_t w1, int delta);
-  void refresh(PhysAddr frame);
+  // Re-reads the 64-byte lines of `frame` in `lines` (bit j: words 8j..8j+7).
+  void refresh(PhysAddr frame, std::uint64_t lines);
   bool loaded_elsewhere(PhysAddr table, unsigned kind) const;
 
   const Walker& walker_;
@@ -63,6 +64,7 @@ class ReachIndex {
   bool have_root_ = false;
   PhysAddr root_ = 0;
   std::vector<std::uint64_t> written_;  // scratch for take_written_frames
+  std::vector<std::uint64_t> lines_;    // scratch: the written lines of each of written_
   std::vector<std::uint64_t> fresh_;    // scratch: the frame being refreshed
 };
 

@@ -125,7 +125,9 @@ class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
   // Translation internals (mu_ held).
   Fault translate_locked(std::uint16_t sid, std::uint64_t iova, std::uint8_t need, RequestKind kind,
                          PhysAddr* pa);
-  Fault lookup_context(std::uint16_t sid, ContextInfo* ctx);
+  // Points *ctx at the context cache's entry for `sid`, or (on a miss) at `scratch`, filled from
+  // memory.
+  Fault lookup_context(std::uint16_t sid, ContextInfo* scratch, const ContextInfo** ctx);
   // DidNamesTwoTables: `ctx`, just fetched for `sid`, against the contexts the unit has cached.
   void check_did_names_one_table(std::uint16_t sid, const ContextInfo& ctx);
   void report(std::uint16_t sid, std::uint64_t iova, bool write, Fault f, bool fpd);

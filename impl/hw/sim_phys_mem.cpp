@@ -135,11 +135,13 @@ SimPhysMem::Frame* SimPhysMem::materialise(std::uint64_t pfn) {
   return frame;
 }
 
-void SimPhysMem::note_write(Leaf* leaf, std::uint64_t pfn) {
+void SimPhysMem::note_write(Leaf* leaf, std::uint64_t pfn, std::uint64_t lines) {
   auto& flags = leaf->watch[pfn & (kLeafSize - 1)];
   if ((flags.load(kRelaxed) & kWatched) == 0) return;  // the common case: one relaxed load
-  // The store came first; the audit clears kWritten before it re-reads, so either it sees this
-  // store or the frame is logged again.
+  // The store came first, then its lines, then kWritten; the audit clears kWritten before it
+  // takes the lines and re-reads, so either it sees this store's lines (and the store) or the
+  // frame is logged again with them.
+  leaf->lines[pfn & (kLeafSize - 1)].fetch_or(lines);
   if ((flags.fetch_or(kWritten) & kWritten) != 0) return;
   std::lock_guard lock(written_mu_);
   written_.push_back(pfn);
@@ -167,7 +169,7 @@ void SimPhysMem::zero_frame(std::uint64_t pfn) {
   cpu_store(pfn, f, 0, vtd::kPageSize, [f] {
     for (auto& w : f->words) store_word(w, 0);
   });
-  note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn);
+  note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn, kAllLines);
 }
 
 const std::uint64_t* SimPhysMem::frame_for_read(PhysAddr frame) const {
@@ -183,7 +185,8 @@ std::uint64_t* SimPhysMem::frame_for_write(PhysAddr frame) {
   if (frame % vtd::kPageSize != 0 || !contains(frame, vtd::kPageSize)) return nullptr;
   const std::uint64_t pfn = frame >> vtd::kPageShift;
   Frame* f = materialise(pfn);
-  note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn);
+  // The holder may store anywhere in the frame.
+  note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn, kAllLines);
   return f->words;
 }
 
@@ -198,15 +201,21 @@ void SimPhysMem::set_write_watch(PhysAddr frame, bool on) {
   }
 }
 
-void SimPhysMem::take_written_frames(std::vector<std::uint64_t>* pfns) {
+void SimPhysMem::take_written_frames(std::vector<std::uint64_t>* pfns,
+                                     std::vector<std::uint64_t>* lines) {
   pfns->clear();
   {
     std::lock_guard lock(written_mu_);
     pfns->swap(written_);
   }
+  if (lines != nullptr) lines->clear();
   for (const std::uint64_t pfn : *pfns) {
-    leaves_[pfn >> kLeafBits].load(std::memory_order_acquire)->watch[pfn & (kLeafSize - 1)].fetch_and(
-        static_cast<std::uint8_t>(~kWritten));
+    Leaf* leaf = leaves_[pfn >> kLeafBits].load(std::memory_order_acquire);
+    // kWritten first, then the lines (the reverse of note_write): a line set after this exchange
+    // belongs to a write that logs the frame again.
+    leaf->watch[pfn & (kLeafSize - 1)].fetch_and(static_cast<std::uint8_t>(~kWritten));
+    const std::uint64_t l = leaf->lines[pfn & (kLeafSize - 1)].exchange(0);
+    if (lines != nullptr) lines->push_back(l);
   }
   // Writable pointers handed out so far were logged as writes already; further stores through
   // them must be logged again, so their holders have to ask anew.
@@ -244,7 +253,7 @@ void SimPhysMem::write64(PhysAddr pa, std::uint64_t value) {
   } else {
     cpu_store(pfn, f, off, 8, [&] { store_word(f->words[off / 8], value); });
   }
-  note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn);
+  note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn, lines_of(off, 8));
 }
 
 void SimPhysMem::read(PhysAddr pa, void* out, std::size_t len) const { load(pa, out, len, false); }
@@ -305,7 +314,7 @@ void SimPhysMem::store(PhysAddr pa, const void* in, std::size_t len, bool snoope
       }
       lock.unlock();
     }
-    note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn);
+    note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn, lines_of(off, n));
     src += n;
   });
 }
@@ -330,7 +339,8 @@ void SimPhysMem::flush_cpu_cache(PhysAddr pa, std::size_t len) {
     if (lines != 0) {
       lines_written_back_.fetch_add(lines, kRelaxed);
       // What memory holds changed: an observer of the walker's view must re-read the frame.
-      note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn);
+      // (Only the lines written back change: CpuCache never writes back a line on its own.)
+      note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn, lines_of(off, n));
     }
   });
 }

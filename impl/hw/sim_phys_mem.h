@@ -116,8 +116,11 @@ class SimPhysMem final : public vtd::PhysMem {
   // the frame is re-read, so no write is lost.
   void set_write_watch(PhysAddr frame, bool on);
   // Moves the PFNs of watched frames written since the last call into *pfns (cleared first),
-  // re-arms their watch and bumps write_epoch() (outstanding writable pointers go stale).
-  void take_written_frames(std::vector<std::uint64_t>* pfns);
+  // re-arms their watch and bumps write_epoch() (outstanding writable pointers go stale). With
+  // `lines`, (*lines)[i] gets the 64-byte lines of frame (*pfns)[i] written since (bit j: bytes
+  // [64j, 64j + 64)), so an observer re-reads only those; a superset, never fewer.
+  void take_written_frames(std::vector<std::uint64_t>* pfns,
+                           std::vector<std::uint64_t>* lines = nullptr);
 
   std::uint64_t size_bytes() const { return frame_count_ * vtd::kPageSize; }
   bool contains(PhysAddr pa, std::uint64_t len) const {
@@ -146,7 +149,18 @@ class SimPhysMem final : public vtd::PhysMem {
   struct Leaf {
     std::array<std::atomic<Frame*>, kLeafSize> frames{};
     std::array<std::atomic<std::uint8_t>, kLeafSize> watch{};  // kWatched | kWritten
+    // Lines of a watched frame written since its log was last taken (set before kWritten).
+    std::array<std::atomic<std::uint64_t>, kLeafSize> lines{};
   };
+  static constexpr std::uint64_t kAllLines = ~std::uint64_t{0};
+  // The 64-byte lines of a frame that bytes [off, off + len) (inside the frame) touch.
+  static std::uint64_t lines_of(std::size_t off, std::size_t len) {
+    if (len == 0) return 0;
+    const std::size_t first = off / 64;
+    const std::size_t last = (off + len - 1) / 64;
+    const std::uint64_t upto = last == 63 ? kAllLines : (std::uint64_t{2} << last) - 1;
+    return upto & ~((std::uint64_t{1} << first) - 1);
+  }
   static constexpr std::uint8_t kWatched = 1;
   static constexpr std::uint8_t kWritten = 2;
 
@@ -155,7 +169,7 @@ class SimPhysMem final : public vtd::PhysMem {
   Leaf* leaf_for_write(std::uint64_t pfn);
   Frame* materialise(std::uint64_t pfn);
   // After a store into frame `pfn` (whose leaf is `leaf`): log it when watched.
-  void note_write(Leaf* leaf, std::uint64_t pfn);
+  void note_write(Leaf* leaf, std::uint64_t pfn, std::uint64_t lines);
   void zero_frame(std::uint64_t pfn);
   void note_out_of_range() const;
   // A CPU store to bytes [off, off + len) of frame `f` (pfn `pfn`), done by `store()`: with the

@@ -47,19 +47,24 @@ Fault RemappingUnit::translate_range(std::uint16_t sid, std::uint64_t iova, std:
   return Fault::kNone;
 }
 
-Fault RemappingUnit::lookup_context(std::uint16_t sid, ContextInfo* ctx) {
+Fault RemappingUnit::lookup_context(std::uint16_t sid, ContextInfo* scratch,
+                                    const ContextInfo** ctx) {
   if (const ContextInfo* c = context_cache_.find(sid)) {
+    // Used in place, not copied: nothing on the translation path touches the context cache
+    // after this lookup, so the entry stays put until translate_locked returns.
     ++stats_.context_hits;
-    *ctx = *c;
-    return ctx->present ? Fault::kNone : Fault::kContextNotPresent;
+    *ctx = c;
+    return c->present ? Fault::kNone : Fault::kContextNotPresent;
   }
+  *ctx = scratch;
   ++stats_.context_misses;
+  ContextInfo* const out = scratch;
   if (!root_valid_) return Fault::kRootTableInvalid;
-  const Fault f = walker_.fetch_context(root_table_, sid, ctx);
-  if (f == Fault::kNone) check_did_names_one_table(sid, *ctx);
+  const Fault f = walker_.fetch_context(root_table_, sid, out);
+  if (f == Fault::kNone) check_did_names_one_table(sid, *out);
   // CM=1: a not-present context entry may be cached too (hardware tags it with DID 0).
   const bool cache = f == Fault::kNone || (f == Fault::kContextNotPresent && config_.caching_mode);
-  if (cache && context_cache_.insert(sid, *ctx)) caches_changed();
+  if (cache && context_cache_.insert(sid, *out)) caches_changed();
   return f;
 }
 
@@ -104,8 +109,10 @@ Fault RemappingUnit::translate_locked(std::uint16_t sid, std::uint64_t iova, std
   }
 
   const bool write = (need & kPermWrite) != 0;
-  ContextInfo ctx;
-  Fault f = lookup_context(sid, &ctx);
+  ContextInfo scratch;
+  const ContextInfo* ctx_ptr = nullptr;
+  Fault f = lookup_context(sid, &scratch, &ctx_ptr);
+  const ContextInfo& ctx = *ctx_ptr;
   if (f != Fault::kNone) {
     report(sid, iova, write, f, ctx.fpd);
     return f;
@@ -140,10 +147,12 @@ Fault RemappingUnit::translate_locked(std::uint16_t sid, std::uint64_t iova, std
       page_pa = r.page_pa;
       shift = r.shift;
       perms = r.perms;
-      if (iotlb_.insert(ctx.did, iova, shift, IotlbEntry{page_pa, perms})) caches_changed();
+      if (iotlb_.insert_after_miss(ctx.did, iova, shift, IotlbEntry{page_pa, perms})) {
+        caches_changed();
+      }
     } else if (config_.caching_mode && r.not_present) {
       // CM=1: the not-present result is cached, so the driver must invalidate after mapping.
-      if (iotlb_.insert(ctx.did, iova, 12, IotlbEntry{0, 0})) caches_changed();
+      if (iotlb_.insert_after_miss(ctx.did, iova, 12, IotlbEntry{0, 0})) caches_changed();
     }
   }
   if (f == Fault::kNone) {

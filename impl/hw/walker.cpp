@@ -177,7 +177,11 @@ Fault Walker::walk(const ContextInfo& ctx, std::uint64_t iova, std::uint8_t need
     std::uint64_t pte = 0;
     const auto idx = static_cast<unsigned>((iova >> level_shift(level)) & 511);
     const PhysAddr pte_pa = table + 8 * idx;  // kept by the PSC for the IH=1 protocol check
-    if (!read_sl_entry(table, level, idx, &pte)) {
+    // The remembered table of this level is read in line: a walk is then a chain of plain loads.
+    const Hint& h = hints_[level];
+    if (h.words != nullptr && h.table == table) {
+      pte = vtd::load_entry(h.words, idx);
+    } else if (!read_sl_entry(table, level, idx, &pte)) {
       return level == ctx.levels ? Fault::kContextInvalid : Fault::kNextTableInvalid;
     }
     const auto entry_perms = static_cast<std::uint8_t>(pte & (kR | kW));

@@ -149,6 +149,49 @@ TEST(ReachIndex, SeesTablesLinkedThroughHostPointers) {
   EXPECT_EQ(a.index.nodes(), 0u);
 }
 
+// The audit re-reads only the 64-byte lines logged as written (SimPhysMem's write log): a link
+// made and removed in any line of a table, by every write path, must be seen — including, with
+// ECAP.C = 0 (VT-d spec §10.4.3), only once the line is flushed and the walker can see it.
+TEST(ReachIndex, SeesLinksInEveryLineByEveryWritePath) {
+  for (const bool coherent : {true, false}) {
+    Audit a;
+    if (!coherent) a.mem.enable_cpu_cache_model();
+    const PhysAddr root = alloc(a.mem), ctx = alloc(a.mem), top = alloc(a.mem), t = alloc(a.mem);
+    vtd::RootEntry re;
+    re.set_present(1).set_context_table(ctx);
+    vtd::write_entry128(a.mem, root, re.w);
+    vtd::ContextEntry ce;
+    ce.set_present(1).set_aw(2).set_did(1).set_slptptr(top);
+    vtd::write_entry128(a.mem, ctx, ce.w);
+    a.mem.flush_cpu_cache(root, vtd::kPageSize);
+    a.mem.flush_cpu_cache(ctx, vtd::kPageSize);
+    a.index.sync(true, root);
+    ASSERT_TRUE(a.refs.any(top, vtd::kPageSize));
+    for (unsigned line = 0; line < 64; ++line) {
+      const unsigned idx = 8 * line + line % 8;
+      for (unsigned path = 0; path < (coherent ? 3u : 2u); ++path) {
+        for (const std::uint64_t e : {sl_table_entry(t), std::uint64_t{0}}) {
+          if (path == 0) {
+            a.mem.write64(top + 8 * idx, e);
+          } else if (path == 1) {
+            a.mem.write(top + 8 * idx, &e, sizeof e);
+          } else {
+            vtd::store_entry(a.mem.frame_for_write(top), idx, e);
+          }
+          if (!coherent) {
+            a.index.sync(true, root);  // not flushed yet: the walker still sees the old entry
+            ASSERT_EQ(a.refs.any(t, vtd::kPageSize), e == 0) << "line " << line;
+            a.mem.flush_cpu_cache(top + 8 * idx, 8);
+          }
+          a.index.sync(true, root);
+          ASSERT_EQ(a.refs.any(t, vtd::kPageSize), e != 0)
+              << "line " << line << " path " << path << " coherent " << coherent;
+        }
+      }
+    }
+  }
+}
+
 TEST(FrameRefs, SuperpageReferencesCoverTheirWholeRange) {
   FrameRefs r(kMem);
   r.add(4 * kMiB, 21);
