@@ -405,8 +405,16 @@ Retcode SimPhysMem::alloc_frames(unsigned order, PhysAddr limit, PhysAddr* out) 
     in_use_ += std::uint64_t{1} << order;
     peak_ = std::max(peak_, in_use_);
   }
-  // Zero outside the lock: the block is ours now, nobody else can be handed it.
-  for (std::uint64_t i = 0; i < (std::uint64_t{1} << order); ++i) zero_frame(pfn + i);
+  // Zero outside the lock: the block is ours now, nobody else can be handed it. A leaf never
+  // materialised holds no frame, all of whose frames read as zeros already (zero_frame skips
+  // each of them), so it is skipped whole: a 1 GiB block is 256 leaves.
+  const std::uint64_t end = pfn + (std::uint64_t{1} << order);
+  for (std::uint64_t i = pfn; i < end;) {
+    const std::uint64_t leaf_end = std::min(end, ((i >> kLeafBits) + 1) << kLeafBits);
+    if (leaves_[i >> kLeafBits].load(std::memory_order_acquire) != nullptr)
+      for (std::uint64_t f = i; f < leaf_end; ++f) zero_frame(f);
+    i = leaf_end;
+  }
   *out = pfn << vtd::kPageShift;
   return rcOk;
 }
