@@ -163,6 +163,21 @@ void keep_slowest(std::vector<SlowCase>& slowest, const SlowCase& c) {
   if (slowest.size() > kSlowestKept) slowest.resize(kSlowestKept);
 }
 
+// A child's counts into the run: path-reach and skip counters travel in the counts under the
+// prefixes execute_case gives them.
+void add_counts(RunState& st, const coverage::Counts& counts) {
+  for (const auto& [k, v] : counts) {
+      if (k.rfind("path:", 0) == 0)
+        st.coverage.reached[k.substr(5)] += v;
+      else if (k.rfind("skip:", 0) == 0)
+        st.coverage.skipped[k.substr(5)] += v;
+      else if (k.rfind("qskip:", 0) == 0)
+        count_skip(k.substr(6), v);
+      else
+        st.counts[k] += v;
+    }
+}
+
 void run_case(RunState& st) {
   int index = -1;
   if (!st.replaying && !st.shrinking) {
@@ -186,16 +201,7 @@ void run_case(RunState& st) {
                         st.options->isolate && !st.in_child, st.options->case_timeout);
   if (st.in_child) heartbeat_case_end();
   if (!st.shrinking) {  // shrink steps re-run a case: they add no evidence
-    for (const auto& [k, v] : rep.counts) {
-      if (k.rfind("path:", 0) == 0)
-        st.coverage.reached[k.substr(5)] += v;
-      else if (k.rfind("skip:", 0) == 0)
-        st.coverage.skipped[k.substr(5)] += v;
-      else if (k.rfind("qskip:", 0) == 0)
-        count_skip(k.substr(6), v);
-      else
-        st.counts[k] += v;
-    }
+    add_counts(st, rep.counts);
     st.commands += rep.commands;
     keep_slowest(
         st.slowest,
@@ -306,16 +312,7 @@ ConfigOutcome run_config(const KnAdapterV1& api, const HwConfig& cfg, const Conf
       st.budget_exhausted = rep->budget_exhausted;
       st.commands = rep->commands;
       st.slowest = rep->slowest;
-      for (const auto& [k, v] : rep->counts) {  // split as run_case does a case child's counts
-        if (k.rfind("path:", 0) == 0)
-          st.coverage.reached[k.substr(5)] += v;
-        else if (k.rfind("skip:", 0) == 0)
-          st.coverage.skipped[k.substr(5)] += v;
-        else if (k.rfind("qskip:", 0) == 0)
-          count_skip(k.substr(6), v);
-        else
-          st.counts[k] += v;
-      }
+      add_counts(st, rep->counts);
       result = rc::detail::SuccessResult{st.cases_run, {}};
       // The child's progress calls updated its own copy of the caller's state (a progress bar
       // counting configurations): tell this process too.
