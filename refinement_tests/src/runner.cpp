@@ -136,7 +136,9 @@ CaseReport execute_case(const RunState& st, const model::State& init, const Comm
       const trace::TraceCase trace(st.options->trace_dir, sut);  // --trace-out: no-op when empty
       rc::state::runAll(commands, init, sut);
       coverage::end_case();  // the machine's teardown below is no command
-      r.commands = commands.size();
+      // Checked commands: every API call or probe that was run and then checked, each step of
+      // a composite command (the grant scenario) on its own, as a failing case counts them.
+      r.commands = coverage::commands_in_case();
     }
   } catch (const rc::detail::CaseResult& c) {
     r.kind = c.type == rc::detail::CaseResult::Type::Discard   ? CaseReport::Kind::Discarded

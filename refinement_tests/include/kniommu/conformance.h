@@ -121,7 +121,9 @@ struct ConfigOutcome {
   // CPU time (user + system) of this process and its case children for this configuration,
   // so throughput per core can be stated on a loaded machine (docs/performance.md).
   double cpu_seconds = 0;
-  uint64_t commands = 0;    // commands executed (shrink steps excluded)
+  // Checked commands executed (shrink steps excluded): every API call or DMA probe that was run
+  // and then followed by the full check, each step of a composite command counted on its own.
+  uint64_t commands = 0;
   std::string replay_file;  // where the failing case was recorded ("" = not recorded)
   CoverageEvidence coverage;
   std::vector<SlowCase> slowest;  // at most kSlowestKept, slowest first
