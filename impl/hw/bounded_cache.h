@@ -46,7 +46,7 @@ class BoundedCache {
   // The same for a key known to be absent (a lookup just missed and nothing changed since): no
   // second probe.
   template <class OnDrop>
-  bool insert_absent(const Key& key, const Value& value, OnDrop&& on_drop) {
+  [[gnu::always_inline]] bool insert_absent(const Key& key, const Value& value, OnDrop&& on_drop) {
     const auto b = static_cast<std::uint32_t>(home(key));
     assert(find_in(key, b) == nullptr);
     return insert_into(b, key, value, on_drop);

@@ -194,8 +194,11 @@ class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
   Fault translate_locked(std::uint16_t sid, std::uint64_t iova, std::uint8_t need, RequestKind kind,
                          PhysAddr* pa);
   // Points *ctx at the context cache's entry for `sid`, or (on a miss) at `scratch`, filled from
-  // memory.
-  Fault lookup_context(std::uint16_t sid, ContextInfo* scratch, const ContextInfo** ctx);
+  // memory. Inline: the cached case is on every request that misses the front.
+  [[gnu::always_inline]] Fault lookup_context(std::uint16_t sid, ContextInfo* scratch,
+                                              const ContextInfo** ctx);
+  // The context cache missed: fetch the entry into `scratch` (and cache it when it may be).
+  Fault fetch_context(std::uint16_t sid, ContextInfo* scratch, const ContextInfo** ctx);
   // DidNamesTwoTables: `ctx`, just fetched for `sid`, against the contexts the unit has cached.
   void check_did_names_one_table(std::uint16_t sid, const ContextInfo& ctx);
   void report(std::uint16_t sid, std::uint64_t iova, bool write, Fault f, bool fpd);
