@@ -53,8 +53,10 @@ class BoundedCache {
   }
 
  private:
+  // Inline: the fill is on every IOTLB miss, and a call would spill the key and value.
   template <class OnDrop>
-  bool insert_into(std::uint32_t b, const Key& key, const Value& value, OnDrop& on_drop) {
+  [[gnu::always_inline]] bool insert_into(std::uint32_t b, const Key& key, const Value& value,
+                                          OnDrop& on_drop) {
     bool evicted = false;
     std::uint32_t slot;
     if (!free_.empty()) {

@@ -105,7 +105,7 @@ class Iotlb {
   // insert() right after find(did, iova) missed, with no change in between: no entry of any size
   // covers `iova`, so the fill skips the second probe. Inline: the IOTLB miss path's fill.
   [[gnu::always_inline]] bool insert_after_miss(std::uint16_t did, std::uint64_t iova,
-                                                unsigned shift, const IotlbEntry& e) {
+                                                              unsigned shift, const IotlbEntry& e) {
     const IotlbKey key{did, static_cast<std::uint8_t>(shift), iova >> shift};
     count(key, e, +1);
     return cache_.insert_absent(

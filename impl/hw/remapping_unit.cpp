@@ -24,8 +24,6 @@ bool membarrier_available() {
 
 }  // namespace
 
-thread_local std::uint64_t UnitLock::token_ = 0;
-
 std::uint64_t UnitLock::new_token() {
   static std::atomic<std::uint64_t> next{0};
   return next.fetch_add(1, std::memory_order_relaxed) + 1;

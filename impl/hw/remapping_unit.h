@@ -117,7 +117,8 @@ class UnitLock {
   // mu_, then: the first thread becomes the owner; any other thread revokes the bias.
   void lock_slow();
 
-  static thread_local std::uint64_t token_;
+  // constinit: no dynamic initialisation, so no TLS wrapper call on the fast path.
+  static inline constinit thread_local std::uint64_t token_ = 0;
   std::mutex mu_;
   std::atomic<std::uint64_t> owner_{0};  // written once, under mu_
   std::atomic<bool> revoked_{false};     // written once, under mu_
@@ -191,8 +192,9 @@ class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
   unsigned descriptor_reserved(const vtd::layout::Words<2>& desc);
 
   // Translation internals (mu_ held).
-  Fault translate_locked(std::uint16_t sid, std::uint64_t iova, std::uint8_t need, RequestKind kind,
-                         PhysAddr* pa);
+  // Inline into translate() and translate_range(): a call would spill the request's state.
+  [[gnu::always_inline]] Fault translate_locked(std::uint16_t sid, std::uint64_t iova,
+                                                std::uint8_t need, RequestKind kind, PhysAddr* pa);
   // Points *ctx at the context cache's entry for `sid`, or (on a miss) at `scratch`, filled from
   // memory. Inline: the cached case is on every request that misses the front.
   [[gnu::always_inline]] Fault lookup_context(std::uint16_t sid, ContextInfo* scratch,

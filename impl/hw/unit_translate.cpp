@@ -93,8 +93,8 @@ void RemappingUnit::check_did_names_one_table(std::uint16_t sid, const ContextIn
   });
 }
 
-Fault RemappingUnit::translate_locked(std::uint16_t sid, std::uint64_t iova, std::uint8_t need,
-                                      RequestKind kind, PhysAddr* pa) {
+inline Fault RemappingUnit::translate_locked(std::uint16_t sid, std::uint64_t iova,
+                                             std::uint8_t need, RequestKind kind, PhysAddr* pa) {
   const bool te = field_of(vtd::kGstsReg, KNIOMMU_F("TES"), regs_.raw32(vtd::kRegGsts)) != 0;
   if (!te) {
     ++stats_.untranslated;
