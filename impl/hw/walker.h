@@ -42,7 +42,7 @@ class Walker {
   [[gnu::always_inline]] Fault walk(const ContextInfo& ctx, std::uint64_t iova, std::uint8_t need,
                                     PagingStructureCache* psc, WalkResult* out) const;
 
-  // Input address width of a context: min(MGAW, AGAW) (VT-d spec §3.6: AGAW = 30 + 9 * (AW)).
+  // Input address width of a context: min(MGAW, AGAW), AGAW = 30 + 9 * AW (VT-d spec §9.3, AW).
   unsigned input_width(const ContextInfo& ctx) const {
     const unsigned agaw = 30 + 9 * (ctx.levels - 2u);
     return agaw < config_.mgaw ? agaw : config_.mgaw;
@@ -183,7 +183,7 @@ template <unsigned kLevel>
     }
     pte = r.pte;
   }
-  perms &= pte;  // R/W ANDed over the levels (VT-d spec §3.7.1)
+  perms &= pte;  // R/W of a non-leaf entry gate everything below it (VT-d spec §9.8)
   const LevelInfo& li = levels_[kLevel];
   // Level 1 is always a leaf; levels 2 and 3 when PS is set and SLLPS advertises the size; above
   // that PS is a reserved bit (in table_rsvd), so the entry faults below.
