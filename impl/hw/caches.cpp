@@ -36,6 +36,7 @@ void ContextCache::count(const ContextInfo& c, int delta) const {
 
 template <class Pred>
 std::size_t ContextCache::erase_if(Pred pred) {
+  memo_ = nullptr;
   return cache_.erase_if([&](std::uint16_t sid, const ContextInfo& c) {
     if (!pred(sid, c)) return false;
     count(c, -1);
@@ -44,6 +45,7 @@ std::size_t ContextCache::erase_if(Pred pred) {
 }
 
 bool ContextCache::insert(std::uint16_t sid, const ContextInfo& ctx) {
+  memo_ = nullptr;
   count(ctx, +1);
   return cache_.insert(sid, ctx, [this](std::uint16_t, const ContextInfo& old) { count(old, -1); });
 }
@@ -87,14 +89,6 @@ bool Iotlb::insert(std::uint16_t did, std::uint64_t iova, unsigned shift, const 
   count(key, e, +1);
   return cache_.insert(key, e,
                        [this](const IotlbKey& k, const IotlbEntry& old) { count(k, old, -1); });
-}
-
-bool Iotlb::insert_after_miss(std::uint16_t did, std::uint64_t iova, unsigned shift,
-                              const IotlbEntry& e) {
-  const IotlbKey key{did, static_cast<std::uint8_t>(shift), iova >> shift};
-  count(key, e, +1);
-  return cache_.insert_absent(
-      key, e, [this](const IotlbKey& k, const IotlbEntry& old) { count(k, old, -1); });
 }
 
 std::size_t Iotlb::invalidate_all() {

@@ -37,7 +37,18 @@ class ContextCache {
  public:
   explicit ContextCache(std::size_t capacity) : cache_(capacity) {}
   void track(FrameRefs* refs) { refs_ = refs; }
-  const ContextInfo* find(std::uint16_t sid) { return cache_.find(sid); }
+  // The last entry found is remembered (most requests come from the device of the one before):
+  // a repeat lookup is one compare. Every change of the cache goes through insert() or erase_if(),
+  // which forget it, so it never names an entry that left or moved.
+  const ContextInfo* find(std::uint16_t sid) {
+    if (memo_ != nullptr && memo_sid_ == sid) return memo_;
+    const ContextInfo* c = cache_.find(sid);
+    if (c != nullptr) {
+      memo_sid_ = sid;
+      memo_ = c;
+    }
+    return c;
+  }
   bool insert(std::uint16_t sid, const ContextInfo& ctx);
   std::size_t invalidate_all();
   std::size_t invalidate_domain(std::uint16_t did);
@@ -58,6 +69,8 @@ class ContextCache {
 
   BoundedCache<std::uint16_t, ContextInfo, std::hash<std::uint16_t>> cache_;
   FrameRefs* refs_ = nullptr;
+  const ContextInfo* memo_ = nullptr;  // the entry of memo_sid_, or nullptr
+  std::uint16_t memo_sid_ = 0;
 };
 
 struct IotlbKey {
@@ -90,9 +103,14 @@ class Iotlb {
   }
   bool insert(std::uint16_t did, std::uint64_t iova, unsigned shift, const IotlbEntry& e);
   // insert() right after find(did, iova) missed, with no change in between: no entry of any size
-  // covers `iova`, so the fill skips the second probe.
-  bool insert_after_miss(std::uint16_t did, std::uint64_t iova, unsigned shift,
-                         const IotlbEntry& e);
+  // covers `iova`, so the fill skips the second probe. Inline: the IOTLB miss path's fill.
+  [[gnu::always_inline]] bool insert_after_miss(std::uint16_t did, std::uint64_t iova,
+                                                              unsigned shift, const IotlbEntry& e) {
+    const IotlbKey key{did, static_cast<std::uint8_t>(shift), iova >> shift};
+    count(key, e, +1);
+    return cache_.insert_absent(
+        key, e, [this](const IotlbKey& k, const IotlbEntry& old) { count(k, old, -1); });
+  }
   std::size_t invalidate_all();
   std::size_t invalidate_domain(std::uint16_t did);
   // Page-selective: every entry of `did` that maps any byte of [addr, addr + 2^(12+am)), with addr

@@ -1,9 +1,54 @@
 #include "hw/remapping_unit.h"
 
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <thread>
+
 #include "hw/extra_regs.h"
 #include "hw/layout_masks.h"
 
 namespace kniommu::hw {
+namespace {
+
+long membarrier(int cmd) { return syscall(__NR_membarrier, cmd, 0, 0); }
+
+// Registered once per process; false when the kernel (or a seccomp filter) refuses: then no lock
+// is ever biased.
+bool membarrier_available() {
+  static const bool ok = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+  return ok;
+}
+
+}  // namespace
+
+std::uint64_t UnitLock::new_token() {
+  static std::atomic<std::uint64_t> next{0};
+  return next.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+void UnitLock::lock_slow() {
+  mu_.lock();
+  if (!revoked_.load(std::memory_order_relaxed)) {
+    const std::uint64_t owner = owner_.load(std::memory_order_relaxed);
+    if (owner == 0) {
+      // The first user: from its next section on it enters without mu_ (everything before is
+      // ordered by mu_, its own later sections by program order).
+      if (membarrier_available()) owner_.store(self(), std::memory_order_relaxed);
+    } else if (owner != self()) {
+      // A second thread: revoke for good. After the barrier the owner either sees revoked_ (and
+      // queues on mu_, which we hold) or is inside a section, which we wait out; its release of
+      // busy_ orders its sections before everything we and later holders of mu_ do.
+      revoked_.store(true, std::memory_order_relaxed);
+      if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) std::abort();  // registered
+      while (busy_.load(std::memory_order_acquire)) std::this_thread::yield();
+    }
+  }
+  // Only now: until the wait above the owner may still be inside its section, holding biased_.
+  biased_ = false;
+}
 
 RemappingUnit::RemappingUnit(const UnitConfig& config, SimPhysMem& mem)
     : config_(config),

@@ -5,12 +5,13 @@
 // and records faults in its fault-recording registers. docs/emulator.md describes what is and is
 // not modelled.
 //
-// Locking: one mutex (mu_) guards all unit state. Lock order: RemappingUnit::mu_ may be taken
-// while no SimPhysMem lock is held; SimPhysMem calls on_frames_freed() with none of its locks
-// held, and the unit never allocates or frees frames, so the two never nest the other way.
+// Locking: one lock (mu_, a UnitLock) guards all unit state. Lock order: RemappingUnit::mu_ may be
+// taken while no SimPhysMem lock is held; SimPhysMem calls on_frames_freed() with none of its
+// locks held, and the unit never allocates or frees frames, so the two never nest the other way.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -20,8 +21,8 @@
 #include "hw/caches.h"
 #include "hw/fault_reason.h"
 #include "hw/frame_refs.h"
-#include "hw/reach_index.h"
 #include "hw/protocol_violations.h"
+#include "hw/reach_index.h"
 #include "hw/reg_file.h"
 #include "hw/sim_phys_mem.h"
 #include "hw/unit_config.h"
@@ -56,6 +57,74 @@ struct UnitStats {
 struct DmaChunk {
   PhysAddr pa = 0;
   std::uint64_t len = 0;
+};
+
+// The unit's lock: a mutex whose uncontended use by one thread costs no atomic read-modify-write
+// (biased locking). The first thread to take it becomes its owner and from then on enters with a
+// plain store of `busy_` and a load of `revoked_`; every request of a single-threaded user (a
+// test, a benchmark, a device model driven from one thread) takes that path. The first time any
+// other thread takes it, that thread revokes the bias for good, under `mu_`: it sets `revoked_`,
+// makes every thread of the process execute a full memory barrier (membarrier(2), private
+// expedited), and waits until the owner is not inside a section (busy_ clear, acquire). The
+// barrier is what makes the owner's plain store-then-load safe (the asymmetric Dekker pattern of
+// liburcu and folly): either the owner's load sees `revoked_` and it takes `mu_`, or its store of
+// `busy_` is visible to the revoker, which waits. From then on everybody uses `mu_`. Where
+// membarrier is unavailable no owner is ever granted and the lock is the plain mutex.
+// ThreadSanitizer sees every hand-over as a release/acquire pair (busy_) or the mutex.
+// BasicLockable (std::lock_guard / std::unique_lock), not recursive.
+class UnitLock {
+ public:
+  UnitLock() = default;
+  UnitLock(const UnitLock&) = delete;
+  UnitLock& operator=(const UnitLock&) = delete;
+
+  void lock() {
+    if (owner_.load(std::memory_order_relaxed) == self()) {
+      busy_.store(true, std::memory_order_relaxed);
+      // Only the compiler must keep the store before the load; the revoker's membarrier orders
+      // them on the hardware.
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      if (!revoked_.load(std::memory_order_relaxed)) [[likely]] {
+        biased_ = true;
+        return;
+      }
+      busy_.store(false, std::memory_order_relaxed);
+    }
+    lock_slow();
+  }
+  void unlock() {
+    if (biased_) {
+      biased_ = false;
+      busy_.store(false, std::memory_order_release);
+      return;
+    }
+    mu_.unlock();
+  }
+  // This thread owns the bias (tests).
+  bool biased_to_this_thread() const {
+    return owner_.load(std::memory_order_relaxed) == self() &&
+           !revoked_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  // A number no other thread has or had, assigned on a thread's first use (0 = none yet).
+  static std::uint64_t self() {
+    if (token_ == 0) [[unlikely]]
+      token_ = new_token();
+    return token_;
+  }
+  static std::uint64_t new_token();
+  // mu_, then: the first thread becomes the owner; any other thread revokes the bias.
+  void lock_slow();
+
+  // constinit: no dynamic initialisation, so no TLS wrapper call on the fast path.
+  static inline constinit thread_local std::uint64_t token_ = 0;
+  std::mutex mu_;
+  std::atomic<std::uint64_t> owner_{0};  // written once, under mu_
+  std::atomic<bool> revoked_{false};     // written once, under mu_
+  std::atomic<bool> busy_{false};        // the owner is inside a section entered without mu_
+  // Written and read only by the current holder: how the section was entered.
+  bool biased_ = false;
 };
 
 class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
@@ -123,11 +192,15 @@ class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
   unsigned descriptor_reserved(const vtd::layout::Words<2>& desc);
 
   // Translation internals (mu_ held).
-  Fault translate_locked(std::uint16_t sid, std::uint64_t iova, std::uint8_t need, RequestKind kind,
-                         PhysAddr* pa);
+  // Inline into translate() and translate_range(): a call would spill the request's state.
+  [[gnu::always_inline]] Fault translate_locked(std::uint16_t sid, std::uint64_t iova,
+                                                std::uint8_t need, RequestKind kind, PhysAddr* pa);
   // Points *ctx at the context cache's entry for `sid`, or (on a miss) at `scratch`, filled from
-  // memory.
-  Fault lookup_context(std::uint16_t sid, ContextInfo* scratch, const ContextInfo** ctx);
+  // memory. Inline: the cached case is on every request that misses the front.
+  [[gnu::always_inline]] Fault lookup_context(std::uint16_t sid, ContextInfo* scratch,
+                                              const ContextInfo** ctx);
+  // The context cache missed: fetch the entry into `scratch` (and cache it when it may be).
+  Fault fetch_context(std::uint16_t sid, ContextInfo* scratch, const ContextInfo** ctx);
   // DidNamesTwoTables: `ctx`, just fetched for `sid`, against the contexts the unit has cached.
   void check_did_names_one_table(std::uint16_t sid, const ContextInfo& ctx);
   void report(std::uint16_t sid, std::uint64_t iova, bool write, Fault f, bool fpd);
@@ -156,7 +229,7 @@ class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
   SimPhysMem& mem_;
   const Walker walker_;
 
-  mutable std::mutex mu_;
+  mutable UnitLock mu_;
   RegFile regs_;
   PhysAddr root_table_ = 0;  // latched by SRTP
   bool root_valid_ = false;  // SRTP done with a legacy-mode (TTM=00) RTADDR

@@ -47,15 +47,20 @@ Fault RemappingUnit::translate_range(std::uint16_t sid, std::uint64_t iova, std:
   return Fault::kNone;
 }
 
-Fault RemappingUnit::lookup_context(std::uint16_t sid, ContextInfo* scratch,
-                                    const ContextInfo** ctx) {
-  if (const ContextInfo* c = context_cache_.find(sid)) {
+inline Fault RemappingUnit::lookup_context(std::uint16_t sid, ContextInfo* scratch,
+                                           const ContextInfo** ctx) {
+  if (const ContextInfo* c = context_cache_.find(sid)) [[likely]] {
     // Used in place, not copied: nothing on the translation path touches the context cache
     // after this lookup, so the entry stays put until translate_locked returns.
     ++stats_.context_hits;
     *ctx = c;
     return c->present ? Fault::kNone : Fault::kContextNotPresent;
   }
+  return fetch_context(sid, scratch, ctx);
+}
+
+Fault RemappingUnit::fetch_context(std::uint16_t sid, ContextInfo* scratch,
+                                   const ContextInfo** ctx) {
   *ctx = scratch;
   ++stats_.context_misses;
   ContextInfo* const out = scratch;
@@ -88,8 +93,8 @@ void RemappingUnit::check_did_names_one_table(std::uint16_t sid, const ContextIn
   });
 }
 
-Fault RemappingUnit::translate_locked(std::uint16_t sid, std::uint64_t iova, std::uint8_t need,
-                                      RequestKind kind, PhysAddr* pa) {
+inline Fault RemappingUnit::translate_locked(std::uint16_t sid, std::uint64_t iova,
+                                             std::uint8_t need, RequestKind kind, PhysAddr* pa) {
   const bool te = field_of(vtd::kGstsReg, KNIOMMU_F("TES"), regs_.raw32(vtd::kRegGsts)) != 0;
   if (!te) {
     ++stats_.untranslated;

@@ -60,9 +60,11 @@ Walker::Walker(const UnitConfig& config, const SimPhysMem& mem) : config_(config
   for (unsigned level = 1; level <= 5; ++level) {
     // PS on a non-leaf level that cannot hold a leaf of that size is reserved.
     const bool ps_reserved = level >= 4 || !leaf_allowed_[level];
-    table_rsvd_[level] = TableL::reserved_mask(0) | haw_bits(kTableAddr) | (ps_reserved ? kPs : 0);
+    LevelInfo& li = levels_[level];
+    li.table_rsvd = TableL::reserved_mask(0) | haw_bits(kTableAddr) | (ps_reserved ? kPs : 0);
     if (level <= 3) {
-      leaf_rsvd_[level] = kLeafRsvd[level] | leaf_cap_rsvd | haw_bits(kLeafAddr[level]);
+      li.leaf_rsvd = kLeafRsvd[level] | leaf_cap_rsvd | haw_bits(kLeafAddr[level]);
+      li.leaf_ps = leaf_allowed_[level] ? kPs : 0;
     }
   }
 }
@@ -71,24 +73,18 @@ std::uint64_t Walker::haw_bits(std::uint64_t field_mask) const {
   return config_.haw >= 64 ? 0 : field_mask & ~((std::uint64_t{1} << config_.haw) - 1);
 }
 
-bool Walker::read_sl_entry(PhysAddr table, unsigned level, unsigned idx, std::uint64_t* pte) const {
-  Hint& h = hints_[level];
-  if (h.words != nullptr && h.table == table) {  // remembered: known readable
-    *pte = vtd::load_entry(h.words, idx);
-    return true;
-  }
+Walker::SlRead Walker::read_sl_entry(PhysAddr table, unsigned level, unsigned idx) const {
   const PhysAddr pte_pa = table + 8 * std::uint64_t{idx};
-  if (!readable(pte_pa, 8)) return false;
+  if (!readable(pte_pa, 8)) return {};
   // What memory holds (with ECAP.C = 0 never through a host pointer: CPU-cached stores are
   // skipped).
   const std::uint64_t* w = mem_.frame_for_memory_read(table);
   if (w == nullptr) {
-    *pte = mem_.read64_memory(pte_pa);  // never written (zeros), no frame address, or ECAP.C = 0
-    return true;
+    // Never written (zeros), no frame address, or ECAP.C = 0.
+    return {true, mem_.read64_memory(pte_pa)};
   }
-  h = Hint{table, w};
-  *pte = vtd::load_entry(w, idx);
-  return true;
+  hints_[level] = Hint{table, w};
+  return {true, vtd::load_entry(w, idx)};
 }
 
 vtd::layout::Words<2> Walker::read_entry128(PhysAddr pa) const {
@@ -98,11 +94,6 @@ vtd::layout::Words<2> Walker::read_entry128(PhysAddr pa) const {
 bool Walker::readable(PhysAddr pa, std::uint64_t len) const {
   const bool below_haw = config_.haw >= 64 || pa + len <= (std::uint64_t{1} << config_.haw);
   return below_haw && mem_.contains(pa, len);
-}
-
-unsigned Walker::input_width(const ContextInfo& ctx) const {
-  const unsigned agaw = 30 + 9 * (ctx.levels - 2u);
-  return agaw < config_.mgaw ? agaw : config_.mgaw;
 }
 
 Fault Walker::check_root(const vtd::layout::Words<2>& w) const {
@@ -153,57 +144,16 @@ Fault Walker::fetch_context(PhysAddr rta, std::uint16_t sid, ContextInfo* out) c
   return decode_context(read_entry128(ctx_pa), out);
 }
 
-Fault Walker::walk(const ContextInfo& ctx, std::uint64_t iova, std::uint8_t need,
-                   PagingStructureCache* psc, WalkResult* out) const {
-  *out = WalkResult{};
-  const unsigned width = input_width(ctx);
-  if (width < 64 && (iova >> width) != 0) return Fault::kBeyondAddressWidth;
-
-  unsigned level = ctx.levels;
-  PhysAddr table = ctx.slptptr;
-  std::uint8_t perms = kPermRead | kPermWrite;
-  if (psc != nullptr) {
-    // Start below the deepest cached non-leaf entry, as a paging-structure cache lets hardware.
-    for (unsigned l = 2; l <= ctx.levels; ++l) {
-      if (const PscEntry* e = psc->find(ctx.did, l, iova)) {
-        table = e->next_table;
-        perms = e->perms;
-        level = l - 1;
-        break;
-      }
+Fault Walker::walk_with_psc(const ContextInfo& ctx, std::uint64_t iova, std::uint8_t need,
+                            PagingStructureCache* psc, WalkResult* out) const {
+  // Start below the deepest cached non-leaf entry, as a paging-structure cache lets hardware
+  // (VT-d spec §6.2.4).
+  for (unsigned l = 2; l <= ctx.levels; ++l) {
+    if (const PscEntry* e = psc->find(ctx.did, l, iova)) {
+      return walk_from(ctx, iova, need, psc, l - 1, e->next_table, e->perms, out);
     }
   }
-  for (;;) {
-    std::uint64_t pte = 0;
-    const auto idx = static_cast<unsigned>((iova >> level_shift(level)) & 511);
-    const PhysAddr pte_pa = table + 8 * idx;  // kept by the PSC for the IH=1 protocol check
-    // The remembered table of this level is read in line: a walk is then a chain of plain loads.
-    const Hint& h = hints_[level];
-    if (h.words != nullptr && h.table == table) {
-      pte = vtd::load_entry(h.words, idx);
-    } else if (!read_sl_entry(table, level, idx, &pte)) {
-      return level == ctx.levels ? Fault::kContextInvalid : Fault::kNextTableInvalid;
-    }
-    const auto entry_perms = static_cast<std::uint8_t>(pte & (kR | kW));
-    perms &= entry_perms;
-    // QEMU order: permission, then reserved bits, then leafness.
-    if ((perms & need) != need) {
-      out->not_present = entry_perms == 0;
-      return (need & kPermWrite) != 0 ? Fault::kNoWrite : Fault::kNoRead;
-    }
-    const bool leaf = level == 1 || ((pte & kPs) != 0 && leaf_allowed_[level]);
-    const std::uint64_t rsvd = leaf ? leaf_rsvd_[level] : table_rsvd_[level];
-    if ((pte & rsvd) != 0) return Fault::kSlReserved;
-    if (leaf) {
-      out->page_pa = pte & kLeafAddr[level];
-      out->shift = level_shift(level);
-      out->perms = perms;
-      return Fault::kNone;
-    }
-    table = pte & kTableAddr;
-    if (psc != nullptr) psc->insert(ctx.did, level, iova, PscEntry{table, perms, pte_pa, pte});
-    --level;
-  }
+  return walk_from(ctx, iova, need, psc, ctx.levels, ctx.slptptr, kR | kW, out);
 }
 
 bool Walker::root_context_table(const vtd::layout::Words<2>& w, PhysAddr* context_table) const {
@@ -279,8 +229,9 @@ void Walker::for_each_reachable(PhysAddr rta,
     for (unsigned devfn = 0; devfn < 256; ++devfn) {
       PhysAddr top = 0;
       unsigned levels = 0;
-      if (context_top_table({contexts[kEntry128Words * devfn], contexts[kEntry128Words * devfn + 1]},
-                            &top, &levels)) {
+      if (context_top_table(
+              {contexts[kEntry128Words * devfn], contexts[kEntry128Words * devfn + 1]}, &top,
+              &levels)) {
         visit_table(top, levels);
       }
     }

@@ -1,6 +1,9 @@
 // Devices DMA through the unit: page splitting, all-or-nothing transfers, the no-IOMMU machine,
-// and concurrent DMA while the driver invalidates (run under TSan by the tsan preset).
+// and concurrent DMA while the driver invalidates (run under TSan by the tsan preset); the unit's
+// biased lock handing over from its single-thread owner to a second thread.
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -96,6 +99,93 @@ TEST(Bus, ConcurrentDmaWhileTheDriverInvalidates) {
   for (auto& d : devices) d.join();
   EXPECT_EQ(failures.load(), 0u);
   EXPECT_EQ(m.unit.stats().queue_errors, 0u);
+}
+
+// How long a thread that must be blocked is given to (wrongly) get through.
+constexpr auto kBlockedFor = std::chrono::milliseconds(100);
+// Upper bound on any hand-over in these tests: a thread still waiting after this is stuck.
+constexpr auto kStuck = std::chrono::seconds(20);
+
+// The owner (this thread, after its first section) is inside a section it entered without the
+// mutex: a second thread asking for the lock must wait until the owner leaves it.
+TEST(UnitLock, ASecondThreadWaitsOutTheOwnersSection) {
+  UnitLock lock;
+  lock.lock();  // first user: through the mutex, becomes the owner
+  lock.unlock();
+  lock.lock();
+  const bool biased = lock.biased_to_this_thread();  // false only without membarrier(2)
+  std::atomic<bool> entered{false};
+  auto other = std::async(std::launch::async, [&] {
+    lock.lock();
+    entered = true;
+    lock.unlock();
+  });
+  EXPECT_EQ(other.wait_for(kBlockedFor), std::future_status::timeout);
+  EXPECT_FALSE(entered.load()) << "second thread entered while the owner held the lock";
+  lock.unlock();
+  ASSERT_EQ(other.wait_for(kStuck), std::future_status::ready);
+  EXPECT_TRUE(entered.load());
+  EXPECT_FALSE(lock.biased_to_this_thread()) << "the bias must be revoked for good";
+  if (!biased) GTEST_SKIP() << "membarrier(2) unavailable: the lock is a plain mutex";
+}
+
+// After a revocation the former owner takes the mutex like everybody else: it cannot enter while
+// another thread holds the lock.
+TEST(UnitLock, TheFormerOwnerWaitsForTheMutexAfterARevocation) {
+  UnitLock lock;
+  lock.lock();
+  lock.unlock();
+  std::atomic<bool> holding{false};
+  std::atomic<bool> released{false};
+  std::atomic<bool> release{false};
+  auto other = std::async(std::launch::async, [&] {
+    lock.lock();  // revokes the bias
+    holding = true;
+    const auto deadline = std::chrono::steady_clock::now() + kStuck;
+    while (!release.load() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    released = true;
+    lock.unlock();
+  });
+  const auto deadline = std::chrono::steady_clock::now() + kStuck;
+  while (!holding.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  ASSERT_TRUE(holding.load());
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(kBlockedFor);
+    release = true;
+  });
+  lock.lock();  // must wait for the other thread's unlock
+  EXPECT_TRUE(released.load()) << "the former owner entered while another thread held the lock";
+  lock.unlock();
+  releaser.join();
+  ASSERT_EQ(other.wait_for(kStuck), std::future_status::ready);
+}
+
+// Sections of the owner and of other threads never overlap, whenever the bias is revoked: a
+// plain (non-atomic) counter incremented under the lock ends exact (and TSan sees no race).
+TEST(UnitLock, SectionsNeverOverlapAcrossTheRevocation) {
+  constexpr int kRounds = 20000;
+  UnitLock lock;
+  std::uint64_t counter = 0;
+  std::atomic<bool> go{false};
+  auto bump = [&] {
+    for (int i = 0; i < kRounds; ++i) {
+      lock.lock();
+      ++counter;
+      lock.unlock();
+    }
+  };
+  lock.lock();
+  lock.unlock();
+  auto other = std::async(std::launch::async, [&] {
+    while (!go.load()) std::this_thread::yield();
+    bump();
+  });
+  go = true;
+  bump();  // the owner, biased until the other thread's first lock
+  ASSERT_EQ(other.wait_for(kStuck), std::future_status::ready);
+  EXPECT_EQ(counter, std::uint64_t{2} * kRounds);
 }
 
 }  // namespace

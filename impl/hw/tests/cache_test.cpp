@@ -219,6 +219,33 @@ TEST(CachingMode, WithoutCmNotPresentIsNeverCached) {
   EXPECT_EQ(m.xlate(kDev, 0x1000, false), Fault::kNone);
 }
 
+// The context cache remembers its last hit: an eviction that hands that slot to another device
+// must not let the first device's next request use the other device's context (its domain,
+// its table).
+TEST(Capacity, ContextCacheEvictionDoesNotServeAnotherDevicesContext) {
+  UnitConfig c;
+  c.context_cache_entries = 1;
+  Machine m(c);
+  const PhysAddr top1 = m.alloc();
+  const PhysAddr top2 = m.alloc();
+  m.map(top1, 4, 0x1000, 0x40'0000, 12, kRW);
+  m.map(top1, 4, 0x2000, 0x41'0000, 12, kRW);
+  m.map(top2, 4, 0x1000, 0x50'0000, 12, kRW);
+  m.set_context(kDev, 7, top1, 4);
+  m.set_context(Machine::kDev2, 8, top2, 4);
+  m.enable();
+  PhysAddr pa = 0;
+  ASSERT_EQ(m.xlate(kDev, 0x1000, false, &pa), Fault::kNone);  // context fetched and cached
+  EXPECT_EQ(pa, 0x40'0000u);
+  ASSERT_EQ(m.xlate(kDev, 0x2000, false, &pa), Fault::kNone);  // context cache hit
+  EXPECT_EQ(pa, 0x41'0000u);
+  ASSERT_EQ(m.xlate(Machine::kDev2, 0x1000, false, &pa), Fault::kNone);  // evicts kDev's entry
+  EXPECT_EQ(pa, 0x50'0000u);
+  ASSERT_EQ(m.xlate(kDev, 0x1234, false, &pa), Fault::kNone);
+  EXPECT_EQ(pa, 0x40'0234u);
+  EXPECT_EQ(m.unit.stats().context_misses, 3u);
+}
+
 TEST(Capacity, IotlbEvictsDeterministicallyAtCapacity) {
   UnitConfig c;
   c.iotlb_entries = 4;
