@@ -88,7 +88,10 @@ class UnitLock {
         biased_ = true;
         return;
       }
-      busy_.store(false, std::memory_order_relaxed);
+      // Release, like unlock(): a revoker waiting for busy_ may read this store rather than
+      // the previous unlock's, and since C++20 a release sequence holds only read-modify-writes,
+      // so a relaxed store here would not order this thread's earlier sections before its own.
+      busy_.store(false, std::memory_order_release);
     }
     lock_slow();
   }
