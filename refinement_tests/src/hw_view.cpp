@@ -3,6 +3,7 @@
 #include "coverage.h"
 #include "coverage_counters.h"
 
+#include <algorithm>
 #include <array>
 #include <sstream>
 
@@ -27,7 +28,7 @@ class Walker {
       : api_(api), s_(s), view_(view), sllps_(sllps), cache_(cache) {}
 
   bool read_table(uint64_t pa, Table& out) {
-    view_.table_pages.insert(pa);
+    view_.table_pages.push_back(pa);  // sorted and deduplicated once the view is complete
     if (api_.phys_read(s_, pa, out.data(), sizeof(Table)) != rcOk) {
       error("cannot read table at 0x", pa);
       return false;
@@ -106,13 +107,23 @@ class Walker {
     d.base = base;
     d.perm_in = perm;
     d.runs.clear();
-    auto leaves = std::make_shared<std::vector<uint64_t>>();
+    auto leaves = std::make_shared<coverage::TableLeaves>();
+    leaves->base = base;
+    if (contiguous(t)) {  // the common shape of a 2 MiB grant: 512 present entries, one run
+      leaves->present.fill(~uint64_t{0});
+      leaves->count = 512;
+      const uint64_t p = perm & t[0] & kSlPerm;
+      if (p != 0) d.runs.push_back(Run{base, 512, t[0] & kAddrMask, static_cast<uint8_t>(p)});
+      d.leaves = std::move(leaves);
+      return d;
+    }
     for (unsigned i = 0; i < 512; ++i) {
       const uint64_t e = t[i];
       if ((e & kSlPerm) == 0) continue;  // not present
       const uint64_t iova = base + (uint64_t{i} << 12);
       const uint64_t p = perm & e & kSlPerm;  // effective permission: AND over the walk
-      leaves->push_back(coverage::leaf_key(iova, 1));
+      leaves->present[i / 64] |= uint64_t{1} << (i % 64);
+      ++leaves->count;
       if (p == 0) continue;
       const uint64_t pa = e & kAddrMask;
       Run* last = d.runs.empty() ? nullptr : &d.runs.back();
@@ -126,8 +137,28 @@ class Walker {
     return d;
   }
 
+  // Entry i is entry 0 plus i pages, entry 0 is present and its address field does not carry
+  // out over the 511 pages: the loop above would find every entry present with entry 0's
+  // permission and frame + i, i.e. one run of 512 pages. Checked without branches per entry.
+  static bool contiguous(const Table& t) {
+    const uint64_t e0 = t[0];
+    if ((e0 & kSlPerm) == 0 || (e0 & kAddrMask) > kAddrMask - (uint64_t{511} << 12)) return false;
+    uint64_t differ = 0;
+    for (unsigned i = 1; i < 512; ++i) differ |= t[i] ^ (e0 + (uint64_t{i} << 12));
+    return differ == 0;
+  }
+
   void emit(const ViewCache::LeafTable& d, Runs& out) {
-    out.insert(out.end(), d.runs.begin(), d.runs.end());
+    auto first = d.runs.begin();
+    if (first != d.runs.end() && !out.empty()) {  // continues the previous table's last run
+      Run& last = out.back();
+      if (last.perm == first->perm && last.iova + last.pages * kPage == first->iova &&
+          last.pa + last.pages * kPage == first->pa) {
+        last.pages += first->pages;  // what normalize() merges, merged while walking
+        ++first;
+      }
+    }
+    out.insert(out.end(), first, d.runs.end());
     coverage::view_leaf_table(root_, d.leaves);
   }
 
@@ -154,7 +185,9 @@ const ViewCache::LeafTable* ViewCache::find(uint64_t pa, const std::array<uint64
 
 ViewCache::LeafTable& ViewCache::store(uint64_t pa) { return tables_[pa]; }
 
-HwView read_hw_view(const KnAdapterV1& api, KnAdapterSession* session, ViewCache* cache) {
+namespace {
+
+HwView walk_hw_view(const KnAdapterV1& api, KnAdapterSession* session, ViewCache* cache) {
   HwView view;
   const uint64_t rtaddr = api.read_reg64(session, kRegRtaddr);
   const uint64_t rta = rtaddr & kAddrMask;
@@ -189,6 +222,16 @@ HwView read_hw_view(const KnAdapterV1& api, KnAdapterSession* session, ViewCache
       view.devices.emplace(bdf, std::move(d));
     }
   }
+  return view;
+}
+
+}  // namespace
+
+HwView read_hw_view(const KnAdapterV1& api, KnAdapterSession* session, ViewCache* cache) {
+  HwView view = walk_hw_view(api, session, cache);
+  std::vector<uint64_t>& pages = view.table_pages;
+  std::sort(pages.begin(), pages.end());
+  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
   return view;
 }
 

@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -20,6 +19,10 @@
 #include "runs.h"
 
 namespace kniommu::conformance {
+
+namespace coverage {
+struct TableLeaves;
+}
 
 struct HwDevice {
   uint16_t did = 0;
@@ -31,7 +34,8 @@ struct HwDevice {
 struct HwView {
   std::map<uint16_t, HwDevice> devices;  // BDF -> present context entry
   std::vector<std::string> errors;       // malformed structures (reported as discrepancies)
-  std::set<uint64_t> table_pages;        // root, context and second-level tables reachable
+  // Root, context and second-level tables reachable: ascending, each page once.
+  std::vector<uint64_t> table_pages;
   uint64_t leaves_2m = 0, leaves_1g = 0;  // superpage leaves seen
 };
 
@@ -48,9 +52,9 @@ class ViewCache {
     uint64_t base = 0;      // IOVA of entry 0
     uint64_t perm_in = 0;   // R|W inherited from the entries above
     Runs runs;              // normalized
-    // Present entries as coverage::leaf_key()s, ascending; shared with the coverage hooks'
-    // views, so a new decoding gets a new list (a reused one is recognized by its pointer).
-    std::shared_ptr<const std::vector<uint64_t>> leaves;
+    // Present entries; shared with the coverage hooks' views, so a new decoding gets a new
+    // object (a reused one is recognized by its pointer).
+    std::shared_ptr<const coverage::TableLeaves> leaves;
   };
   // The decoding of the table at `pa` if its bytes and position match, else null.
   const LeafTable* find(uint64_t pa, const std::array<uint64_t, 512>& bytes, uint64_t base,
