@@ -91,10 +91,12 @@ class Sut {
   // (refinement_check.cpp).
   struct Expectation {
     bool valid = false;
-    std::vector<uint64_t> key;
+    std::vector<uint64_t> key, next_key;  // next_key: the one being compared (capacity kept)
     std::map<model::DomainSerial, Runs> runs;
   };
   mutable Expectation expectation;
+  // The last cache snapshot (refinement_check.cpp), kept only for its capacity.
+  mutable std::vector<KnSimCacheEntry> cache_entries;
 
  private:
   struct Claim {
