@@ -42,6 +42,13 @@ bool contiguous_from(const Table& t, uint64_t e0) {
   return (differ[0] | differ[1]) == 0;
 }
 
+// None of the eight entries t[first], t[first + stride], ... has a bit of `mask` set.
+bool none_present(const Table& t, unsigned first, unsigned stride, uint64_t mask) {
+  uint64_t any = 0;
+  for (unsigned k = 0; k < 8; ++k) any |= t[first + k * stride];
+  return (any & mask) == 0;
+}
+
 class Walker {
  public:
   Walker(const KnAdapterV1& api, KnAdapterSession* s, HwView& view, uint64_t sllps,
@@ -87,6 +94,10 @@ class Walker {
     if (level == 1) return leaf_table(table, t, base, perm, out);
     const unsigned shift = 12 + 9 * (level - 1);
     for (unsigned i = 0; i < 512; ++i) {
+      if (i % 8 == 0 && none_present(t, i, 1, kSlPerm)) {  // most entries of upper tables are
+        i += 7;                                               // not present: eight at a time
+        continue;
+      }
       const uint64_t e = t[i];
       if ((e & kSlPerm) == 0) continue;  // not present: nothing below is reachable
       const uint64_t iova = base + (uint64_t{i} << shift);
@@ -223,11 +234,19 @@ HwView walk_hw_view(const KnAdapterV1& api, KnAdapterSession* session, ViewCache
   Table root;
   if (!w.read_table(rta, root)) return view;
   for (unsigned bus = 0; bus < 256; ++bus) {
+    if (bus % 8 == 0 && none_present(root, 2 * bus, 2, kPresent)) {  // root entry: 128 bits
+      bus += 7;
+      continue;
+    }
     const uint64_t lo = root[2 * bus];
     if ((lo & kPresent) == 0) continue;
     Table ctx;
     if (!w.read_table(lo & kAddrMask, ctx)) continue;
     for (unsigned devfn = 0; devfn < 256; ++devfn) {
+      if (devfn % 8 == 0 && none_present(ctx, 2 * devfn, 2, kPresent)) {  // context entry: 128
+        devfn += 7;                                                       // bits
+        continue;
+      }
       const uint64_t clo = ctx[2 * devfn], chi = ctx[2 * devfn + 1];
       if ((clo & kPresent) == 0) continue;
       const uint16_t bdf = static_cast<uint16_t>((bus << 8) | devfn);

@@ -14,6 +14,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "coverage_counters.h"
@@ -26,7 +27,7 @@ namespace {
 using Page = std::array<uint64_t, 512>;
 std::map<uint64_t, Page> g_mem;
 
-constexpr uint64_t kRoot = 0x1000, kCtx = 0x2000, kPml4 = 0x10000, kPdpt = 0x11000,
+constexpr uint64_t kRoot = 0x1000, kCtx = 0x2000, kCtx15 = 0x3000, kPml4 = 0x10000, kPdpt = 0x11000,
                    kPd = 0x12000, kLeafTables = 0x20000;  // 4 last-level tables from here
 constexpr uint64_t kRW = 0x3;
 
@@ -56,12 +57,17 @@ KnAdapterV1 fake_adapter() {
   return a;
 }
 
-// One device (bus 0, devfn 8, DID 5) on a 4-level table whose PD points at the 4 leaf tables.
+// Three devices (bus 0 devfn 8 and 15, bus 15 devfn 7: each the last of a group of eight
+// entries the walker skips at once when none is present; DID 5) on one 4-level table whose PD
+// points at the 4 leaf tables.
 void build_tables() {
   g_mem.clear();
   g_mem[kRoot][0] = kCtx | 1;
-  g_mem[kCtx][2 * 8] = kPml4 | 1;                  // present, TT 00
-  g_mem[kCtx][2 * 8 + 1] = (uint64_t{5} << 8) | 2;  // DID 5, AW 2 (4 levels)
+  g_mem[kRoot][2 * 15] = kCtx15 | 1;
+  for (const auto& [ctx, devfn] : {std::pair{kCtx, 8}, std::pair{kCtx, 15}, std::pair{kCtx15, 7}}) {
+    g_mem[ctx][2 * devfn] = kPml4 | 1;                  // present, TT 00
+    g_mem[ctx][2 * devfn + 1] = (uint64_t{5} << 8) | 2;  // DID 5, AW 2 (4 levels)
+  }
   g_mem[kPml4][0] = kPdpt | kRW;
   g_mem[kPdpt][0] = kPd | kRW;
   for (uint64_t t = 0; t < 4; ++t) {
@@ -151,7 +157,7 @@ constexpr uint64_t kAddr = 0x000FFFFFFFFFF000ull;  // bits 51:12 (VT-d spec §9.
 struct Reference {
   Runs runs;
   std::vector<uint64_t> leaves;  // ascending: entries are visited in IOVA order
-  std::set<uint64_t> pages{kRoot, kCtx};
+  std::set<uint64_t> pages{kRoot, kCtx, kCtx15};
   void walk(uint64_t table, unsigned level, uint64_t base, uint64_t perm) {
     pages.insert(table);
     const auto it = g_mem.find(table);
@@ -219,7 +225,7 @@ RC_GTEST_PROP(HwViewCache, ViewIsTheReferenceDecodingOfTableMemory, ()) {
         g_mem[kPd][pick<size_t>(0, 8)] = (kLeafTables + t * 0x1000) | kRW;
         break;
       case 2:
-        g_mem[kPdpt][pick<size_t>(1, 3)] = kPd | kRW;  // the PD reached twice
+        g_mem[kPdpt][pick<size_t>(1, 16)] = kPd | kRW;  // the PD reached twice
         break;
       case 3: {  // what the leaves below inherit: leaves without effective permission remain
         uint64_t& e = g_mem[kPd][pick<size_t>(0, 4)];
@@ -235,8 +241,8 @@ RC_GTEST_PROP(HwViewCache, ViewIsTheReferenceDecodingOfTableMemory, ()) {
     coverage::after_command(sut, "step");
     Reference ref;
     ref.walk(kPml4, 4, 0, kRW);
-    RC_ASSERT(v.devices.size() == 1u);
-    RC_ASSERT(v.devices.begin()->second.runs == ref.runs);
+    RC_ASSERT(v.devices.size() == 3u);
+    for (const auto& [bdf, d] : v.devices) RC_ASSERT(d.runs == ref.runs);
     RC_ASSERT(v.table_pages == std::vector<uint64_t>(ref.pages.begin(), ref.pages.end()));
     RC_ASSERT(std::is_sorted(ref.leaves.begin(), ref.leaves.end()));
     std::vector<uint64_t> new_leaves, gone;
