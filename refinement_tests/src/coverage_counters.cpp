@@ -1,6 +1,7 @@
 #include "coverage_counters.h"
 
 #include <algorithm>
+#include <bit>
 #include <sstream>
 #include <unordered_set>
 #include <vector>
@@ -20,41 +21,63 @@ constexpr size_t kDescBytes = 16;
 
 // The leaves of one table root as the walker saw them, in walk order, which is ascending (a
 // depth-first walk over entries 0..511), so two views compare by one merge. A view is a list of
-// segments, each a superpage leaf or all leaves of one last-level table as the walker's cache
-// decoded them (shared, immutable): a view that reuses the previous view's decodings in the same
-// order has the same leaves, which one comparison of the segment lists shows without touching
-// the leaves (a grant of 1 GiB in 4 KiB pages has 262,144 leaves, seen after every command).
+// segments, each a single leaf (a superpage) or all leaves of one last-level table as the
+// walker's cache decoded them (shared, immutable): a view that reuses the previous view's
+// decodings in the same order has the same leaves, which one comparison of the segment lists
+// shows without touching the leaves (a grant of 1 GiB in 4 KiB pages has 262,144 leaves, seen
+// after every command).
 using Leaf = uint64_t;
 constexpr unsigned level_of(Leaf l) { return static_cast<unsigned>(l & 0xFFF); }
+constexpr uint64_t kTableSpan = uint64_t{512} << 12;  // IOVA range of a last-level table
 struct Segment {
-  std::shared_ptr<const std::vector<Leaf>> table;  // null: the single leaf `one`
+  std::shared_ptr<const TableLeaves> table;  // null: the single leaf `one`
   Leaf one = 0;
   bool operator==(const Segment&) const = default;
+  // The IOVA range the segment's leaves lie in: two segments with a leaf in common overlap.
+  uint64_t begin() const { return table != nullptr ? table->base : one & ~uint64_t{0xFFF}; }
+  uint64_t end() const {
+    if (table != nullptr) return table->base + kTableSpan;
+    const unsigned level = std::clamp(level_of(one), 1u, 3u);
+    return begin() + (uint64_t{1} << (12 + 9 * (level - 1)));
+  }
 };
 struct Leaves {
   std::vector<Segment> segments;
   bool walked = false;  // in the current (or, in prev_leaves, the previous) command's view
 };
 
+// Appends the leaves of `s`, ascending.
+void append_leaves(const Segment& s, std::vector<Leaf>& out) {
+  if (s.table == nullptr) {
+    out.push_back(s.one);
+    return;
+  }
+  for (unsigned w = 0; w < 8; ++w)
+    for (uint64_t bits = s.table->present[w]; bits != 0; bits &= bits - 1)
+      out.push_back(leaf_key(s.table->base + ((uint64_t{w} * 64 + std::countr_zero(bits)) << 12), 1));
+}
+
 // The leaves of the segments of `l` that `other` does not share, ascending, without duplicates.
 // A shared segment (the same decoding in both views) has the same leaves on both sides, and no
 // leaf of a view is in two of its segments (the IOVA ranges of a table walk's entries are
 // disjoint), so the leaves one view has and the other lacks are among the unshared segments.
+// Only for views whose segments are not ascending and disjoint (see count_changes).
 std::vector<Leaf> unshared_leaves(const Leaves& l, const Leaves& other) {
-  std::unordered_set<const std::vector<Leaf>*> shared;
+  std::unordered_set<const TableLeaves*> shared;
   for (const Segment& s : other.segments)
     if (s.table != nullptr) shared.insert(s.table.get());
   std::vector<Leaf> v;
-  for (const Segment& s : l.segments) {
-    if (s.table == nullptr)
-      v.push_back(s.one);
-    else if (!shared.count(s.table.get()))
-      v.insert(v.end(), s.table->begin(), s.table->end());
-  }
+  for (const Segment& s : l.segments)
+    if (s.table == nullptr || !shared.count(s.table.get())) append_leaves(s, v);
   if (!std::is_sorted(v.begin(), v.end())) std::sort(v.begin(), v.end());
   v.erase(std::unique(v.begin(), v.end()), v.end());
   return v;
 }
+
+// Per leaf size (index: level 1..3), leaves mapped and unmapped between two views.
+struct Changes {
+  uint64_t mapped[4] = {0, 0, 0, 0}, unmapped[4] = {0, 0, 0, 0};
+};
 
 struct CaseState {
   Counts* sink = nullptr;
@@ -65,6 +88,7 @@ struct CaseState {
   Retcode last_rc = rcOk;
   std::map<uint64_t, Leaves> prev_leaves, leaves;  // per table root
   Leaves* walking = nullptr;                       // the root's list the walk in progress fills
+  std::vector<Leaf> scratch_a, scratch_b;          // count_changes' leaf lists, capacity kept
 };
 
 CaseState g;
@@ -202,37 +226,100 @@ void view_leaf(uint64_t root, uint64_t iova, unsigned level) {
   g.walking->segments.push_back(Segment{nullptr, leaf_key(iova, level)});
 }
 
-void view_leaf_table(uint64_t root, const std::shared_ptr<const std::vector<uint64_t>>& leaves) {
+void view_leaf_table(uint64_t root, const std::shared_ptr<const TableLeaves>& leaves) {
   (void)root;
-  if (g.sink == nullptr || g.walking == nullptr || leaves->empty()) return;
+  if (g.sink == nullptr || g.walking == nullptr || leaves->count == 0) return;
   g.walking->segments.push_back(Segment{leaves, 0});
 }
 
 namespace {
 
-// Counts `key_prefix` + size for every leaf of `a` not in `b` (both sorted).
-void count_difference(const std::vector<Leaf>& a, const std::vector<Leaf>& b,
-                      const char* key_prefix) {
-  uint64_t n[4] = {0, 0, 0, 0};
+// Counts into `n` (by size) every leaf of `a` not in `b` (both sorted).
+void count_difference(const std::vector<Leaf>& a, const std::vector<Leaf>& b, uint64_t (&n)[4]) {
   const Leaf* j = b.data();
   const Leaf* const end = j + b.size();
   for (const Leaf l : a) {
     while (j != end && *j < l) ++j;
     if (j == end || *j != l) ++n[std::min(level_of(l), 3u)];
   }
-  for (unsigned level = 1; level <= 3; ++level)
-    if (n[level] != 0) (*g.sink)[std::string(key_prefix) + leaf_size(level)] += n[level];
 }
 
-// Counts `key_prefix` + size for every leaf of `l` (a view has no leaf twice).
-void count_all(const Leaves& l, const char* key_prefix) {
-  uint64_t n[4] = {0, 0, 0, 0};
-  for (const Segment& s : l.segments) {
-    if (s.table == nullptr)
-      ++n[std::min(level_of(s.one), 3u)];
+// Counts into `n` (by size) every leaf of the segments [first, last) (a view has no leaf twice).
+void count_all(const Segment* first, const Segment* last, uint64_t (&n)[4]) {
+  for (const Segment* s = first; s != last; ++s) {
+    if (s->table == nullptr)
+      ++n[std::min(level_of(s->one), 3u)];
     else
-      n[1] += s.table->size();  // a last-level table's leaves are 4 KiB
+      n[1] += s->table->count;  // a last-level table's leaves are 4 KiB
   }
+}
+
+// Segments in ascending IOVA order, no two overlapping: what a table walk yields.
+bool ascending_disjoint(const std::vector<Segment>& v) {
+  for (size_t k = 1; k < v.size(); ++k)
+    if (v[k].begin() < v[k - 1].end()) return false;
+  return true;
+}
+
+// The leaves in `now` and not in `before` (mapped) and the reverse (unmapped), by size, without
+// listing the leaves where it can be avoided: both views are walked in one merge over clusters
+// of overlapping segments (a leaf both views have lies in one cluster, as its segments overlap);
+// a cluster of one side only counts whole, one pair of decodings of the same table slot compares
+// their present bits, and any other cluster lists its leaves and merges them.
+Changes count_changes(const Leaves& now, const Leaves& before) {
+  Changes c;
+  const std::vector<Segment>& a = now.segments;
+  const std::vector<Segment>& b = before.segments;
+  if (!ascending_disjoint(a) || !ascending_disjoint(b)) {  // not a walk's order: sort the leaves
+    const std::vector<Leaf> la = unshared_leaves(now, before), lb = unshared_leaves(before, now);
+    count_difference(la, lb, c.mapped);
+    count_difference(lb, la, c.unmapped);
+    return c;
+  }
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    const size_t i0 = i, j0 = j;
+    uint64_t hi = 0;
+    if (j == b.size() || (i < a.size() && a[i].begin() <= b[j].begin()))
+      hi = a[i++].end();
+    else
+      hi = b[j++].end();
+    for (;;) {
+      if (i < a.size() && a[i].begin() < hi) {
+        hi = std::max(hi, a[i++].end());
+      } else if (j < b.size() && b[j].begin() < hi) {
+        hi = std::max(hi, b[j++].end());
+      } else {
+        break;
+      }
+    }
+    if (j == j0) {
+      count_all(a.data() + i0, a.data() + i, c.mapped);
+    } else if (i == i0) {
+      count_all(b.data() + j0, b.data() + j, c.unmapped);
+    } else if (i == i0 + 1 && j == j0 + 1 && a[i0].table != nullptr && b[j0].table != nullptr &&
+               a[i0].table->base == b[j0].table->base) {
+      if (a[i0].table == b[j0].table) continue;  // the same decoding: the same leaves
+      const TableLeaves &ta = *a[i0].table, &tb = *b[j0].table;
+      for (unsigned w = 0; w < 8; ++w) {
+        c.mapped[1] += static_cast<uint64_t>(std::popcount(ta.present[w] & ~tb.present[w]));
+        c.unmapped[1] += static_cast<uint64_t>(std::popcount(tb.present[w] & ~ta.present[w]));
+      }
+    } else {
+      std::vector<Leaf>& la = g.scratch_a;
+      std::vector<Leaf>& lb = g.scratch_b;
+      la.clear();
+      lb.clear();
+      for (size_t k = i0; k < i; ++k) append_leaves(a[k], la);
+      for (size_t k = j0; k < j; ++k) append_leaves(b[k], lb);
+      count_difference(la, lb, c.mapped);
+      count_difference(lb, la, c.unmapped);
+    }
+  }
+  return c;
+}
+
+void add_counts(const uint64_t (&n)[4], const char* key_prefix) {
   for (unsigned level = 1; level <= 3; ++level)
     if (n[level] != 0) (*g.sink)[std::string(key_prefix) + leaf_size(level)] += n[level];
 }
@@ -248,22 +335,21 @@ void after_command(const Sut& sut, const std::string& command) {
   // A leaf not in the previous command's view of its table: mapped. A leaf of a table still
   // walked (its domain still has a device) that is gone: unmapped. A table not walked now is
   // forgotten (walked again later, all its leaves count as mapped).
-  const Leaves none;
   for (auto& [root, now] : g.leaves) {
     if (!now.walked) continue;
     const auto prev = g.prev_leaves.find(root);
-    const Leaves& before =
-        prev != g.prev_leaves.end() && prev->second.walked ? prev->second : none;
+    const bool before_walked = prev != g.prev_leaves.end() && prev->second.walked;
     // The common case: the command left the table alone, and the walker reused its decodings.
-    if (before.segments == now.segments) continue;
-    if (before.segments.empty()) {  // a table walked again after a command that did not
-      count_all(now, "leaf:mapped:");  // walk it: every leaf counts as mapped, none as unmapped
+    if (before_walked && prev->second.segments == now.segments) continue;
+    if (!before_walked || prev->second.segments.empty()) {  // a table walked again after a
+      uint64_t n[4] = {0, 0, 0, 0};  // command that did not walk it: every leaf counts as mapped
+      count_all(now.segments.data(), now.segments.data() + now.segments.size(), n);
+      add_counts(n, "leaf:mapped:");
       continue;
     }
-    const std::vector<Leaf> a = unshared_leaves(now, before), b = unshared_leaves(before, now);
-    if (a == b) continue;
-    count_difference(a, b, "leaf:mapped:");
-    count_difference(b, a, "leaf:unmapped:");
+    const Changes c = count_changes(now, prev->second);
+    add_counts(c.mapped, "leaf:mapped:");
+    add_counts(c.unmapped, "leaf:unmapped:");
   }
   // This view becomes the previous one; the lists of the one before are reused (capacity kept,
   // marked not walked) instead of being freed and grown again.

@@ -14,6 +14,7 @@
 //   exit:live-objects, exit:empty    (ProcessExit of a process owning handles or attachments)
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -45,12 +46,20 @@ void set_progress_counter(volatile uint64_t* counter);
 void call(const std::string& command, Retcode rc);
 void dma(Retcode rc, bool write, uint8_t fault_reason);
 void process_exit(const model::State& before, model::Pid pid);
+// The 4 KiB leaves of one last-level table (every present entry is one, VT-d spec §9.8): entry
+// i is present <=> bit i of `present`, its leaf at IOVA base + i * 4 KiB. 64 bytes instead of a
+// list of up to 512 IOVAs, so two views of a table compare by eight AND-NOT popcounts.
+struct TableLeaves {
+  uint64_t base = 0;
+  std::array<uint64_t, 8> present{};
+  unsigned count = 0;  // set bits of `present`
+};
 // From the hardware-view walker: a second-level table root walked, a leaf found at `level`.
 void view_root(uint64_t root);
 void view_leaf(uint64_t root, uint64_t iova, unsigned level);
-// All leaves of one last-level table, as leaf_key()s, ascending; the list is not copied, so a
-// table whose decoding is reused is compared with the previous view by pointer.
-void view_leaf_table(uint64_t root, const std::shared_ptr<const std::vector<uint64_t>>& leaves);
+// All leaves of one last-level table; not copied, so a table whose decoding is reused is
+// compared with the previous view by pointer.
+void view_leaf_table(uint64_t root, const std::shared_ptr<const TableLeaves>& leaves);
 // A leaf as the view hooks keep it (IOVAs are page aligned).
 constexpr uint64_t leaf_key(uint64_t iova, unsigned level) { return iova | level; }
 // After every command: reads the invalidation-queue descriptors the command submitted (IQA/IQT

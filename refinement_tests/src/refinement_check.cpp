@@ -69,7 +69,8 @@ void check_caches(const Sut& sut, const HwView& hw,
     out.push_back("cache_snapshot failed");
     return;
   }
-  std::vector<KnSimCacheEntry> entries(count);
+  std::vector<KnSimCacheEntry>& entries = sut.cache_entries;  // capacity kept between checks
+  entries.resize(count);
   if (count != 0 &&
       sut.api().cache_snapshot(sut.session(), entries.data(), entries.size(), &count) != rcOk) {
     out.push_back("cache_snapshot failed");
@@ -130,9 +131,9 @@ namespace {
 // What expected_domain_runs reads, except the blocks of each buffer, which are fixed when the
 // buffer is created (Sut::phys; buffer ids are never reused): the domains, and every associated
 // grant's domain, IOVA, buffer, block order and permission.
-std::vector<uint64_t> expectation_key(const model::State& s, const Sut& sut) {
-  std::vector<uint64_t> key;
-  key.reserve(s.domains.size() + 4 * s.grants.size() + 2);
+void expectation_key(const model::State& s, const Sut& sut, std::vector<uint64_t>& key) {
+  key.clear();  // keeps its capacity: built after every command
+  key.reserve(s.domains.size() + 5 * s.grants.size() + 1);
   for (const auto& [id, d] : s.domains) key.push_back(id);
   key.push_back(~uint64_t{0});
   for (const auto& [gid, g] : s.grants) {
@@ -143,17 +144,16 @@ std::vector<uint64_t> expectation_key(const model::State& s, const Sut& sut) {
                            (uint64_t{g.buffer} << 32) | (uint64_t{b.order} << 8) | perm_of(b.flags),
                            pit == sut.phys.end() ? ~uint64_t{0} : pit->second.size()});
   }
-  return key;
 }
 
 // The expectation of the last check, rebuilt only when its inputs changed (most commands leave
 // every grant alone; a 2 MiB buffer of 4 KiB blocks is 512 runs to build and normalize).
 const std::map<model::DomainSerial, Runs>& expected_now(const Sut& sut) {
-  std::vector<uint64_t> key = expectation_key(sut.model, sut);
   Sut::Expectation& e = sut.expectation;
-  if (!e.valid || e.key != key) {
+  expectation_key(sut.model, sut, e.next_key);
+  if (!e.valid || e.key != e.next_key) {
     e.runs = expected_domain_runs(sut.model, sut);
-    e.key = std::move(key);
+    std::swap(e.key, e.next_key);
     e.valid = true;
   }
   return e.runs;

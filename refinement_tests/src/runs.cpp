@@ -12,20 +12,23 @@ Runs normalize(Runs runs) {
   // A table walk yields its runs in IOVA order already: checking is linear, sorting is not.
   if (!std::is_sorted(runs.begin(), runs.end(), by_iova))
     std::sort(runs.begin(), runs.end(), by_iova);
-  Runs out;
-  for (const Run& r : runs) {
+  // Merged in place: runs[0, kept) is the normalized prefix (no second allocation).
+  size_t kept = 0;
+  for (size_t k = 0; k < runs.size(); ++k) {
+    const Run r = runs[k];
     if (r.pages == 0) continue;
-    if (!out.empty()) {
-      Run& last = out.back();
+    if (kept != 0) {
+      Run& last = runs[kept - 1];
       const uint64_t end = last.iova + last.pages * kPage;
       if (end == r.iova && last.pa + last.pages * kPage == r.pa && last.perm == r.perm) {
         last.pages += r.pages;
         continue;
       }
     }
-    out.push_back(r);
+    runs[kept++] = r;
   }
-  return out;
+  runs.resize(kept);
+  return runs;
 }
 
 bool covers(const Runs& runs, uint64_t iova, uint64_t pages, uint64_t pa, uint8_t perm) {

@@ -1,5 +1,6 @@
 #include "sut.h"
 
+#include <algorithm>
 #include <iterator>
 
 #include "state_checks.h"
@@ -63,14 +64,31 @@ Sut::~Sut() {
 }
 
 bool Sut::claim_frames(uint64_t pa, uint64_t bytes, model::BufferId buffer) {
-  const uint64_t end = pa + bytes;
+  uint64_t start = pa, end = pa + bytes;
   auto it = claimed_.upper_bound(pa);
   if (it != claimed_.begin() && std::prev(it)->second.end > pa) --it;  // starts below, reaches in
-  while (it != claimed_.end() && it->first < end) {
+  while (it != claimed_.end() && it->first < pa + bytes) {
     if (it->second.buffer != buffer && model.buffers.count(it->second.buffer) != 0) return false;
-    it = claimed_.erase(it);  // a dead buffer's block (or this buffer's own, recorded again)
+    if (it->second.buffer == buffer) {  // this buffer's own, recorded again: keep all of it
+      start = std::min(start, it->first);
+      end = std::max(end, it->second.end);
+    }
+    it = claimed_.erase(it);  // (a dead buffer's block is never compared again: dropped)
   }
-  claimed_.emplace(pa, Claim{end, buffer});
+  // Adjacent blocks of one buffer are one claim: a buffer of 4 KiB blocks in consecutive frames
+  // (262,144 of them for 1 GiB) is one map entry, not one per block.
+  if (it != claimed_.end() && it->first == end && it->second.buffer == buffer) {
+    end = it->second.end;
+    it = claimed_.erase(it);
+  }
+  if (it != claimed_.begin()) {
+    const auto before = std::prev(it);
+    if (before->second.end == start && before->second.buffer == buffer) {
+      before->second.end = end;
+      return true;
+    }
+  }
+  claimed_.emplace_hint(it, start, Claim{end, buffer});
   return true;
 }
 

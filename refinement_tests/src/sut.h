@@ -70,7 +70,8 @@ class Sut {
   // Records [pa, pa + bytes) as a block of `buffer`; false when it overlaps a block of another
   // buffer still alive in `model`. Blocks of dead buffers are dropped when a new block overlaps
   // them, so the recorded blocks never overlap and a check costs O(log n), not a scan of every
-  // live buffer (a 1 GiB fill makes 1,022 buffers).
+  // live buffer (a 1 GiB fill makes 1,022 buffers). Adjacent blocks of one buffer are kept as one
+  // range.
   bool claim_frames(uint64_t pa, uint64_t bytes, model::BufferId buffer);
   // Simulated virtual address of every mapping.
   std::map<model::MappingId, uint64_t> mapping_va;
@@ -90,10 +91,12 @@ class Sut {
   // (refinement_check.cpp).
   struct Expectation {
     bool valid = false;
-    std::vector<uint64_t> key;
+    std::vector<uint64_t> key, next_key;  // next_key: the one being compared (capacity kept)
     std::map<model::DomainSerial, Runs> runs;
   };
   mutable Expectation expectation;
+  // The last cache snapshot (refinement_check.cpp), kept only for its capacity.
+  mutable std::vector<KnSimCacheEntry> cache_entries;
 
  private:
   struct Claim {

@@ -3,10 +3,15 @@
 // adapter whose registers and physical memory the test writes, so each decoding rule is checked
 // against hand-made bytes.
 #include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <initializer_list>
+#include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -152,6 +157,149 @@ TEST(Coverage, LeavesComparePerTableWithTheLastWalkOfACommand) {
   EXPECT_EQ(c["leaf:mapped:2M"], 1u);
   EXPECT_EQ(c["leaf:unmapped:4K"], 2u);
   EXPECT_EQ(c["leaf:mapped:4K"], 3u);  // b's leaf unchanged
+}
+
+// One view of a table root as the walker reports it: single leaves and last-level tables.
+struct ViewPart {
+  std::shared_ptr<const coverage::TableLeaves> table;  // null: the leaf `key`
+  uint64_t key = 0;
+};
+
+// The leaves of a view as a set (what both views' comparison must amount to).
+std::set<uint64_t> leaf_set(const std::vector<ViewPart>& v) {
+  std::set<uint64_t> out;
+  for (const ViewPart& p : v) {
+    if (p.table == nullptr) {
+      out.insert(p.key);
+      continue;
+    }
+    for (unsigned i = 0; i < 512; ++i)
+      if ((p.table->present[i / 64] >> (i % 64)) & 1)
+        out.insert(coverage::leaf_key(p.table->base + (uint64_t{i} << 12), 1));
+  }
+  return out;
+}
+
+void report(uint64_t root, const std::vector<ViewPart>& v) {
+  coverage::view_root(root);
+  for (const ViewPart& p : v) {
+    if (p.table != nullptr)
+      coverage::view_leaf_table(root, p.table);
+    else
+      coverage::view_leaf(root, p.key & ~uint64_t{0xFFF}, static_cast<unsigned>(p.key & 0xFFF));
+  }
+}
+
+// Uniform in [lo, hi) whatever RapidCheck's size (which would pin small cases to `lo`).
+template <typename T>
+T pick(T lo, T hi) {
+  return *rc::gen::resize(rc::kNominalSize, rc::gen::inRange<T>(lo, hi));
+}
+
+// Random leaves in the first 16 MiB (eight 2 MiB slots), in walk order: per slot nothing, a
+// 2 MiB leaf, a last-level table (or, sometimes, 4 KiB leaves reported one by one). A table is
+// sometimes the previous view's decoding itself (shared), or a new one for the same slot whose
+// present bits differ in a few entries. Rarely out of walk order or with a leaf twice (the
+// comparison's fallback).
+std::vector<ViewPart> gen_view(const std::vector<ViewPart>& prev) {
+  std::vector<ViewPart> v;
+  for (uint64_t slot = 0; slot < 8; ++slot) {
+    const uint64_t base = slot << 21;
+    const ViewPart* old = nullptr;
+    for (const ViewPart& p : prev)
+      if (p.table != nullptr && p.table->base == base) old = &p;
+    switch (pick(0, 6)) {
+      case 0:
+        break;
+      case 1:
+        v.push_back({nullptr, coverage::leaf_key(base, 2)});
+        break;
+      case 2:  // 4 KiB leaves one by one
+        for (uint64_t i = 0; i < 512; i += pick<uint64_t>(1, 200))
+          v.push_back({nullptr, coverage::leaf_key(base + (i << 12), 1)});
+        break;
+      default: {
+        if (old != nullptr && pick(0, 2) == 0) {
+          v.push_back(*old);  // the same decoding
+          break;
+        }
+        auto t = std::make_shared<coverage::TableLeaves>();
+        t->base = base;
+        if (old != nullptr && pick(0, 2) == 0) t->present = old->table->present;
+        else if (pick(0, 2) == 0) t->present.fill(~uint64_t{0});
+        for (int k = pick(0, 6); k > 0; --k) {
+          const unsigned i = pick(0u, 512u);
+          t->present[i / 64] ^= uint64_t{1} << (i % 64);
+        }
+        for (uint64_t w : t->present) t->count += static_cast<unsigned>(std::popcount(w));
+        v.push_back({t, 0});
+      }
+    }
+  }
+  if (!v.empty() && pick(0, 10) == 0) v.push_back(v.front());  // a leaf twice
+  if (v.size() > 1 && pick(0, 10) == 0) std::swap(v.front(), v.back());
+  return v;
+}
+
+// Two views of one root, any leaves: the leaves mapped and unmapped between them are the set
+// differences, by size, however the views share, split or order their segments.
+RC_GTEST_PROP(Coverage, LeafChangesAreTheSetDifferencesOfTwoViews, ()) {
+  FakeCase f;
+  const uint64_t root = 0x5000;
+  std::vector<ViewPart> before = gen_view({});
+  if (before.empty()) before.push_back({nullptr, coverage::leaf_key(0, 2)});
+  report(root, before);
+  coverage::after_command(f.sut, "first");
+  const coverage::Counts first = f.c;
+  const std::vector<ViewPart> now = gen_view(before);
+  report(root, now);
+  coverage::after_command(f.sut, "second");
+  const std::set<uint64_t> a = leaf_set(now), b = leaf_set(before);
+  for (const auto& [level, size] : {std::pair{1u, "4K"}, std::pair{2u, "2M"}}) {
+    uint64_t mapped = 0, unmapped = 0;
+    for (uint64_t l : a) mapped += (l & 0xFFF) == level && !b.count(l);
+    for (uint64_t l : b) unmapped += (l & 0xFFF) == level && !a.count(l);
+    const auto delta = [&](const std::string& key) {
+      const auto now_it = f.c.find(key);
+      const auto was = first.find(key);
+      return (now_it == f.c.end() ? 0 : now_it->second) - (was == first.end() ? 0 : was->second);
+    };
+    RC_ASSERT(delta(std::string("leaf:mapped:") + size) == mapped);
+    RC_ASSERT(delta(std::string("leaf:unmapped:") + size) == unmapped);
+  }
+}
+
+// Sut::claim_frames keeps adjacent blocks of one buffer as one range; whatever the order and
+// adjacency of the blocks, a claim fails exactly when the block overlaps a block of another
+// buffer still alive (checked against every block ever claimed, kept in a plain list).
+RC_GTEST_PROP(ChecksTeeth, FrameClaimsFailExactlyOnOverlapWithALiveBuffer, ()) {
+  FakeCase f;
+  Sut& sut = f.sut;
+  struct Block {
+    uint64_t pa, end;
+    model::BufferId buffer;
+  };
+  std::vector<Block> all;
+  const int buffers = pick(1, 12);
+  for (model::BufferId b = 1; b <= static_cast<model::BufferId>(buffers); ++b) {
+    sut.model.buffers[b] = model::Buffer{};
+    const uint32_t order = pick(0u, 3u);
+    const uint64_t bytes = kPage << order;
+    uint64_t pa = pick<uint64_t>(0, 64) * bytes;
+    for (int k = pick(1, 8); k > 0; --k) {
+      if (pick(0, 3) == 0) pa = pick<uint64_t>(0, 64) * bytes;  // else the next frames
+      bool overlaps = false;
+      for (const Block& o : all)
+        overlaps = overlaps || (o.buffer != b && sut.model.buffers.count(o.buffer) != 0 &&
+                                o.pa < pa + bytes && pa < o.end);
+      const bool claimed = sut.claim_frames(pa, bytes, b);
+      RC_ASSERT(claimed == !overlaps);
+      if (!claimed) return;  // the case fails here in the suite: nothing after it counts
+      all.push_back(Block{pa, pa + bytes, b});
+      pa += bytes;
+    }
+    if (pick(0, 3) == 0) sut.model.buffers.erase(pick<model::BufferId>(1, b + 1));  // one dies
+  }
 }
 
 // Grants a 1 GiB (and 2 MiB) leaf could map are required on every IOMMU-enabled configuration,

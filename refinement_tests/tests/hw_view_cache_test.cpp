@@ -7,11 +7,19 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <iterator>
 #include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "coverage_counters.h"
 #include "hw_view.h"
+#include "sut.h"
 
 namespace kniommu::conformance {
 namespace {
@@ -19,7 +27,7 @@ namespace {
 using Page = std::array<uint64_t, 512>;
 std::map<uint64_t, Page> g_mem;
 
-constexpr uint64_t kRoot = 0x1000, kCtx = 0x2000, kPml4 = 0x10000, kPdpt = 0x11000,
+constexpr uint64_t kRoot = 0x1000, kCtx = 0x2000, kCtx15 = 0x3000, kPml4 = 0x10000, kPdpt = 0x11000,
                    kPd = 0x12000, kLeafTables = 0x20000;  // 4 last-level tables from here
 constexpr uint64_t kRW = 0x3;
 
@@ -41,15 +49,25 @@ KnAdapterV1 fake_adapter() {
   KnAdapterV1 a{};
   a.read_reg64 = read_reg64;
   a.phys_read = phys_read;
+  a.system_create = [](const KnSimConfig*, KnAdapterSession** out) -> Retcode {
+    *out = reinterpret_cast<KnAdapterSession*>(&g_mem);
+    return rcOk;
+  };
+  a.system_destroy = [](KnAdapterSession*) {};
   return a;
 }
 
-// One device (bus 0, devfn 8, DID 5) on a 4-level table whose PD points at the 4 leaf tables.
+// Three devices (bus 0 devfn 8 and 15, bus 15 devfn 7: each the last of a group of eight
+// entries the walker skips at once when none is present; DID 5) on one 4-level table whose PD
+// points at the 4 leaf tables.
 void build_tables() {
   g_mem.clear();
   g_mem[kRoot][0] = kCtx | 1;
-  g_mem[kCtx][2 * 8] = kPml4 | 1;                  // present, TT 00
-  g_mem[kCtx][2 * 8 + 1] = (uint64_t{5} << 8) | 2;  // DID 5, AW 2 (4 levels)
+  g_mem[kRoot][2 * 15] = kCtx15 | 1;
+  for (const auto& [ctx, devfn] : {std::pair{kCtx, 8}, std::pair{kCtx, 15}, std::pair{kCtx15, 7}}) {
+    g_mem[ctx][2 * devfn] = kPml4 | 1;                  // present, TT 00
+    g_mem[ctx][2 * devfn + 1] = (uint64_t{5} << 8) | 2;  // DID 5, AW 2 (4 levels)
+  }
   g_mem[kPml4][0] = kPdpt | kRW;
   g_mem[kPdpt][0] = kPd | kRW;
   for (uint64_t t = 0; t < 4; ++t) {
@@ -123,6 +141,120 @@ RC_GTEST_PROP(HwViewCache, AnyChangeOfTableMemoryIsSeen, ()) {
     RC_ASSERT(cached.errors == full.errors);
     RC_ASSERT(cached.table_pages == full.table_pages);
   }
+}
+
+// Uniform in [lo, hi) whatever RapidCheck's size.
+template <typename T>
+T pick(T lo, T hi) {
+  return *rc::gen::resize(rc::kNominalSize, rc::gen::inRange<T>(lo, hi));
+}
+
+constexpr uint64_t kAddr = 0x000FFFFFFFFFF000ull;  // bits 51:12 (VT-d spec §9.8)
+
+// What the walker must find, decoded here entry by entry: the normalized runs, the leaves (as
+// coverage keys) and the table pages of the test's one device (4 levels from kPml4; CAP.SLLPS 0,
+// so an upper entry with PS set leads nowhere).
+struct Reference {
+  Runs runs;
+  std::vector<uint64_t> leaves;  // ascending: entries are visited in IOVA order
+  std::set<uint64_t> pages{kRoot, kCtx, kCtx15};
+  void walk(uint64_t table, unsigned level, uint64_t base, uint64_t perm) {
+    pages.insert(table);
+    const auto it = g_mem.find(table);
+    if (it == g_mem.end()) return;
+    for (uint64_t i = 0; i < 512; ++i) {
+      const uint64_t e = it->second[i];
+      if ((e & kRW) == 0) continue;
+      const uint64_t iova = base + (i << (12 + 9 * (level - 1))), p = perm & e & kRW;
+      if (level == 1) {
+        leaves.push_back(coverage::leaf_key(iova, 1));
+        if (p == 0) continue;
+        Run* last = runs.empty() ? nullptr : &runs.back();
+        if (last != nullptr && last->perm == p && last->iova + last->pages * 4096 == iova &&
+            last->pa + last->pages * 4096 == (e & kAddr))
+          ++last->pages;
+        else
+          runs.push_back(Run{iova, 1, e & kAddr, static_cast<uint8_t>(p)});
+      } else if ((e & 0x80) == 0 && p != 0) {
+        walk(e & kAddr, level - 1, iova, p);
+      }
+    }
+  }
+};
+
+// A leaf table of 512 entries each one page above the last, from a frame low in memory or from
+// one at most 511 pages below the top of the address field (the entries then carry out of it
+// into bit 52: no longer contiguous), with some ignored high bits; sometimes one entry differs.
+void fill_contiguous(Page& t) {
+  const uint64_t frame = pick(0, 2) == 0 ? (0x40000 + pick<uint64_t>(0, 0x400)) << 12
+                                          : kAddr - (pick<uint64_t>(0, 511) << 12);
+  const uint64_t e0 = frame | pick<uint64_t>(1, 4) | (pick<uint64_t>(0, 4) << 60);
+  for (uint64_t i = 0; i < 512; ++i) t[i] = e0 + (i << 12);
+  if (pick(0, 2) == 0) return;
+  uint64_t& e = t[pick<size_t>(0, 512)];
+  switch (pick(0, 4)) {
+    case 0: e += 4096; break;                          // another frame
+    case 1: e = (e & ~kRW) | pick<uint64_t>(0, 4); break;  // another permission, or absent
+    case 2: e ^= uint64_t{1} << pick(52, 64); break;     // an ignored high bit
+    default: e ^= uint64_t{1} << pick(2, 12); break;     // an ignored low bit
+  }
+}
+
+// The cached view of random table memory is the reference decoding: runs, table pages (each
+// once, though a table may be reached twice) and the leaves the coverage hooks count as mapped
+// and unmapped from one view to the next.
+RC_GTEST_PROP(HwViewCache, ViewIsTheReferenceDecodingOfTableMemory, ()) {
+  build_tables();
+  const KnAdapterV1 api = fake_adapter();
+  auto* s = reinterpret_cast<KnAdapterSession*>(&g_mem);
+  Sut sut(api, standard_configs().front(), 0);
+  RC_ASSERT(sut.ok());
+  coverage::Counts c;
+  coverage::begin_case(&c);
+  ViewCache cache;
+  std::vector<uint64_t> before;
+  const int steps = pick(1, 16);
+  for (int k = 0; k < steps; ++k) {
+    const uint64_t t = pick<uint64_t>(0, 4);
+    Page& leaf = g_mem[kLeafTables + t * 0x1000];
+    switch (pick(0, 6)) {
+      case 0:
+        leaf[pick<size_t>(0, 512)] = (pick<uint64_t>(0x40000, 0x40400) << 12) | pick<uint64_t>(0, 4);
+        break;
+      case 1:
+        g_mem[kPd][pick<size_t>(0, 8)] = (kLeafTables + t * 0x1000) | kRW;
+        break;
+      case 2:
+        g_mem[kPdpt][pick<size_t>(1, 16)] = kPd | kRW;  // the PD reached twice
+        break;
+      case 3: {  // what the leaves below inherit: leaves without effective permission remain
+        uint64_t& e = g_mem[kPd][pick<size_t>(0, 4)];
+        e = (e & ~kRW) | pick<uint64_t>(0, 4);
+        break;
+      }
+      default:
+        fill_contiguous(leaf);
+        break;
+    }
+    const uint64_t mapped = c["leaf:mapped:4K"], unmapped = c["leaf:unmapped:4K"];
+    const HwView v = read_hw_view(api, s, &cache);
+    coverage::after_command(sut, "step");
+    Reference ref;
+    ref.walk(kPml4, 4, 0, kRW);
+    RC_ASSERT(v.devices.size() == 3u);
+    for (const auto& [bdf, d] : v.devices) RC_ASSERT(d.runs == ref.runs);
+    RC_ASSERT(v.table_pages == std::vector<uint64_t>(ref.pages.begin(), ref.pages.end()));
+    RC_ASSERT(std::is_sorted(ref.leaves.begin(), ref.leaves.end()));
+    std::vector<uint64_t> new_leaves, gone;
+    std::set_difference(ref.leaves.begin(), ref.leaves.end(), before.begin(), before.end(),
+                        std::back_inserter(new_leaves));
+    std::set_difference(before.begin(), before.end(), ref.leaves.begin(), ref.leaves.end(),
+                        std::back_inserter(gone));
+    RC_ASSERT(c["leaf:mapped:4K"] - mapped == new_leaves.size());
+    RC_ASSERT(c["leaf:unmapped:4K"] - unmapped == gone.size());
+    before = ref.leaves;
+  }
+  coverage::end_case();
 }
 
 }  // namespace
