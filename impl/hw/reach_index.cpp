@@ -36,10 +36,7 @@ void ReachIndex::load(PhysAddr table, unsigned kind, Node& n) {
   mem_.read_memory(table, n.words.data(), vtd::kPageSize);  // what the walker sees
   // `n` stays valid while children are inserted (unordered_map nodes do not move), and no child
   // can reach back to it (the structures form a DAG).
-  const unsigned step = entry_words(kind);
-  for (unsigned i = 0; i < kWords; i += step) {
-    entry_refs(kind, n.words[i], step == 2 ? n.words[i + 1] : 0, +1);
-  }
+  table_refs(kind, n.words.data(), +1);
 }
 
 void ReachIndex::unlink(PhysAddr table, unsigned kind) {
@@ -48,10 +45,7 @@ void ReachIndex::unlink(PhysAddr table, unsigned kind) {
   if (it == nodes_.end() || --it->second.in != 0) return;
   if (it->second.loaded) {
     const std::vector<std::uint64_t> words = std::move(it->second.words);
-    const unsigned step = entry_words(kind);
-    for (unsigned i = 0; i < kWords; i += step) {
-      entry_refs(kind, words[i], step == 2 ? words[i + 1] : 0, -1);
-    }
+    table_refs(kind, words.data(), -1);
     if (!loaded_elsewhere(table, kind)) mem_.set_write_watch(table, false);
   }
   nodes_.erase(key(table, kind));
@@ -92,6 +86,44 @@ void ReachIndex::entry_refs(unsigned kind, std::uint64_t w0, std::uint64_t w1, i
   } else {
     refs_.remove(r.pa, r.shift);
   }
+}
+
+void ReachIndex::table_refs(unsigned kind, const std::uint64_t* words, int delta) {
+  // An all-zero entry references nothing whatever the configuration: its present bit (root and
+  // context entries, VT-d spec §9.1, §9.3) or its R and W bits (second-level entries, §9.8) are 0.
+  if (kind == kRoot || kind == kContext) {
+    for (unsigned i = 0; i < kWords; i += 2) {
+      if ((words[i] | words[i + 1]) != 0) entry_refs(kind, words[i], words[i + 1], delta);
+    }
+    return;
+  }
+  // 4 KiB leaves whose frames follow each other are gathered into one run [run, run_end) and
+  // counted at once; anything else is counted by itself (counts commute: nothing reads them
+  // until the next any()).
+  PhysAddr run = 0, run_end = 0;
+  const auto flush = [&] {
+    if (run_end == run) return;
+    if (delta > 0) {
+      refs_.add_frames(run, (run_end - run) >> vtd::kPageShift);
+    } else {
+      refs_.remove_frames(run, (run_end - run) >> vtd::kPageShift);
+    }
+  };
+  for (unsigned i = 0; i < kWords; ++i) {
+    if (words[i] == 0) continue;
+    const Walker::SlRef r = walker_.sl_ref(kind - 1, words[i]);
+    if (!r.present) continue;
+    if (r.leaf && r.shift == vtd::kPageShift) {
+      if (r.pa != run_end || run_end == run) {
+        flush();
+        run = r.pa;
+      }
+      run_end = r.pa + vtd::kPageSize;
+    } else {
+      entry_refs(kind, words[i], 0, delta);
+    }
+  }
+  flush();
 }
 
 void ReachIndex::refresh(PhysAddr frame, std::uint64_t lines) {
