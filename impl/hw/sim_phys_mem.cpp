@@ -1,6 +1,7 @@
 #include "hw/sim_phys_mem.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "common/failpoint.h"
@@ -76,9 +77,61 @@ void for_each_piece(PhysAddr pa, std::size_t len, Fn&& fn) {
 
 }  // namespace
 
+SimPhysMem::BlockSet::BlockSet(std::uint64_t blocks)
+    : pages_((blocks >> kPageBits) + 1), l1_((blocks >> 12) + 1, 0), l2_((blocks >> 18) + 1, 0) {}
+
+void SimPhysMem::BlockSet::insert(std::uint64_t b) {
+  auto& page = pages_[b >> kPageBits];
+  if (page == nullptr) page = std::make_unique<std::uint64_t[]>(64);  // zeroed
+  std::uint64_t& word = page[(b >> 6) & 63];
+  const std::uint64_t bit = std::uint64_t{1} << (b & 63);
+  if ((word & bit) != 0) return;
+  if (word == 0) {
+    const std::uint64_t w = b >> 6;  // word index over all pages
+    if (l1_[w >> 6] == 0) l2_[w >> 12] |= std::uint64_t{1} << ((w >> 6) & 63);
+    l1_[w >> 6] |= std::uint64_t{1} << (w & 63);
+  }
+  word |= bit;
+  ++count_;
+}
+
+bool SimPhysMem::BlockSet::erase(std::uint64_t b) {
+  auto& page = pages_[b >> kPageBits];
+  if (page == nullptr) return false;
+  std::uint64_t& word = page[(b >> 6) & 63];
+  const std::uint64_t bit = std::uint64_t{1} << (b & 63);
+  if ((word & bit) == 0) return false;
+  word &= ~bit;
+  --count_;
+  if (word == 0) {
+    const std::uint64_t w = b >> 6;
+    l1_[w >> 6] &= ~(std::uint64_t{1} << (w & 63));
+    if (l1_[w >> 6] == 0) l2_[w >> 12] &= ~(std::uint64_t{1} << ((w >> 6) & 63));
+  }
+  return true;
+}
+
+std::uint64_t SimPhysMem::BlockSet::lowest() const {
+  std::size_t i = 0;
+  while (l2_[i] == 0) ++i;  // at most blocks / 2^24 words; never past the end while !empty()
+  const std::uint64_t l1 = (i << 6) + static_cast<unsigned>(std::countr_zero(l2_[i]));
+  const std::uint64_t w = (l1 << 6) + static_cast<unsigned>(std::countr_zero(l1_[l1]));
+  const std::uint64_t word = pages_[w >> 6][w & 63];
+  return (w << 6) + static_cast<unsigned>(std::countr_zero(word));
+}
+
+void SimPhysMem::BlockOrders::set(std::uint64_t pfn, unsigned order) {
+  auto& page = pages_[pfn >> kPageBits];
+  if (page == nullptr) page = std::make_unique<std::uint8_t[]>(std::size_t{1} << kPageBits);
+  page[pfn & kPageMask] = static_cast<std::uint8_t>(order + 1);
+}
+
 SimPhysMem::SimPhysMem(std::uint64_t bytes)
     : frame_count_(std::max<std::uint64_t>(bytes / vtd::kPageSize, 2)),
-      leaves_((frame_count_ + kLeafSize - 1) / kLeafSize) {
+      leaves_((frame_count_ + kLeafSize - 1) / kLeafSize),
+      allocated_(frame_count_) {
+  free_.reserve(kMaxOrder + 1);
+  for (unsigned o = 0; o <= kMaxOrder; ++o) free_.emplace_back(frame_count_ >> o);
   // Seed the free lists with the largest naturally aligned blocks covering [1, frame_count_);
   // frame 0 stays reserved forever.
   std::uint64_t pfn = 1;
@@ -88,7 +141,7 @@ SimPhysMem::SimPhysMem(std::uint64_t bytes)
            pfn + (std::uint64_t{2} << order) <= frame_count_) {
       ++order;
     }
-    free_[order].insert(pfn);
+    free_[order].insert(pfn >> order);
     pfn += std::uint64_t{1} << order;
   }
 }
@@ -372,15 +425,15 @@ bool SimPhysMem::take_block(unsigned order, std::uint64_t limit_pfn, std::uint64
   const std::uint64_t need = std::uint64_t{1} << order;
   for (unsigned o = order; o <= kMaxOrder; ++o) {
     if (free_[o].empty()) continue;
-    const std::uint64_t start = *free_[o].begin();
+    const std::uint64_t start = free_[o].lowest() << o;
     if (start + need > limit_pfn) continue;
     if (best_order > kMaxOrder || start < best) best = start, best_order = o;
   }
   if (best_order > kMaxOrder) return false;
-  free_[best_order].erase(best);
+  free_[best_order].erase(best >> best_order);
   // Split down, returning upper halves to the free lists.
   for (unsigned o = best_order; o > order; --o) {
-    free_[o - 1].insert(best + (std::uint64_t{1} << (o - 1)));
+    free_[o - 1].insert((best >> (o - 1)) + 1);
   }
   *pfn = best;
   return true;
@@ -388,15 +441,11 @@ bool SimPhysMem::take_block(unsigned order, std::uint64_t limit_pfn, std::uint64
 
 void SimPhysMem::release_block(std::uint64_t pfn, unsigned order) {
   // Coalesce with free buddies as far as possible.
-  while (order < kMaxOrder) {
-    const std::uint64_t buddy = pfn ^ (std::uint64_t{1} << order);
-    auto it = free_[order].find(buddy);
-    if (it == free_[order].end()) break;
-    free_[order].erase(it);
-    pfn = std::min(pfn, buddy);
+  while (order < kMaxOrder && free_[order].erase((pfn >> order) ^ 1)) {
+    pfn &= ~(std::uint64_t{1} << order);
     ++order;
   }
-  free_[order].insert(pfn);
+  free_[order].insert(pfn >> order);
 }
 
 Retcode SimPhysMem::alloc_frames(unsigned order, PhysAddr limit, PhysAddr* out) {
@@ -408,7 +457,7 @@ Retcode SimPhysMem::alloc_frames(unsigned order, PhysAddr limit, PhysAddr* out) 
   {
     std::lock_guard lock(alloc_mu_);
     if (!take_block(order, limit_pfn, &pfn)) return rcOutOfMemory;
-    allocated_.emplace(pfn, order);
+    allocated_.set(pfn, order);
     in_use_ += std::uint64_t{1} << order;
     peak_ = std::max(peak_, in_use_);
   }
@@ -431,8 +480,7 @@ void SimPhysMem::free_frames(PhysAddr pa, unsigned order) {
   FrameFreeListener* listener = nullptr;
   {
     std::lock_guard lock(alloc_mu_);
-    auto it = allocated_.find(pfn);
-    if (pa % vtd::kPageSize != 0 || it == allocated_.end() || it->second != order) {
+    if (pa % vtd::kPageSize != 0 || pfn >= frame_count_ || allocated_.get(pfn) != order) {
       ++bad_frees_;
       return;
     }
@@ -441,12 +489,11 @@ void SimPhysMem::free_frames(PhysAddr pa, unsigned order) {
   // The listener inspects the frames (and the unit's state) before they can be reused.
   if (listener != nullptr) listener->on_frames_freed(pa, order);
   std::lock_guard lock(alloc_mu_);
-  auto it = allocated_.find(pfn);
-  if (it == allocated_.end() || it->second != order) {  // freed concurrently by someone else
+  if (allocated_.get(pfn) != order) {  // freed concurrently by someone else
     ++bad_frees_;
     return;
   }
-  allocated_.erase(it);
+  allocated_.clear(pfn);
   in_use_ -= std::uint64_t{1} << order;
   release_block(pfn, order);
 }

@@ -6,6 +6,9 @@
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <map>
+#include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -182,6 +185,93 @@ TEST(SimPhysMem, AllocationsComeZeroedAfterReuse) {
   ASSERT_EQ(again, pa);
   EXPECT_EQ(mem.read64(pa + 8), 0u);
   EXPECT_EQ(mem.read64(pa + 4096 + 16), 0u);
+}
+
+// The buddy allocator against a reference: the same lowest-address fit written with one ordered
+// set of free block starts per order. Random allocations (every order up to 10, random limits),
+// frees (also wrong-order and double frees) over a memory whose size is not a power of two, so
+// blocks near its end have no buddy: both must hand out the same addresses and agree on failures.
+TEST(SimPhysMem, BuddyAllocatorMatchesAReferenceUnderRandomTraffic) {
+  struct Reference {
+    std::vector<std::set<std::uint64_t>> free_lists;
+    std::map<std::uint64_t, unsigned> allocated;
+    explicit Reference(std::uint64_t frames) : free_lists(SimPhysMem::kMaxOrder + 1) {
+      for (std::uint64_t pfn = 1; pfn < frames;) {
+        unsigned order = 0;
+        while (order < SimPhysMem::kMaxOrder && pfn % (std::uint64_t{2} << order) == 0 &&
+               pfn + (std::uint64_t{2} << order) <= frames) {
+          ++order;
+        }
+        free_lists[order].insert(pfn);
+        pfn += std::uint64_t{1} << order;
+      }
+    }
+    bool alloc(unsigned order, std::uint64_t limit_pfn, std::uint64_t* out) {
+      unsigned best_order = SimPhysMem::kMaxOrder + 1;
+      std::uint64_t best = 0;
+      for (unsigned o = order; o <= SimPhysMem::kMaxOrder; ++o) {
+        if (free_lists[o].empty()) continue;
+        const std::uint64_t start = *free_lists[o].begin();
+        if (start + (std::uint64_t{1} << order) > limit_pfn) continue;
+        if (best_order > SimPhysMem::kMaxOrder || start < best) best = start, best_order = o;
+      }
+      if (best_order > SimPhysMem::kMaxOrder) return false;
+      free_lists[best_order].erase(best);
+      for (unsigned o = best_order; o > order; --o) free_lists[o - 1].insert(best + (1ull << (o - 1)));
+      allocated[best] = order;
+      *out = best;
+      return true;
+    }
+    bool free(std::uint64_t pfn, unsigned order) {
+      const auto it = allocated.find(pfn);
+      if (it == allocated.end() || it->second != order) return false;
+      allocated.erase(it);
+      while (order < SimPhysMem::kMaxOrder && free_lists[order].erase(pfn ^ (1ull << order)) != 0) {
+        pfn &= ~(1ull << order);
+        ++order;
+      }
+      free_lists[order].insert(pfn);
+      return true;
+    }
+  };
+  constexpr std::uint64_t kFrames = (std::uint64_t{1} << 19) + 4096 * 3 + 37;  // ~2 GiB, ragged end
+  SimPhysMem mem(kFrames * vtd::kPageSize);
+  Reference ref(kFrames);
+  std::mt19937_64 rng(5);
+  std::vector<std::pair<std::uint64_t, unsigned>> live;
+  std::uint64_t bad = 0;
+  for (int step = 0; step < 20000; ++step) {
+    if (live.empty() || rng() % 100 < 55) {
+      const unsigned order = rng() % 8 == 0 ? static_cast<unsigned>(rng() % 11) : static_cast<unsigned>(rng() % 3);
+      const std::uint64_t limit_pfn = rng() % 10 == 0 ? 1 + rng() % kFrames : kFrames;
+      std::uint64_t want = 0;
+      const bool ok = ref.alloc(order, limit_pfn, &want);
+      PhysAddr got = 0;
+      const Retcode rc =
+          mem.alloc_frames(order, limit_pfn == kFrames ? 0 : limit_pfn << vtd::kPageShift, &got);
+      ASSERT_EQ(rc == rcOk, ok) << "step " << step << " order " << order << " limit " << limit_pfn;
+      if (!ok) continue;
+      ASSERT_EQ(got >> vtd::kPageShift, want) << "step " << step << " order " << order;
+      live.emplace_back(want, order);
+    } else {
+      const std::size_t i = rng() % live.size();
+      auto [pfn, order] = live[i];
+      if (rng() % 20 == 0) order = (order + 1) % 4;  // a wrong order: refused by both
+      if (rng() % 20 != 0) {  // else a double free below: refused by both
+        live[i] = live.back();
+        live.pop_back();
+      } else if (ref.free(pfn, order)) {
+        mem.free_frames(pfn << vtd::kPageShift, order);
+      }
+      if (!ref.free(pfn, order)) ++bad;
+      mem.free_frames(pfn << vtd::kPageShift, order);
+      ASSERT_EQ(mem.bad_free_count(), bad) << "step " << step;
+    }
+  }
+  std::uint64_t in_use = 0;
+  for (const auto& [pfn, order] : ref.allocated) in_use += std::uint64_t{1} << order;
+  EXPECT_EQ(mem.frames_in_use(), in_use);
+  EXPECT_GT(bad, 100u);
 }
 
 TEST(SimPhysMem, LimitIsRespected) {
