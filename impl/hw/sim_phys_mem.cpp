@@ -150,9 +150,54 @@ SimPhysMem::~SimPhysMem() {
   for (auto& leaf_slot : leaves_) {
     Leaf* leaf = leaf_slot.load(kRelaxed);
     if (leaf == nullptr) continue;
-    for (auto& f : leaf->frames) delete f.load(kRelaxed);
+    for (auto& f : leaf->frames) {
+      if (Frame* frame = f.load(kRelaxed); frame != nullptr) recycle_frame(frame);
+    }
     delete leaf;
   }
+}
+
+namespace {
+// The pool behind SimPhysMem::new_frame/recycle_frame. Never destroyed (a SimPhysMem may be
+// destroyed during static destruction); the frames it holds stay reachable from it.
+struct FramePoolState {
+  std::mutex mu;
+  std::vector<void*> frames;
+};
+FramePoolState& frame_pool() {
+  static auto* pool = new FramePoolState();
+  return *pool;
+}
+}  // namespace
+
+SimPhysMem::Frame* SimPhysMem::new_frame() {
+  FramePoolState& pool = frame_pool();
+  Frame* f = nullptr;
+  {
+    std::lock_guard lock(pool.mu);
+    if (!pool.frames.empty()) {
+      f = static_cast<Frame*>(pool.frames.back());
+      pool.frames.pop_back();
+    }
+  }
+  if (f == nullptr) return new Frame();  // value-initialised: zeros
+  // No other thread can see `f` (the mutex ordered its last use before this), so a plain memset
+  // is race-free; the caller publishes it with a release CAS.
+  std::memset(f->words, 0, sizeof f->words);
+  return f;
+}
+
+void SimPhysMem::recycle_frame(Frame* f) {
+  FramePoolState& pool = frame_pool();
+  {
+    std::lock_guard lock(pool.mu);
+    if (pool.frames.size() < kPooledFrames) {
+      if (pool.frames.capacity() == 0) pool.frames.reserve(kPooledFrames);
+      pool.frames.push_back(f);
+      return;
+    }
+  }
+  delete f;
 }
 
 void SimPhysMem::note_out_of_range() const { out_of_range_.fetch_add(1, kRelaxed); }
@@ -183,12 +228,12 @@ SimPhysMem::Frame* SimPhysMem::materialise(std::uint64_t pfn) {
   auto& frame_slot = leaf->frames[pfn & (kLeafSize - 1)];
   Frame* frame = frame_slot.load(std::memory_order_acquire);
   if (frame == nullptr) {
-    auto* fresh = new Frame();  // value-initialised: zeros
+    Frame* fresh = new_frame();  // zeros
     if (frame_slot.compare_exchange_strong(frame, fresh, std::memory_order_acq_rel)) {
       frame = fresh;
       materialised_.fetch_add(1, kRelaxed);
     } else {
-      delete fresh;
+      recycle_frame(fresh);
     }
   }
   return frame;

@@ -162,6 +162,13 @@ class SimPhysMem final : public vtd::PhysMem {
   static constexpr std::uint8_t kWatched = 1;
   static constexpr std::uint8_t kWritten = 2;
 
+  // Host storage for frames outlives the SimPhysMem that used it: a process-wide pool of up to
+  // kPooledFrames frames, so the next memory (the conformance suite builds one per case) reuses
+  // storage already mapped instead of page-faulting fresh pages in. A pooled frame is zeroed when
+  // taken, before it is published.
+  static constexpr std::size_t kPooledFrames = 4096;  // 16 MiB
+  static Frame* new_frame();
+  static void recycle_frame(Frame* f);
   // nullptr when the frame was never written (reads as zeros).
   Frame* frame_if_present(std::uint64_t pfn) const;
   Leaf* leaf_for_write(std::uint64_t pfn);

@@ -130,6 +130,28 @@ TEST(SimPhysMem, WholeFrameReadsRaceFreeWithConcurrentStores) {
   mem.free_frames(pa, 1);
 }
 
+// Frame storage is recycled from one SimPhysMem to the next (a process-wide pool): a frame of a
+// new memory must read as zeros, whatever the storage held before, through every reader.
+TEST(SimPhysMem, RecycledFrameStorageComesBackZeroed) {
+  for (int round = 0; round < 3; ++round) {
+    SimPhysMem mem(16 * kMiB);
+    for (PhysAddr pa = 0; pa < 64 * vtd::kPageSize; pa += vtd::kPageSize) {
+      ASSERT_EQ(mem.read64(pa + 8 * static_cast<unsigned>(round)), 0u) << "round " << round;
+      mem.write64(pa + 8 * static_cast<unsigned>(round + 1), 0x5A5A'0000u + pa);  // first write
+      const std::uint64_t* words = mem.frame_for_read(pa);
+      ASSERT_NE(words, nullptr);
+      for (unsigned i = 0; i < 512; ++i) {
+        if (i != static_cast<unsigned>(round + 1)) {
+          ASSERT_EQ(vtd::load_entry(words, i), 0u) << "round " << round << " word " << i;
+        }
+      }
+      std::uint64_t* w = mem.frame_for_write(pa);
+      ASSERT_NE(w, nullptr);
+      for (unsigned i = 0; i < 512; ++i) vtd::store_entry(w, i, ~std::uint64_t{i});  // dirty it all
+    }
+  }
+}
+
 TEST(SimPhysMem, OutOfRangeAccessIsCountedNotFatal) {
   SimPhysMem mem(8 * kMiB);
   EXPECT_EQ(mem.read64(8 * kMiB), 0u);
