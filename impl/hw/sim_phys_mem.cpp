@@ -93,6 +93,7 @@ void SimPhysMem::BlockSet::insert(std::uint64_t b) {
   }
   word |= bit;
   ++count_;
+  if (lowest_known_ && b < lowest_) lowest_ = b;
 }
 
 bool SimPhysMem::BlockSet::erase(std::uint64_t b) {
@@ -103,6 +104,7 @@ bool SimPhysMem::BlockSet::erase(std::uint64_t b) {
   if ((word & bit) == 0) return false;
   word &= ~bit;
   --count_;
+  if (b == lowest_) lowest_known_ = false;
   if (word == 0) {
     const std::uint64_t w = b >> 6;
     l1_[w >> 6] &= ~(std::uint64_t{1} << (w & 63));
@@ -111,7 +113,7 @@ bool SimPhysMem::BlockSet::erase(std::uint64_t b) {
   return true;
 }
 
-std::uint64_t SimPhysMem::BlockSet::lowest() const {
+std::uint64_t SimPhysMem::BlockSet::find_lowest() const {
   std::size_t i = 0;
   while (l2_[i] == 0) ++i;  // at most blocks / 2^24 words; never past the end while !empty()
   const std::uint64_t l1 = (i << 6) + static_cast<unsigned>(std::countr_zero(l2_[i]));

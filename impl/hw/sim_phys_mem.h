@@ -201,9 +201,17 @@ class SimPhysMem final : public vtd::PhysMem {
     // False when `b` was not in the set.
     bool erase(std::uint64_t b);
     bool empty() const { return count_ == 0; }
-    std::uint64_t lowest() const;  // requires !empty()
+    // Requires !empty(). Remembered until the lowest member is erased (take_block asks every
+    // order for it on every allocation).
+    std::uint64_t lowest() const {
+      if (!lowest_known_) lowest_ = find_lowest(), lowest_known_ = true;
+      return lowest_;
+    }
 
    private:
+    std::uint64_t find_lowest() const;
+    mutable std::uint64_t lowest_ = 0;
+    mutable bool lowest_known_ = false;
     static constexpr unsigned kPageBits = 12;  // 4096 blocks (64 words) per page
     std::vector<std::unique_ptr<std::uint64_t[]>> pages_;
     std::vector<std::uint64_t> l1_;  // bit w: word w of the pages is non-zero
