@@ -39,6 +39,10 @@ void copy_from_frame(const std::uint64_t* words, std::size_t off, unsigned char*
   for (; len > 0 && off % 8 != 0; ++off, ++dst, --len) *dst = load_byte(bytes[off]);
   const std::uint64_t* src = words + off / 8;
   const std::size_t n = len / 8;
+  // The tables the suite re-reads are mostly out of cache by the time it reads them again:
+  // requesting every line first lets the misses overlap (a prefetch is not an access, so it cannot
+  // race). bench/hw_bench BM_PhysReadFrame: 4096 frames about 1.5x faster, 1 frame 1.2x slower.
+  for (std::size_t i = 0; i < n; i += 8) __builtin_prefetch(src + i);
 #pragma GCC unroll 8
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t v = load_word(src[i]);
