@@ -150,6 +150,7 @@ SimPhysMem::SimPhysMem(std::uint64_t bytes)
     free_[order].insert(pfn >> order);
     pfn += std::uint64_t{1} << order;
   }
+  for (unsigned o = 0; o <= kMaxOrder; ++o) update_lowest_free(o);
 }
 
 SimPhysMem::~SimPhysMem() {
@@ -475,16 +476,17 @@ bool SimPhysMem::take_block(unsigned order, std::uint64_t limit_pfn, std::uint64
   std::uint64_t best = 0;
   const std::uint64_t need = std::uint64_t{1} << order;
   for (unsigned o = order; o <= kMaxOrder; ++o) {
-    if (free_[o].empty()) continue;
-    const std::uint64_t start = free_[o].lowest() << o;
-    if (start + need > limit_pfn) continue;
+    const std::uint64_t start = lowest_free_[o];
+    if (start == kNoBlock || start + need > limit_pfn) continue;
     if (best_order > kMaxOrder || start < best) best = start, best_order = o;
   }
   if (best_order > kMaxOrder) return false;
   free_[best_order].erase(best >> best_order);
+  update_lowest_free(best_order);
   // Split down, returning upper halves to the free lists.
   for (unsigned o = best_order; o > order; --o) {
     free_[o - 1].insert((best >> (o - 1)) + 1);
+    update_lowest_free(o - 1);
   }
   *pfn = best;
   return true;
@@ -493,10 +495,12 @@ bool SimPhysMem::take_block(unsigned order, std::uint64_t limit_pfn, std::uint64
 void SimPhysMem::release_block(std::uint64_t pfn, unsigned order) {
   // Coalesce with free buddies as far as possible.
   while (order < kMaxOrder && free_[order].erase((pfn >> order) ^ 1)) {
+    update_lowest_free(order);
     pfn &= ~(std::uint64_t{1} << order);
     ++order;
   }
   free_[order].insert(pfn >> order);
+  update_lowest_free(order);
 }
 
 Retcode SimPhysMem::alloc_frames(unsigned order, PhysAddr limit, PhysAddr* out) {
