@@ -2,6 +2,8 @@
 
 #include <bit>
 
+#include "vtd/sl_fields.h"
+
 namespace kniommu::hw {
 namespace {
 
@@ -109,9 +111,21 @@ void ReachIndex::table_refs(unsigned kind, const std::uint64_t* words, int delta
       refs_.remove_frames(run, (run_end - run) >> vtd::kPageShift);
     }
   };
+  // The entry after a 4 KiB leaf is most often that leaf plus 4 KiB: same R/W/PS and other bits,
+  // the next frame in ADDR (bits 51:12 of a 4 KiB leaf, VT-d spec §9.8). When nothing carries out
+  // of ADDR, the walker's decoding of it is the previous leaf's with the frame 4 KiB higher, so
+  // it extends the run without being decoded again.
+  static_assert(vtd::sl_fields::kLeafAddr[1] == 0x000F'FFFF'FFFF'F000);
+  std::uint64_t last_leaf = 0;  // the last 4 KiB leaf entry counted (0: none yet)
   for (unsigned i = 0; i < kWords; ++i) {
-    if (words[i] == 0) continue;
-    const Walker::SlRef r = walker_.sl_ref(kind - 1, words[i]);
+    const std::uint64_t w = words[i];
+    if (w == 0) continue;
+    if (last_leaf != 0 && w == last_leaf + vtd::kPageSize && ((w ^ last_leaf) >> 52) == 0) {
+      run_end += vtd::kPageSize;
+      last_leaf = w;
+      continue;
+    }
+    const Walker::SlRef r = walker_.sl_ref(kind - 1, w);
     if (!r.present) continue;
     if (r.leaf && r.shift == vtd::kPageShift) {
       if (r.pa != run_end || run_end == run) {
@@ -119,6 +133,7 @@ void ReachIndex::table_refs(unsigned kind, const std::uint64_t* words, int delta
         run = r.pa;
       }
       run_end = r.pa + vtd::kPageSize;
+      last_leaf = w;
     } else {
       entry_refs(kind, words[i], 0, delta);
     }

@@ -196,7 +196,8 @@ TEST(ReachIndex, SeesLinksInEveryLineByEveryWritePath) {
 // Tables full of 4 KiB leaves mapping consecutive frames (how a driver maps a buffer page by
 // page), which the index counts one run at a time: runs of every length, across the 4 MiB
 // boundaries of FrameRefs' chunks, broken by empty entries, by non-present entries with address
-// bits, by repeated and by backward frames, by superpages and by leaves beyond memory. After
+// bits, by repeated and by backward frames, by a change of permissions, by superpages, by leaves
+// beyond memory and by a carry out of the address field (frame 0 is named by that alone). After
 // every change, loading, unloading and rewriting tables, the frames referenced must be exactly
 // the full scan's, frame by frame.
 TEST(ReachIndex, AgreesWithTheFullScanOnDenseLeafRuns) {
@@ -227,11 +228,11 @@ TEST(ReachIndex, AgreesWithTheFullScanOnDenseLeafRuns) {
       } else if (kind < 11) {
         t[i] = sl_leaf(std::uint64_t{1} << 40, 12, kRW);  // beyond memory
       } else if (kind < 13) {
-        t[i] = sl_leaf((next > 0 ? next - 1 : 0) << 12, 12, kR);  // the previous frame again
+        t[i] = sl_leaf((next > 1 ? next - 1 : 1) << 12, 12, kR);  // the previous frame again
       } else {
         if (kind < 20 || next == 0 || next >= kFrames) {  // a new run
           const std::uint64_t chunk = 1 + rng() % (kFrames / 1024 - 1);
-          next = rng() % 3 == 0 ? rng() % kFrames : chunk * 1024 - rng() % 40;
+          next = rng() % 3 == 0 ? 1 + rng() % (kFrames - 1) : chunk * 1024 - rng() % 40;
         }
         t[i] = sl_leaf(next << 12, 12, rng() % 4 == 0 ? kW : kRW);
         ++next;
@@ -285,7 +286,14 @@ TEST(ReachIndex, AgreesWithTheFullScanOnDenseLeafRuns) {
   for (std::size_t k = 0; k < leaf_tables.size(); ++k) {
     a.mem.write64(l2 + 8 * (1 + k), sl_table_entry(leaf_tables[k]));
   }
+  // The highest 4 KiB leaf, then that entry plus 4 KiB: the carry leaves ADDR (bit 52 set, ADDR
+  // 0), so the second names frame 0 (which no other leaf names), not the frame after the first.
+  const std::uint64_t highest = sl_leaf(0x000F'FFFF'FFFF'F000, 12, kRW);
+  a.mem.write64(leaf_tables[0] + 8 * 510, highest);
+  a.mem.write64(leaf_tables[0] + 8 * 511, highest + vtd::kPageSize);
+  ASSERT_FALSE(a.refs.any(0, vtd::kPageSize));
   EXPECT_GT(check("all linked", 0), 2500u);
+  EXPECT_TRUE(a.refs.any(0, vtd::kPageSize));
   if (HasFatalFailure()) return;
   // Clearing the context entry unloads every table at once: only the root and context tables are
   // left referenced.
