@@ -167,9 +167,17 @@ void ReachIndex::refresh(PhysAddr frame, std::uint64_t lines) {
       const unsigned line = static_cast<unsigned>(std::countr_zero(todo));
       // A driver writing through a host pointer logs every line of the frame, of which few
       // changed: a branch-free pass over the line finds the unchanged ones first.
+      // (The source is chosen once per line, not per word, so the loop unrolls.)
       std::uint64_t diff = 0;
-      for (unsigned i = line * kWordsPerLine; i < (line + 1) * kWordsPerLine; ++i) {
-        diff |= word(i) ^ n.words[i];
+      const unsigned first = line * kWordsPerLine;
+      if (live != nullptr) {
+#pragma GCC unroll 8
+        for (unsigned i = first; i < first + kWordsPerLine; ++i) {
+          diff |= vtd::load_entry(live, i) ^ n.words[i];
+        }
+      } else {
+#pragma GCC unroll 8
+        for (unsigned i = first; i < first + kWordsPerLine; ++i) diff |= fresh_[i] ^ n.words[i];
       }
       if (diff == 0) continue;
       for (unsigned i = line * kWordsPerLine; i < (line + 1) * kWordsPerLine; i += step) {
