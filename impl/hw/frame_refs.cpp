@@ -28,6 +28,25 @@ void FrameRefs::change(PhysAddr pa, unsigned shift, int delta) {
   chunk->total = static_cast<std::uint64_t>(static_cast<std::int64_t>(chunk->total) + delta);
 }
 
+void FrameRefs::change_frames(PhysAddr pa, std::uint64_t frames, int delta) {
+  const std::uint64_t first = pa >> vtd::kPageShift;
+  if (first >= frames_) return;  // outside the memory: can never be freed
+  const std::uint64_t end = first + std::min(frames, frames_ - first);
+  constexpr std::uint64_t kChunkMask = (std::uint64_t{1} << kChunkBits) - 1;
+  const auto d = static_cast<std::uint32_t>(delta);  // modulo 2^32, as change() counts
+  for (std::uint64_t pfn = first; pfn < end;) {
+    const std::uint64_t stop = std::min(end, (pfn | kChunkMask) + 1);
+    std::unique_ptr<Chunk>& chunk = chunks_[pfn >> kChunkBits];
+    if (chunk == nullptr) chunk = std::make_unique<Chunk>();
+    // One independent add per counter (the loop vectorises) and one update of the chunk's total,
+    // instead of a read-modify-write of `total` per frame.
+    std::uint32_t* c = chunk->count + (pfn & kChunkMask);
+    for (std::uint64_t i = 0; i < stop - pfn; ++i) c[i] += d;
+    chunk->total += static_cast<std::uint64_t>(static_cast<std::int64_t>(delta)) * (stop - pfn);
+    pfn = stop;
+  }
+}
+
 bool FrameRefs::any(PhysAddr pa, std::uint64_t len) const {
   if (len == 0) return false;
   const std::uint64_t last = pa + len - 1;

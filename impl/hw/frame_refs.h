@@ -29,6 +29,10 @@ class FrameRefs {
   void remove(PhysAddr pa, unsigned shift) {
     if (!change_frame(pa, shift, -1)) change(pa, shift, -1);
   }
+  // `frames` references of consecutive 4 KiB frames from `pa` at once (what a run of 4 KiB leaves
+  // mapping contiguous memory adds): the same counts as one add/remove per frame, in one pass.
+  void add_frames(PhysAddr pa, std::uint64_t frames) { change_frames(pa, frames, +1); }
+  void remove_frames(PhysAddr pa, std::uint64_t frames) { change_frames(pa, frames, -1); }
   // True when some counted range overlaps [pa, pa + len).
   bool any(PhysAddr pa, std::uint64_t len) const;
 
@@ -39,6 +43,7 @@ class FrameRefs {
     std::uint32_t count[std::size_t{1} << kChunkBits] = {};
   };
   void change(PhysAddr pa, unsigned shift, int delta);
+  void change_frames(PhysAddr pa, std::uint64_t frames, int delta);
   // The common case inline (every IOTLB fill and eviction of a 4 KiB page lands here): a 4 KiB
   // reference in a chunk that already exists. False: take the general path.
   bool change_frame(PhysAddr pa, unsigned shift, int delta) {

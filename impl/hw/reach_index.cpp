@@ -2,6 +2,8 @@
 
 #include <bit>
 
+#include "vtd/sl_fields.h"
+
 namespace kniommu::hw {
 namespace {
 
@@ -36,10 +38,7 @@ void ReachIndex::load(PhysAddr table, unsigned kind, Node& n) {
   mem_.read_memory(table, n.words.data(), vtd::kPageSize);  // what the walker sees
   // `n` stays valid while children are inserted (unordered_map nodes do not move), and no child
   // can reach back to it (the structures form a DAG).
-  const unsigned step = entry_words(kind);
-  for (unsigned i = 0; i < kWords; i += step) {
-    entry_refs(kind, n.words[i], step == 2 ? n.words[i + 1] : 0, +1);
-  }
+  table_refs(kind, n.words.data(), +1);
 }
 
 void ReachIndex::unlink(PhysAddr table, unsigned kind) {
@@ -48,10 +47,7 @@ void ReachIndex::unlink(PhysAddr table, unsigned kind) {
   if (it == nodes_.end() || --it->second.in != 0) return;
   if (it->second.loaded) {
     const std::vector<std::uint64_t> words = std::move(it->second.words);
-    const unsigned step = entry_words(kind);
-    for (unsigned i = 0; i < kWords; i += step) {
-      entry_refs(kind, words[i], step == 2 ? words[i + 1] : 0, -1);
-    }
+    table_refs(kind, words.data(), -1);
     if (!loaded_elsewhere(table, kind)) mem_.set_write_watch(table, false);
   }
   nodes_.erase(key(table, kind));
@@ -94,6 +90,57 @@ void ReachIndex::entry_refs(unsigned kind, std::uint64_t w0, std::uint64_t w1, i
   }
 }
 
+void ReachIndex::table_refs(unsigned kind, const std::uint64_t* words, int delta) {
+  // An all-zero entry references nothing whatever the configuration: its present bit (root and
+  // context entries, VT-d spec §9.1, §9.3) or its R and W bits (second-level entries, §9.8) are 0.
+  if (kind == kRoot || kind == kContext) {
+    for (unsigned i = 0; i < kWords; i += 2) {
+      if ((words[i] | words[i + 1]) != 0) entry_refs(kind, words[i], words[i + 1], delta);
+    }
+    return;
+  }
+  // 4 KiB leaves whose frames follow each other are gathered into one run [run, run_end) and
+  // counted at once; anything else is counted by itself (counts commute: nothing reads them
+  // until the next any()).
+  PhysAddr run = 0, run_end = 0;
+  const auto flush = [&] {
+    if (run_end == run) return;
+    if (delta > 0) {
+      refs_.add_frames(run, (run_end - run) >> vtd::kPageShift);
+    } else {
+      refs_.remove_frames(run, (run_end - run) >> vtd::kPageShift);
+    }
+  };
+  // The entry after a 4 KiB leaf is most often that leaf plus 4 KiB: same R/W/PS and other bits,
+  // the next frame in ADDR (bits 51:12 of a 4 KiB leaf, VT-d spec §9.8). When nothing carries out
+  // of ADDR, the walker's decoding of it is the previous leaf's with the frame 4 KiB higher, so
+  // it extends the run without being decoded again.
+  static_assert(vtd::sl_fields::kLeafAddr[1] == 0x000F'FFFF'FFFF'F000);
+  std::uint64_t last_leaf = 0;  // the last 4 KiB leaf entry counted (0: none yet)
+  for (unsigned i = 0; i < kWords; ++i) {
+    const std::uint64_t w = words[i];
+    if (w == 0) continue;
+    if (last_leaf != 0 && w == last_leaf + vtd::kPageSize && ((w ^ last_leaf) >> 52) == 0) {
+      run_end += vtd::kPageSize;
+      last_leaf = w;
+      continue;
+    }
+    const Walker::SlRef r = walker_.sl_ref(kind - 1, w);
+    if (!r.present) continue;
+    if (r.leaf && r.shift == vtd::kPageShift) {
+      if (r.pa != run_end || run_end == run) {
+        flush();
+        run = r.pa;
+      }
+      run_end = r.pa + vtd::kPageSize;
+      last_leaf = w;
+    } else {
+      entry_refs(kind, words[i], 0, delta);
+    }
+  }
+  flush();
+}
+
 void ReachIndex::refresh(PhysAddr frame, std::uint64_t lines) {
   // Compared in place through the host pointer (one pass, no copy); copied only for memory that
   // cannot hand one out. Read only if some structure lives in the frame.
@@ -120,9 +167,17 @@ void ReachIndex::refresh(PhysAddr frame, std::uint64_t lines) {
       const unsigned line = static_cast<unsigned>(std::countr_zero(todo));
       // A driver writing through a host pointer logs every line of the frame, of which few
       // changed: a branch-free pass over the line finds the unchanged ones first.
+      // (The source is chosen once per line, not per word, so the loop unrolls.)
       std::uint64_t diff = 0;
-      for (unsigned i = line * kWordsPerLine; i < (line + 1) * kWordsPerLine; ++i) {
-        diff |= word(i) ^ n.words[i];
+      const unsigned first = line * kWordsPerLine;
+      if (live != nullptr) {
+#pragma GCC unroll 8
+        for (unsigned i = first; i < first + kWordsPerLine; ++i) {
+          diff |= vtd::load_entry(live, i) ^ n.words[i];
+        }
+      } else {
+#pragma GCC unroll 8
+        for (unsigned i = first; i < first + kWordsPerLine; ++i) diff |= fresh_[i] ^ n.words[i];
       }
       if (diff == 0) continue;
       for (unsigned i = line * kWordsPerLine; i < (line + 1) * kWordsPerLine; i += step) {

@@ -53,6 +53,10 @@ class ReachIndex {
   // Adds (delta +1) or removes (-1) the references of entry `idx` of a structure of `kind`.
   // (w0, w1: the entry's words; w1 unused for a 64-bit second-level entry.)
   void entry_refs(unsigned kind, std::uint64_t w0, std::uint64_t w1, int delta);
+  // entry_refs for every entry of a whole structure (loading or unloading it). Runs of 4 KiB
+  // leaves mapping consecutive frames (a buffer mapped page by page) are counted one run at a
+  // time; all-zero entries (never present) are skipped without decoding.
+  void table_refs(unsigned kind, const std::uint64_t* words, int delta);
   // Re-reads the 64-byte lines of `frame` in `lines` (bit j: words 8j..8j+7).
   void refresh(PhysAddr frame, std::uint64_t lines);
   bool loaded_elsewhere(PhysAddr table, unsigned kind) const;

@@ -28,10 +28,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <vector>
 
 #include "hw/cpu_cache.h"
@@ -164,6 +162,13 @@ class SimPhysMem final : public vtd::PhysMem {
   static constexpr std::uint8_t kWatched = 1;
   static constexpr std::uint8_t kWritten = 2;
 
+  // Host storage for frames outlives the SimPhysMem that used it: a process-wide pool of up to
+  // kPooledFrames frames, so the next memory (the conformance suite builds one per case) reuses
+  // storage already mapped instead of page-faulting fresh pages in. A pooled frame is zeroed when
+  // taken, before it is published.
+  static constexpr std::size_t kPooledFrames = 4096;  // 16 MiB
+  static Frame* new_frame();
+  static void recycle_frame(Frame* f);
   // nullptr when the frame was never written (reads as zeros).
   Frame* frame_if_present(std::uint64_t pfn) const;
   Leaf* leaf_for_write(std::uint64_t pfn);
@@ -185,14 +190,69 @@ class SimPhysMem final : public vtd::PhysMem {
   bool take_block(unsigned order, std::uint64_t limit_pfn, std::uint64_t* pfn);
   void release_block(std::uint64_t pfn, unsigned order);
 
+  // The set of free block starts of one order, as block indices (PFN >> order): a bitmap whose
+  // 64-word pages are allocated on first use (a large, mostly untouched memory costs little) and
+  // two summary levels (bit i: word i of the level below is non-zero), so the lowest member is
+  // three count-trailing-zeros away and no operation allocates once its page exists.
+  class BlockSet {
+   public:
+    explicit BlockSet(std::uint64_t blocks);
+    void insert(std::uint64_t b);
+    // False when `b` was not in the set.
+    bool erase(std::uint64_t b);
+    bool empty() const { return count_ == 0; }
+    // Requires !empty(). Remembered until the lowest member is erased (take_block asks every
+    // order for it on every allocation).
+    std::uint64_t lowest() const {
+      if (!lowest_known_) lowest_ = find_lowest(), lowest_known_ = true;
+      return lowest_;
+    }
+
+   private:
+    std::uint64_t find_lowest() const;
+    mutable std::uint64_t lowest_ = 0;
+    mutable bool lowest_known_ = false;
+    static constexpr unsigned kPageBits = 12;  // 4096 blocks (64 words) per page
+    std::vector<std::unique_ptr<std::uint64_t[]>> pages_;
+    std::vector<std::uint64_t> l1_;  // bit w: word w of the pages is non-zero
+    std::vector<std::uint64_t> l2_;  // bit i: l1_[i] is non-zero
+    std::uint64_t count_ = 0;
+  };
+  // Order + 1 of every allocated block at its start PFN, 0 elsewhere; pages of 4096 frames
+  // allocated on first use.
+  class BlockOrders {
+   public:
+    explicit BlockOrders(std::uint64_t frames) : pages_((frames >> kPageBits) + 1) {}
+    // kNone when no block starts at `pfn`.
+    static constexpr unsigned kNone = ~0u;
+    unsigned get(std::uint64_t pfn) const {
+      const auto& page = pages_[pfn >> kPageBits];
+      return page == nullptr ? kNone : static_cast<unsigned>(page[pfn & kPageMask]) - 1;
+    }
+    void set(std::uint64_t pfn, unsigned order);
+    void clear(std::uint64_t pfn) { pages_[pfn >> kPageBits][pfn & kPageMask] = 0; }
+
+   private:
+    static constexpr unsigned kPageBits = 12;
+    static constexpr std::uint64_t kPageMask = (std::uint64_t{1} << kPageBits) - 1;
+    std::vector<std::unique_ptr<std::uint8_t[]>> pages_;
+  };
+
   const std::uint64_t frame_count_;
   std::vector<std::atomic<Leaf*>> leaves_;
   mutable std::atomic<std::uint64_t> out_of_range_{0};
   std::atomic<std::uint64_t> materialised_{0};
 
   mutable std::mutex alloc_mu_;
-  std::array<std::set<std::uint64_t>, kMaxOrder + 1> free_;  // free block start PFNs per order
-  std::map<std::uint64_t, unsigned> allocated_;              // block start PFN -> order
+  std::vector<BlockSet> free_;  // per order: the free blocks (block index = start PFN >> order)
+  // Per order: the start PFN of its lowest free block, kNoBlock when it has none; kept next to
+  // each other so that take_block's scan of all orders reads a few cache lines, not 19 BlockSets.
+  static constexpr std::uint64_t kNoBlock = ~std::uint64_t{0};
+  std::array<std::uint64_t, kMaxOrder + 1> lowest_free_{};
+  void update_lowest_free(unsigned order) {
+    lowest_free_[order] = free_[order].empty() ? kNoBlock : free_[order].lowest() << order;
+  }
+  BlockOrders allocated_;       // start PFN -> order of the blocks handed out
   std::uint64_t in_use_ = 0;
   std::uint64_t peak_ = 0;
   std::uint64_t bad_frees_ = 0;

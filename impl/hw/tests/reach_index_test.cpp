@@ -3,6 +3,7 @@
 // path (write64, byte writes, host pointers), both must name exactly the same frames.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -190,6 +191,114 @@ TEST(ReachIndex, SeesLinksInEveryLineByEveryWritePath) {
       }
     }
   }
+}
+
+// Tables full of 4 KiB leaves mapping consecutive frames (how a driver maps a buffer page by
+// page), which the index counts one run at a time: runs of every length, across the 4 MiB
+// boundaries of FrameRefs' chunks, broken by empty entries, by non-present entries with address
+// bits, by repeated and by backward frames, by a change of permissions, by superpages, by leaves
+// beyond memory and by a carry out of the address field (frame 0 is named by that alone). After
+// every change, loading, unloading and rewriting tables, the frames referenced must be exactly
+// the full scan's, frame by frame.
+TEST(ReachIndex, AgreesWithTheFullScanOnDenseLeafRuns) {
+  Audit a;
+  std::mt19937_64 rng(23);
+  constexpr std::uint64_t kFrames = kMem / vtd::kPageSize;
+  const PhysAddr root = alloc(a.mem), ctx = alloc(a.mem), top = alloc(a.mem), l2 = alloc(a.mem);
+  std::vector<PhysAddr> leaf_tables;
+  for (int i = 0; i < 12; ++i) leaf_tables.push_back(alloc(a.mem));
+  vtd::RootEntry re;
+  re.set_present(1).set_context_table(ctx);
+  vtd::write_entry128(a.mem, root, re.w);
+  vtd::ContextEntry ce;
+  ce.set_present(1).set_aw(1).set_did(1).set_slptptr(top);  // 3 levels
+  vtd::write_entry128(a.mem, ctx, ce.w);
+  a.mem.write64(top, sl_table_entry(l2));
+
+  // One leaf table's entries: runs of consecutive frames, started mostly just below a 4 MiB
+  // boundary so that many runs cross one.
+  const auto fill = [&](std::vector<std::uint64_t>& t) {
+    std::uint64_t next = 0;  // pfn the current run continues with
+    for (unsigned i = 0; i < 512; ++i) {
+      const unsigned kind = static_cast<unsigned>(rng() % 100);
+      if (kind < 6) {
+        t[i] = 0;
+      } else if (kind < 9) {
+        t[i] = (next << 12);  // address bits, R = W = 0: not present
+      } else if (kind < 11) {
+        t[i] = sl_leaf(std::uint64_t{1} << 40, 12, kRW);  // beyond memory
+      } else if (kind < 13) {
+        t[i] = sl_leaf((next > 1 ? next - 1 : 1) << 12, 12, kR);  // the previous frame again
+      } else {
+        if (kind < 20 || next == 0 || next >= kFrames) {  // a new run
+          const std::uint64_t chunk = 1 + rng() % (kFrames / 1024 - 1);
+          next = rng() % 3 == 0 ? 1 + rng() % (kFrames - 1) : chunk * 1024 - rng() % 40;
+        }
+        t[i] = sl_leaf(next << 12, 12, rng() % 4 == 0 ? kW : kRW);
+        ++next;
+      }
+    }
+  };
+  std::vector<std::vector<std::uint64_t>> tables(leaf_tables.size(), std::vector<std::uint64_t>(512));
+  for (std::size_t k = 0; k < leaf_tables.size(); ++k) {
+    fill(tables[k]);
+    a.mem.write(leaf_tables[k], tables[k].data(), vtd::kPageSize);
+  }
+
+  const auto check = [&](const char* what, int round) {
+    a.index.sync(true, root);
+    std::vector<bool> expect(kFrames, false);
+    for (const auto& [p, n] : a.full_scan(true, root)) {
+      for (std::uint64_t f = p >> 12; f < std::min(kFrames, (p + n) >> 12); ++f) expect[f] = true;
+    }
+    std::size_t referenced = 0, wrong = 0;
+    for (std::uint64_t f = 0; f < kFrames; ++f) {
+      if (a.refs.any(f << 12, vtd::kPageSize) != expect[f] && wrong++ == 0) {
+        ADD_FAILURE() << what << " round " << round << ": frame " << f << " referenced "
+                      << !expect[f] << ", the full scan says " << expect[f];
+      }
+      referenced += expect[f] ? 1 : 0;
+    }
+    EXPECT_EQ(wrong, 0u) << what << " round " << round;
+    return referenced;
+  };
+  for (int round = 0; round < 24; ++round) {
+    const unsigned op = static_cast<unsigned>(rng() % 4);
+    const std::size_t k = rng() % leaf_tables.size();
+    const unsigned slot = static_cast<unsigned>(1 + k);
+    if (op == 0) {  // link a table already full (loaded whole)
+      a.mem.write64(l2 + 8 * slot, sl_table_entry(leaf_tables[k]));
+    } else if (op == 1) {  // unlink it (unloaded whole)
+      a.mem.write64(l2 + 8 * slot, 0);
+    } else if (op == 2) {  // rewrite part of a table, linked or not
+      const unsigned from = static_cast<unsigned>(rng() % 512);
+      const unsigned len = std::min(512u - from, static_cast<unsigned>(1 + rng() % 100));
+      std::vector<std::uint64_t> fresh(512);
+      fill(fresh);
+      std::copy_n(fresh.begin(), len, tables[k].begin() + from);
+      a.mem.write(leaf_tables[k] + 8 * from, tables[k].data() + from, 8 * len);
+    } else {  // a 2 MiB leaf next to the tables (SLLPS advertises it)
+      a.mem.write64(l2 + 8 * (100 + rng() % 4), rng() % 2 ? sl_leaf((8 + rng() % 20) << 21, 21, kR) : 0);
+    }
+    check("change", round);
+    if (HasFatalFailure()) return;
+  }
+  for (std::size_t k = 0; k < leaf_tables.size(); ++k) {
+    a.mem.write64(l2 + 8 * (1 + k), sl_table_entry(leaf_tables[k]));
+  }
+  // The highest 4 KiB leaf, then that entry plus 4 KiB: the carry leaves ADDR (bit 52 set, ADDR
+  // 0), so the second names frame 0 (which no other leaf names), not the frame after the first.
+  const std::uint64_t highest = sl_leaf(0x000F'FFFF'FFFF'F000, 12, kRW);
+  a.mem.write64(leaf_tables[0] + 8 * 510, highest);
+  a.mem.write64(leaf_tables[0] + 8 * 511, highest + vtd::kPageSize);
+  ASSERT_FALSE(a.refs.any(0, vtd::kPageSize));
+  EXPECT_GT(check("all linked", 0), 2500u);
+  EXPECT_TRUE(a.refs.any(0, vtd::kPageSize));
+  if (HasFatalFailure()) return;
+  // Clearing the context entry unloads every table at once: only the root and context tables are
+  // left referenced.
+  vtd::write_entry128(a.mem, ctx, vtd::layout::Words<2>{0, 0});
+  EXPECT_EQ(check("context cleared", 0), 2u);
 }
 
 TEST(FrameRefs, SuperpageReferencesCoverTheirWholeRange) {
