@@ -20,7 +20,7 @@ constexpr uint64_t kSlPerm = 0x3;                 // R|W: "present" for second-l
 constexpr uint64_t kSlPs = 0x80;                  // page size (leaf at level 2/3)
 constexpr unsigned kMaxTablesPerWalk = 1u << 16;  // guards against cyclic/corrupt tables
 
-using Table = std::array<uint64_t, 512>;
+using Table = ViewCache::Table;
 
 // Entry i of `t` is e0 plus i pages, for every i: two entries per step in 128-bit lanes (SSE2,
 // which every x86-64 has), two independent accumulators, no branch per entry.
@@ -53,14 +53,32 @@ class Walker {
  public:
   Walker(const KnAdapterV1& api, KnAdapterSession* s, HwView& view, uint64_t sllps,
          ViewCache* cache)
-      : api_(api), s_(s), view_(view), sllps_(sllps), cache_(cache) {}
+      : api_(api),
+        s_(s),
+        view_(view),
+        sllps_(sllps),
+        cache_(cache),
+        generations_(cache != nullptr && cache->generations() &&
+                     api.phys_frame_generation != nullptr),
+        verify_(cache != nullptr && cache->begin_view()) {}
 
+  // A root, context or upper second-level table: the bytes kept at an unchanged generation, else
+  // read (and kept).
   bool read_table(uint64_t pa, Table& out) {
-    view_.table_pages.push_back(pa);  // sorted and deduplicated once the view is complete
-    if (api_.phys_read(s_, pa, out.data(), sizeof(Table)) != rcOk) {
-      error("cannot read table at 0x", pa);
-      return false;
+    const uint64_t g = visit(pa);
+    if (g == 0) return read_bytes(pa, out);
+    ViewCache::UpperTable& kept = cache_->upper(pa);
+    if (kept.generation == g && !verify_) {
+      out = kept.bytes;
+      cache_->count_reused();
+      return true;
     }
+    const bool vouched = kept.generation == g;
+    kept.generation = 0;
+    if (!read_bytes(pa, out)) return false;
+    if (vouched && out != kept.bytes) changed_without_generation(pa);
+    kept.bytes = out;
+    kept.generation = g;
     return true;
   }
 
@@ -84,14 +102,35 @@ class Walker {
   }
 
  private:
+  // Records the table page; its write generation when the cache may use it (0: read it).
+  uint64_t visit(uint64_t pa) {
+    view_.table_pages.push_back(pa);  // sorted and deduplicated once the view is complete
+    return generations_ ? api_.phys_frame_generation(s_, pa) : 0;
+  }
+
+  bool read_bytes(uint64_t pa, Table& out) {
+    if (api_.phys_read(s_, pa, out.data(), sizeof(Table)) != rcOk) {
+      error("cannot read table at 0x", pa);
+      return false;
+    }
+    return true;
+  }
+
+  // A verifying view found other bytes than those kept at the generation the frame still has:
+  // the adapter's generations cannot be trusted, which fails the case.
+  void changed_without_generation(uint64_t pa) {
+    error("frame 0x", pa);
+    view_.errors.back() += std::string(" ") + kChangedWithoutGeneration;
+  }
+
   void walk(uint64_t table, unsigned level, uint64_t base, uint64_t perm, Runs& out) {
     if (++tables_ > kMaxTablesPerWalk) {
       error("second-level walk visits too many tables; last at 0x", table);
       return;
     }
+    if (level == 1) return leaf_table(table, base, perm, out);
     Table t;
     if (!read_table(table, t)) return;
-    if (level == 1) return leaf_table(table, t, base, perm, out);
     const unsigned shift = 12 + 9 * (level - 1);
     for (unsigned i = 0; i < 512; ++i) {
       if (i % 8 == 0 && none_present(t, i, 1, kSlPerm)) {  // most entries of upper tables are
@@ -122,19 +161,35 @@ class Walker {
   }
 
   // A last-level table: every present entry is a 4 KiB leaf (VT-d spec §9.8); decoded once per
-  // distinct content (ViewCache).
-  void leaf_table(uint64_t table, const Table& t, uint64_t base, uint64_t perm, Runs& out) {
-    if (cache_ != nullptr) {
-      if (const ViewCache::LeafTable* known = cache_->find(table, t, base, perm))
+  // distinct content (ViewCache), not even read while its frame's generation is unchanged.
+  void leaf_table(uint64_t table, uint64_t base, uint64_t perm, Runs& out) {
+    const uint64_t g = visit(table);
+    if (g != 0 && !verify_) {
+      if (const ViewCache::LeafTable* known = cache_->find(table, g, base, perm)) {
+        cache_->count_reused();
         return emit(*known, out);
-      return emit(decode_leaf_table(t, base, perm, cache_->store(table)), out);
+      }
     }
-    ViewCache::LeafTable fresh;
-    emit(decode_leaf_table(t, base, perm, fresh), out);
+    Table t;
+    if (!read_bytes(table, t)) return;
+    if (cache_ == nullptr) {
+      ViewCache::LeafTable fresh;
+      return emit(decode_leaf_table(t, base, perm, fresh), out);
+    }
+    if (ViewCache::LeafTable* kept = cache_->leaf(table); kept != nullptr) {
+      if (g != 0 && kept->generation == g && !kept->decoded_from(t))
+        changed_without_generation(table);
+      kept->generation = 0;  // until it is known again which bytes it holds
+    }
+    ViewCache::LeafTable* known = cache_->find(table, t, base, perm);
+    ViewCache::LeafTable& d =
+        known != nullptr ? *known : decode_leaf_table(t, base, perm, cache_->store(table));
+    d.generation = g;
+    emit(d, out);
   }
 
-  static const ViewCache::LeafTable& decode_leaf_table(const Table& t, uint64_t base,
-                                                       uint64_t perm, ViewCache::LeafTable& d) {
+  static ViewCache::LeafTable& decode_leaf_table(const Table& t, uint64_t base, uint64_t perm,
+                                                 ViewCache::LeafTable& d) {
     const bool one_run = contiguous(t);
     if (one_run) {
       d.bytes.reset();
@@ -204,6 +259,8 @@ class Walker {
   HwView& view_;
   uint64_t sllps_;
   ViewCache* cache_;
+  const bool generations_;  // ask the adapter for frame write generations
+  const bool verify_;       // read every table and check what the cache kept (ViewCache)
   std::map<std::pair<uint64_t, unsigned>, Runs> memo_;
   unsigned tables_ = 0;
   uint64_t root_ = 0;  // of the walk in progress, for the coverage hook
@@ -211,17 +268,47 @@ class Walker {
 
 }  // namespace
 
-const ViewCache::LeafTable* ViewCache::find(uint64_t pa, const std::array<uint64_t, 512>& bytes,
-                                            uint64_t base, uint64_t perm_in) const {
+bool ViewCache::LeafTable::decoded_from(const Table& t) const {
+  return bytes != nullptr ? *bytes == t : contiguous_from(t, first);
+}
+
+ViewCache::LeafTable* ViewCache::find(uint64_t pa, const Table& bytes, uint64_t base,
+                                      uint64_t perm_in) {
+  const auto it = tables_.find(pa);
+  LeafTable* d = it == tables_.end() ? nullptr : &it->second;
+  const bool same =
+      d != nullptr && d->base == base && d->perm_in == perm_in && d->decoded_from(bytes);
+  ++(same ? hits_ : misses_);
+  return same ? d : nullptr;
+}
+
+const ViewCache::LeafTable* ViewCache::find(uint64_t pa, uint64_t generation, uint64_t base,
+                                            uint64_t perm_in) {
   const auto it = tables_.find(pa);
   const LeafTable* d = it == tables_.end() ? nullptr : &it->second;
-  const bool same = d != nullptr && d->base == base && d->perm_in == perm_in &&
-                    (d->bytes != nullptr ? *d->bytes == bytes : contiguous_from(bytes, d->first));
-  ++(same ? hits_ : misses_);
-  return same ? &it->second : nullptr;
+  const bool same = d != nullptr && generation != 0 && d->generation == generation &&
+                    d->base == base && d->perm_in == perm_in;
+  if (same) ++hits_;  // a miss is counted by the find of the bytes that follows
+  return same ? d : nullptr;
+}
+
+ViewCache::LeafTable* ViewCache::leaf(uint64_t pa) {
+  const auto it = tables_.find(pa);
+  return it == tables_.end() ? nullptr : &it->second;
 }
 
 ViewCache::LeafTable& ViewCache::store(uint64_t pa) { return tables_[pa]; }
+
+bool ViewCache::begin_view() {
+  const uint64_t n = ++views_;
+  reused_before_view_ = reused_;
+  if (verify_next_) {
+    verify_next_ = false;
+    return true;
+  }
+  // Powers of two up to the period (a short case is verified too), then every period-th view.
+  return n <= kVerifyPeriod ? (n & (n - 1)) == 0 : n % kVerifyPeriod == 0;
+}
 
 namespace {
 
