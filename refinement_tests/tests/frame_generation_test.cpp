@@ -4,6 +4,7 @@
 // verifying views (hw_view.h ViewCache). hw_view_cache_test.cpp has the same on hand-made tables.
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -38,6 +39,32 @@ TEST(FrameGenerations, GenerationThatNeverChangesIsReported) {
   EXPECT_EQ(o.status, ConfigOutcome::Status::Failed);
   EXPECT_NE(o.failure.find("changed without a write generation change"), std::string::npos)
       << o.failure;
+}
+
+// A table that ends before the entry (built against an older header) is read without it: the
+// lying entry beyond its struct_size is never called, and the run passes on full reads.
+TEST(FrameGenerations, AnOlderTableEndingBeforeTheEntryIsReadWithout) {
+  KnAdapterV1 a = real();
+  a.phys_frame_generation = never_changes;
+  a.struct_size = static_cast<uint32_t>(offsetof(KnAdapterV1, phys_frame_generation));
+  const ConfigOutcome o = run(a, "l4_sp", 3);
+  EXPECT_EQ(o.status, ConfigOutcome::Status::Passed) << o.failure;
+}
+
+// The same with generations turned off (kniommu-conform --no-frame-generations).
+TEST(FrameGenerations, TurnedOffTheEntryIsNotUsed) {
+  KnAdapterV1 a = real();
+  a.phys_frame_generation = never_changes;
+  ConformanceOptions opt;
+  opt.configs = {"l4_sp"};
+  opt.seed = 1;
+  opt.cases = 3;
+  opt.verbose = false;
+  opt.shrink = false;
+  opt.isolate = false;
+  opt.frame_generations = false;
+  const ConfigOutcome o = run_conformance(a, opt).outcomes.at(0);
+  EXPECT_EQ(o.status, ConfigOutcome::Status::Passed) << o.failure;
 }
 
 // Before every check the suite makes (use_after_free_count is its first call), the view this

@@ -46,8 +46,9 @@ Retcode phys_read(KnAdapterSession*, uint64_t pa, void* out, size_t len) {
   return rcOk;
 }
 
-KnAdapterV1 fake_adapter() {
+KnAdapterV1 fake_adapter(uint64_t (*generation)(KnAdapterSession*, uint64_t) = nullptr) {
   KnAdapterV1 a{};
+  a.phys_frame_generation = generation;
   a.read_reg64 = read_reg64;
   a.phys_read = phys_read;
   a.system_create = [](const KnSimConfig*, KnAdapterSession** out) -> Retcode {
@@ -165,9 +166,7 @@ RC_GTEST_PROP(HwViewCache, AnyChangeOfTableMemoryIsSeen, ()) {
 // The same with frame write generations: a table whose generation is unchanged is not read, and
 // the view is still the full one.
 RC_GTEST_PROP(HwViewCache, AnyChangeOfTableMemoryIsSeenWithFrameGenerations, ()) {
-  KnAdapterV1 api = fake_adapter();
-  api.phys_frame_generation = honest_generation;
-  any_change_of_table_memory_is_seen(api);
+  any_change_of_table_memory_is_seen(fake_adapter(honest_generation));
 }
 
 // An adapter whose generations never change hides every write from the cache; the verifying
@@ -177,8 +176,7 @@ TEST(HwViewCache, ChangeWithoutGenerationChangeIsReportedWithinThePeriod) {
   for (const auto& [changed, entry] :
        {std::pair{kLeafTables + 0x1000, 3}, std::pair{kPd, 2}, std::pair{kRoot, 2 * 15}}) {
     build_tables();
-    KnAdapterV1 api = fake_adapter();
-    api.phys_frame_generation = lying_generation;
+    const KnAdapterV1 api = fake_adapter(lying_generation);
     auto* s = reinterpret_cast<KnAdapterSession*>(&g_mem);
     ViewCache cache;
     constexpr uint64_t kBefore = 20;  // past views 1, 2, 4, 8, 16: the steady period
@@ -321,9 +319,7 @@ RC_GTEST_PROP(HwViewCache, ViewIsTheReferenceDecodingOfTableMemory, ()) {
 // With frame write generations the coverage hooks see the same leaves (views 3 and later take
 // unchanged tables without reading them).
 RC_GTEST_PROP(HwViewCache, ViewIsTheReferenceDecodingWithFrameGenerations, ()) {
-  KnAdapterV1 api = fake_adapter();
-  api.phys_frame_generation = honest_generation;
-  view_is_the_reference_decoding(api);
+  view_is_the_reference_decoding(fake_adapter(honest_generation));
 }
 
 }  // namespace
