@@ -19,8 +19,9 @@ namespace {
 
 const KnAdapterV1& real() { return *kniommu_builtin_adapter(); }
 
-ConfigOutcome run(const KnAdapterV1& a, const char* config, int cases) {
+ConfigOutcome run(const KnAdapterV1& a, const char* config, int cases, bool generations = true) {
   ConformanceOptions opt;
+  opt.frame_generations = generations;
   opt.configs = {config};
   opt.seed = 1;
   opt.cases = cases;
@@ -55,15 +56,7 @@ TEST(FrameGenerations, AnOlderTableEndingBeforeTheEntryIsReadWithout) {
 TEST(FrameGenerations, TurnedOffTheEntryIsNotUsed) {
   KnAdapterV1 a = real();
   a.phys_frame_generation = never_changes;
-  ConformanceOptions opt;
-  opt.configs = {"l4_sp"};
-  opt.seed = 1;
-  opt.cases = 3;
-  opt.verbose = false;
-  opt.shrink = false;
-  opt.isolate = false;
-  opt.frame_generations = false;
-  const ConfigOutcome o = run_conformance(a, opt).outcomes.at(0);
+  const ConfigOutcome o = run(a, "l4_sp", 3, false);
   EXPECT_EQ(o.status, ConfigOutcome::Status::Passed) << o.failure;
 }
 
