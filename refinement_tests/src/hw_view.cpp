@@ -63,23 +63,25 @@ class Walker {
         verify_(cache != nullptr && cache->begin_view()) {}
 
   // A root, context or upper second-level table: the bytes kept at an unchanged generation, else
-  // read (and kept).
-  bool read_table(uint64_t pa, Table& out) {
+  // read (into `scratch` without a generation, else into the cache); null when unreadable. The
+  // kept bytes stay where they are while the walk below uses them (unordered_map nodes do not
+  // move); only a table reached again below itself at a changed generation (a write during the
+  // view) is re-read in place.
+  const Table* read_table(uint64_t pa, Table& scratch) {
     const uint64_t g = visit(pa);
-    if (g == 0) return read_bytes(pa, out);
+    if (g == 0) return read_bytes(pa, scratch) ? &scratch : nullptr;
     ViewCache::UpperTable& kept = cache_->upper(pa);
     if (kept.generation == g && !verify_) {
-      out = kept.bytes;
       cache_->count_reused();
-      return true;
+      return &kept.bytes;
     }
     const bool vouched = kept.generation == g;
     kept.generation = 0;
-    if (!read_bytes(pa, out)) return false;
-    if (vouched && out != kept.bytes) changed_without_generation(pa);
-    kept.bytes = out;
+    if (!read_bytes(pa, scratch)) return nullptr;
+    if (vouched && scratch != kept.bytes) changed_without_generation(pa);
+    kept.bytes = scratch;
     kept.generation = g;
-    return true;
+    return &kept.bytes;
   }
 
   // Runs of the second-level table rooted at `root` with `levels` levels (memoized per root).
@@ -129,8 +131,10 @@ class Walker {
       return;
     }
     if (level == 1) return leaf_table(table, base, perm, out);
-    Table t;
-    if (!read_table(table, t)) return;
+    Table scratch;
+    const Table* read = read_table(table, scratch);
+    if (read == nullptr) return;
+    const Table& t = *read;
     const unsigned shift = 12 + 9 * (level - 1);
     for (unsigned i = 0; i < 512; ++i) {
       if (i % 8 == 0 && none_present(t, i, 1, kSlPerm)) {  // most entries of upper tables are
@@ -177,8 +181,13 @@ class Walker {
       return emit(decode_leaf_table(t, base, perm, fresh), out);
     }
     if (ViewCache::LeafTable* kept = cache_->leaf(table); kept != nullptr) {
-      if (g != 0 && kept->generation == g && !kept->decoded_from(t))
-        changed_without_generation(table);
+      if (g != 0 && kept->generation == g) {  // a verifying view: compared once, then reused
+        if (!kept->decoded_from(t)) {
+          changed_without_generation(table);
+        } else if (const ViewCache::LeafTable* known = cache_->find(table, g, base, perm)) {
+          return emit(*known, out);
+        }
+      }
       kept->generation = 0;  // until it is known again which bytes it holds
     }
     ViewCache::LeafTable* known = cache_->find(table, t, base, perm);
@@ -318,8 +327,10 @@ HwView walk_hw_view(const KnAdapterV1& api, KnAdapterSession* session, ViewCache
   const uint64_t rta = rtaddr & kAddrMask;
   if (rta == 0) return view;  // no root table programmed: every request faults (0x1/0x2)
   Walker w(api, session, view, (api.read_reg64(session, kRegCap) >> kCapSllpsShift) & 0xF, cache);
-  Table root;
-  if (!w.read_table(rta, root)) return view;
+  Table root_scratch;
+  const Table* root_read = w.read_table(rta, root_scratch);
+  if (root_read == nullptr) return view;
+  const Table& root = *root_read;
   for (unsigned bus = 0; bus < 256; ++bus) {
     if (bus % 8 == 0 && none_present(root, 2 * bus, 2, kPresent)) {  // root entry: 128 bits
       bus += 7;
@@ -327,8 +338,10 @@ HwView walk_hw_view(const KnAdapterV1& api, KnAdapterSession* session, ViewCache
     }
     const uint64_t lo = root[2 * bus];
     if ((lo & kPresent) == 0) continue;
-    Table ctx;
-    if (!w.read_table(lo & kAddrMask, ctx)) continue;
+    Table ctx_scratch;
+    const Table* ctx_read = w.read_table(lo & kAddrMask, ctx_scratch);
+    if (ctx_read == nullptr) continue;
+    const Table& ctx = *ctx_read;
     for (unsigned devfn = 0; devfn < 256; ++devfn) {
       if (devfn % 8 == 0 && none_present(ctx, 2 * devfn, 2, kPresent)) {  // context entry: 128
         devfn += 7;                                                       // bits
