@@ -247,6 +247,9 @@ SimPhysMem::Frame* SimPhysMem::materialise(std::uint64_t pfn) {
 }
 
 void SimPhysMem::note_write(Leaf* leaf, std::uint64_t pfn, std::uint64_t lines) {
+  // After the store (a query that sees this 0 and then reads the frame sees the store: release,
+  // a plain store on x86), so no write can hide behind a generation assigned before it landed.
+  leaf->generation[pfn & (kLeafSize - 1)].store(0, std::memory_order_release);
   auto& flags = leaf->watch[pfn & (kLeafSize - 1)];
   if ((flags.load(kRelaxed) & kWatched) == 0) return;  // the common case: one relaxed load
   // The store came first, then its lines, then kWritten; the audit clears kWritten before it
@@ -298,8 +301,54 @@ std::uint64_t* SimPhysMem::frame_for_write(PhysAddr frame) {
   const std::uint64_t pfn = frame >> vtd::kPageShift;
   Frame* f = materialise(pfn);
   // The holder may store anywhere in the frame.
-  note_write(leaves_[pfn >> kLeafBits].load(std::memory_order_acquire), pfn, kAllLines);
+  Leaf* leaf = leaves_[pfn >> kLeafBits].load(std::memory_order_acquire);
+  note_write(leaf, pfn, kAllLines);
+  // Stores through the pointer are unseen: the next generation query must revoke it.
+  if ((leaf->watch[pfn & (kLeafSize - 1)].fetch_or(kWritable) & kWritable) == 0) {
+    std::lock_guard lock(writable_mu_);
+    writable_.push_back(pfn);
+    any_writable_.store(true, std::memory_order_release);
+  }
   return f->words;
+}
+
+void SimPhysMem::close_writable_frames() {
+  if (!any_writable_.load(std::memory_order_acquire)) return;  // the common case
+  std::vector<std::uint64_t> pfns;
+  {
+    std::lock_guard lock(writable_mu_);
+    pfns.swap(writable_);
+    any_writable_.store(false, std::memory_order_relaxed);
+  }
+  // kWritable first, then the epoch: a frame handed out after its bit is cleared is listed again
+  // (for the next query); one handed out before was handed out at the old epoch, stale below.
+  for (const std::uint64_t pfn : pfns) {
+    leaves_[pfn >> kLeafBits].load(std::memory_order_acquire)->watch[pfn & (kLeafSize - 1)]
+        .fetch_and(static_cast<std::uint8_t>(~kWritable));
+  }
+  bump_write_epoch();
+  // What was stored through the revoked pointers is in the frames now: new generations.
+  for (const std::uint64_t pfn : pfns) {
+    leaves_[pfn >> kLeafBits].load(std::memory_order_acquire)->generation[pfn & (kLeafSize - 1)]
+        .store(0, std::memory_order_release);
+  }
+}
+
+std::uint64_t SimPhysMem::frame_generation(PhysAddr frame) {
+  if (frame % vtd::kPageSize != 0 || !contains(frame, vtd::kPageSize)) return 0;
+  close_writable_frames();
+  const std::uint64_t pfn = frame >> vtd::kPageShift;
+  // A frame never written has a leaf only when a neighbour was written; its generation needs one.
+  auto& gen = leaf_for_write(pfn)->generation[pfn & (kLeafSize - 1)];
+  std::uint64_t cur = gen.load(std::memory_order_acquire);
+  while (cur == 0) {  // written since the last query (or never asked): a value never used before
+    const std::uint64_t fresh = last_generation_.fetch_add(1, kRelaxed) + 1;
+    // Fails when a writer stored 0 again (retry) or another query assigned one (take it).
+    if (gen.compare_exchange_weak(cur, fresh, std::memory_order_acq_rel,
+                                  std::memory_order_acquire))
+      return fresh;
+  }
+  return cur;
 }
 
 void SimPhysMem::set_write_watch(PhysAddr frame, bool on) {

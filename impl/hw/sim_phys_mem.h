@@ -120,6 +120,18 @@ class SimPhysMem final : public vtd::PhysMem {
   void take_written_frames(std::vector<std::uint64_t>* pfns,
                            std::vector<std::uint64_t>* lines = nullptr);
 
+  // Write generation of `frame` (4 KiB aligned), for an observer that keeps copies of what read()
+  // returned (the conformance suite's hardware view, KnSimPhysFrameGeneration): non-zero, and
+  // different from every value an earlier call returned for the frame whenever what read() could
+  // return for any byte of it may have changed since (write64, write, device_write, zeroing on
+  // allocation, a write-back, a frame_for_write hand-out); never repeated during the memory's
+  // life, across free and reallocation too. 0 for an unaligned or out-of-range frame (unknown).
+  // A writable host pointer could still be stored through unseen, so a call first closes them:
+  // when any frame was handed out for writing since the last call, it bumps write_epoch() (every
+  // holder must ask again, which counts as a new write) and gives those frames new generations.
+  // Ask before reading the frame: a write after the call changes the next answer.
+  std::uint64_t frame_generation(PhysAddr frame);
+
   std::uint64_t size_bytes() const { return frame_count_ * vtd::kPageSize; }
   bool contains(PhysAddr pa, std::uint64_t len) const {
     const std::uint64_t size = size_bytes();
@@ -149,6 +161,9 @@ class SimPhysMem final : public vtd::PhysMem {
     std::array<std::atomic<std::uint8_t>, kLeafSize> watch{};  // kWatched | kWritten
     // Lines of a watched frame written since its log was last taken (set before kWritten).
     std::array<std::atomic<std::uint64_t>, kLeafSize> lines{};
+    // Write generation (frame_generation): 0 when the frame may have been written since the last
+    // query (every write path stores 0, one release store), else what that query assigned.
+    std::array<std::atomic<std::uint64_t>, kLeafSize> generation{};
   };
   static constexpr std::uint64_t kAllLines = ~std::uint64_t{0};
   // The 64-byte lines of a frame that bytes [off, off + len) (inside the frame) touch.
@@ -161,6 +176,8 @@ class SimPhysMem final : public vtd::PhysMem {
   }
   static constexpr std::uint8_t kWatched = 1;
   static constexpr std::uint8_t kWritten = 2;
+  // In the watch byte too: handed out by frame_for_write since the last close_writable_frames.
+  static constexpr std::uint8_t kWritable = 4;
 
   // Host storage for frames outlives the SimPhysMem that used it: a process-wide pool of up to
   // kPooledFrames frames, so the next memory (the conformance suite builds one per case) reuses
@@ -181,6 +198,8 @@ class SimPhysMem final : public vtd::PhysMem {
   // After a store into frame `pfn` (whose leaf is `leaf`): log it when watched.
   void note_write(Leaf* leaf, std::uint64_t pfn, std::uint64_t lines);
   void zero_frame(std::uint64_t pfn);
+  // frame_generation's first step: revokes the writable pointers handed out since the last call.
+  void close_writable_frames();
   void note_out_of_range() const;
   // A CPU store to bytes [off, off + len) of frame `f` (pfn `pfn`), done by `store()`: with the
   // CPU-cache model, under cache_mu_ and recorded in the cache.
@@ -265,6 +284,14 @@ class SimPhysMem final : public vtd::PhysMem {
 
   std::mutex written_mu_;  // guards written_ (taken only when a watched frame is first written)
   std::vector<std::uint64_t> written_;
+
+  // Write generations: the last value handed out, and the frames handed out by frame_for_write
+  // since the last close_writable_frames (guarded by writable_mu_; the flag lets a query skip the
+  // lock when there are none).
+  std::atomic<std::uint64_t> last_generation_{0};
+  std::mutex writable_mu_;
+  std::vector<std::uint64_t> writable_;
+  std::atomic<bool> any_writable_{false};
 
   // Set once before concurrent use; nullptr: no CPU-cache model (every reader snoops).
   std::unique_ptr<CpuCache> cpu_cache_;

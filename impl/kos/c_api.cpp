@@ -168,6 +168,10 @@ Retcode KnSimPhysRead(KnSimSystem* system, uint64_t pa, void* out, size_t len) {
   return system->impl->hardware().phys_read(pa, out, len);
 }
 
+uint64_t KnSimPhysFrameGeneration(KnSimSystem* system, uint64_t frame_pa) {
+  return system != nullptr ? system->impl->hardware().phys_frame_generation(frame_pa) : 0;
+}
+
 Retcode KnSimCacheSnapshot(KnSimSystem* system, KnSimCacheEntry* out, size_t capacity,
                            size_t* count) {
   if (system == nullptr) return rcInvalidArgument;

@@ -47,6 +47,11 @@ class SimHardware final : public Hardware {
     return rcOk;
   }
 
+  // phys_read returns read(), the CPU's view: the memory's own write generations describe it.
+  std::uint64_t phys_frame_generation(std::uint64_t frame_pa) override {
+    return mem_.frame_generation(frame_pa);
+  }
+
   Retcode cache_snapshot(KnSimCacheEntry* out, std::size_t capacity, std::size_t* count) override {
     if (count == nullptr || (out == nullptr && capacity != 0)) return rcInvalidArgument;
     if (unit_ == nullptr) {

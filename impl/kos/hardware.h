@@ -53,6 +53,12 @@ class Hardware {
   // hardware that cannot tell (a real machine) reports none.
   virtual std::uint64_t protocol_violation_count() { return 0; }
   virtual std::string protocol_violation_log() { return {}; }
+  // Write generation of a 4 KiB frame as phys_read returns it (KnSimPhysFrameGeneration): changes
+  // on every write, never repeats; 0 = unknown (hardware that cannot tell: QEMU).
+  virtual std::uint64_t phys_frame_generation(std::uint64_t frame_pa) {
+    static_cast<void>(frame_pa);
+    return 0;
+  }
 
  protected:
   Hardware() = default;

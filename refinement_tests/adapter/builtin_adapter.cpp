@@ -67,6 +67,9 @@ uint64_t read_reg64(KnAdapterSession* s, uint32_t offset) {
 Retcode phys_read(KnAdapterSession* s, uint64_t pa, void* out, size_t len) {
   return KnSimPhysRead(s->system, pa, out, len);
 }
+uint64_t phys_frame_generation(KnAdapterSession* s, uint64_t frame_pa) {
+  return KnSimPhysFrameGeneration(s->system, frame_pa);
+}
 Retcode cache_snapshot(KnAdapterSession* s, KnSimCacheEntry* out, size_t capacity, size_t* count) {
   return KnSimCacheSnapshot(s->system, out, capacity, count);
 }
@@ -196,6 +199,7 @@ constexpr KnAdapterV1 kAdapter = {
     write_reg64,
     protocol_violation_count,
     protocol_violation_log,
+    phys_frame_generation,
 };
 
 }  // namespace

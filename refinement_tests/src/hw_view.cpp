@@ -20,7 +20,7 @@ constexpr uint64_t kSlPerm = 0x3;                 // R|W: "present" for second-l
 constexpr uint64_t kSlPs = 0x80;                  // page size (leaf at level 2/3)
 constexpr unsigned kMaxTablesPerWalk = 1u << 16;  // guards against cyclic/corrupt tables
 
-using Table = std::array<uint64_t, 512>;
+using Table = ViewCache::Table;
 
 // Entry i of `t` is e0 plus i pages, for every i: two entries per step in 128-bit lanes (SSE2,
 // which every x86-64 has), two independent accumulators, no branch per entry.
@@ -53,15 +53,35 @@ class Walker {
  public:
   Walker(const KnAdapterV1& api, KnAdapterSession* s, HwView& view, uint64_t sllps,
          ViewCache* cache)
-      : api_(api), s_(s), view_(view), sllps_(sllps), cache_(cache) {}
+      : api_(api),
+        s_(s),
+        view_(view),
+        sllps_(sllps),
+        cache_(cache),
+        generations_(cache != nullptr && cache->generations() &&
+                     api.phys_frame_generation != nullptr),
+        verify_(cache != nullptr && cache->begin_view()) {}
 
-  bool read_table(uint64_t pa, Table& out) {
-    view_.table_pages.push_back(pa);  // sorted and deduplicated once the view is complete
-    if (api_.phys_read(s_, pa, out.data(), sizeof(Table)) != rcOk) {
-      error("cannot read table at 0x", pa);
-      return false;
+  // A root, context or upper second-level table: the bytes kept at an unchanged generation, else
+  // read (into `scratch` without a generation, else into the cache); null when unreadable. The
+  // kept bytes stay where they are while the walk below uses them (unordered_map nodes do not
+  // move); only a table reached again below itself at a changed generation (a write during the
+  // view) is re-read in place.
+  const Table* read_table(uint64_t pa, Table& scratch) {
+    const uint64_t g = visit(pa);
+    if (g == 0) return read_bytes(pa, scratch) ? &scratch : nullptr;
+    ViewCache::UpperTable& kept = cache_->upper(pa);
+    if (kept.generation == g && !verify_) {
+      cache_->count_reused();
+      return &kept.bytes;
     }
-    return true;
+    const bool vouched = kept.generation == g;
+    kept.generation = 0;
+    if (!read_bytes(pa, scratch)) return nullptr;
+    if (vouched && scratch != kept.bytes) changed_without_generation(pa);
+    kept.bytes = scratch;
+    kept.generation = g;
+    return &kept.bytes;
   }
 
   // Runs of the second-level table rooted at `root` with `levels` levels (memoized per root).
@@ -84,14 +104,37 @@ class Walker {
   }
 
  private:
+  // Records the table page; its write generation when the cache may use it (0: read it).
+  uint64_t visit(uint64_t pa) {
+    view_.table_pages.push_back(pa);  // sorted and deduplicated once the view is complete
+    return generations_ ? api_.phys_frame_generation(s_, pa) : 0;
+  }
+
+  bool read_bytes(uint64_t pa, Table& out) {
+    if (api_.phys_read(s_, pa, out.data(), sizeof(Table)) != rcOk) {
+      error("cannot read table at 0x", pa);
+      return false;
+    }
+    return true;
+  }
+
+  // A verifying view found other bytes than those kept at the generation the frame still has:
+  // the adapter's generations cannot be trusted, which fails the case.
+  void changed_without_generation(uint64_t pa) {
+    error("frame 0x", pa);
+    view_.errors.back() += std::string(" ") + kChangedWithoutGeneration;
+  }
+
   void walk(uint64_t table, unsigned level, uint64_t base, uint64_t perm, Runs& out) {
     if (++tables_ > kMaxTablesPerWalk) {
       error("second-level walk visits too many tables; last at 0x", table);
       return;
     }
-    Table t;
-    if (!read_table(table, t)) return;
-    if (level == 1) return leaf_table(table, t, base, perm, out);
+    if (level == 1) return leaf_table(table, base, perm, out);
+    Table scratch;
+    const Table* read = read_table(table, scratch);
+    if (read == nullptr) return;
+    const Table& t = *read;
     const unsigned shift = 12 + 9 * (level - 1);
     for (unsigned i = 0; i < 512; ++i) {
       if (i % 8 == 0 && none_present(t, i, 1, kSlPerm)) {  // most entries of upper tables are
@@ -122,19 +165,40 @@ class Walker {
   }
 
   // A last-level table: every present entry is a 4 KiB leaf (VT-d spec §9.8); decoded once per
-  // distinct content (ViewCache).
-  void leaf_table(uint64_t table, const Table& t, uint64_t base, uint64_t perm, Runs& out) {
-    if (cache_ != nullptr) {
-      if (const ViewCache::LeafTable* known = cache_->find(table, t, base, perm))
+  // distinct content (ViewCache), not even read while its frame's generation is unchanged.
+  void leaf_table(uint64_t table, uint64_t base, uint64_t perm, Runs& out) {
+    const uint64_t g = visit(table);
+    if (g != 0 && !verify_) {
+      if (const ViewCache::LeafTable* known = cache_->find(table, g, base, perm)) {
+        cache_->count_reused();
         return emit(*known, out);
-      return emit(decode_leaf_table(t, base, perm, cache_->store(table)), out);
+      }
     }
-    ViewCache::LeafTable fresh;
-    emit(decode_leaf_table(t, base, perm, fresh), out);
+    Table t;
+    if (!read_bytes(table, t)) return;
+    if (cache_ == nullptr) {
+      ViewCache::LeafTable fresh;
+      return emit(decode_leaf_table(t, base, perm, fresh), out);
+    }
+    if (ViewCache::LeafTable* kept = cache_->leaf(table); kept != nullptr) {
+      if (g != 0 && kept->generation == g) {  // a verifying view: compared once, then reused
+        if (!kept->decoded_from(t)) {
+          changed_without_generation(table);
+        } else if (const ViewCache::LeafTable* known = cache_->find(table, g, base, perm)) {
+          return emit(*known, out);
+        }
+      }
+      kept->generation = 0;  // until it is known again which bytes it holds
+    }
+    ViewCache::LeafTable* known = cache_->find(table, t, base, perm);
+    ViewCache::LeafTable& d =
+        known != nullptr ? *known : decode_leaf_table(t, base, perm, cache_->store(table));
+    d.generation = g;
+    emit(d, out);
   }
 
-  static const ViewCache::LeafTable& decode_leaf_table(const Table& t, uint64_t base,
-                                                       uint64_t perm, ViewCache::LeafTable& d) {
+  static ViewCache::LeafTable& decode_leaf_table(const Table& t, uint64_t base, uint64_t perm,
+                                                 ViewCache::LeafTable& d) {
     const bool one_run = contiguous(t);
     if (one_run) {
       d.bytes.reset();
@@ -204,6 +268,8 @@ class Walker {
   HwView& view_;
   uint64_t sllps_;
   ViewCache* cache_;
+  const bool generations_;  // ask the adapter for frame write generations
+  const bool verify_;       // read every table and check what the cache kept (ViewCache)
   std::map<std::pair<uint64_t, unsigned>, Runs> memo_;
   unsigned tables_ = 0;
   uint64_t root_ = 0;  // of the walk in progress, for the coverage hook
@@ -211,17 +277,47 @@ class Walker {
 
 }  // namespace
 
-const ViewCache::LeafTable* ViewCache::find(uint64_t pa, const std::array<uint64_t, 512>& bytes,
-                                            uint64_t base, uint64_t perm_in) const {
+bool ViewCache::LeafTable::decoded_from(const Table& t) const {
+  return bytes != nullptr ? *bytes == t : contiguous_from(t, first);
+}
+
+ViewCache::LeafTable* ViewCache::find(uint64_t pa, const Table& bytes, uint64_t base,
+                                      uint64_t perm_in) {
+  const auto it = tables_.find(pa);
+  LeafTable* d = it == tables_.end() ? nullptr : &it->second;
+  const bool same =
+      d != nullptr && d->base == base && d->perm_in == perm_in && d->decoded_from(bytes);
+  ++(same ? hits_ : misses_);
+  return same ? d : nullptr;
+}
+
+const ViewCache::LeafTable* ViewCache::find(uint64_t pa, uint64_t generation, uint64_t base,
+                                            uint64_t perm_in) {
   const auto it = tables_.find(pa);
   const LeafTable* d = it == tables_.end() ? nullptr : &it->second;
-  const bool same = d != nullptr && d->base == base && d->perm_in == perm_in &&
-                    (d->bytes != nullptr ? *d->bytes == bytes : contiguous_from(bytes, d->first));
-  ++(same ? hits_ : misses_);
-  return same ? &it->second : nullptr;
+  const bool same = d != nullptr && generation != 0 && d->generation == generation &&
+                    d->base == base && d->perm_in == perm_in;
+  if (same) ++hits_;  // a miss is counted by the find of the bytes that follows
+  return same ? d : nullptr;
+}
+
+ViewCache::LeafTable* ViewCache::leaf(uint64_t pa) {
+  const auto it = tables_.find(pa);
+  return it == tables_.end() ? nullptr : &it->second;
 }
 
 ViewCache::LeafTable& ViewCache::store(uint64_t pa) { return tables_[pa]; }
+
+bool ViewCache::begin_view() {
+  const uint64_t n = ++views_;
+  reused_before_view_ = reused_;
+  if (verify_next_) {
+    verify_next_ = false;
+    return true;
+  }
+  // Powers of two up to the period (a short case is verified too), then every period-th view.
+  return n <= kVerifyPeriod ? (n & (n - 1)) == 0 : n % kVerifyPeriod == 0;
+}
 
 namespace {
 
@@ -231,8 +327,10 @@ HwView walk_hw_view(const KnAdapterV1& api, KnAdapterSession* session, ViewCache
   const uint64_t rta = rtaddr & kAddrMask;
   if (rta == 0) return view;  // no root table programmed: every request faults (0x1/0x2)
   Walker w(api, session, view, (api.read_reg64(session, kRegCap) >> kCapSllpsShift) & 0xF, cache);
-  Table root;
-  if (!w.read_table(rta, root)) return view;
+  Table root_scratch;
+  const Table* root_read = w.read_table(rta, root_scratch);
+  if (root_read == nullptr) return view;
+  const Table& root = *root_read;
   for (unsigned bus = 0; bus < 256; ++bus) {
     if (bus % 8 == 0 && none_present(root, 2 * bus, 2, kPresent)) {  // root entry: 128 bits
       bus += 7;
@@ -240,8 +338,10 @@ HwView walk_hw_view(const KnAdapterV1& api, KnAdapterSession* session, ViewCache
     }
     const uint64_t lo = root[2 * bus];
     if ((lo & kPresent) == 0) continue;
-    Table ctx;
-    if (!w.read_table(lo & kAddrMask, ctx)) continue;
+    Table ctx_scratch;
+    const Table* ctx_read = w.read_table(lo & kAddrMask, ctx_scratch);
+    if (ctx_read == nullptr) continue;
+    const Table& ctx = *ctx_read;
     for (unsigned devfn = 0; devfn < 256; ++devfn) {
       if (devfn % 8 == 0 && none_present(ctx, 2 * devfn, 2, kPresent)) {  // context entry: 128
         devfn += 7;                                                       // bits

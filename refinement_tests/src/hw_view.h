@@ -39,39 +39,91 @@ struct HwView {
   uint64_t leaves_2m = 0, leaves_1g = 0;  // superpage leaves seen
 };
 
-// Leaf tables (level 1) decoded by earlier views of one machine, each with the 4 KiB it was
-// decoded from (for a contiguous table, where entry i is entry 0 plus i pages, only entry 0: it
-// determines all 512). A later view reuses a decoding only when the table's bytes, as phys_read
-// returns them now, are identical and it is reached at the same IOVA with the same inherited
-// permission:
-// the decoding is a function of exactly those, so the view is the one a full walk builds (a
-// 2 MiB buffer without superpages is 512 leaves, re-read after every command). Table memory is
-// still read on every view; only the decoding is saved.
+// What earlier views of one machine read, so that a later view need not read it again.
+//
+// Leaf tables (level 1) decoded by earlier views, each with the 4 KiB it was decoded from (for a
+// contiguous table, where entry i is entry 0 plus i pages, only entry 0: it determines all 512).
+// A later view reuses a decoding only when the table's bytes, as phys_read returns them now, are
+// identical and it is reached at the same IOVA with the same inherited permission: the decoding is
+// a function of exactly those, so the view is the one a full walk builds (a 2 MiB buffer without
+// superpages is 512 leaves, re-read after every command).
+//
+// Frame write generations (adapter entry phys_frame_generation, docs/adapter.md): every table
+// read is kept with the generation its frame had just before the read. When the generation is
+// non-zero and unchanged, the frame was not written since, so the view takes the kept bytes (upper
+// tables) or decoding (leaf tables at the same IOVA and permission) without reading memory. The
+// suite does not simply trust the memory: verifying views (views 1, 2, 4, 8 and 16 of the
+// machine, then every 16th: short cases and shrink steps are verified too, long ones pay 1/16 of
+// a full read) read every table in full and compare it with what is kept at an unchanged
+// generation; a difference is a view error ("frame 0x... changed without a write generation
+// change"), i.e. a refinement discrepancy. 0 ("unknown") or no entry: read as before.
 class ViewCache {
  public:
+  using Table = std::array<uint64_t, 512>;
   struct LeafTable {
     // The bytes; null when they are entry `first` plus i pages in entry i (a 2 MiB grant's table,
     // 97 % of the decodings reused: compared without reading a stored copy).
-    std::unique_ptr<std::array<uint64_t, 512>> bytes;
+    std::unique_ptr<Table> bytes;
     uint64_t first = 0;
     uint64_t base = 0;      // IOVA of entry 0
     uint64_t perm_in = 0;   // R|W inherited from the entries above
+    uint64_t generation = 0;  // of the frame when last read (0: unknown)
     Runs runs;              // normalized
     // Present entries; shared with the coverage hooks' views, so a new decoding gets a new
     // object (a reused one is recognized by its pointer).
     std::shared_ptr<const coverage::TableLeaves> leaves;
+    // `t` is what this was decoded from.
+    bool decoded_from(const Table& t) const;
   };
+  // A root, context or upper second-level table as last read.
+  struct UpperTable {
+    uint64_t generation = 0;  // 0: unknown (not reused)
+    Table bytes{};
+  };
+
+  // `generations`: use the adapter's frame write generations (false: every view reads every
+  // table, as auditors may want: kniommu-conform --no-frame-generations).
+  explicit ViewCache(bool generations = true) : generations_(generations) {}
+
   // The decoding of the table at `pa` if its bytes and position match, else null.
-  const LeafTable* find(uint64_t pa, const std::array<uint64_t, 512>& bytes, uint64_t base,
-                        uint64_t perm_in) const;
+  LeafTable* find(uint64_t pa, const Table& bytes, uint64_t base, uint64_t perm_in);
+  // The same without bytes: the decoding read at `generation` (non-zero) at this position.
+  const LeafTable* find(uint64_t pa, uint64_t generation, uint64_t base, uint64_t perm_in);
+  // The decoding kept for `pa` (any position), null when none.
+  LeafTable* leaf(uint64_t pa);
   LeafTable& store(uint64_t pa);
+  UpperTable& upper(uint64_t pa) { return upper_[pa]; }
+
+  bool generations() const { return generations_; }
+  // Starts a view; true when it is a verifying one (see above).
+  bool begin_view();
+  static constexpr uint64_t kVerifyPeriod = 16;
+  // The next view verifies, whatever the period (a discrepancy found in a view built from the
+  // cache is confirmed with one, so the report names a generation that lied).
+  void verify_next_view() { verify_next_ = true; }
+  // The last view took at least one table from the cache without reading it.
+  bool last_view_reused() const { return reused_ != reused_before_view_; }
+
   uint64_t hits() const { return hits_; }
   uint64_t misses() const { return misses_; }
+  // Tables taken from the cache at an unchanged generation (not read).
+  uint64_t reused() const { return reused_; }
+  void count_reused() { ++reused_; }
 
  private:
   std::unordered_map<uint64_t, LeafTable> tables_;
-  mutable uint64_t hits_ = 0, misses_ = 0;
+  std::unordered_map<uint64_t, UpperTable> upper_;
+  bool generations_;
+  uint64_t views_ = 0;
+  bool verify_next_ = false;
+  uint64_t reused_before_view_ = 0;
+  uint64_t hits_ = 0, misses_ = 0;
+  uint64_t reused_ = 0;
 };
+
+// The view error of a verifying view that found a frame changed at an unchanged generation
+// ("frame 0x... changed without ..."; ViewCache).
+inline constexpr const char* kChangedWithoutGeneration = "changed without a write generation change";
 
 // `cache` (optional) keeps leaf-table decodings between views of the same machine.
 HwView read_hw_view(const KnAdapterV1& api, KnAdapterSession* session, ViewCache* cache = nullptr);

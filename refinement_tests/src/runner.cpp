@@ -441,6 +441,7 @@ ConformanceResult run_conformance(const KnAdapterV1& adapter, const ConformanceO
   KnAdapterV1 api{};
   if (adapter.struct_size >= KN_ADAPTER_V1_MIN_SIZE)
     std::memcpy(&api, &adapter, std::min<size_t>(adapter.struct_size, sizeof api));
+  if (!options.frame_generations) api.phys_frame_generation = nullptr;  // full reads
   if (adapter.abi_version != KN_ADAPTER_ABI_VERSION ||
       adapter.struct_size < KN_ADAPTER_V1_MIN_SIZE) {
     ConfigOutcome bad;

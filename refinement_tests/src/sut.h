@@ -84,8 +84,9 @@ class Sut {
   // queue, status words, ...): the fixed overhead the frame-leak check allows.
   int64_t frame_overhead = 0;
   Coverage& coverage() const { return *coverage_; }
-  // Leaf-table decodings of this machine's earlier hardware views (hw_view.h): a cache of the
-  // suite's own reading, checked against the bytes in memory on every view.
+  // Tables and leaf-table decodings of this machine's earlier hardware views (hw_view.h): a cache
+  // of the suite's own reading, reused at an unchanged frame write generation or after comparing
+  // the bytes, and checked against the bytes in memory by the periodic verifying views.
   mutable ViewCache view_cache;
   // The model's expected translations as of the last check, with what they were computed from
   // (refinement_check.cpp).

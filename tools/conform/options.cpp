@@ -36,6 +36,9 @@ const char* const kUsage =
     "  --trace-out DIR        write every executed case as a trace for spec/KnIommuTrace.tla\n"
     "  --mutant NAME          activate a deliberately injected bug (adapters with select_mutant)\n"
     "  --no-shrink            report the first counterexample without shrinking it\n"
+    "  --no-frame-generations read every hardware table after every command instead of\n"
+    "                         skipping those whose write generation is unchanged (auditing;\n"
+    "                         docs/adapter.md \"Frame write generations\")\n"
     "  --progress | --no-progress   force the progress bar on/off (default: only on a terminal)\n"
     "  --verbose              print RapidCheck's own report\n"
     "  --list-configs         list the hardware configurations and exit\n"
@@ -157,6 +160,8 @@ std::optional<CliOptions> parse_options(int argc, char** argv, std::string& erro
       o.run.mutant = v;
     } else if (a == "--no-shrink") {
       o.run.shrink = false;
+    } else if (a == "--no-frame-generations") {
+      o.run.frame_generations = false;
     } else if (a == "--progress") {
       o.progress = ProgressMode::kOn;
     } else if (a == "--no-progress") {

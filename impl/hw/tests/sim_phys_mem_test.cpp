@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/failpoint.h"
+#include "vtd/host_frames.h"
 
 namespace kniommu::hw {
 namespace {
@@ -450,6 +451,152 @@ TEST(SimPhysMem, WriteLogNamesTheLinesWritten) {
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0], bit(4));
   mem.free_frame(other);
+  mem.free_frame(f);
+}
+
+
+// frame_generation (the conformance suite skips re-reading tables whose generation is unchanged):
+// every path that can change what read() returns changes it; nothing else does.
+TEST(SimPhysMem, EveryWritePathChangesTheFrameGeneration) {
+  SimPhysMem mem(16 * kMiB);
+  PhysAddr f = 0, next = 0;
+  ASSERT_EQ(mem.alloc_frames(1, 0, &f), rcOk);  // two frames: f and the one after
+  next = f + vtd::kPageSize;
+  std::uint64_t last = mem.frame_generation(f);
+  ASSERT_NE(last, 0u);
+  // Changed since `last` (and never 0); remembers the new value.
+  const auto changed = [&](const char* how) {
+    const std::uint64_t g = mem.frame_generation(f);
+    EXPECT_NE(g, 0u) << how;
+    EXPECT_NE(g, last) << how;
+    last = g;
+  };
+  const auto unchanged = [&](const char* how) { EXPECT_EQ(mem.frame_generation(f), last) << how; };
+
+  // Reads change nothing.
+  std::array<unsigned char, 64> buf{};
+  (void)mem.read64(f + 8);
+  mem.read(f + 3, buf.data(), buf.size());
+  mem.read_memory(f, buf.data(), buf.size());
+  (void)mem.frame_for_read(f);
+  unchanged("reads");
+
+  mem.write64(f + 0x10, 1);
+  changed("write64");
+  mem.write64(f + 0x13, 2);
+  changed("unaligned write64");
+  mem.write(f + 0x20, buf.data(), 3);
+  changed("write");
+  mem.device_write(f + 0x40, buf.data(), buf.size());
+  changed("device_write");
+  const std::uint64_t next_before = mem.frame_generation(next);
+  mem.write(next - 4, buf.data(), 8);  // the last 4 bytes of f, the first 4 of the next frame
+  changed("write across frames");
+  EXPECT_NE(mem.frame_generation(next), next_before);
+
+  // A writable host pointer: its hand-out counts as a write, and the query revokes it (a new
+  // write epoch), so a holder that keeps pointers while the epoch is unchanged (HostFrames) asks
+  // again, and its next store is seen as well.
+  vtd::HostFrames frames(mem);
+  vtd::store_entry(frames.for_write(f), 5, 0x55);
+  changed("store through a writable pointer");
+  vtd::store_entry(frames.for_write(f), 6, 0x66);
+  changed("store through a writable pointer asked for again after the query");
+  EXPECT_EQ(mem.read64(f + 6 * 8), 0x66u);
+  std::uint64_t* held = mem.frame_for_write(f);
+  const std::uint64_t epoch = mem.write_epoch();
+  vtd::store_entry(held, 7, 0x77);  // before the query
+  changed("store through a pointer handed out before the query");
+  EXPECT_NE(mem.write_epoch(), epoch) << "the pointer is still valid after the query";
+  const std::uint64_t epoch_after = mem.write_epoch();
+  unchanged("no pointer handed out since");
+  EXPECT_EQ(mem.write_epoch(), epoch_after) << "a query without pointers bumps the epoch";
+
+  // Zeroing on allocation: freed and handed out again (lowest-address fit: the same frames).
+  mem.free_frames(f, 1);
+  unchanged("free");
+  PhysAddr again = 0;
+  ASSERT_EQ(mem.alloc_frames(1, 0, &again), rcOk);
+  ASSERT_EQ(again, f);
+  changed("zeroing on allocation");
+
+  // With the CPU-cache model (ECAP.C = 0): stores, and write-backs (memory's copy changes).
+  mem.enable_cpu_cache_model();
+  mem.write64(f, 9);
+  changed("write64 with the CPU-cache model");
+  mem.flush_cpu_cache(f, 8);
+  changed("write-back");
+  mem.flush_cpu_cache(f, 8);
+  unchanged("a write-back of clean lines");
+
+  EXPECT_EQ(mem.frame_generation(f + 8), 0u) << "unaligned: unknown";
+  EXPECT_EQ(mem.frame_generation(16 * kMiB), 0u) << "out of range: unknown";
+  mem.free_frames(f, 1);
+}
+
+// A frame's generations never repeat, across frees and reallocations; a frame never written and
+// never allocated has one too.
+TEST(SimPhysMem, FrameGenerationsNeverRepeat) {
+  SimPhysMem mem(4 * kMiB);
+  std::mt19937_64 rng(7);
+  std::map<PhysAddr, std::set<std::uint64_t>> seen;  // per frame: every value it had
+  std::map<PhysAddr, std::uint64_t> current;
+  std::vector<PhysAddr> live;
+  for (int step = 0; step < 3000; ++step) {
+    PhysAddr pa = 0;
+    switch (rng() % 4) {
+      case 0:
+        if (mem.alloc_frame(&pa) == rcOk) live.push_back(pa);
+        break;
+      case 1:
+        if (!live.empty()) {
+          const std::size_t i = rng() % live.size();
+          mem.free_frame(live[i]);
+          live.erase(live.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+        break;
+      case 2:
+        if (!live.empty()) mem.write64(live[rng() % live.size()] + 8 * (rng() % 512), rng());
+        break;
+      default:
+        pa = (1 + rng() % 64) * vtd::kPageSize;
+        {
+          const std::uint64_t g = mem.frame_generation(pa);
+          ASSERT_NE(g, 0u);
+          auto it = current.find(pa);
+          if (it != current.end() && it->second == g) break;  // not written since
+          ASSERT_TRUE(seen[pa].insert(g).second) << "generation " << g << " repeated";
+          current[pa] = g;
+        }
+        break;
+    }
+  }
+}
+
+// Queries race with a device writing the frame (TSan: no data race); once the writes are done the
+// generation has moved on, and the frame then reads as its last write.
+TEST(SimPhysMem, FrameGenerationQueriesRaceFreeWithDeviceWrites) {
+  SimPhysMem mem(16 * kMiB);
+  PhysAddr f = 0;
+  ASSERT_EQ(mem.alloc_frame(&f), rcOk);
+  const std::uint64_t before = mem.frame_generation(f);
+  std::thread device([&] {
+    for (std::uint64_t i = 1; i <= 2000; ++i) mem.device_write(f + 8 * (i % 512), &i, sizeof i);
+  });
+  std::uint64_t prev = before;
+  std::array<std::uint64_t, 512> words{};
+  for (int i = 0; i < 2000; ++i) {
+    const std::uint64_t g = mem.frame_generation(f);
+    EXPECT_GE(g, prev);  // drawn from one increasing counter
+    prev = g;
+    mem.read(f, words.data(), sizeof words);
+  }
+  device.join();
+  const std::uint64_t after = mem.frame_generation(f);
+  EXPECT_NE(after, before);
+  mem.read(f, words.data(), sizeof words);
+  EXPECT_EQ(words[2000 % 512], 2000u);
+  EXPECT_EQ(mem.frame_generation(f), after);
   mem.free_frame(f);
 }
 

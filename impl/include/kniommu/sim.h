@@ -75,6 +75,12 @@ Retcode KnSimVmWrite(KnSimSystem* system, KnPid pid, uint64_t va, const void* in
 /* What the hardware can see: registers, physical memory, and cache contents. */
 uint64_t KnSimReadReg64(KnSimSystem* system, uint32_t offset);
 Retcode KnSimPhysRead(KnSimSystem* system, uint64_t pa, void* out, size_t len);
+/* Write generation of the 4 KiB frame at `frame_pa` (aligned), for a reader that keeps copies of
+ * what KnSimPhysRead returned: non-zero, and different from every earlier answer for the frame
+ * whenever any byte KnSimPhysRead could return from it may have changed since (never repeated
+ * while the machine lives). 0 = unknown (unaligned or out-of-range frame, or hardware that cannot
+ * tell, such as QEMU): read the frame. Ask before reading it. */
+uint64_t KnSimPhysFrameGeneration(KnSimSystem* system, uint64_t frame_pa);
 
 typedef struct KnSimCacheEntry {
   uint8_t kind;  /* 0 = context cache, 1 = IOTLB */

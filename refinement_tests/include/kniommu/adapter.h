@@ -128,6 +128,11 @@ typedef struct KnAdapterV1 {
    * KnSimProtocolViolationLog (0 = none; the suite fails on any). */
   uint64_t (*protocol_violation_count)(KnAdapterSession* session);
   size_t (*protocol_violation_log)(KnAdapterSession* session, char* out, size_t capacity);
+  /* Optional: write generation of the 4 KiB frame at `frame_pa`, exactly KnSimPhysFrameGeneration
+   * (docs/adapter.md "Frame write generations"): changes whenever phys_read of the frame may return
+   * something else, never repeats; 0 = unknown. With it the suite skips re-reading tables that
+   * did not change, and still reads them all periodically to check it. */
+  uint64_t (*phys_frame_generation)(KnAdapterSession* session, uint64_t frame_pa);
 } KnAdapterV1;
 
 /* The first struct_size an adapter table may have (tables built before the later entries). */

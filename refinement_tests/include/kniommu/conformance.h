@@ -89,6 +89,9 @@ struct ConformanceOptions {
   // A configuration that never observed a documented Retcode or path (coverage_requirements.h)
   // fails.
   bool require_coverage = false;
+  // Use the adapter's frame write generations (phys_frame_generation, docs/adapter.md) to skip
+  // re-reading unchanged tables; false: every view reads every table in full.
+  bool frame_generations = true;
 };
 
 // A case that took long, for the "slowest cases" list.

@@ -42,6 +42,7 @@ TEST(ConformOptions, ParsesEveryOption) {
                         "--mutant",
                         "m",
                         "--no-shrink",
+                        "--no-frame-generations",
                         "--no-progress",
                         "--adapter",
                         "x.so",
@@ -64,6 +65,7 @@ TEST(ConformOptions, ParsesEveryOption) {
   EXPECT_EQ(o->run.replay_out, "r.txt");
   EXPECT_EQ(o->run.mutant, "m");
   EXPECT_FALSE(o->run.shrink);
+  EXPECT_FALSE(o->run.frame_generations);
   EXPECT_EQ(o->progress, ProgressMode::kOff);
   EXPECT_EQ(o->adapter, "x.so");
   EXPECT_EQ(o->coverage_out, "c.json");
