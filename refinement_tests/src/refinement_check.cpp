@@ -196,4 +196,14 @@ std::vector<std::string> check_refinement(const Sut& sut) {
   return out;
 }
 
+std::vector<std::string> verify_kept_tables(const Sut& sut) {
+  std::vector<std::string> out;
+  if (!sut.view_cache.generations() || sut.api().phys_frame_generation == nullptr) return out;
+  sut.view_cache.verify_next_view();
+  for (const std::string& e : read_hw_view(sut.api(), sut.session(), &sut.view_cache).errors)
+    if (e.find(kChangedWithoutGeneration) != std::string::npos)
+      out.push_back("hardware tables: " + e);
+  return out;
+}
+
 }  // namespace kniommu::conformance

@@ -16,4 +16,10 @@ std::map<model::DomainSerial, Runs> expected_domain_runs(const model::State& s, 
 // Every discrepancy, as readable text (empty = the implementation refines the model here).
 std::vector<std::string> check_refinement(const Sut& sut);
 
+// With frame write generations: one verifying view (hw_view.h ViewCache) of the machine as the
+// case left it, so that the last state of every case is judged on a full read of its tables even
+// when the periodic verifying views did not fall on it. The frames whose bytes changed at an
+// unchanged generation, as discrepancies (empty: none, or generations not in use).
+std::vector<std::string> verify_kept_tables(const Sut& sut);
+
 }  // namespace kniommu::conformance

@@ -24,6 +24,7 @@
 #include "coverage_counters.h"
 #include "coverage_requirements.h"
 #include "isolated_case.h"
+#include "refinement_check.h"
 #include "kniommu/conformance.h"
 #include "replay.h"
 #include "sut.h"
@@ -136,6 +137,12 @@ CaseReport execute_case(const RunState& st, const model::State& init, const Comm
       const trace::TraceCase trace(st.options->trace_dir, sut);  // --trace-out: no-op when empty
       rc::state::runAll(commands, init, sut);
       coverage::end_case();  // the machine's teardown below is no command
+      const std::vector<std::string> hidden = verify_kept_tables(sut);  // counts nothing
+      if (!hidden.empty()) {
+        std::string msg = "refinement broken at the end of the case (a verifying view):";
+        for (const std::string& p : hidden) msg += "\n  " + p;
+        RC_FAIL(msg);
+      }
       // Checked commands: every API call or probe that was run and then checked, each step of
       // a composite command (the grant scenario) on its own, as a failing case counts them.
       r.commands = coverage::commands_in_case();
