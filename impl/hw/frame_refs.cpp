@@ -54,7 +54,7 @@ void FrameRefs::change_frames(PhysAddr pa, std::uint64_t frames, int delta) {
   }
 }
 
-bool FrameRefs::any(PhysAddr pa, std::uint64_t len) const {
+bool FrameRefs::any_range(PhysAddr pa, std::uint64_t len) const {
   if (len == 0) return false;
   const std::uint64_t last = pa + len - 1;
   for (std::uint64_t g = pa >> 30; g <= (last >> 30) && g < count_1g_.size(); ++g) {
