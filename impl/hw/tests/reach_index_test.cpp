@@ -200,13 +200,13 @@ TEST(ReachIndex, SeesLinksInEveryLineByEveryWritePath) {
 // beyond memory and by a carry out of the address field (frame 0 is named by that alone). After
 // every change, loading, unloading and rewriting tables, the frames referenced must be exactly
 // the full scan's, frame by frame.
-TEST(ReachIndex, AgreesWithTheFullScanOnDenseLeafRuns) {
-  Audit a;
-  std::mt19937_64 rng(23);
-  constexpr std::uint64_t kFrames = kMem / vtd::kPageSize;
+// A root table whose context table gives one device a 3-level second-level tree: the top table's
+// entry 0 points at the level-2 table `l2`, which is empty.
+struct ThreeLevels {
+  PhysAddr root, ctx, l2;
+};
+ThreeLevels three_levels(Audit& a) {
   const PhysAddr root = alloc(a.mem), ctx = alloc(a.mem), top = alloc(a.mem), l2 = alloc(a.mem);
-  std::vector<PhysAddr> leaf_tables;
-  for (int i = 0; i < 12; ++i) leaf_tables.push_back(alloc(a.mem));
   vtd::RootEntry re;
   re.set_present(1).set_context_table(ctx);
   vtd::write_entry128(a.mem, root, re.w);
@@ -214,6 +214,16 @@ TEST(ReachIndex, AgreesWithTheFullScanOnDenseLeafRuns) {
   ce.set_present(1).set_aw(1).set_did(1).set_slptptr(top);  // 3 levels
   vtd::write_entry128(a.mem, ctx, ce.w);
   a.mem.write64(top, sl_table_entry(l2));
+  return {root, ctx, l2};
+}
+
+TEST(ReachIndex, AgreesWithTheFullScanOnDenseLeafRuns) {
+  Audit a;
+  std::mt19937_64 rng(23);
+  constexpr std::uint64_t kFrames = kMem / vtd::kPageSize;
+  const auto [root, ctx, l2] = three_levels(a);
+  std::vector<PhysAddr> leaf_tables;
+  for (int i = 0; i < 12; ++i) leaf_tables.push_back(alloc(a.mem));
 
   // One leaf table's entries: runs of consecutive frames, started mostly just below a 4 MiB
   // boundary so that many runs cross one.
@@ -310,15 +320,8 @@ TEST(ReachIndex, AgreesWithTheFullScanOnDenseLeafRuns) {
 // frames referenced must be exactly the full scan's.
 TEST(ReachIndex, CountsWholeLinesOfLeavesLikeTheFullScan) {
   Audit a;
-  const PhysAddr root = alloc(a.mem), ctx = alloc(a.mem), top = alloc(a.mem), l2 = alloc(a.mem),
-                 leaves = alloc(a.mem);
-  vtd::RootEntry re;
-  re.set_present(1).set_context_table(ctx);
-  vtd::write_entry128(a.mem, root, re.w);
-  vtd::ContextEntry ce;
-  ce.set_present(1).set_aw(1).set_did(1).set_slptptr(top);  // 3 levels
-  vtd::write_entry128(a.mem, ctx, ce.w);
-  a.mem.write64(top, sl_table_entry(l2));
+  const auto [root, ctx, l2] = three_levels(a);
+  const PhysAddr leaves = alloc(a.mem);
   a.index.sync(true, root);
 
   // The run crosses one of FrameRefs' 4 MiB chunks; in the carry case the break is the highest
