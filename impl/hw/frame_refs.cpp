@@ -38,16 +38,23 @@ void FrameRefs::change_frames(PhysAddr pa, std::uint64_t frames, int delta) {
     const std::uint64_t stop = std::min(end, (pfn | kChunkMask) + 1);
     std::unique_ptr<Chunk>& chunk = chunks_[pfn >> kChunkBits];
     if (chunk == nullptr) chunk = std::make_unique<Chunk>();
-    // One independent add per counter (the loop vectorises) and one update of the chunk's total,
-    // instead of a read-modify-write of `total` per frame.
+    // One independent add per counter and one update of the chunk's total, instead of a
+    // read-modify-write of `total` per frame. Blocks of 8 counters: a loop of fixed length is
+    // vectorised at -O2 (GCC's very-cheap cost model does not vectorise the variable-length one:
+    // a whole leaf table of a buffer was 4 instructions per frame).
     std::uint32_t* c = chunk->count + (pfn & kChunkMask);
-    for (std::uint64_t i = 0; i < stop - pfn; ++i) c[i] += d;
+    const std::uint64_t n = stop - pfn;
+    std::uint64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      for (unsigned k = 0; k < 8; ++k) c[i + k] += d;
+    }
+    for (; i < n; ++i) c[i] += d;
     chunk->total += static_cast<std::uint64_t>(static_cast<std::int64_t>(delta)) * (stop - pfn);
     pfn = stop;
   }
 }
 
-bool FrameRefs::any(PhysAddr pa, std::uint64_t len) const {
+bool FrameRefs::any_range(PhysAddr pa, std::uint64_t len) const {
   if (len == 0) return false;
   const std::uint64_t last = pa + len - 1;
   for (std::uint64_t g = pa >> 30; g <= (last >> 30) && g < count_1g_.size(); ++g) {

@@ -34,7 +34,9 @@ class FrameRefs {
   void add_frames(PhysAddr pa, std::uint64_t frames) { change_frames(pa, frames, +1); }
   void remove_frames(PhysAddr pa, std::uint64_t frames) { change_frames(pa, frames, -1); }
   // True when some counted range overlaps [pa, pa + len).
-  bool any(PhysAddr pa, std::uint64_t len) const;
+  bool any(PhysAddr pa, std::uint64_t len) const {
+    return len == vtd::kPageSize ? any_frame(pa) : any_range(pa, len);
+  }
 
  private:
   static constexpr unsigned kChunkBits = 10;  // 4 KiB counters per chunk (4 MiB of memory)
@@ -42,6 +44,16 @@ class FrameRefs {
     std::uint64_t total = 0;  // sum of `count`, so an idle chunk is skipped in one test
     std::uint32_t count[std::size_t{1} << kChunkBits] = {};
   };
+  // any() for one 4 KiB range (what a free of one frame asks): the three counters that can cover
+  // it, or any_range when it lies (partly) outside the memory.
+  bool any_frame(PhysAddr pa) const {
+    const std::uint64_t pfn = pa >> vtd::kPageShift;
+    if (pa % vtd::kPageSize != 0 || pfn >= frames_) return any_range(pa, vtd::kPageSize);
+    if (count_1g_[pa >> 30] != 0 || count_2m_[pa >> 21] != 0) return true;
+    const Chunk* chunk = chunks_[pfn >> kChunkBits].get();
+    return chunk != nullptr && chunk->count[pfn & ((std::uint64_t{1} << kChunkBits) - 1)] != 0;
+  }
+  bool any_range(PhysAddr pa, std::uint64_t len) const;
   void change(PhysAddr pa, unsigned shift, int delta);
   void change_frames(PhysAddr pa, std::uint64_t frames, int delta);
   // The common case inline (every IOTLB fill and eviction of a 4 KiB page lands here): a 4 KiB

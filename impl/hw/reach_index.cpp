@@ -34,11 +34,11 @@ void ReachIndex::load(PhysAddr table, unsigned kind, Node& n) {
   // Watch first: a write that lands while the copy is taken is then seen at the next sync.
   mem_.set_write_watch(table, true);
   n.loaded = true;
-  n.words.resize(kWords);
-  mem_.read_memory(table, n.words.data(), vtd::kPageSize);  // what the walker sees
+  n.words = std::make_unique_for_overwrite<std::uint64_t[]>(kWords);
+  mem_.read_memory(table, n.words.get(), vtd::kPageSize);  // what the walker sees
   // `n` stays valid while children are inserted (unordered_map nodes do not move), and no child
   // can reach back to it (the structures form a DAG).
-  table_refs(kind, n.words.data(), +1);
+  table_refs(kind, n.words.get(), +1);
 }
 
 void ReachIndex::unlink(PhysAddr table, unsigned kind) {
@@ -46,8 +46,8 @@ void ReachIndex::unlink(PhysAddr table, unsigned kind) {
   auto it = nodes_.find(key(table, kind));
   if (it == nodes_.end() || --it->second.in != 0) return;
   if (it->second.loaded) {
-    const std::vector<std::uint64_t> words = std::move(it->second.words);
-    table_refs(kind, words.data(), -1);
+    const std::unique_ptr<std::uint64_t[]> words = std::move(it->second.words);
+    table_refs(kind, words.get(), -1);
     if (!loaded_elsewhere(table, kind)) mem_.set_write_watch(table, false);
   }
   nodes_.erase(key(table, kind));
@@ -118,6 +118,34 @@ void ReachIndex::table_refs(unsigned kind, const std::uint64_t* words, int delta
   static_assert(vtd::sl_fields::kLeafAddr[1] == 0x000F'FFFF'FFFF'F000);
   std::uint64_t last_leaf = 0;  // the last 4 KiB leaf entry counted (0: none yet)
   for (unsigned i = 0; i < kWords; ++i) {
+    if (i % kWordsPerLine == 0) {
+      // A whole line at once (a leaf table mapping a buffer is mostly lines that only extend the
+      // run, an empty table mostly zero lines), without a branch per entry. The line extends the
+      // run when each entry is its predecessor (the previous line's last for the first) plus
+      // 4 KiB with nothing carried out of ADDR, the test below entry by entry. When every entry
+      // is the line's first plus j * 4 KiB and the first is the last leaf plus 4 KiB, a carry
+      // between any two neighbours shows between the last leaf and the line's last entry: 8 steps
+      // of 4 KiB add less than 2^52, so bits 63:52 gain at most the one carry, and gaining it
+      // changes them (mod 2^12). A zero entry never extends a run (zero minus 4 KiB carries).
+      const std::uint64_t* line = words + i;
+      std::uint64_t off = 0, any = line[0];
+#pragma GCC unroll 8
+      for (unsigned j = 1; j < kWordsPerLine; ++j) {
+        off |= line[j] - line[0] - j * vtd::kPageSize;
+        any |= line[j];
+      }
+      if (off == 0 && last_leaf != 0 && line[0] == last_leaf + vtd::kPageSize &&
+          ((line[kWordsPerLine - 1] ^ last_leaf) >> 52) == 0) {  // eight more leaves of the run
+        run_end += kWordsPerLine * vtd::kPageSize;
+        last_leaf = line[kWordsPerLine - 1];
+        i += kWordsPerLine - 1;
+        continue;
+      }
+      if (any == 0) {  // eight empty entries
+        i += kWordsPerLine - 1;
+        continue;
+      }
+    }
     const std::uint64_t w = words[i];
     if (w == 0) continue;
     if (last_leaf != 0 && w == last_leaf + vtd::kPageSize && ((w ^ last_leaf) >> 52) == 0) {

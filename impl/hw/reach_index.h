@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -43,7 +44,9 @@ class ReachIndex {
   struct Node {
     std::uint32_t in = 0;  // present entries referencing this structure
     bool loaded = false;   // readable: entries copied and counted, frame watched
-    std::vector<std::uint64_t> words;
+    // The copy of the frame (kWords entries) while loaded. Not value-initialised: load() reads
+    // the whole frame into it at once (zeroing it first cost as much as the copy).
+    std::unique_ptr<std::uint64_t[]> words;
   };
   static std::uint64_t key(PhysAddr table, unsigned kind) { return table | kind; }
 

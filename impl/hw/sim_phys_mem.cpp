@@ -521,15 +521,17 @@ std::uint64_t SimPhysMem::dirty_lines() const {
 bool SimPhysMem::take_block(unsigned order, std::uint64_t limit_pfn, std::uint64_t* pfn) {
   // Lowest-address fit: the candidate of each order is its lowest free block; splitting a larger
   // block hands out its lower part, so the winner is the lowest start over all orders >= `order`.
-  unsigned best_order = kMaxOrder + 1;
-  std::uint64_t best = 0;
-  const std::uint64_t need = std::uint64_t{1} << order;
+  // Under `limit_pfn` only the lowest start of all can be the winner: a block fits below the
+  // limit when start + 2^order <= limit_pfn, so if the lowest start does not, no start does. The
+  // scan is then a plain minimum (no branch per order; kNoBlock is larger than any start).
+  std::uint64_t best = kNoBlock;
+  unsigned best_order = order;
   for (unsigned o = order; o <= kMaxOrder; ++o) {
     const std::uint64_t start = lowest_free_[o];
-    if (start == kNoBlock || start + need > limit_pfn) continue;
-    if (best_order > kMaxOrder || start < best) best = start, best_order = o;
+    best_order = start < best ? o : best_order;
+    best = start < best ? start : best;
   }
-  if (best_order > kMaxOrder) return false;
+  if (best == kNoBlock || best + (std::uint64_t{1} << order) > limit_pfn) return false;
   free_[best_order].erase(best >> best_order);
   update_lowest_free(best_order);
   // Split down, returning upper halves to the free lists.

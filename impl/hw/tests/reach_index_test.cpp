@@ -200,13 +200,13 @@ TEST(ReachIndex, SeesLinksInEveryLineByEveryWritePath) {
 // beyond memory and by a carry out of the address field (frame 0 is named by that alone). After
 // every change, loading, unloading and rewriting tables, the frames referenced must be exactly
 // the full scan's, frame by frame.
-TEST(ReachIndex, AgreesWithTheFullScanOnDenseLeafRuns) {
-  Audit a;
-  std::mt19937_64 rng(23);
-  constexpr std::uint64_t kFrames = kMem / vtd::kPageSize;
+// A root table whose context table gives one device a 3-level second-level tree: the top table's
+// entry 0 points at the level-2 table `l2`, which is empty.
+struct ThreeLevels {
+  PhysAddr root, ctx, l2;
+};
+ThreeLevels three_levels(Audit& a) {
   const PhysAddr root = alloc(a.mem), ctx = alloc(a.mem), top = alloc(a.mem), l2 = alloc(a.mem);
-  std::vector<PhysAddr> leaf_tables;
-  for (int i = 0; i < 12; ++i) leaf_tables.push_back(alloc(a.mem));
   vtd::RootEntry re;
   re.set_present(1).set_context_table(ctx);
   vtd::write_entry128(a.mem, root, re.w);
@@ -214,6 +214,16 @@ TEST(ReachIndex, AgreesWithTheFullScanOnDenseLeafRuns) {
   ce.set_present(1).set_aw(1).set_did(1).set_slptptr(top);  // 3 levels
   vtd::write_entry128(a.mem, ctx, ce.w);
   a.mem.write64(top, sl_table_entry(l2));
+  return {root, ctx, l2};
+}
+
+TEST(ReachIndex, AgreesWithTheFullScanOnDenseLeafRuns) {
+  Audit a;
+  std::mt19937_64 rng(23);
+  constexpr std::uint64_t kFrames = kMem / vtd::kPageSize;
+  const auto [root, ctx, l2] = three_levels(a);
+  std::vector<PhysAddr> leaf_tables;
+  for (int i = 0; i < 12; ++i) leaf_tables.push_back(alloc(a.mem));
 
   // One leaf table's entries: runs of consecutive frames, started mostly just below a 4 MiB
   // boundary so that many runs cross one.
@@ -299,6 +309,74 @@ TEST(ReachIndex, AgreesWithTheFullScanOnDenseLeafRuns) {
   // left referenced.
   vtd::write_entry128(a.mem, ctx, vtd::layout::Words<2>{0, 0});
   EXPECT_EQ(check("context cleared", 0), 2u);
+}
+
+// ReachIndex::table_refs takes a whole 64-byte line of 4 KiB leaves at once when every entry in
+// it extends the run (and skips a line of empty entries at once): a table of consecutive leaves
+// broken by one entry, in every one of the eight slots of the first, middle and last lines, by
+// every kind of break (an empty entry, a gap, a repeated frame, the frame of the line before —
+// the run goes on from the entry before, not from an older one —, other permissions, a
+// non-present entry with address bits, a carry out of ADDR). Loaded whole and unloaded whole, the
+// frames referenced must be exactly the full scan's.
+TEST(ReachIndex, CountsWholeLinesOfLeavesLikeTheFullScan) {
+  Audit a;
+  const auto [root, ctx, l2] = three_levels(a);
+  const PhysAddr leaves = alloc(a.mem);
+  a.index.sync(true, root);
+
+  // The run crosses one of FrameRefs' 4 MiB chunks; in the carry case the break is the highest
+  // leaf plus 4 KiB (ADDR wrapped to frame 0, bit 52 set): it and the entries after it name frames
+  // 0, 1, ..., every entry before it lies beyond memory.
+  constexpr std::uint64_t kBase = 3 * 1024 - 200;  // pfn of entry 0
+  const std::uint64_t highest = sl_leaf(0x000F'FFFF'FFFF'F000, 12, kRW);
+  constexpr std::uint64_t kWindow = kBase + 512 + 8;  // every frame any table below can name
+  enum Break : unsigned { kEmpty, kGap, kRepeat, kEarlier, kPerms, kNotPresent, kCarry, kBreaks };
+  const auto table = [&](unsigned at, unsigned how) {
+    std::vector<std::uint64_t> t(512);
+    for (unsigned i = 0; i < 512; ++i) {
+      if (how == kCarry) {
+        t[i] = highest + (static_cast<std::uint64_t>(i) + 1 - at) * vtd::kPageSize;
+        continue;
+      }
+      std::uint64_t pfn = kBase + i + (how == kGap && i >= at ? 1 : 0);
+      if (how == kRepeat && i == at) --pfn;
+      if (how == kEarlier && i == at) pfn -= at >= 8 ? 8 : 0;  // the frame of the line before
+      t[i] = sl_leaf(pfn << 12, 12, how == kPerms && i == at ? kR : kRW);
+      if (i == at && how == kEmpty) t[i] = 0;
+      if (i == at && how == kNotPresent) t[i] = pfn << 12;
+    }
+    return t;
+  };
+  const auto check = [&](const char* what, unsigned at, unsigned how) {
+    a.index.sync(true, root);
+    std::vector<bool> expect(kWindow, false);
+    for (const auto& [p, n] : a.full_scan(true, root)) {
+      for (std::uint64_t f = p >> 12; f < std::min(kWindow, (p + n) >> 12); ++f) expect[f] = true;
+    }
+    for (std::uint64_t f = 0; f < kWindow; ++f) {
+      ASSERT_EQ(a.refs.any(f << 12, vtd::kPageSize), expect[f])
+          << what << ": frame " << f << ", break " << how << " at entry " << at;
+    }
+  };
+  std::vector<unsigned> breaks;
+  for (const unsigned line : {0u, 1u, 2u, 31u, 62u, 63u}) {
+    for (unsigned slot = 0; slot < 8; ++slot) breaks.push_back(8 * line + slot);
+  }
+  std::size_t frame0 = 0;
+  for (unsigned how = 0; how < kBreaks; ++how) {
+    for (const unsigned at : breaks) {
+      const std::vector<std::uint64_t> t = table(at, how);
+      a.mem.write(leaves, t.data(), vtd::kPageSize);
+      a.mem.write64(l2 + 8 * 7, sl_table_entry(leaves));  // loaded whole
+      check("linked", at, how);
+      if (HasFatalFailure()) return;
+      frame0 += a.refs.any(0, vtd::kPageSize) ? 1 : 0;
+      a.mem.write64(l2 + 8 * 7, 0);  // unloaded whole
+      check("unlinked", at, how);
+      if (HasFatalFailure()) return;
+    }
+  }
+  EXPECT_EQ(frame0, breaks.size());  // the carry named frame 0 wherever it was
 }
 
 TEST(FrameRefs, SuperpageReferencesCoverTheirWholeRange) {
