@@ -74,8 +74,8 @@ void ApiCommand::run(const model::State&, Sut& sut) const {
   if (m.illegal_choice)
     RC_FAIL(name + ": the implementation chose an illegal IOVA " + hex(impl.iova));
   if (impl.rc != m.rc)
-    RC_FAIL(name + ": implementation returned " + KnRetcodeName(impl.rc) +
-            ", model expects " + KnRetcodeName(m.rc));
+    RC_FAIL(name + ": implementation returned " + KnRetcodeName(impl.rc) + ", model expects " +
+            KnRetcodeName(m.rc));
   if (m.rc == rcOk) {
     if (m.handle != INVALID_HANDLE && impl.handle != m.handle)
       RC_FAIL(name + ": implementation returned handle " + std::to_string(impl.handle) +

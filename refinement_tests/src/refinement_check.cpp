@@ -128,7 +128,8 @@ std::map<model::DomainSerial, Runs> expected_domain_runs(const model::State& s, 
         r.back().pages += block_pages;
         continue;
       }
-      r.push_back(Run{g.iova + j * block_pages * kPage, block_pages, blocks[j].pa, perm_of(b.flags)});
+      r.push_back(
+          Run{g.iova + j * block_pages * kPage, block_pages, blocks[j].pa, perm_of(b.flags)});
     }
   }
   for (auto& [id, r] : runs) r = normalize(std::move(r));

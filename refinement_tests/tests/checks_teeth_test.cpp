@@ -111,6 +111,23 @@ TEST(ChecksTeeth, FramesOfTwoLiveBuffersOverlapIsReported) {
   EXPECT_NE(o.failure.find("overlap a live buffer's frames"), std::string::npos) << o.failure;
 }
 
+// GetPhysInfo reports the last block of every multi-block buffer with the wrong order: the
+// per-block check of the new buffer's descriptors (KNIOMMU_CHECK, commands.h) fails it.
+Retcode phys_info_wrong_last_order(KnAdapterSession* s, KnPid pid, Handle h, DmaInfo** out) {
+  const Retcode rc = real().dma_get_phys_info(s, pid, h, out);
+  if (rc == rcOk && (*out)->count > 1) (*out)->descriptors[(*out)->count - 1].order ^= 1;
+  return rc;
+}
+
+TEST(ChecksTeeth, WrongOrderOfOneBlockIsReported) {
+  KnAdapterV1 a = real();
+  a.dma_get_phys_info = phys_info_wrong_last_order;
+  const ConfigOutcome o = run(a, 10);
+  EXPECT_EQ(o.status, ConfigOutcome::Status::Failed);
+  EXPECT_NE(o.failure.find("check failed: "), std::string::npos) << o.failure;
+  EXPECT_NE(o.failure.find("order) == buf.order"), std::string::npos) << o.failure;
+}
+
 TEST(ChecksTeeth, AShortRunThatReachesTooLittleFails) {
   ConformanceOptions opt;
   opt.configs = {"l4_sp"};
