@@ -181,7 +181,8 @@ bool buffer_referenced(const State& s) {
 
 // Checks can_access against the relation it must implement, at the first and last page of every
 // grant and at the pages just outside it: a device reaches a page only of a buffer granted to its
-// current domain, in a permitted direction, created by the domain's owner.
+// current domain, in a permitted direction, created by the domain's owner. Both directions of a
+// page come from one access_both, of which can_access returns one.
 bool isolation(const State& s) {
   if (!s.config.iommu_enabled) {
     return true;
@@ -203,8 +204,9 @@ bool isolation(const State& s) {
   for (const Bdf bdf : s.config.devices) {
     const std::optional<DomainSerial> dom = attachment(s, bdf);
     for (const uint64_t page : probes) {
+      const detail::AccessPair both = detail::access_both(s, bdf, page * kPageSize);
       for (const Dir dir : {Dir::Read, Dir::Write}) {
-        const Access a = can_access(s, bdf, page * kPageSize, dir);
+        const Access& a = dir == Dir::Read ? both.read : both.write;
         if (!a.allowed) {
           continue;
         }

@@ -639,6 +639,21 @@ TEST_F(InvariantTest, IsolationAtAPageAdjacentGrantsShare) {
   EXPECT_TRUE(names("Isolation"));
 }
 
+// Both directions of a probe page come from one lookup: a violation only a write shows (a foreign
+// buffer the device may only write) must still be found.
+TEST_F(InvariantTest, IsolationInTheWriteDirectionAlone) {
+  s = initial_state(config());
+  process_create(s);
+  process_create(s);
+  ASSERT_EQ(attach_device(s, 2, kDev1).rc, rcOk);
+  const Handle foreign = buffer(1, 1, kFromDevice);
+  s.grants.emplace(
+      7, Grant{lookup_handle(s, 1, foreign)->object, s.processes.at(2).auto_domain, 0, 1});
+  ASSERT_FALSE(can_access(s, kDev1, 0, Dir::Read).allowed);
+  ASSERT_TRUE(can_access(s, kDev1, 0, Dir::Write).allowed);
+  EXPECT_TRUE(names("Isolation"));
+}
+
 // One reference of any kind keeps a buffer, a revoked handle is none, and a buffer without one
 // is a leak wherever it is in id order.
 TEST_F(InvariantTest, BufferReferencedByEachKindOfReference) {
