@@ -95,6 +95,13 @@ class Sut {
     std::map<model::DomainSerial, Runs> runs;
   };
   mutable Expectation expectation;
+  // The model state the last check found every invariant to hold in (refinement_check.cpp):
+  // the invariants are a function of the state alone, so an equal state needs no second look.
+  struct CheckedModel {
+    bool valid = false;
+    model::State state;
+  };
+  mutable CheckedModel checked_model;
   // The last cache snapshot (refinement_check.cpp), kept only for its capacity.
   mutable std::vector<KnSimCacheEntry> cache_entries;
 
