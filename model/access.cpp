@@ -14,23 +14,22 @@ Access fault(uint8_t reason) {
 }
 }  // namespace
 
-Access can_access(const State& s, Bdf bdf, uint64_t iova, Dir dir) {
+detail::AccessPair detail::access_both(const State& s, Bdf bdf, uint64_t iova) {
   if (!s.config.iommu_enabled) {
     Access a;
     a.allowed = true;
     a.untranslated = true;
-    return a;
+    return {a, a};
   }
   const std::optional<DomainSerial> domain =
       device_known(s, bdf) ? attachment(s, bdf) : std::nullopt;
   if (!domain) {
-    return fault(0x2);  // context entry not present
+    return {fault(0x2), fault(0x2)};  // context entry not present
   }
   if (s.config.address_width < 64 && (iova >> s.config.address_width) != 0) {
-    return fault(0x4);  // beyond the address width
+    return {fault(0x4), fault(0x4)};  // beyond the address width
   }
   // Legacy second-level entries have no present bit: "not mapped" is "no permission".
-  const uint8_t denied = dir == Dir::Read ? 0x6 : 0x5;
   const uint64_t page = iova / kPageSize;
   for (const auto& [id, g] : s.grants) {
     const uint64_t first = g.iova / kPageSize;
@@ -42,17 +41,21 @@ Access can_access(const State& s, Bdf bdf, uint64_t iova, Dir dir) {
     const auto b = s.buffers.find(g.buffer);
     const DmaAttr flags =
         b == s.buffers.end() ? DmaAttr{kDirToDevice | kDirFromDevice} : b->second.flags;
-    const uint32_t need = dir == Dir::Read ? kDirToDevice : kDirFromDevice;
-    if ((flags & need) == 0) {
-      return fault(denied);
-    }
     Access a;
     a.allowed = true;
     a.buffer = g.buffer;
     a.page = page - first;
-    return a;
+    return {(flags & kDirToDevice) != 0 ? a : fault(0x6),
+            (flags & kDirFromDevice) != 0 ? a : fault(0x5)};
   }
-  return fault(denied);
+  return {fault(0x6), fault(0x5)};
+}
+
+// One direction of access_both: the first grant of the device's domain that holds the page
+// decides both directions, so computing them together changes neither.
+Access can_access(const State& s, Bdf bdf, uint64_t iova, Dir dir) {
+  const detail::AccessPair both = detail::access_both(s, bdf, iova);
+  return dir == Dir::Read ? both.read : both.write;
 }
 
 }  // namespace kniommu::model

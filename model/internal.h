@@ -40,6 +40,15 @@ void release_if_unreferenced(State& s, BufferId b);
 // The grant of buffer `b` in `domain`, if any.
 const Grant* find_grant(const State& s, BufferId b, std::optional<DomainSerial> domain);
 
+// can_access in both directions at once (Isolation probes every page both ways; the lookups of
+// the device's domain and of the grant holding the page serve both). can_access returns one of
+// the two.
+struct AccessPair {
+  Access read;   // Dir::Read: the device reads memory
+  Access write;  // Dir::Write
+};
+AccessPair access_both(const State& s, Bdf bdf, uint64_t iova);
+
 inline Result fail(Retcode rc) {
   Result r;
   r.rc = rc;

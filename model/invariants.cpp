@@ -1,6 +1,6 @@
 // check_invariants: the invariants of spec/KnIommu.tla over the model's state, with the same
 // names (spec/README.md says each in one sentence).
-#include <functional>
+#include <algorithm>
 
 #include "model/internal.h"
 
@@ -8,7 +8,14 @@ namespace kniommu::model {
 
 namespace {
 
-using Check = std::function<bool(const State&)>;
+using Check = bool (*)(const State&);
+
+// Whether the sorted `v` holds some value twice.
+template <class T>
+bool has_duplicate(std::vector<T>& v) {
+  std::sort(v.begin(), v.end());
+  return std::adjacent_find(v.begin(), v.end()) != v.end();
+}
 
 template <class F>
 bool all_handles(const State& s, F f) {
@@ -23,15 +30,11 @@ bool all_handles(const State& s, F f) {
 }
 
 bool attachment_unique(const State& s) {
-  std::set<Bdf> seen;
+  std::vector<Bdf> attached;
   for (const auto& [id, d] : s.domains) {
-    for (const Bdf b : d.devices) {
-      if (!seen.insert(b).second) {
-        return false;
-      }
-    }
+    attached.insert(attached.end(), d.devices.begin(), d.devices.end());
   }
-  return true;
+  return !has_duplicate(attached);
 }
 
 bool attachment_valid(const State& s) {
@@ -57,16 +60,13 @@ bool domain_owner(const State& s) {
 }
 
 bool auto_domain_unique(const State& s) {
-  std::map<Pid, int> autos;
+  std::vector<Pid> owners;  // of automatic domains
   for (const auto& [id, d] : s.domains) {
-    autos[d.owner] += d.automatic ? 1 : 0;
-  }
-  for (const auto& [pid, n] : autos) {
-    if (n > 1) {
-      return false;
+    if (d.automatic) {
+      owners.push_back(d.owner);
     }
   }
-  return true;
+  return !has_duplicate(owners);
 }
 
 // The automatic domain exists exactly while the process is alive after its first attach.
@@ -156,19 +156,23 @@ bool grant_in_range(const State& s) {
 
 // No leak: every buffer is referenced by a handle, a grant or a mapping.
 bool buffer_referenced(const State& s) {
+  // Every reference once, sorted: one pass over handles, grants and mappings, not one per buffer.
+  std::vector<BufferId> referenced;
+  all_handles(s, [&](Pid, const Process&, Handle, const HandleEntry& e) {
+    if (e.kind == Kind::Buffer && !e.revoked) {
+      referenced.push_back(e.object);
+    }
+    return true;
+  });
+  for (const auto& [gid, g] : s.grants) {
+    referenced.push_back(g.buffer);
+  }
+  for (const auto& [mid, m] : s.mappings) {
+    referenced.push_back(m.buffer);
+  }
+  std::sort(referenced.begin(), referenced.end());
   for (const auto& [id, b] : s.buffers) {
-    const BufferId bid = id;
-    const bool by_handle = !all_handles(s, [&](Pid, const Process&, Handle, const HandleEntry& e) {
-      return !(e.kind == Kind::Buffer && !e.revoked && e.object == bid);
-    });
-    bool by_object = false;
-    for (const auto& [gid, g] : s.grants) {
-      by_object = by_object || g.buffer == bid;
-    }
-    for (const auto& [mid, m] : s.mappings) {
-      by_object = by_object || m.buffer == bid;
-    }
-    if (!by_handle && !by_object) {
+    if (!std::binary_search(referenced.begin(), referenced.end(), id)) {
       return false;
     }
   }
@@ -177,7 +181,8 @@ bool buffer_referenced(const State& s) {
 
 // Checks can_access against the relation it must implement, at the first and last page of every
 // grant and at the pages just outside it: a device reaches a page only of a buffer granted to its
-// current domain, in a permitted direction, created by the domain's owner.
+// current domain, in a permitted direction, created by the domain's owner. Both directions of a
+// page come from one access_both, of which can_access returns one.
 bool isolation(const State& s) {
   if (!s.config.iommu_enabled) {
     return true;
@@ -192,11 +197,16 @@ bool isolation(const State& s) {
     probes.push_back(first + g.pages - 1);
     probes.push_back(first + g.pages);
   }
+  // Adjacent grants share probe pages (one's end is the next one's start): each page once, as
+  // can_access gives a page the same answer every time.
+  std::sort(probes.begin(), probes.end());
+  probes.erase(std::unique(probes.begin(), probes.end()), probes.end());
   for (const Bdf bdf : s.config.devices) {
     const std::optional<DomainSerial> dom = attachment(s, bdf);
     for (const uint64_t page : probes) {
+      const detail::AccessPair both = detail::access_both(s, bdf, page * kPageSize);
       for (const Dir dir : {Dir::Read, Dir::Write}) {
-        const Access a = can_access(s, bdf, page * kPageSize, dir);
+        const Access& a = dir == Dir::Read ? both.read : both.write;
         if (!a.allowed) {
           continue;
         }
@@ -221,8 +231,9 @@ bool isolation(const State& s) {
 // exactly one domain handle, and a revoked handle names no live grant. (The spec's NoStaleAccess
 // is about its hardware view, which the model does not have: the refinement suite checks it.)
 bool object_named_once(const State& s) {
-  std::map<GrantId, int> grant_names;
-  std::map<DomainSerial, int> domain_names;
+  // The objects the names name, one entry per name, sorted: a count is the length of a range.
+  std::vector<GrantId> grant_names;
+  std::vector<DomainSerial> domain_names;
   for (const auto& [pid, p] : s.processes) {
     for (const auto& [h, e] : p.handles) {
       if (e.revoked && s.grants.count(e.object) != 0) {
@@ -232,19 +243,25 @@ bool object_named_once(const State& s) {
         continue;
       }
       if (e.kind == Kind::Grant) {
-        ++grant_names[e.object];
+        grant_names.push_back(e.object);
       } else if (e.kind == Kind::Domain) {
-        ++domain_names[e.object];
+        domain_names.push_back(e.object);
       }
     }
   }
+  std::sort(grant_names.begin(), grant_names.end());
+  std::sort(domain_names.begin(), domain_names.end());
+  const auto named_once = [](const std::vector<uint32_t>& names, uint32_t id) {
+    const auto [lo, hi] = std::equal_range(names.begin(), names.end(), id);
+    return hi - lo == 1;
+  };
   for (const auto& [id, g] : s.grants) {
-    if (grant_names[id] != 1) {
+    if (!named_once(grant_names, id)) {
       return false;
     }
   }
   for (const auto& [id, d] : s.domains) {
-    if (!d.automatic && domain_names[id] != 1) {
+    if (!d.automatic && !named_once(domain_names, id)) {
       return false;
     }
   }
@@ -276,7 +293,7 @@ bool exited_unreachable(const State& s) {
 }  // namespace
 
 std::vector<std::string> check_invariants(const State& s) {
-  static const std::vector<std::pair<const char*, Check>> kInvariants = {
+  static constexpr std::pair<const char*, Check> kInvariants[] = {
       {"AttachmentUnique", attachment_unique},
       {"AttachmentValid", attachment_valid},
       {"DomainOwner", domain_owner},

@@ -405,6 +405,22 @@ TEST_F(ModelTest, DmaBeginExOneGrantPerDomain) {
   expect_invariants();
 }
 
+// The refinement suite's generation model tries stand-in IOVAs on the state itself
+// (ApiCommand::apply): an illegal choice must leave it as it was, for BeginEx as for Begin.
+TEST_F(ModelTest, DmaBeginExIllegalIovaChoiceChangesNothing) {
+  const Handle b1 = buffer(1, 2);
+  const Handle b2 = buffer(1, 2);
+  const Handle d = ok_handle(create_domain(s, 1));
+  ok_handle(dma_begin_ex(s, 1, b1, d, 0x4000));  // pages 4, 5
+  for (const uint64_t iova : {uint64_t{0x5000}, uint64_t{0x100}, uint64_t{1} << 39}) {
+    const Result r = expect_unchanged([&] { return dma_begin_ex(s, 1, b2, d, iova); });
+    EXPECT_TRUE(r.illegal_choice) << std::hex << iova;
+  }
+  EXPECT_EQ(ok_handle(dma_begin_ex(s, 1, b2, d, 0x6000)), 5u) << "no handle or id was used up";
+  EXPECT_EQ(s.grants.rbegin()->first, 2u);
+  expect_invariants();
+}
+
 TEST_F(ModelTest, GrantKeepsTheBufferAfterItsHandleCloses) {
   ASSERT_EQ(attach_device(s, 1, kDev0).rc, rcOk);
   const Handle b = buffer(1);
@@ -603,6 +619,74 @@ TEST_F(InvariantTest, ObjectNamedOnceAndIsolation) {
   const Handle b = buffer(1);
   s.grants.emplace(7, Grant{lookup_handle(s, 1, b)->object, s.processes.at(2).auto_domain, 0, 2});
   EXPECT_TRUE(names("Isolation")) << "process 2's device reaches process 1's buffer";
+}
+
+// Isolation probes each page once: a page two adjacent grants share as probe (one's end, the
+// next one's start) must still be checked.
+TEST_F(InvariantTest, IsolationAtAPageAdjacentGrantsShare) {
+  s = initial_state(config());
+  process_create(s);
+  process_create(s);
+  ASSERT_EQ(attach_device(s, 2, kDev1).rc, rcOk);
+  const Handle own = buffer(2);
+  ok_handle(dma_begin(s, 2, own, 0));  // pages 0, 1 of process 2's automatic domain
+  expect_invariants();
+  // Page 2 in the same domain, of process 1's buffer: the one page where the device must not
+  // reach is also the page just past the first grant.
+  const Handle foreign = buffer(1, 1);
+  s.grants.emplace(
+      7, Grant{lookup_handle(s, 1, foreign)->object, s.processes.at(2).auto_domain, 2 * kPage, 1});
+  EXPECT_TRUE(names("Isolation"));
+}
+
+// Both directions of a probe page come from one lookup: a violation only a write shows (a foreign
+// buffer the device may only write) must still be found.
+TEST_F(InvariantTest, IsolationInTheWriteDirectionAlone) {
+  s = initial_state(config());
+  process_create(s);
+  process_create(s);
+  ASSERT_EQ(attach_device(s, 2, kDev1).rc, rcOk);
+  const Handle foreign = buffer(1, 1, kFromDevice);
+  s.grants.emplace(
+      7, Grant{lookup_handle(s, 1, foreign)->object, s.processes.at(2).auto_domain, 0, 1});
+  ASSERT_FALSE(can_access(s, kDev1, 0, Dir::Read).allowed);
+  ASSERT_TRUE(can_access(s, kDev1, 0, Dir::Write).allowed);
+  EXPECT_TRUE(names("Isolation"));
+}
+
+// One reference of any kind keeps a buffer, a revoked handle is none, and a buffer without one
+// is a leak wherever it is in id order.
+TEST_F(InvariantTest, BufferReferencedByEachKindOfReference) {
+  ASSERT_EQ(dma_map(s, 1, buf_handle, 0, kPage, 1).rc, rcOk);
+  ASSERT_EQ(handle_close(s, 1, buf_handle).rc, rcOk);  // the grant and the mapping keep it
+  expect_invariants();
+  s.grants.clear();
+  EXPECT_FALSE(names("BufferReferenced")) << "the mapping alone keeps the buffer";
+  s.mappings.clear();
+  EXPECT_TRUE(names("BufferReferenced"));
+  s = initial_state(config());
+  process_create(s);
+  buffer(1);
+  buffer(1);
+  const Handle last = buffer(1);
+  expect_invariants();
+  s.processes.at(1).handles.erase(last);
+  EXPECT_TRUE(names("BufferReferenced")) << "the last buffer in id order has no reference";
+  s.processes.at(1).handles.emplace(last, HandleEntry{Kind::Buffer, 3, true});
+  EXPECT_TRUE(names("BufferReferenced")) << "a revoked handle does not keep a buffer";
+}
+
+// A grant named by two live handles, or only by an exited process's handle, is not named once.
+TEST_F(InvariantTest, ObjectNamedOnceCountsLiveUnrevokedNames) {
+  const GrantId g = s.grants.begin()->first;
+  s.processes.at(2).handles.emplace(5, HandleEntry{Kind::Grant, g});
+  EXPECT_TRUE(names("ObjectNamedOnce")) << "named by two processes";
+  s.processes.at(2).handles.erase(5);
+  expect_invariants();
+  s.processes.at(2).handles.emplace(5, HandleEntry{Kind::Grant, g});
+  s.processes.at(1).handles.erase(2);
+  s.processes.at(2).alive = false;
+  EXPECT_TRUE(names("ObjectNamedOnce")) << "named only by an exited process";
 }
 
 TEST_F(InvariantTest, ReferencesAndLeaks) {

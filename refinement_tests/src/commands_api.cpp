@@ -1,6 +1,7 @@
 // One command per API call of iommu_api.h / dma.h / handle.h, plus process creation and exit and
 // the null-pointer cases (which the model does not take: they must fail with rcInvalidArgument
 // and change nothing, which the refinement check after them confirms).
+#include <optional>
 #include <sstream>
 
 #include "arg_bias.h"
@@ -179,18 +180,18 @@ class DetachDeviceFromDomain final : public ApiCommand {
 // DMA32, and disjoint from every other live buffer.
 void record_buffer(Sut& sut, model::Pid pid, Handle h) {
   const model::HandleEntry* e = model::lookup_handle(sut.model, pid, h);
-  RC_ASSERT(e != nullptr);
+  KNIOMMU_CHECK(e != nullptr);
   const model::Buffer& buf = sut.model.buffers.at(e->object);
   InfoPtr info;
   const Retcode rc = sut.get_info(pid, h, true, &info);
   if (rc != rcOk) RC_FAIL(std::string("KnIoDmaGetPhysInfo on a new buffer: ") + KnRetcodeName(rc));
-  RC_ASSERT(info->count == buf.blocks);
-  RC_ASSERT(info->orderMin == buf.order);
+  KNIOMMU_CHECK(info->count == buf.blocks);
+  KNIOMMU_CHECK(info->orderMin == buf.order);
   std::vector<PhysBlock> blocks;
   const uint64_t block_bytes = kPage << buf.order;
   for (size_t i = 0; i < info->count; ++i) {
     const uint64_t pa = static_cast<uint64_t>(info->descriptors[i].frame) << 12;
-    RC_ASSERT(static_cast<uint64_t>(info->descriptors[i].order) == buf.order);
+    KNIOMMU_CHECK(static_cast<uint64_t>(info->descriptors[i].order) == buf.order);
     if (pa % block_bytes != 0) RC_FAIL("physical block not naturally aligned: " + hex(pa));
     if ((buf.flags & DMA_ZONE_DMA32) != 0 && pa + block_bytes > (uint64_t{1} << 32))
       RC_FAIL("DMA32 buffer above 4 GiB: " + hex(pa));
@@ -322,7 +323,7 @@ class DmaMap final : public ApiCommand {
   std::vector<Handle> handle_args() const override { return {rid_}; }
   void after_success(Sut& sut, const ImplOutcome& o, const model::Result& m) const override {
     const model::HandleEntry* e = model::lookup_handle(sut.model, pid_, m.handle);
-    RC_ASSERT(e != nullptr);
+    KNIOMMU_CHECK(e != nullptr);
     sut.mapping_va[e->object] = o.va;
   }
   void show(std::ostream& os) const override {
@@ -362,7 +363,7 @@ class DmaBeginBase : public ApiCommand {
   }
   void after_success(Sut& sut, const ImplOutcome& o, const model::Result& m) const override {
     const model::HandleEntry* e = model::lookup_handle(sut.model, pid_, m.handle);
-    RC_ASSERT(e != nullptr);
+    KNIOMMU_CHECK(e != nullptr);
     const model::Grant& g = sut.model.grants.at(e->object);
     sut.grant_history[{pid_, o.handle}] = {g.iova, g.pages};
     // Configuration-dependent paths of the page table: a grant a superpage could map, and one
@@ -492,18 +493,18 @@ class DmaGetInfo final : public ApiCommand {
       RC_FAIL("DmaInfo.count " + std::to_string(info.count) + ", model expects " +
               std::to_string(m.count));
     const model::HandleEntry* e = model::lookup_handle(sut.model, pid_, h_);
-    RC_ASSERT(e != nullptr);
+    KNIOMMU_CHECK(e != nullptr);
     const model::BufferId bid =
         e->kind == Kind::Grant ? sut.model.grants.at(e->object).buffer : e->object;
     const model::Buffer& buf = sut.model.buffers.at(bid);
-    RC_ASSERT(info.flags == buf.flags);
-    RC_ASSERT(info.orderMin == buf.order);
-    RC_ASSERT(info.size == buf.size);
+    KNIOMMU_CHECK(info.flags == buf.flags);
+    KNIOMMU_CHECK(info.orderMin == buf.order);
+    KNIOMMU_CHECK(info.size == buf.size);
     for (size_t i = 0; i < info.count; ++i) {
       const uint64_t addr = static_cast<uint64_t>(info.descriptors[i].frame) << 12;
-      RC_ASSERT(static_cast<uint64_t>(info.descriptors[i].order) == buf.order);
+      KNIOMMU_CHECK(static_cast<uint64_t>(info.descriptors[i].order) == buf.order);
       if (phys_) {
-        RC_ASSERT(addr == sut.phys.at(bid).at(i).pa);
+        KNIOMMU_CHECK(addr == sut.phys.at(bid).at(i).pa);
       } else {
         // The grant the IOVA view names: the handle's grant, or the buffer's grant in the
         // caller's automatic domain (IOMMU disabled: IOVA = physical address).
@@ -604,6 +605,35 @@ rc::Gen<CmdPtr> make(const SharedState& s) {
     return rc::gen::exec([s] { return CmdPtr(std::make_shared<const T>(*s)); });
 }
 
+// The generator of one command against the generation state `s`.
+rc::Gen<CmdPtr> gen_command_for(const SharedState& s) {
+  // Weights: device DMA and the grant lifecycle dominate, so invalidation-sensitive sequences
+  // (begin -> DMA -> close/detach/exit -> DMA) are common. The grant scenario is that lifecycle
+  // as one command built from the model (commands_scenario.cpp): random sequences are short
+  // (RapidCheck draws the length uniformly up to the size), so without it a grant of a rare
+  // shape is seldom begun, probed and closed while a device can see it.
+  return rc::gen::weightedOneOf<CmdPtr>({
+      {1, make<ProcessCreate>(s)},
+      {1, make<ProcessExit>(s)},
+      {4, make<AttachDevice>(s)},
+      {2, make<DetachDevice>(s)},
+      {2, make<CreateDomain>(s)},
+      {3, make<AttachDeviceToDomain>(s)},
+      {2, make<DetachDeviceFromDomain>(s)},
+      {4, make<DmaCreate>(s)},
+      {1, make<DmaCreateContinuous>(s)},
+      {2, make<DmaMap>(s)},
+      {4, make<DmaBegin>(s)},
+      {3, make<DmaBeginEx>(s)},
+      {4, make<HandleClose>(s)},
+      {2, make<DmaGetInfo>(s)},
+      {2, make<NullArgs>(s)},
+      {8, rc::gen::exec([s] { return make_dma(*s); })},
+      {2, rc::gen::exec([s] { return make_vm_access(*s); })},
+      {6, rc::gen::exec([s] { return make_grant_scenario(*s); })},
+  });
+}
+
 }  // namespace
 
 namespace cmd {
@@ -641,32 +671,16 @@ CmdPtr dma_map(model::Pid pid, Handle rid, uint64_t offset, uint64_t length, int
 }  // namespace cmd
 
 rc::Gen<CmdPtr> gen_command(const model::State& state) {
-  const SharedState s = std::make_shared<const model::State>(state);
-  // Weights: device DMA and the grant lifecycle dominate, so invalidation-sensitive sequences
-  // (begin -> DMA -> close/detach/exit -> DMA) are common. The grant scenario is that lifecycle
-  // as one command built from the model (commands_scenario.cpp): random sequences are short
-  // (RapidCheck draws the length uniformly up to the size), so without it a grant of a rare
-  // shape is seldom begun, probed and closed while a device can see it.
-  return rc::gen::weightedOneOf<CmdPtr>({
-      {1, make<ProcessCreate>(s)},
-      {1, make<ProcessExit>(s)},
-      {4, make<AttachDevice>(s)},
-      {2, make<DetachDevice>(s)},
-      {2, make<CreateDomain>(s)},
-      {3, make<AttachDeviceToDomain>(s)},
-      {2, make<DetachDeviceFromDomain>(s)},
-      {4, make<DmaCreate>(s)},
-      {1, make<DmaCreateContinuous>(s)},
-      {2, make<DmaMap>(s)},
-      {4, make<DmaBegin>(s)},
-      {3, make<DmaBeginEx>(s)},
-      {4, make<HandleClose>(s)},
-      {2, make<DmaGetInfo>(s)},
-      {2, make<NullArgs>(s)},
-      {8, rc::gen::exec([s] { return make_dma(*s); })},
-      {2, rc::gen::exec([s] { return make_vm_access(*s); })},
-      {6, rc::gen::exec([s] { return make_grant_scenario(*s); })},
-  });
+  // rc::state::gen::commands asks for the generator of one state more than once: before every
+  // entry it builds one it never uses, then one per attempt (a failed precondition retries with
+  // the same state). A generator depends only on the state's value, so an equal state gets the
+  // last generator again instead of another copy of the state (the comparison allocates nothing).
+  thread_local SharedState last_state;
+  thread_local std::optional<rc::Gen<CmdPtr>> last_gen;
+  if (last_gen && *last_state == state) return *last_gen;
+  last_state = std::make_shared<const model::State>(state);
+  last_gen = gen_command_for(last_state);
+  return *last_gen;
 }
 
 }  // namespace kniommu::conformance

@@ -1,3 +1,4 @@
+#include <charconv>
 #include <sstream>
 
 #include "commands.h"
@@ -9,9 +10,12 @@
 namespace kniommu::conformance {
 
 std::string hex(uint64_t v) {
-  std::ostringstream os;
-  os << std::hex << "0x" << v;
-  return os.str();
+  // As `os << std::hex << "0x" << v` would print it, without a stream per call: the commands'
+  // texts hold several (one per BDF, size, flags and IOVA, after every command).
+  char buf[2 + 16] = {'0', 'x'};
+  const auto [end, ec] = std::to_chars(buf + 2, buf + sizeof buf, v, 16);
+  (void)ec;  // 16 hex digits always fit
+  return std::string(buf, end);
 }
 
 void assert_refines(const Sut& sut, const char* after) {
@@ -33,15 +37,11 @@ void ApiCommand::apply(model::State& s) const {
     return;
   }
   // A legal stand-in IOVA: the first free 1 GiB slot (any legal value keeps handle numbering
-  // and object ids identical to the real model's, which is all generation needs).
-  for (uint64_t slot = 1; slot < 512; ++slot) {
-    model::State copy = s;
-    const model::Result r = step(copy, slot << 30, false);
-    if (!r.illegal_choice) {
-      s = std::move(copy);
-      return;
-    }
-  }
+  // and object ids identical to the real model's, which is all generation needs). A step given
+  // an illegal IOVA changes nothing (model.h, Result::illegal_choice), so the slots are tried on
+  // `s` itself, not on a copy of the state per slot.
+  for (uint64_t slot = 1; slot < 512; ++slot)
+    if (!step(s, slot << 30, false).illegal_choice) return;
 }
 
 void ApiCommand::after_success(Sut&, const ImplOutcome&, const model::Result&) const {}
@@ -70,22 +70,23 @@ void ApiCommand::run(const model::State&, Sut& sut) const {
   const ImplOutcome impl = call_impl(sut);
   const bool oom = impl.rc == rcOutOfMemory && impl.oom_plausible;
   const model::Result m = step(sut.model, impl.iova, oom);
-  std::ostringstream name;
-  show(name);
-  trace::api_call(sut, name.str(), impl, m, oom);
-  coverage::call(name.str(), impl.rc);
+  std::ostringstream shown;
+  show(shown);
+  const std::string name = shown.str();  // once: every use below takes the same text
+  trace::api_call(sut, name, impl, m, oom);
+  coverage::call(name, impl.rc);
   if (m.illegal_choice)
-    RC_FAIL(name.str() + ": the implementation chose an illegal IOVA " + hex(impl.iova));
+    RC_FAIL(name + ": the implementation chose an illegal IOVA " + hex(impl.iova));
   if (impl.rc != m.rc)
-    RC_FAIL(name.str() + ": implementation returned " + KnRetcodeName(impl.rc) +
-            ", model expects " + KnRetcodeName(m.rc));
+    RC_FAIL(name + ": implementation returned " + KnRetcodeName(impl.rc) + ", model expects " +
+            KnRetcodeName(m.rc));
   if (m.rc == rcOk) {
     if (m.handle != INVALID_HANDLE && impl.handle != m.handle)
-      RC_FAIL(name.str() + ": implementation returned handle " + std::to_string(impl.handle) +
+      RC_FAIL(name + ": implementation returned handle " + std::to_string(impl.handle) +
               ", model expects " + std::to_string(m.handle));
     after_success(sut, impl, m);
   }
-  assert_refines(sut, name.str().c_str());
+  assert_refines(sut, name.c_str());
 }
 
 }  // namespace kniommu::conformance

@@ -79,12 +79,16 @@ class Builder {
   const model::State& state() const { return st_; }
   // Appends `c` and returns the handle of `kind` it created for `pid` (INVALID_HANDLE if none).
   Handle add(const CmdPtr& c, model::Pid pid = 0, Kind kind = Kind::Domain) {
-    const model::State before = st_;
+    // The handle values `pid` holds before the step (ascending, as the map keeps them), not a
+    // copy of the whole state.
+    std::vector<Handle> before;
+    if (pid != 0)
+      for (const auto& [h, e] : st_.processes.at(pid).handles) before.push_back(h);
     c->apply(st_);
     steps_.push_back(c);
     if (pid == 0) return INVALID_HANDLE;
     for (const auto& [h, e] : st_.processes.at(pid).handles)
-      if (e.kind == kind && !before.processes.at(pid).handles.count(h)) return h;
+      if (e.kind == kind && !std::binary_search(before.begin(), before.end(), h)) return h;
     return INVALID_HANDLE;
   }
   CmdPtr finish() { return std::make_shared<const Scenario>(std::move(steps_)); }

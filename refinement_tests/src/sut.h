@@ -94,8 +94,22 @@ class Sut {
     bool valid = false;
     std::vector<uint64_t> key, next_key;  // next_key: the one being compared (capacity kept)
     std::map<model::DomainSerial, Runs> runs;
+    // Each buffer's blocks as runs of consecutive frames, at offsets from its first byte, for
+    // the block order they were cut with (a buffer's blocks never change).
+    struct FrameRuns {
+      uint32_t order = 0;
+      Runs runs;
+    };
+    std::map<model::BufferId, FrameRuns> frame_runs;
   };
   mutable Expectation expectation;
+  // The model state the last check found every invariant to hold in (refinement_check.cpp):
+  // the invariants are a function of the state alone, so an equal state needs no second look.
+  struct CheckedModel {
+    bool valid = false;
+    model::State state;
+  };
+  mutable CheckedModel checked_model;
   // The last cache snapshot (refinement_check.cpp), kept only for its capacity.
   mutable std::vector<KnSimCacheEntry> cache_entries;
 

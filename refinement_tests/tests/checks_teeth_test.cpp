@@ -48,9 +48,9 @@ ConfigOutcome run(const KnAdapterV1& a, int cases = 3) {
   return run_conformance(a, opt).outcomes.at(0);
 }
 
-// The run fails, and the failure names what the check saw.
-void expect_caught(const KnAdapterV1& a, const char* text) {
-  const ConfigOutcome o = run(a);
+// The run (of `cases` cases) fails, and the failure names what the check saw.
+void expect_caught(const KnAdapterV1& a, const char* text, int cases = 3) {
+  const ConfigOutcome o = run(a, cases);
   EXPECT_EQ(o.status, ConfigOutcome::Status::Failed);
   EXPECT_NE(o.failure.find(text), std::string::npos) << o.failure;
 }
@@ -106,9 +106,22 @@ Retcode phys_info_reusing_frames(KnAdapterSession* s, KnPid pid, Handle h, DmaIn
 TEST(ChecksTeeth, FramesOfTwoLiveBuffersOverlapIsReported) {
   KnAdapterV1 a = real();
   a.dma_get_phys_info = phys_info_reusing_frames;
-  const ConfigOutcome o = run(a, 30);
-  EXPECT_EQ(o.status, ConfigOutcome::Status::Failed);
-  EXPECT_NE(o.failure.find("overlap a live buffer's frames"), std::string::npos) << o.failure;
+  expect_caught(a, "overlap a live buffer's frames", 30);
+}
+
+// GetPhysInfo reports the last block of every multi-block buffer with the wrong order: the
+// per-block check of the new buffer's descriptors (KNIOMMU_CHECK, commands.h) fails it.
+Retcode phys_info_wrong_last_order(KnAdapterSession* s, KnPid pid, Handle h, DmaInfo** out) {
+  const Retcode rc = real().dma_get_phys_info(s, pid, h, out);
+  if (rc == rcOk && (*out)->count > 1) (*out)->descriptors[(*out)->count - 1].order ^= 1;
+  return rc;
+}
+
+TEST(ChecksTeeth, WrongOrderOfOneBlockIsReported) {
+  KnAdapterV1 a = real();
+  a.dma_get_phys_info = phys_info_wrong_last_order;
+  expect_caught(a, "check failed: static_cast<uint64_t>(info->descriptors[i].order) == buf.order",
+                10);
 }
 
 TEST(ChecksTeeth, AShortRunThatReachesTooLittleFails) {
