@@ -22,6 +22,17 @@
   do {                                                        \
     if (!(expression)) RC_FAIL("check failed: " #expression); \
   } while (false)
+// The same for `a == b` of integers or enums; a failure also names both values, as RC_ASSERT's
+// expansion did (the message is built only on failure).
+#define KNIOMMU_CHECK_EQ(a, b)                                                           \
+  do {                                                                                   \
+    const auto& kniommu_check_a = (a);                                                   \
+    const auto& kniommu_check_b = (b);                                                   \
+    if (!(kniommu_check_a == kniommu_check_b))                                           \
+      RC_FAIL("check failed: " #a " == " #b " (" +                                       \
+              ::kniommu::conformance::hex(static_cast<uint64_t>(kniommu_check_a)) + " != " + \
+              ::kniommu::conformance::hex(static_cast<uint64_t>(kniommu_check_b)) + ")");    \
+  } while (false)
 
 namespace kniommu::conformance {
 

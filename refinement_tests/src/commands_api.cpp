@@ -185,13 +185,13 @@ void record_buffer(Sut& sut, model::Pid pid, Handle h) {
   InfoPtr info;
   const Retcode rc = sut.get_info(pid, h, true, &info);
   if (rc != rcOk) RC_FAIL(std::string("KnIoDmaGetPhysInfo on a new buffer: ") + KnRetcodeName(rc));
-  KNIOMMU_CHECK(info->count == buf.blocks);
-  KNIOMMU_CHECK(info->orderMin == buf.order);
+  KNIOMMU_CHECK_EQ(info->count, buf.blocks);
+  KNIOMMU_CHECK_EQ(info->orderMin, buf.order);
   std::vector<PhysBlock> blocks;
   const uint64_t block_bytes = kPage << buf.order;
   for (size_t i = 0; i < info->count; ++i) {
     const uint64_t pa = static_cast<uint64_t>(info->descriptors[i].frame) << 12;
-    KNIOMMU_CHECK(static_cast<uint64_t>(info->descriptors[i].order) == buf.order);
+    KNIOMMU_CHECK_EQ(static_cast<uint64_t>(info->descriptors[i].order), buf.order);
     if (pa % block_bytes != 0) RC_FAIL("physical block not naturally aligned: " + hex(pa));
     if ((buf.flags & DMA_ZONE_DMA32) != 0 && pa + block_bytes > (uint64_t{1} << 32))
       RC_FAIL("DMA32 buffer above 4 GiB: " + hex(pa));
@@ -497,14 +497,14 @@ class DmaGetInfo final : public ApiCommand {
     const model::BufferId bid =
         e->kind == Kind::Grant ? sut.model.grants.at(e->object).buffer : e->object;
     const model::Buffer& buf = sut.model.buffers.at(bid);
-    KNIOMMU_CHECK(info.flags == buf.flags);
-    KNIOMMU_CHECK(info.orderMin == buf.order);
-    KNIOMMU_CHECK(info.size == buf.size);
+    KNIOMMU_CHECK_EQ(info.flags, buf.flags);
+    KNIOMMU_CHECK_EQ(info.orderMin, buf.order);
+    KNIOMMU_CHECK_EQ(info.size, buf.size);
     for (size_t i = 0; i < info.count; ++i) {
       const uint64_t addr = static_cast<uint64_t>(info.descriptors[i].frame) << 12;
-      KNIOMMU_CHECK(static_cast<uint64_t>(info.descriptors[i].order) == buf.order);
+      KNIOMMU_CHECK_EQ(static_cast<uint64_t>(info.descriptors[i].order), buf.order);
       if (phys_) {
-        KNIOMMU_CHECK(addr == sut.phys.at(bid).at(i).pa);
+        KNIOMMU_CHECK_EQ(addr, sut.phys.at(bid).at(i).pa);
       } else {
         // The grant the IOVA view names: the handle's grant, or the buffer's grant in the
         // caller's automatic domain (IOMMU disabled: IOVA = physical address).

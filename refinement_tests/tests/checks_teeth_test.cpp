@@ -120,7 +120,7 @@ Retcode phys_info_wrong_last_order(KnAdapterSession* s, KnPid pid, Handle h, Dma
 TEST(ChecksTeeth, WrongOrderOfOneBlockIsReported) {
   KnAdapterV1 a = real();
   a.dma_get_phys_info = phys_info_wrong_last_order;
-  expect_caught(a, "check failed: static_cast<uint64_t>(info->descriptors[i].order) == buf.order",
+  expect_caught(a, "check failed: static_cast<uint64_t>(info->descriptors[i].order) == buf.order (0x",
                 10);
 }
 
