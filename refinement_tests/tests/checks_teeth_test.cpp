@@ -5,13 +5,13 @@
 // PsiAddressUnaligned) are shown caught by the refinement.mutant.* entries.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <map>
 #include <set>
 #include <string>
 
 #include "kniommu/builtin_adapter.h"
 #include "kniommu/conformance.h"
+#include "short_run.h"
 
 namespace kniommu::conformance {
 namespace {
@@ -39,13 +39,7 @@ uint32_t register_lying(KnAdapterSession* s, uint32_t off) {
 uint64_t one_violation(KnAdapterSession*) { return 1; }
 
 ConfigOutcome run(const KnAdapterV1& a, int cases = 3) {
-  ConformanceOptions opt;
-  opt.configs = {"l4_sp"};
-  opt.seed = 1;
-  opt.cases = cases;
-  opt.verbose = std::getenv("CHECKS_VERBOSE") != nullptr;
-  opt.shrink = false;
-  return run_conformance(a, opt).outcomes.at(0);
+  return run_conformance(a, short_run("l4_sp", cases)).outcomes.at(0);
 }
 
 // The run (of `cases` cases) fails, and the failure names what the check saw.
@@ -125,11 +119,7 @@ TEST(ChecksTeeth, WrongOrderOfOneBlockIsReported) {
 }
 
 TEST(ChecksTeeth, AShortRunThatReachesTooLittleFails) {
-  ConformanceOptions opt;
-  opt.configs = {"l4_sp"};
-  opt.seed = 1;
-  opt.cases = 2;
-  opt.verbose = false;
+  ConformanceOptions opt = short_run("l4_sp", 2);
   opt.require_paths = true;  // as a default run
   const ConfigOutcome o = run_conformance(real(), opt).outcomes.at(0);
   EXPECT_EQ(o.status, ConfigOutcome::Status::Failed);

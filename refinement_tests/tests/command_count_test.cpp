@@ -9,17 +9,13 @@
 
 #include "kniommu/builtin_adapter.h"
 #include "kniommu/conformance.h"
+#include "short_run.h"
 
 namespace kniommu::conformance {
 namespace {
 
 TEST(CommandCount, EveryCheckedStepOfAScenarioCounts) {
-  ConformanceOptions opt;
-  opt.configs = {"l3_nosp"};
-  opt.seed = 1;
-  opt.cases = 40;
-  opt.verbose = false;
-  opt.shrink = false;
+  ConformanceOptions opt = short_run("l3_nosp", 40);
   opt.require_paths = false;  // a short run: only the count is under test
   const ConfigOutcome o = run_conformance(*kniommu_builtin_adapter(), opt).outcomes.at(0);
   ASSERT_EQ(o.status, ConfigOutcome::Status::Passed) << o.failure;

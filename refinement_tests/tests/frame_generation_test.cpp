@@ -5,13 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
-#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
 
 #include "hw_view.h"
 #include "refinement_check.h"
+#include "short_run.h"
 #include "sut.h"
 #include "kniommu/builtin_adapter.h"
 #include "kniommu/conformance.h"
@@ -22,13 +22,8 @@ namespace {
 const KnAdapterV1& real() { return *kniommu_builtin_adapter(); }
 
 ConfigOutcome run(const KnAdapterV1& a, const char* config, int cases, bool generations = true) {
-  ConformanceOptions opt;
+  ConformanceOptions opt = short_run(config, cases);
   opt.frame_generations = generations;
-  opt.configs = {config};
-  opt.seed = 1;
-  opt.cases = cases;
-  opt.verbose = std::getenv("CHECKS_VERBOSE") != nullptr;
-  opt.shrink = false;
   opt.isolate = false;  // the comparison below counts in this process
   return run_conformance(a, opt).outcomes.at(0);
 }
