@@ -29,6 +29,10 @@ class BoundedCache {
   }
 
   Value* find(const Key& key) { return find_in(key, home(key)); }
+  // find() in two steps, for a caller that fills the same key after a miss
+  // (insert_absent_in_bucket) and so computes its hash once.
+  std::uint32_t bucket_of(const Key& key) const { return static_cast<std::uint32_t>(home(key)); }
+  Value* find_in_bucket(const Key& key, std::uint32_t bucket) { return find_in(key, bucket); }
 
   // Inserts or replaces; returns true when a different entry had to be evicted to make room.
   bool insert(const Key& key, const Value& value) {
@@ -45,13 +49,13 @@ class BoundedCache {
     }
     return insert_into(b, key, value, on_drop);
   }
-  // The same for a key known to be absent (a lookup just missed and nothing changed since): no
-  // second probe.
+  // The same for a key known to be absent (a lookup just missed and nothing changed since) whose
+  // bucket_of() is at hand: no second probe, no second hash.
   template <class OnDrop>
-  [[gnu::always_inline]] bool insert_absent(const Key& key, const Value& value, OnDrop&& on_drop) {
-    const auto b = static_cast<std::uint32_t>(home(key));
-    assert(find_in(key, b) == nullptr);
-    return insert_into(b, key, value, on_drop);
+  [[gnu::always_inline]] bool insert_absent_in_bucket(const Key& key, std::uint32_t bucket,
+                                                      const Value& value, OnDrop&& on_drop) {
+    assert(bucket == bucket_of(key) && find_in(key, bucket) == nullptr);
+    return insert_into(bucket, key, value, on_drop);
   }
 
  private:

@@ -29,6 +29,9 @@ struct ContextInfo {
   std::uint8_t levels = 0;  // AW + 2
   std::uint16_t did = 0;
   PhysAddr slptptr = 0;
+  // The IOVA bits at and above the input address width (Walker::input_width), decoded with the
+  // entry: a request with any of them set is beyond the width.
+  std::uint64_t beyond_width = 0;
 };
 
 // Each cache can keep a FrameRefs up to date with the frames its entries point at (track()): the
@@ -97,7 +100,9 @@ class Iotlb {
   // The entry covering `iova` for `did`, trying 4 KiB, then 2 MiB, then 1 GiB; nullptr on miss.
   const IotlbEntry* find(std::uint16_t did, std::uint64_t iova, unsigned* shift) {
     if (superpages_ != 0) return find_any_size(did, iova, shift);
-    const IotlbEntry* e = cache_.find(IotlbKey{did, 12, iova >> 12});
+    const IotlbKey key{did, 12, iova >> 12};
+    missed_bucket_ = cache_.bucket_of(key);
+    const IotlbEntry* e = cache_.find_in_bucket(key, missed_bucket_);
     if (e != nullptr) *shift = 12;
     return e;
   }
@@ -108,8 +113,10 @@ class Iotlb {
                                                               unsigned shift, const IotlbEntry& e) {
     const IotlbKey key{did, static_cast<std::uint8_t>(shift), iova >> shift};
     count(key, e, +1);
-    return cache_.insert_absent(
-        key, e, [this](const IotlbKey& k, const IotlbEntry& old) { count(k, old, -1); });
+    // A 4 KiB fill goes to the bucket the 4 KiB probe of find() just computed.
+    const std::uint32_t bucket = shift == 12 ? missed_bucket_ : cache_.bucket_of(key);
+    return cache_.insert_absent_in_bucket(
+        key, bucket, e, [this](const IotlbKey& k, const IotlbEntry& old) { count(k, old, -1); });
   }
   std::size_t invalidate_all();
   std::size_t invalidate_domain(std::uint16_t did);
@@ -142,6 +149,7 @@ class Iotlb {
   BoundedCache<IotlbKey, IotlbEntry, IotlbKeyHash> cache_;
   FrameRefs* refs_ = nullptr;
   std::size_t superpages_ = 0;  // 2 MiB / 1 GiB entries held: find() probes them only if any
+  std::uint32_t missed_bucket_ = 0;  // bucket of the last 4 KiB key find() probed
 };
 
 // Non-leaf entries: the level-L entry (L >= 2) covers 2^(12 + 9(L-1)) bytes of IOVA; its tag is

@@ -258,6 +258,7 @@ void RemappingUnit::handle_gcmd() {
     sts = with_field(S{}, KNIOMMU_F("QIES"), sts, 0);
   }
   regs_.set_raw32(vtd::kRegGsts, static_cast<std::uint32_t>(sts));
+  translation_enabled_ = bit(sts, KNIOMMU_F("TES"), S{}) != 0;
 }
 
 void RemappingUnit::handle_fsts_or_frcd_write() {
@@ -313,6 +314,9 @@ std::vector<KnSimCacheEntry> RemappingUnit::cache_snapshot() const {
 UnitStats RemappingUnit::stats() const {
   std::lock_guard lock(mu_);
   UnitStats s = stats_;
+  s.translations += front_hits_;
+  s.iotlb_hits += front_hits_;
+  s.context_hits += front_hits_;
   s.psc_entries_now = psc_.size();
   return s;
 }

@@ -79,29 +79,41 @@ class UnitLock {
   UnitLock& operator=(const UnitLock&) = delete;
 
   void lock() {
-    if (owner_.load(std::memory_order_relaxed) == self()) {
-      busy_.store(true, std::memory_order_relaxed);
-      // Only the compiler must keep the store before the load; the revoker's membarrier orders
-      // them on the hardware.
-      std::atomic_signal_fence(std::memory_order_seq_cst);
-      if (!revoked_.load(std::memory_order_relaxed)) [[likely]] {
-        biased_ = true;
-        return;
-      }
-      // Release, like unlock(): a revoker waiting for busy_ may read this store rather than
-      // the previous unlock's, and since C++20 a release sequence holds only read-modify-writes,
-      // so a relaxed store here would not order this thread's earlier sections before its own.
-      busy_.store(false, std::memory_order_release);
+    if (!try_lock_biased()) lock_slow();
+  }
+  // The owner's entry alone: true when this thread owns the bias and entered (unlock() releases
+  // as after lock()); false, holding nothing, otherwise. No call, so a caller whose common case
+  // is short (a request the IOTLB front answers) needs no stack frame for it.
+  bool try_lock_biased() {
+    // The thread's token as it is (a thread without one yet is not the owner; lock_slow() gives
+    // it one), so that this path has no call.
+    const std::uint64_t token = token_;
+    if (token == 0 || owner_.load(std::memory_order_relaxed) != token) return false;
+    busy_.store(true, std::memory_order_relaxed);
+    // Only the compiler must keep the store before the load; the revoker's membarrier orders
+    // them on the hardware.
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (!revoked_.load(std::memory_order_relaxed)) [[likely]] {
+      biased_ = true;
+      return true;
     }
-    lock_slow();
+    // Release, like unlock(): a revoker waiting for busy_ may read this store rather than the
+    // previous unlock's, and since C++20 a release sequence holds only read-modify-writes, so a
+    // relaxed store here would not order this thread's earlier sections before its own.
+    busy_.store(false, std::memory_order_release);
+    return false;
   }
   void unlock() {
     if (biased_) {
-      biased_ = false;
-      busy_.store(false, std::memory_order_release);
+      unlock_biased();
       return;
     }
     mu_.unlock();
+  }
+  // unlock() after a try_lock_biased() that returned true.
+  void unlock_biased() {
+    biased_ = false;
+    busy_.store(false, std::memory_order_release);
   }
   // This thread owns the bias (tests).
   bool biased_to_this_thread() const {
@@ -120,8 +132,13 @@ class UnitLock {
   // mu_, then: the first thread becomes the owner; any other thread revokes the bias.
   void lock_slow();
 
-  // constinit: no dynamic initialisation, so no TLS wrapper call on the fast path.
-  static inline constinit thread_local std::uint64_t token_ = 0;
+  // constinit: no dynamic initialisation, so no TLS wrapper call on the fast path. Initial-exec:
+  // the library is built position-independent, where the default (general-dynamic) model makes
+  // every access a call of __tls_get_addr as far as the compiler knows (the linker relaxes it
+  // only afterwards), so every caller of try_lock_biased() saved its registers around a call
+  // that never happens. One 8-byte variable fits glibc's static TLS reserve when the library is
+  // loaded with dlopen (an adapter).
+  [[gnu::tls_model("initial-exec")]] static inline constinit thread_local std::uint64_t token_ = 0;
   std::mutex mu_;
   std::atomic<std::uint64_t> owner_{0};  // written once, under mu_
   std::atomic<bool> revoked_{false};     // written once, under mu_
@@ -194,10 +211,42 @@ class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
   // Records DescriptorReserved and returns the IQEI code for it.
   unsigned descriptor_reserved(const vtd::layout::Words<2>& desc);
 
+  // Front of the IOTLB: a small direct-mapped array of recent (SID, page) results, valid only
+  // while `generation_` is unchanged (any invalidation, eviction, root change or TE change bumps
+  // it), so it can never serve something the caches behind it no longer hold. Slots are filled
+  // only by translations with TE on, so a hit needs no look at GSTS.TES.
+  struct FrontSlot {
+    std::uint64_t generation = 0;  // 0 = empty
+    std::uint64_t vpn = 0;
+    PhysAddr page_pa = 0;
+    std::uint16_t sid = 0;
+    std::uint8_t perms = 0;
+  };
+  static constexpr std::size_t kFrontSlots = 256;
+  static std::size_t front_index(std::uint16_t sid, std::uint64_t vpn) {
+    return static_cast<std::size_t>((vpn ^ (std::uint64_t{sid} * 0x9E37u)) & (kFrontSlots - 1));
+  }
+
   // Translation internals (mu_ held).
-  // Inline into translate() and translate_range(): a call would spill the request's state.
+  // The front answers (true, *pa set): the whole of a hit. Inline into translate() and
+  // translate_range(), which call translate_locked() only when it does not.
+  [[gnu::always_inline]] bool front_hit_locked(std::uint16_t sid, std::uint64_t iova,
+                                               std::uint8_t need, RequestKind kind, PhysAddr* pa);
+  // Everything after a front miss: context cache, IOTLB, walk, fault reporting, and the refill of
+  // `front`, the request's front slot. Inline into translate_range() and into
+  // translate_front_missed(): a call would spill the request's state.
   [[gnu::always_inline]] Fault translate_locked(std::uint16_t sid, std::uint64_t iova,
-                                                std::uint8_t need, RequestKind kind, PhysAddr* pa);
+                                                std::uint8_t need, RequestKind kind,
+                                                FrontSlot* front, PhysAddr* pa);
+  // translate() past its fast path, out of line, so that translate() makes no call of its own
+  // and needs no stack frame on a hit: a front miss (mu_ held by the caller through
+  // try_lock_biased(), released here), and a request of a thread that does not own the lock's
+  // bias (takes mu_ itself).
+  // Both take translate()'s own arguments, so its tail calls to them move no register.
+  [[gnu::noinline]] Fault translate_front_missed(std::uint16_t sid, std::uint64_t iova,
+                                                 bool write, PhysAddr* pa, RequestKind kind);
+  [[gnu::noinline]] Fault translate_unbiased(std::uint16_t sid, std::uint64_t iova, bool write,
+                                             PhysAddr* pa, RequestKind kind);
   // Points *ctx at the context cache's entry for `sid`, or (on a miss) at `scratch`, filled from
   // memory. Inline: the cached case is on every request that misses the front.
   [[gnu::always_inline]] Fault lookup_context(std::uint16_t sid, ContextInfo* scratch,
@@ -213,28 +262,14 @@ class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
   // Could the unit still reach [pa, pa + len)? (The audit; brings its index up to date first.)
   bool references_locked(PhysAddr pa, std::uint64_t len);
 
-  // Front of the IOTLB: a small direct-mapped array of recent (SID, page) results, valid only
-  // while `generation_` is unchanged (any invalidation, eviction or root change bumps it), so it
-  // can never serve something the caches behind it no longer hold.
-  struct FrontSlot {
-    std::uint64_t generation = 0;  // 0 = empty
-    std::uint64_t vpn = 0;
-    PhysAddr page_pa = 0;
-    std::uint16_t sid = 0;
-    std::uint8_t perms = 0;
-  };
-  static constexpr std::size_t kFrontSlots = 256;
-  static std::size_t front_index(std::uint16_t sid, std::uint64_t vpn) {
-    return static_cast<std::size_t>((vpn ^ (std::uint64_t{sid} * 0x9E37u)) & (kFrontSlots - 1));
-  }
-
   const UnitConfig config_;
   SimPhysMem& mem_;
   const Walker walker_;
 
   mutable UnitLock mu_;
   RegFile regs_;
-  PhysAddr root_table_ = 0;  // latched by SRTP
+  bool translation_enabled_ = false;  // GSTS.TES, kept beside the register by handle_gcmd()
+  PhysAddr root_table_ = 0;           // latched by SRTP
   bool root_valid_ = false;  // SRTP done with a legacy-mode (TTM=00) RTADDR
   unsigned next_fault_ = 0;  // next fault-recording register to use
   ContextCache context_cache_;
@@ -243,6 +278,9 @@ class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
   std::uint64_t generation_ = 1;
   std::array<FrontSlot, kFrontSlots> front_{};
   UnitStats stats_;
+  // Requests the front answered: each is a translation, an IOTLB hit and a context-cache hit,
+  // added to those counters by stats() (one increment on the hit path instead of three).
+  std::uint64_t front_hits_ = 0;
   std::uint64_t use_after_free_ = 0;
   ProtocolViolations violations_;
   // The use-after-free audit (when detect_use_after_free): references held by the caches (kept by

@@ -21,10 +21,46 @@ Fault permission_fault(std::uint8_t need) {
 
 }  // namespace
 
+[[gnu::always_inline]] inline bool RemappingUnit::front_hit_locked(std::uint16_t sid,
+                                                                  std::uint64_t iova,
+                                                                  std::uint8_t need,
+                                                                  RequestKind kind, PhysAddr* pa) {
+  const std::uint64_t vpn = iova >> vtd::kPageShift;
+  const FrontSlot& front = front_[front_index(sid, vpn)];
+  if (kind != RequestKind::kUntranslated || front.generation != generation_ || front.sid != sid ||
+      front.vpn != vpn || (front.perms & need) != need) {
+    return false;
+  }
+  ++front_hits_;
+  *pa = front.page_pa + (iova & (vtd::kPageSize - 1));
+  return true;
+}
+
 Fault RemappingUnit::translate(std::uint16_t sid, std::uint64_t iova, bool write, PhysAddr* pa,
                                RequestKind kind) {
+  if (!mu_.try_lock_biased()) [[unlikely]] return translate_unbiased(sid, iova, write, pa, kind);
+  // Nothing between here and the unlock or the tail call can throw.
+  if (front_hit_locked(sid, iova, write ? kPermWrite : kPermRead, kind, pa)) [[likely]] {
+    mu_.unlock_biased();
+    return Fault::kNone;
+  }
+  return translate_front_missed(sid, iova, write, pa, kind);
+}
+
+Fault RemappingUnit::translate_front_missed(std::uint16_t sid, std::uint64_t iova, bool write,
+                                            PhysAddr* pa, RequestKind kind) {
+  std::lock_guard lock(mu_, std::adopt_lock);
+  return translate_locked(sid, iova, write ? kPermWrite : kPermRead, kind,
+                          &front_[front_index(sid, iova >> vtd::kPageShift)], pa);
+}
+
+Fault RemappingUnit::translate_unbiased(std::uint16_t sid, std::uint64_t iova, bool write,
+                                        PhysAddr* pa, RequestKind kind) {
   std::lock_guard lock(mu_);
-  return translate_locked(sid, iova, write ? kPermWrite : kPermRead, kind, pa);
+  const std::uint8_t need = write ? kPermWrite : kPermRead;
+  if (front_hit_locked(sid, iova, need, kind, pa)) return Fault::kNone;
+  return translate_locked(sid, iova, need, kind,
+                          &front_[front_index(sid, iova >> vtd::kPageShift)], pa);
 }
 
 Fault RemappingUnit::translate_range(std::uint16_t sid, std::uint64_t iova, std::uint64_t len,
@@ -35,10 +71,13 @@ Fault RemappingUnit::translate_range(std::uint16_t sid, std::uint64_t iova, std:
   while (len > 0) {
     const std::uint64_t n = std::min(len, vtd::kPageSize - (iova & (vtd::kPageSize - 1)));
     PhysAddr pa = 0;
-    const Fault f = translate_locked(sid, iova, need, kind, &pa);
-    if (f != Fault::kNone) {
-      out->clear();
-      return f;
+    if (!front_hit_locked(sid, iova, need, kind, &pa)) {
+      const Fault f = translate_locked(sid, iova, need, kind,
+                                       &front_[front_index(sid, iova >> vtd::kPageShift)], &pa);
+      if (f != Fault::kNone) {
+        out->clear();
+        return f;
+      }
     }
     out->push_back(DmaChunk{pa, n});
     iova += n;
@@ -93,26 +132,17 @@ void RemappingUnit::check_did_names_one_table(std::uint16_t sid, const ContextIn
   });
 }
 
-inline Fault RemappingUnit::translate_locked(std::uint16_t sid, std::uint64_t iova,
-                                             std::uint8_t need, RequestKind kind, PhysAddr* pa) {
-  const bool te = field_of(vtd::kGstsReg, KNIOMMU_F("TES"), regs_.raw32(vtd::kRegGsts)) != 0;
-  if (!te) {
+[[gnu::always_inline]] inline Fault RemappingUnit::translate_locked(std::uint16_t sid,
+                                                                   std::uint64_t iova,
+                                                                   std::uint8_t need,
+                                                                   RequestKind kind,
+                                                                   FrontSlot* front, PhysAddr* pa) {
+  if (!translation_enabled_) {
     ++stats_.untranslated;
     *pa = iova;
     return Fault::kNone;
   }
   ++stats_.translations;
-  const std::uint64_t vpn = iova >> vtd::kPageShift;
-  const std::uint64_t offset = iova & (vtd::kPageSize - 1);
-  FrontSlot& front = front_[front_index(sid, vpn)];
-  if (kind == RequestKind::kUntranslated && front.generation == generation_ && front.sid == sid &&
-      front.vpn == vpn && (front.perms & need) == need) {
-    ++stats_.iotlb_hits;
-    ++stats_.context_hits;
-    *pa = front.page_pa + offset;
-    return Fault::kNone;
-  }
-
   const bool write = (need & kPermWrite) != 0;
   ContextInfo scratch;
   const ContextInfo* ctx_ptr = nullptr;
@@ -168,7 +198,8 @@ inline Fault RemappingUnit::translate_locked(std::uint16_t sid, std::uint64_t io
     report(sid, iova, write, f, ctx.fpd);
     return f;
   }
-  front = FrontSlot{generation_, vpn, *pa - offset, sid, perms};
+  *front = FrontSlot{generation_, iova >> vtd::kPageShift,
+                     *pa & ~std::uint64_t{vtd::kPageSize - 1}, sid, perms};
   return Fault::kNone;
 }
 

@@ -34,8 +34,12 @@ static_assert(kSnp == mask_of(vtd::kSlPte2M, KNIOMMU_F("SNP")) &&
               kSnp == mask_of(vtd::kSlPte1G, KNIOMMU_F("SNP")));
 static_assert(kTm == mask_of(vtd::kSlPte2M, KNIOMMU_F("TM")) &&
               kTm == mask_of(vtd::kSlPte1G, KNIOMMU_F("TM")));
-// The unit's permission bits are the entries' R and W bits.
+// The unit's permission bits are the entries' R and W bits, and no reserved mask holds them: the
+// walk's one-test check of a level (walk_at) relies on both.
 static_assert(kR == kPermRead && kW == kPermWrite);
+static_assert(((TableL::reserved_mask(0) | kLeafRsvd[1] | kLeafRsvd[2] | kLeafRsvd[3] | kPs | kSnp |
+                kTm) &
+               (kR | kW)) == 0);
 
 using vtd::level_shift;  // the shared address arithmetic: 12 + 9 * (level - 1)
 
@@ -128,6 +132,8 @@ Fault Walker::decode_context(const vtd::layout::Words<2>& w, ContextInfo* out) c
   out->levels = static_cast<std::uint8_t>(levels);
   out->did = static_cast<std::uint16_t>(ce.did());
   out->slptptr = ce.slptptr();
+  const unsigned width = input_width(*out);
+  out->beyond_width = width >= 64 ? 0 : ~((std::uint64_t{1} << width) - 1);
   return Fault::kNone;
 }
 
@@ -150,10 +156,22 @@ Fault Walker::walk_with_psc(const ContextInfo& ctx, std::uint64_t iova, std::uin
   // (VT-d spec §6.2.4).
   for (unsigned l = 2; l <= ctx.levels; ++l) {
     if (const PscEntry* e = psc->find(ctx.did, l, iova)) {
+      if ((need & ~e->perms) != 0) return fault_below_cached(iova, need, l - 1, e->next_table, out);
       return walk_from(ctx, iova, need, psc, l - 1, e->next_table, e->perms, out);
     }
   }
   return walk_from(ctx, iova, need, psc, ctx.levels, ctx.slptptr, kR | kW, out);
+}
+
+Fault Walker::fault_below_cached(std::uint64_t iova, std::uint8_t need, unsigned level,
+                                 PhysAddr table, WalkResult* out) const {
+  *out = WalkResult{};
+  const SlRead r =
+      read_sl_entry(table, level, static_cast<unsigned>((iova >> level_shift(level)) & 511));
+  // Below a cached entry the level is never the top one: its table is a next table.
+  if (!r.ok) return Fault::kNextTableInvalid;
+  out->not_present = (r.pte & (kR | kW)) == 0;
+  return (need & kPermWrite) != 0 ? Fault::kNoWrite : Fault::kNoRead;
 }
 
 bool Walker::root_context_table(const vtd::layout::Words<2>& w, PhysAddr* context_table) const {

@@ -90,6 +90,10 @@ class Walker {
     std::uint64_t pte = 0;
   };
   SlRead read_sl_entry(PhysAddr table, unsigned level, unsigned idx) const;
+  // The walk below a cached non-leaf entry whose permissions lack some of `need`: the permission
+  // fault the walk takes at `level` (or the unreadable entry there), as walk_at would report it.
+  Fault fault_below_cached(std::uint64_t iova, std::uint8_t need, unsigned level, PhysAddr table,
+                           WalkResult* out) const;
   // A walk that starts below a cached non-leaf entry (`psc` given; out of line).
   Fault walk_with_psc(const ContextInfo& ctx, std::uint64_t iova, std::uint8_t need,
                       PagingStructureCache* psc, WalkResult* out) const;
@@ -133,8 +137,7 @@ class Walker {
 [[gnu::always_inline]] inline Fault Walker::walk(const ContextInfo& ctx, std::uint64_t iova,
                                                  std::uint8_t need, PagingStructureCache* psc,
                                                  WalkResult* out) const {
-  const unsigned width = input_width(ctx);
-  if (width < 64 && (iova >> width) != 0) {
+  if ((iova & ctx.beyond_width) != 0) {
     *out = WalkResult{};
     return Fault::kBeyondAddressWidth;
   }
@@ -190,9 +193,13 @@ template <unsigned kLevel>
   bool leaf = kLevel == 1;
   if constexpr (kLevel == 2 || kLevel == 3) leaf = (pte & li.leaf_ps) != 0;
   const std::uint64_t rsvd = leaf ? li.leaf_rsvd : li.table_rsvd;
-  // Both faults of this level in one test; the fault path then takes them in QEMU's order:
-  // permission, then reserved bits.
-  if (((need & ~perms) | (pte & rsvd)) != 0) [[unlikely]] {
+  // Both faults of this level in one test: a needed R/W bit that is clear, or a reserved bit
+  // that is set. The R/W bits are never reserved, so flipping the needed bits of the entry and
+  // keeping the needed and the reserved ones is that test. The levels above passed it, so `pte`
+  // lacking a needed bit is `perms` lacking it (a walk from a cached entry that lacks one does
+  // not come here: fault_below_cached). The fault path then takes the faults in QEMU's
+  // order: permission, then reserved bits.
+  if (((pte ^ need) & (need | rsvd)) != 0) [[unlikely]] {
     *out = WalkResult{};
     if ((need & ~perms) != 0) {
       out->not_present = (pte & (sl::kRead | sl::kWrite)) == 0;

@@ -39,6 +39,32 @@ TEST_F(Caches, SkippedInvalidationLeavesOldTranslationUsable) {
   EXPECT_EQ(m.xlate(kDev, 0x1000, true), Fault::kNoWrite);
 }
 
+// Every request counts once as a translation and once as a hit or miss of each cache it
+// consulted, whether the IOTLB's front or the caches behind it answered (requests 2..5 here).
+TEST_F(Caches, StatisticsCountEveryRequestOnce) {
+  const UnitStats before = m.unit.stats();
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(m.xlate(kDev, 0x1010, false), Fault::kNone);
+  const UnitStats s = m.unit.stats();
+  EXPECT_EQ(s.translations - before.translations, 5u);
+  EXPECT_EQ(s.iotlb_misses - before.iotlb_misses, 1u);
+  EXPECT_EQ(s.iotlb_hits - before.iotlb_hits, 4u);
+  EXPECT_EQ(s.context_misses - before.context_misses, 1u);
+  EXPECT_EQ(s.context_hits - before.context_hits, 4u);
+}
+
+// Behind the front (which every invalidation empties) the IOTLB still finds what it was filled
+// with: the fill after a miss files the entry where the lookup will look for it.
+TEST_F(Caches, IotlbServesItsEntryWhenTheFrontIsEmptied) {
+  PhysAddr pa = 0;
+  ASSERT_EQ(m.xlate(kDev, 0x1000, true, &pa), Fault::kNone);
+  unmap(0x1000);
+  m.submit(Machine::iotlb_desc(kPage, 7, 0x5000));  // another page: empties the front only
+  const UnitStats before = m.unit.stats();
+  ASSERT_EQ(m.xlate(kDev, 0x1000, true, &pa), Fault::kNone);
+  EXPECT_EQ(pa, 0x40'0000u);
+  EXPECT_EQ(m.unit.stats().iotlb_hits, before.iotlb_hits + 1);
+}
+
 TEST_F(Caches, PsiWithAddressMaskCoversTheAlignedBlock) {
   m.map(top, 4, 0x7000, 0x41'0000, 12, kRW);
   ASSERT_EQ(m.xlate(kDev, 0x1000, false), Fault::kNone);

@@ -75,6 +75,27 @@ TEST(Walk, PermissionsAreAndedAcrossLevels) {
   EXPECT_EQ(m.xlate(Machine::kDev, 0x1000, true), Fault::kNoWrite);
 }
 
+// The walk of a write that starts below a cached read-only non-leaf entry (the paging-structure
+// cache keeps the permissions ANDed down to it) faults although every entry it reads itself is
+// writable.
+TEST(Walk, AWalkFromACachedReadOnlyEntryCannotWrite) {
+  Machine m;
+  const PhysAddr top = m.alloc();
+  m.map(top, 4, 0x1000, 0x40'0000, 12, kRW);
+  m.map(top, 4, 0x2000, 0x41'0000, 12, kRW);
+  const PhysAddr pde = m.pte_pa(top, 4, 0x1000, 21);
+  m.mem.write64(pde, with_field(vtd::kSlTableEntry, KNIOMMU_F("W"), m.mem.read64(pde), 0));
+  m.set_context(Machine::kDev, 1, top, 4);
+  m.enable();
+  ASSERT_EQ(m.xlate(Machine::kDev, 0x1000, false), Fault::kNone);  // caches the PDE, read-only
+  const UnitStats before = m.unit.stats();
+  EXPECT_EQ(m.xlate(Machine::kDev, 0x2000, true), Fault::kNoWrite);
+  EXPECT_EQ(m.unit.stats().iotlb_misses, before.iotlb_misses + 1);  // it walked: no IOTLB entry
+  PhysAddr pa = 0;
+  EXPECT_EQ(m.xlate(Machine::kDev, 0x2000, false, &pa), Fault::kNone);
+  EXPECT_EQ(pa, 0x41'0000u);
+}
+
 TEST(Walk, ReadOnlyAndWriteOnlyLeaves) {
   Machine m;
   const PhysAddr top = m.alloc();
@@ -116,6 +137,26 @@ TEST(Walk, TranslationOffMeansPhysicalAddresses) {
   PhysAddr pa = 0;
   EXPECT_EQ(m.xlate(Machine::kDev, 0x1234'5678, true, &pa), Fault::kNone);
   EXPECT_EQ(pa, 0x1234'5678u);
+}
+
+// TE is persistent both ways: after it is cleared, a page translated before passes through
+// untranslated, and setting it again translates again (GSTS.TES follows, VT-d spec §10.4.4).
+TEST(Walk, ClearingTeStopsTranslationAndSettingItResumes) {
+  Machine m;
+  const PhysAddr top = m.alloc();
+  m.map(top, 4, 0x1000, 0x40'0000, 12, kRW);
+  m.set_context(Machine::kDev, 1, top, 4);
+  m.enable();
+  PhysAddr pa = 0;
+  ASSERT_EQ(m.xlate(Machine::kDev, 0x1010, false, &pa), Fault::kNone);
+  ASSERT_EQ(pa, 0x40'0010u);
+  m.clear_persistent(m.te_bit());
+  EXPECT_EQ(m.gsts() & m.te_bit(), 0u);
+  ASSERT_EQ(m.xlate(Machine::kDev, 0x1010, false, &pa), Fault::kNone);
+  EXPECT_EQ(pa, 0x1010u);
+  m.set_persistent(m.te_bit());
+  ASSERT_EQ(m.xlate(Machine::kDev, 0x1010, false, &pa), Fault::kNone);
+  EXPECT_EQ(pa, 0x40'0010u);
 }
 
 TEST(Walk, PassThroughWhenAdvertised) {
