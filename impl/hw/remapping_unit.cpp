@@ -290,6 +290,7 @@ void RemappingUnit::handle_ics_write() {
 std::vector<KnSimCacheEntry> RemappingUnit::cache_snapshot() const {
   std::lock_guard lock(mu_);
   std::vector<KnSimCacheEntry> out;
+  out.reserve(context_cache_.size() + iotlb_.size());
   context_cache_.for_each([&](std::uint16_t sid, const ContextInfo& c) {
     KnSimCacheEntry e{};
     e.kind = 0;

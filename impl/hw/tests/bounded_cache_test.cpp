@@ -58,6 +58,10 @@ TEST(BoundedCache, MatchesAReferenceMapUnderRandomOperations) {
         break;
     }
     ASSERT_EQ(cache.size(), ref.size());
+    // for_each visits exactly the entries, also when erased slots lie between used ones.
+    std::map<std::uint32_t, std::uint32_t> visited;
+    cache.for_each([&](std::uint32_t key, std::uint32_t v) { visited[key] = v; });
+    ASSERT_EQ(visited, ref) << "step " << step;
     for (std::uint32_t probe = 0; probe < 100; ++probe) {
       const std::uint32_t* v = cache.find(probe);
       auto it = ref.find(probe);
