@@ -65,6 +65,22 @@ TEST_F(Caches, IotlbServesItsEntryWhenTheFrontIsEmptied) {
   EXPECT_EQ(m.unit.stats().iotlb_hits, before.iotlb_hits + 1);
 }
 
+// The same with a superpage entry in the IOTLB, so that its lookup probes every page size.
+TEST_F(Caches, IotlbServesItsEntryWhenTheFrontIsEmptiedWithASuperpageCached) {
+  m.map(top, 4, 0x4000'0000, 0x8000'0000, 21, kRW);
+  PhysAddr pa = 0;
+  // A 2 MiB entry, through a 4 KiB page whose probe lands elsewhere than that of page 0x1000.
+  ASSERT_EQ(m.xlate(kDev, 0x4000'3000, false, &pa), Fault::kNone);
+  ASSERT_EQ(pa, 0x8000'3000u);
+  ASSERT_EQ(m.xlate(kDev, 0x1000, true, &pa), Fault::kNone);
+  unmap(0x1000);
+  m.submit(Machine::iotlb_desc(kPage, 7, 0x5000));  // another page: empties the front only
+  const UnitStats before = m.unit.stats();
+  ASSERT_EQ(m.xlate(kDev, 0x1000, true, &pa), Fault::kNone);
+  EXPECT_EQ(pa, 0x40'0000u);
+  EXPECT_EQ(m.unit.stats().iotlb_hits, before.iotlb_hits + 1);
+}
+
 TEST_F(Caches, PsiWithAddressMaskCoversTheAlignedBlock) {
   m.map(top, 4, 0x7000, 0x41'0000, 12, kRW);
   ASSERT_EQ(m.xlate(kDev, 0x1000, false), Fault::kNone);
