@@ -42,11 +42,17 @@ bool contiguous_from(const Table& t, uint64_t e0) {
   return (differ[0] | differ[1]) == 0;
 }
 
-// None of the eight entries t[first], t[first + stride], ... has a bit of `mask` set.
-bool none_present(const Table& t, unsigned first, unsigned stride, uint64_t mask) {
-  uint64_t any = 0;
-  for (unsigned k = 0; k < 8; ++k) any |= t[first + k * stride];
-  return (any & mask) == 0;
+// None of the eight entries of kStride words from t[first] has a bit of `mask` set in its first
+// word. A fixed stride and two accumulators, so the eight loads are independent and the loop is
+// unrolled (the loop with a run-time stride was 4 % of a conformance run's instructions).
+template <unsigned kStride>
+bool none_present(const Table& t, unsigned first, uint64_t mask) {
+  uint64_t any[2] = {0, 0};
+  for (unsigned k = 0; k < 8; k += 2) {
+    any[0] |= t[first + k * kStride];
+    any[1] |= t[first + (k + 1) * kStride];
+  }
+  return ((any[0] | any[1]) & mask) == 0;
 }
 
 class Walker {
@@ -137,7 +143,7 @@ class Walker {
     const Table& t = *read;
     const unsigned shift = 12 + 9 * (level - 1);
     for (unsigned i = 0; i < 512; ++i) {
-      if (i % 8 == 0 && none_present(t, i, 1, kSlPerm)) {  // most entries of upper tables are
+      if (i % 8 == 0 && none_present<1>(t, i, kSlPerm)) {  // most entries of upper tables are
         i += 7;                                               // not present: eight at a time
         continue;
       }
@@ -332,7 +338,7 @@ HwView walk_hw_view(const KnAdapterV1& api, KnAdapterSession* session, ViewCache
   if (root_read == nullptr) return view;
   const Table& root = *root_read;
   for (unsigned bus = 0; bus < 256; ++bus) {
-    if (bus % 8 == 0 && none_present(root, 2 * bus, 2, kPresent)) {  // root entry: 128 bits
+    if (bus % 8 == 0 && none_present<2>(root, 2 * bus, kPresent)) {  // root entry: 128 bits
       bus += 7;
       continue;
     }
@@ -343,7 +349,7 @@ HwView walk_hw_view(const KnAdapterV1& api, KnAdapterSession* session, ViewCache
     if (ctx_read == nullptr) continue;
     const Table& ctx = *ctx_read;
     for (unsigned devfn = 0; devfn < 256; ++devfn) {
-      if (devfn % 8 == 0 && none_present(ctx, 2 * devfn, 2, kPresent)) {  // context entry: 128
+      if (devfn % 8 == 0 && none_present<2>(ctx, 2 * devfn, kPresent)) {  // context entry: 128
         devfn += 7;                                                       // bits
         continue;
       }
