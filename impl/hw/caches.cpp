@@ -65,12 +65,9 @@ std::size_t ContextCache::invalidate_device(std::uint16_t sid, unsigned fm, std:
   });
 }
 
-const IotlbEntry* Iotlb::find_any_size(std::uint16_t did, std::uint64_t iova, unsigned* shift) {
-  for (unsigned s : {12u, 21u, 30u}) {
-    const IotlbKey key{did, static_cast<std::uint8_t>(s), iova >> s};
-    const std::uint32_t bucket = cache_.bucket_of(key);
-    if (s == 12) missed_bucket_ = bucket;  // for insert_after_miss, as find() keeps it
-    if (const IotlbEntry* e = cache_.find_in_bucket(key, bucket)) {
+const IotlbEntry* Iotlb::find_superpage(std::uint16_t did, std::uint64_t iova, unsigned* shift) {
+  for (unsigned s : {21u, 30u}) {
+    if (const IotlbEntry* e = cache_.find(IotlbKey{did, static_cast<std::uint8_t>(s), iova >> s})) {
       *shift = s;
       return e;
     }

@@ -98,13 +98,15 @@ class Iotlb {
   explicit Iotlb(std::size_t capacity) : cache_(capacity) {}
   void track(FrameRefs* refs) { refs_ = refs; }
   // The entry covering `iova` for `did`, trying 4 KiB, then 2 MiB, then 1 GiB; nullptr on miss.
+  // The 4 KiB probe keeps its bucket for insert_after_miss.
   const IotlbEntry* find(std::uint16_t did, std::uint64_t iova, unsigned* shift) {
-    if (superpages_ != 0) return find_any_size(did, iova, shift);
     const IotlbKey key{did, 12, iova >> 12};
     missed_bucket_ = cache_.bucket_of(key);
-    const IotlbEntry* e = cache_.find_in_bucket(key, missed_bucket_);
-    if (e != nullptr) *shift = 12;
-    return e;
+    if (const IotlbEntry* e = cache_.find_in_bucket(key, missed_bucket_)) {
+      *shift = 12;
+      return e;
+    }
+    return superpages_ != 0 ? find_superpage(did, iova, shift) : nullptr;
   }
   bool insert(std::uint16_t did, std::uint64_t iova, unsigned shift, const IotlbEntry& e);
   // insert() right after find(did, iova) missed, with no change in between: no entry of any size
@@ -142,7 +144,8 @@ class Iotlb {
       refs_->remove(e.page_pa, k.shift);
     }
   }
-  const IotlbEntry* find_any_size(std::uint16_t did, std::uint64_t iova, unsigned* shift);
+  // find() past its 4 KiB probe: 2 MiB, then 1 GiB.
+  const IotlbEntry* find_superpage(std::uint16_t did, std::uint64_t iova, unsigned* shift);
   template <class Pred>
   std::size_t erase_if(Pred pred);
 

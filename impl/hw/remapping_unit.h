@@ -223,8 +223,11 @@ class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
     std::uint8_t perms = 0;
   };
   static constexpr std::size_t kFrontSlots = 256;
-  static std::size_t front_index(std::uint16_t sid, std::uint64_t vpn) {
-    return static_cast<std::size_t>((vpn ^ (std::uint64_t{sid} * 0x9E37u)) & (kFrontSlots - 1));
+  // The one slot a request of `sid` at `iova` can use.
+  FrontSlot& front_slot(std::uint16_t sid, std::uint64_t iova) {
+    const std::uint64_t vpn = iova >> vtd::kPageShift;
+    return front_[static_cast<std::size_t>((vpn ^ (std::uint64_t{sid} * 0x9E37u)) &
+                                           (kFrontSlots - 1))];
   }
 
   // Translation internals (mu_ held).

@@ -25,10 +25,9 @@ Fault permission_fault(std::uint8_t need) {
                                                                   std::uint64_t iova,
                                                                   std::uint8_t need,
                                                                   RequestKind kind, PhysAddr* pa) {
-  const std::uint64_t vpn = iova >> vtd::kPageShift;
-  const FrontSlot& front = front_[front_index(sid, vpn)];
+  const FrontSlot& front = front_slot(sid, iova);
   if (kind != RequestKind::kUntranslated || front.generation != generation_ || front.sid != sid ||
-      front.vpn != vpn || (front.perms & need) != need) {
+      front.vpn != iova >> vtd::kPageShift || (front.perms & need) != need) {
     return false;
   }
   ++front_hits_;
@@ -50,8 +49,8 @@ Fault RemappingUnit::translate(std::uint16_t sid, std::uint64_t iova, bool write
 Fault RemappingUnit::translate_front_missed(std::uint16_t sid, std::uint64_t iova, bool write,
                                             PhysAddr* pa, RequestKind kind) {
   std::lock_guard lock(mu_, std::adopt_lock);
-  return translate_locked(sid, iova, write ? kPermWrite : kPermRead, kind,
-                          &front_[front_index(sid, iova >> vtd::kPageShift)], pa);
+  return translate_locked(sid, iova, write ? kPermWrite : kPermRead, kind, &front_slot(sid, iova),
+                          pa);
 }
 
 Fault RemappingUnit::translate_unbiased(std::uint16_t sid, std::uint64_t iova, bool write,
@@ -59,8 +58,7 @@ Fault RemappingUnit::translate_unbiased(std::uint16_t sid, std::uint64_t iova, b
   std::lock_guard lock(mu_);
   const std::uint8_t need = write ? kPermWrite : kPermRead;
   if (front_hit_locked(sid, iova, need, kind, pa)) return Fault::kNone;
-  return translate_locked(sid, iova, need, kind,
-                          &front_[front_index(sid, iova >> vtd::kPageShift)], pa);
+  return translate_locked(sid, iova, need, kind, &front_slot(sid, iova), pa);
 }
 
 Fault RemappingUnit::translate_range(std::uint16_t sid, std::uint64_t iova, std::uint64_t len,
@@ -72,8 +70,7 @@ Fault RemappingUnit::translate_range(std::uint16_t sid, std::uint64_t iova, std:
     const std::uint64_t n = std::min(len, vtd::kPageSize - (iova & (vtd::kPageSize - 1)));
     PhysAddr pa = 0;
     if (!front_hit_locked(sid, iova, need, kind, &pa)) {
-      const Fault f = translate_locked(sid, iova, need, kind,
-                                       &front_[front_index(sid, iova >> vtd::kPageShift)], &pa);
+      const Fault f = translate_locked(sid, iova, need, kind, &front_slot(sid, iova), &pa);
       if (f != Fault::kNone) {
         out->clear();
         return f;

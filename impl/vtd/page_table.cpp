@@ -483,31 +483,28 @@ bool SecondLevelPageTable::unmap_leaf_run(UnmapState& s, TableWalk& w) {
   if (out == nullptr) return false;  // none cleared yet
   const unsigned lo = idx;
   unsigned hi = idx, n = 0;
+  const auto clear_if_present = [&](unsigned i) {
+    if (!Fmt::present(load_entry(r, i))) return;
+    store_entry(out, i, 0);
+    hi = i, ++n;
+  };
   // Blocks of 8 entries that are all present (a buffer's leaf table, the common case) take 8 loads
-  // and 8 stores with one branch; a block with a hole goes entry by entry. All 8 are loaded
-  // before any is stored (`r` and `out` may be the same host frame).
+  // and 8 stores with one branch; a block with a hole, and the tail, go entry by entry. All 8 are
+  // loaded before any is stored (`r` and `out` may be the same host frame).
   constexpr unsigned kBlock = 8;
   for (; idx + kBlock <= end_idx; idx += kBlock) {
     bool all_present = true;
 #pragma GCC unroll 8
     for (unsigned k = 0; k < kBlock; ++k) all_present &= Fmt::present(load_entry(r, idx + k));
-    if (all_present) {
-#pragma GCC unroll 8
-      for (unsigned k = 0; k < kBlock; ++k) store_entry(out, idx + k, 0);
-      hi = idx + kBlock - 1, n += kBlock;
+    if (!all_present) {
+      for (unsigned k = 0; k < kBlock; ++k) clear_if_present(idx + k);
       continue;
     }
-    for (unsigned k = 0; k < kBlock; ++k) {
-      if (!Fmt::present(load_entry(r, idx + k))) continue;
-      store_entry(out, idx + k, 0);
-      hi = idx + k, ++n;
-    }
+#pragma GCC unroll 8
+    for (unsigned k = 0; k < kBlock; ++k) store_entry(out, idx + k, 0);
+    hi = idx + kBlock - 1, n += kBlock;
   }
-  for (; idx < end_idx; ++idx) {
-    if (!Fmt::present(load_entry(r, idx))) continue;
-    store_entry(out, idx, 0);
-    hi = idx, ++n;
-  }
+  for (; idx < end_idx; ++idx) clear_if_present(idx);
   w.changed += n;
   const std::uint64_t base = slot_start(w.iova, 2);
   s.pending.add_range(base + std::uint64_t{lo} * kPageSize,
