@@ -129,6 +129,17 @@ class BoundedCache {
 
   std::size_t size() const { return size_; }
   std::size_t capacity() const { return slots_.size(); }
+  // The most entries any one bucket chains (what the slowest find() walks): diagnostics and the
+  // tests that the hash spreads the keys a workload produces.
+  std::size_t longest_chain() const {
+    std::size_t longest = 0;
+    for (std::uint32_t head : index_) {
+      std::size_t n = 0;
+      for (std::uint32_t i = head; i != kEmpty; i = slots_[i].next) ++n;
+      longest = n > longest ? n : longest;
+    }
+    return longest;
+  }
 
  private:
   struct Slot {

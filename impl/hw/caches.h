@@ -82,10 +82,14 @@ struct IotlbKey {
   std::uint64_t vpn = 0;   // iova >> shift
   friend bool operator==(const IotlbKey&, const IotlbKey&) = default;
 };
+// BoundedCache takes a bucket from the low bits. A product's low bits depend only on the page
+// number's low bits (every page 2^b pages apart would share a bucket: an IOTLB of 512 entries
+// holding pages 8 MiB apart was one chain of 512), so the high half, which depends on all of
+// them, is folded into the low half.
 struct IotlbKeyHash {
   std::size_t operator()(const IotlbKey& k) const {
-    return std::hash<std::uint64_t>{}((k.vpn * 0x9E3779B97F4A7C15ull) ^
-                                      (std::uint64_t{k.did} << 8) ^ k.shift);
+    const std::uint64_t h = k.vpn * 0x9E3779B97F4A7C15ull;
+    return (h ^ (h >> 32)) ^ (std::uint64_t{k.did} << 8) ^ k.shift;
   }
 };
 struct IotlbEntry {
@@ -130,6 +134,7 @@ class Iotlb {
     cache_.for_each(fn);
   }
   std::size_t size() const { return cache_.size(); }
+  std::size_t longest_chain() const { return cache_.longest_chain(); }
 
  private:
   // Every entry adding (+1) or leaving (-1): superpage count; a positive entry names its
@@ -183,6 +188,7 @@ class PagingStructureCache {
   // True when some cached entry points at a table inside [pa, pa + len).
   bool references(PhysAddr pa, std::uint64_t len) const;
   std::size_t size() const { return cache_.size(); }
+  std::size_t longest_chain() const { return cache_.longest_chain(); }
 
  private:
   // An entry names the next table's frame.

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "hw/caches.h"
 #include "hw_fixture.h"
 
 namespace kniommu::hw::test {
@@ -209,6 +210,29 @@ TEST_F(Caches, SrtpDoesNotFlushUntilGlobalInvalidations) {
   // The old root table is no longer reachable: freeing it is not a violation.
   m.mem.free_frame(old_root);
   EXPECT_EQ(m.unit.use_after_free_count(), 0u);
+}
+
+// A device striding through memory must not turn the caches' lookups into list walks: the
+// hash's buckets are its low bits, which for a plain product depend only on the page number's
+// low bits. Full caches of pages a power of two apart, each stride from 4 KiB to 512 GiB.
+TEST(CacheHash, PagesAPowerOfTwoApartSpreadOverTheBuckets) {
+  constexpr std::size_t kEntries = 512;  // buckets: 1024
+  // A random spread of 512 keys over 1024 buckets chains at most about 5; a hash keeping the
+  // page number's low bits chains all 512 keys of one stride of 2^10 pages or more.
+  constexpr std::size_t kLongestAllowed = 8;
+  for (unsigned stride_log = 0; stride_log <= 27; ++stride_log) {
+    Iotlb iotlb(kEntries);
+    PagingStructureCache psc(kEntries);
+    for (std::uint64_t i = 0; i < kEntries; ++i) {
+      const std::uint64_t iova = (i << stride_log) << 12;
+      iotlb.insert(3, iova, 12, IotlbEntry{0x1000, 3});
+      psc.insert(3, 2, iova << 9, PscEntry{0x1000, 3, 0, 0});  // level 2: one entry per 2 MiB
+    }
+    ASSERT_EQ(iotlb.size(), kEntries);
+    ASSERT_EQ(psc.size(), kEntries);
+    EXPECT_LE(iotlb.longest_chain(), kLongestAllowed) << "4 KiB pages 2^" << stride_log << " apart";
+    EXPECT_LE(psc.longest_chain(), kLongestAllowed) << "2 MiB ranges 2^" << stride_log << " apart";
+  }
 }
 
 TEST(PagingStructureCache, CapacityZeroDisablesIt) {
