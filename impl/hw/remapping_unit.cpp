@@ -327,16 +327,21 @@ std::uint64_t RemappingUnit::use_after_free_count() const {
   return use_after_free_;
 }
 
-bool RemappingUnit::references_locked(PhysAddr pa, std::uint64_t len) {
+void RemappingUnit::sync_references_locked() {
   const bool root_live =
       root_valid_ && field_of(vtd::kGstsReg, KNIOMMU_F("RTPS"), regs_.raw32(vtd::kRegGsts)) != 0;
   reach_->sync(root_live, root_table_);
-  return refs_->any(pa, len);
 }
 
-void RemappingUnit::on_frames_freed(PhysAddr pa, unsigned order) {
+void RemappingUnit::on_frames_freed(const PhysAddr* blocks, std::size_t n, unsigned order) {
   std::lock_guard lock(mu_);
-  if (reach_ != nullptr && references_locked(pa, vtd::kPageSize << order)) ++use_after_free_;
+  if (reach_ == nullptr) return;
+  // One sync for the batch: freeing frames writes none, so every block is judged against the
+  // same state, the one each would see freed alone.
+  sync_references_locked();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (refs_->any(blocks[i], vtd::kPageSize << order)) ++use_after_free_;
+  }
 }
 
 }  // namespace kniommu::hw

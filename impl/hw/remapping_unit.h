@@ -170,8 +170,8 @@ class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
   Fault translate_range(std::uint16_t sid, std::uint64_t iova, std::uint64_t len, bool write,
                         std::vector<DmaChunk>* out, RequestKind kind = RequestKind::kUntranslated);
 
-  // FrameFreeListener: counts frees of frames the unit could still reach.
-  void on_frames_freed(PhysAddr pa, unsigned order) override;
+  // FrameFreeListener: counts frees of blocks the unit could still reach (each block once).
+  void on_frames_freed(const PhysAddr* blocks, std::size_t n, unsigned order) override;
 
   std::vector<KnSimCacheEntry> cache_snapshot() const;
   UnitStats stats() const;
@@ -262,8 +262,8 @@ class RemappingUnit final : public vtd::Mmio, public FrameFreeListener {
   void record_fault(std::uint16_t sid, std::uint64_t iova, bool write, Fault f);
   void raise_fault_event();
   void caches_changed() { ++generation_; }
-  // Could the unit still reach [pa, pa + len)? (The audit; brings its index up to date first.)
-  bool references_locked(PhysAddr pa, std::uint64_t len);
+  // Brings the audit's index (what the unit could still reach: refs_) up to date.
+  void sync_references_locked();
 
   const UnitConfig config_;
   SimPhysMem& mem_;

@@ -581,27 +581,57 @@ Retcode SimPhysMem::alloc_frames(unsigned order, PhysAddr limit, PhysAddr* out) 
   return rcOk;
 }
 
-void SimPhysMem::free_frames(PhysAddr pa, unsigned order) {
-  const std::uint64_t pfn = pa >> vtd::kPageShift;
-  FrameFreeListener* listener = nullptr;
-  {
-    std::lock_guard lock(alloc_mu_);
-    if (pa % vtd::kPageSize != 0 || pfn >= frame_count_ || allocated_.get(pfn) != order) {
-      ++bad_frees_;
-      return;
+void SimPhysMem::free_frames(PhysAddr pa, unsigned order) { free_blocks(&pa, 1, order); }
+
+void SimPhysMem::free_blocks(const PhysAddr* blocks, std::size_t n, unsigned order) {
+  // Chunks of kChunk blocks, so the checked blocks fit on the stack; each chunk is checked under
+  // one lock, shown to the listener at once, released under one lock.
+  constexpr std::size_t kChunk = 64;
+  for (std::size_t done = 0; done < n;) {
+    const std::size_t m = std::min(kChunk, n - done);
+    PhysAddr valid[kChunk];
+    std::size_t k = 0;
+    // The blocks of this chunk already accepted, open addressing over twice the chunk (0 is never
+    // a valid block: frame 0 is reserved). A block twice in a batch is a double free the second
+    // time, as it would be in two free_frames calls, and the listener hears of it once.
+    PhysAddr seen[2 * kChunk] = {};
+    FrameFreeListener* listener = nullptr;
+    {
+      std::lock_guard lock(alloc_mu_);
+      for (std::size_t i = 0; i < m; ++i) {
+        const PhysAddr pa = blocks[done + i];
+        const std::uint64_t pfn = pa >> vtd::kPageShift;
+        if (pa % vtd::kPageSize != 0 || pfn >= frame_count_ || allocated_.get(pfn) != order) {
+          ++bad_frees_;
+          continue;
+        }
+        std::size_t slot = static_cast<std::size_t>(pfn >> order) % (2 * kChunk);
+        while (seen[slot] != 0 && seen[slot] != pa) slot = (slot + 1) % (2 * kChunk);
+        if (seen[slot] == pa) {
+          ++bad_frees_;
+          continue;
+        }
+        seen[slot] = pa;
+        valid[k++] = pa;
+      }
+      listener = listener_;
     }
-    listener = listener_;
+    done += m;
+    if (k == 0) continue;
+    // The listener inspects the frames (and the unit's state) before they can be reused.
+    if (listener != nullptr) listener->on_frames_freed(valid, k, order);
+    std::lock_guard lock(alloc_mu_);
+    for (std::size_t j = 0; j < k; ++j) {
+      const std::uint64_t pfn = valid[j] >> vtd::kPageShift;
+      if (allocated_.get(pfn) != order) {  // freed concurrently by someone else
+        ++bad_frees_;
+        continue;
+      }
+      allocated_.clear(pfn);
+      in_use_ -= std::uint64_t{1} << order;
+      release_block(pfn, order);
+    }
   }
-  // The listener inspects the frames (and the unit's state) before they can be reused.
-  if (listener != nullptr) listener->on_frames_freed(pa, order);
-  std::lock_guard lock(alloc_mu_);
-  if (allocated_.get(pfn) != order) {  // freed concurrently by someone else
-    ++bad_frees_;
-    return;
-  }
-  allocated_.clear(pfn);
-  in_use_ -= std::uint64_t{1} << order;
-  release_block(pfn, order);
 }
 
 void SimPhysMem::set_free_listener(FrameFreeListener* listener) {

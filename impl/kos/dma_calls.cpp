@@ -40,7 +40,7 @@ Retcode System::new_buffer_locked(Process& p, std::uint32_t order, std::size_t s
   for (std::uint64_t i = 0; i < blocks; ++i) {
     vtd::PhysAddr pa = 0;
     if (Retcode rc = hw_->mem().alloc_frames(order, limit, &pa); rc != rcOk) {
-      for (vtd::PhysAddr got : b->blocks) hw_->mem().free_frames(got, order);
+      hw_->mem().free_blocks(b->blocks.data(), b->blocks.size(), order);
       return rc;
     }
     b->blocks.push_back(pa);

@@ -13,7 +13,7 @@ void System::unref_buffer_locked(Buffer& b) {
   if (--b.refs != 0) return;
   // No handle, grant or mapping is left, and every grant's invalidation has completed: no device
   // can reach these frames any more.
-  for (vtd::PhysAddr pa : b.blocks) hw_->mem().free_frames(pa, b.order);
+  hw_->mem().free_blocks(b.blocks.data(), b.blocks.size(), b.order);
   buffers_.erase(&b);
 }
 

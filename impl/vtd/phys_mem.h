@@ -44,6 +44,12 @@ class PhysMem {
   // the highest usable address + 1 (e.g. 4 GiB for DMA32); 0 means no limit.
   virtual Retcode alloc_frames(unsigned order, PhysAddr limit, PhysAddr* out) = 0;
   virtual void free_frames(PhysAddr pa, unsigned order) = 0;
+  // free_frames of each of the n blocks (all of `order`), in order. A backend may take the batch
+  // at once (SimPhysMem: one lock and one use-after-free audit for all of them instead of one per
+  // block; a 2 MiB buffer of order-0 blocks is 512 of them).
+  virtual void free_blocks(const PhysAddr* blocks, std::size_t n, unsigned order) {
+    for (std::size_t i = 0; i < n; ++i) free_frames(blocks[i], order);
+  }
 
   // Direct host access to one 4 KiB frame (`frame` 4 KiB aligned), as a kernel's physical map
   // gives it: the frame's 512 words, or nullptr when the backend cannot hand out host memory (a

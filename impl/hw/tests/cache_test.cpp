@@ -390,6 +390,27 @@ TEST_F(UseAfterFree, BufferFrameStillInTheIotlbIsCounted) {
   EXPECT_EQ(m.unit.use_after_free_count(), 1u);
 }
 
+// A batch (free_blocks, as the driver frees a buffer's blocks) is audited block by block, against
+// the state each block would meet freed alone: the mapped blocks are counted, each once, the
+// unmapped one is not, and the batch changes nothing else.
+TEST_F(UseAfterFree, EveryStillMappedBlockOfABatchIsCountedOnce) {
+  std::vector<PhysAddr> mapped;
+  for (std::uint64_t i = 0; i < 70; ++i) {  // more than one chunk of SimPhysMem::free_blocks
+    const PhysAddr buf = m.alloc();
+    m.map(top, 4, 0x80'0000 + i * vtd::kPageSize, buf, 12, kRW);
+    mapped.push_back(buf);
+  }
+  const PhysAddr loose = m.alloc();  // never mapped
+  std::vector<PhysAddr> batch = {mapped[0], loose};
+  batch.insert(batch.end(), mapped.begin() + 1, mapped.end());
+  batch.push_back(mapped[3]);  // a double free in the batch: a bad free, not a second count
+  const std::uint64_t in_use = m.mem.frames_in_use();
+  m.mem.free_blocks(batch.data(), batch.size(), 0);
+  EXPECT_EQ(m.unit.use_after_free_count(), mapped.size());
+  EXPECT_EQ(m.mem.bad_free_count(), 1u);
+  EXPECT_EQ(m.mem.frames_in_use(), in_use - mapped.size() - 1);
+}
+
 TEST_F(UseAfterFree, ContextCacheSlptptrCounts) {
   // Detached and IOTLB-invalidated, but the context cache still names the top table.
   ASSERT_EQ(m.xlate(kDev, 0x1000, false), Fault::kNone);

@@ -352,11 +352,13 @@ TEST(SimPhysMem, FailpointInjectsOutOfMemory) {
 class RecordingListener final : public FrameFreeListener {
  public:
   explicit RecordingListener(const SimPhysMem& mem) : mem_(mem) {}
-  void on_frames_freed(PhysAddr pa, unsigned order) override {
-    calls.push_back({pa, order});
-    contents_at_free = mem_.read64(pa);
+  void on_frames_freed(const PhysAddr* blocks, std::size_t n, unsigned order) override {
+    batches.push_back(n);
+    for (std::size_t i = 0; i < n; ++i) calls.push_back({blocks[i], order});
+    contents_at_free = mem_.read64(blocks[0]);
     in_use_at_free = mem_.frames_in_use();
   }
+  std::vector<std::size_t> batches;
   std::vector<std::pair<PhysAddr, unsigned>> calls;
   std::uint64_t contents_at_free = 0;
   std::uint64_t in_use_at_free = 0;
@@ -378,6 +380,49 @@ TEST(SimPhysMem, FreeListenerSeesFramesBeforeRelease) {
   EXPECT_EQ(listener.calls[0], std::make_pair(pa, 3u));
   EXPECT_EQ(listener.contents_at_free, 0xfeedu);
   EXPECT_EQ(listener.in_use_at_free, 8u);  // still accounted while the listener runs
+  mem.set_free_listener(nullptr);
+}
+
+// free_blocks checks each block as free_frames does, tells the listener of the valid ones once
+// (in chunks of at most 64), and releases them: the same end state as one free_frames per block.
+TEST(SimPhysMem, FreeBlocksIsFreeFramesPerBlock) {
+  SimPhysMem mem(8 * kMiB);
+  RecordingListener listener(mem);
+  mem.set_free_listener(&listener);
+  std::vector<PhysAddr> good;
+  for (int i = 0; i < 100; ++i) {
+    PhysAddr pa;
+    ASSERT_EQ(mem.alloc_frames(1, 0, &pa), rcOk);
+    good.push_back(pa);
+  }
+  PhysAddr other;
+  ASSERT_EQ(mem.alloc_frames(2, 0, &other), rcOk);
+  std::vector<PhysAddr> batch = good;
+  batch.insert(batch.begin() + 10, other);        // wrong order
+  batch.insert(batch.begin() + 20, good[5]);      // twice in the batch (same chunk)
+  batch.insert(batch.begin() + 90, good[7]);      // twice, in another chunk: freed already
+  batch.insert(batch.begin() + 30, 0);            // the reserved frame
+  batch.insert(batch.begin() + 40, good[1] + 8);  // unaligned
+  mem.free_blocks(batch.data(), batch.size(), 1);
+  EXPECT_EQ(mem.bad_free_count(), 5u);
+  EXPECT_EQ(mem.frames_in_use(), 4u);  // `other` only
+  std::vector<PhysAddr> told;
+  for (const auto& [pa, order] : listener.calls) {
+    EXPECT_EQ(order, 1u);
+    told.push_back(pa);
+  }
+  std::sort(told.begin(), told.end());
+  std::vector<PhysAddr> want = good;
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(told, want);
+  for (std::size_t n : listener.batches) EXPECT_LE(n, 64u);
+  EXPECT_EQ(listener.batches.size(), 2u);
+  mem.free_blocks(&other, 1, 2);
+  EXPECT_EQ(mem.frames_in_use(), 0u);
+  // Everything coalesced back: the largest block beside frame 0's is available again.
+  PhysAddr big;
+  ASSERT_EQ(mem.alloc_frames(10, 0, &big), rcOk);
+  EXPECT_EQ(big, 1024u * 4096);
   mem.set_free_listener(nullptr);
 }
 
