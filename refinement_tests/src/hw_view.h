@@ -79,6 +79,12 @@ class ViewCache {
   struct UpperTable {
     uint64_t generation = 0;  // 0: unknown (not reused)
     Table bytes{};
+    // Which groups of 8 entries hold a present one (bit g: entries 8g..8g+7), as the walk that
+    // decoded `bytes` found them, so a reused table is not scanned again; `groups_of` says for
+    // which format (0: not computed for these bytes; 1: second-level, R|W in each word; 2: root
+    // or context, P in the first word of each 128-bit entry).
+    uint64_t groups = 0;
+    uint8_t groups_of = 0;
   };
 
   // `generations`: use the adapter's frame write generations (false: every view reads every
