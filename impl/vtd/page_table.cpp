@@ -199,13 +199,14 @@ class EntryWriter {
 // rcOk when none of entries [first, first + n) is present, else rcAlreadyExists. One branch for
 // the whole run (the common case is all empty); two accumulators so two loads issue per cycle.
 Retcode run_is_empty(const std::uint64_t* words, unsigned first, unsigned n) {
+  const std::uint64_t* in = words + first;
   std::uint64_t any0 = 0, any1 = 0;
   unsigned i = 0;
-  for (; i + 1 < n; i += 2) {
-    any0 |= load_entry(words, first + i);
-    any1 |= load_entry(words, first + i + 1);
+  for (; i + 4 <= n; i += 4) {  // four loads per iteration: the loop overhead was a third
+    any0 |= load_entry(in, i) | load_entry(in, i + 2);
+    any1 |= load_entry(in, i + 1) | load_entry(in, i + 3);
   }
-  if (i < n) any0 |= load_entry(words, first + i);
+  for (; i < n; ++i) any0 |= load_entry(in, i);
   return Fmt::present(any0 | any1) ? rcAlreadyExists : rcOk;
 }
 
@@ -213,7 +214,18 @@ Retcode run_is_empty(const std::uint64_t* words, unsigned first, unsigned n) {
 // differ only in the address field, by the page size, and pa + size < 2^HAW).
 void store_run(std::uint64_t* words, unsigned first, unsigned n, std::uint64_t e,
                std::uint64_t step) {
-  for (unsigned i = 0; i < n; ++i, e += step) store_entry(words, first + i, e);
+  // Four stores per iteration with their values computed independently of each other (the
+  // one-at-a-time loop was 4 instructions per entry: the atomic stores keep GCC from unrolling).
+  std::uint64_t* out = words + first;
+  const std::uint64_t step2 = 2 * step, step3 = 3 * step, step4 = 4 * step;
+  unsigned i = 0;
+  for (; i + 4 <= n; i += 4, e += step4) {
+    store_entry(out, i, e);
+    store_entry(out, i + 1, e + step);
+    store_entry(out, i + 2, e + step2);
+    store_entry(out, i + 3, e + step3);
+  }
+  for (; i < n; ++i, e += step) store_entry(out, i, e);
 }
 
 // Writes n consecutive leaves of `step` bytes from slot `first`, the first one being `e`.

@@ -89,6 +89,23 @@ TEST_P(PageTableTest, OvermapIsRefusedAndChangesNothing) {
   EXPECT_EQ(mem_.frames_in_use(), frames);
 }
 
+// The direct path's emptiness check reads the run several entries per step: a single present
+// page at any position of a run of any length from 1 to 12 refuses the run and changes nothing.
+TEST_P(PageTableTest, AConflictAtAnyPositionOfARunRefusesIt) {
+  ASSERT_EQ(pt_.map(1 * GiB + 400 * KiB, 0x9000, 4 * KiB, kPermRead), rcOk);  // builds the tables
+  for (unsigned n = 1; n <= 12; ++n) {
+    for (unsigned k = 0; k < n; ++k) {
+      const std::uint64_t run = 1 * GiB + 4 * KiB, conflict = run + 4 * KiB * k;
+      ASSERT_EQ(pt_.map(conflict, 0x100000, 4 * KiB, kPermRead), rcOk);
+      const auto before = snapshot(pt_);
+      EXPECT_EQ(pt_.map(run, 0x300000, 4 * KiB * n, kPermRead), rcAlreadyExists)
+          << "run of " << n << " pages, conflict at page " << k;
+      EXPECT_EQ(snapshot(pt_), before);
+      unmap_and_complete(conflict, 4 * KiB);
+    }
+  }
+}
+
 // Runs of 4 KiB pages inside one existing leaf table take the direct path (one walk down): a
 // conflict anywhere in the run refuses the whole run, and the child count it raises must let the
 // last unmap free the tables again.
