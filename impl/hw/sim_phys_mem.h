@@ -42,7 +42,7 @@ using vtd::PhysAddr;
 // Told about every free before the frames return to the allocator (their contents still intact).
 // The remapping unit uses it to detect frames freed while its caches or the live table tree still
 // reference them. Called without any SimPhysMem lock held, once per free_frames call (n = 1) or
-// free_blocks batch (the valid blocks of it, all of `order`, each one once).
+// chunk of up to 64 blocks of a free_blocks batch (its valid blocks, all of `order`, each once).
 class FrameFreeListener {
  public:
   virtual ~FrameFreeListener() = default;
@@ -104,9 +104,9 @@ class SimPhysMem final : public vtd::PhysMem {
 
   Retcode alloc_frames(unsigned order, PhysAddr limit, PhysAddr* out) override;
   void free_frames(PhysAddr pa, unsigned order) override;
-  // One lock to check the batch, one listener call, one lock to release it. Each block is checked
-  // as free_frames checks it (a bad one is counted and skipped; a block twice in the batch is a
-  // double free the second time).
+  // Per chunk of up to 64 blocks: one lock to check it, one listener call, one lock to release
+  // it. Each block is checked as free_frames checks it (a bad one is counted and skipped; a block
+  // twice in the batch is a double free the second time).
   void free_blocks(const PhysAddr* blocks, std::size_t n, unsigned order) override;
 
   // One listener (the remapping unit); nullptr removes it.
