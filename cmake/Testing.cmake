@@ -22,12 +22,18 @@ function(kniommu_gtest target)
     DISCOVERY_TIMEOUT 60)
 endfunction()
 
-# kniommu_test(<name> LABEL <label> COMMAND ...): a plain command test.
+# kniommu_test(<name> LABEL <label> [TIMEOUT s] [COST s] COMMAND ...): a plain command test.
+# COST: about how many seconds the test runs in the dev preset. CTest starts tests in descending
+# order of cost, and a clean clone (CI) has no cost data from earlier runs, so without it the
+# longest tests, declared late, would start last and run alone at the end of a parallel run.
 function(kniommu_test name)
-  cmake_parse_arguments(A "" "LABEL;TIMEOUT" "COMMAND" ${ARGN})
+  cmake_parse_arguments(A "" "LABEL;TIMEOUT;COST" "COMMAND" ${ARGN})
   add_test(NAME ${name} COMMAND ${A_COMMAND})
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 300)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS ${A_LABEL} TIMEOUT ${A_TIMEOUT})
+  if(A_COST)
+    set_tests_properties(${name} PROPERTIES COST ${A_COST})
+  endif()
 endfunction()

@@ -87,7 +87,7 @@ set(KNIOMMU_AUDIT_FUZZ_EXTRA
 
 # Bounded libFuzzer run (clang++ builds it: g++ has no libFuzzer). The audit's own sources are
 # passed on so the harness also runs the analysis on every snapshot the reader accepts.
-kniommu_test(snapshot_fuzz LABEL unit TIMEOUT 300
+kniommu_test(snapshot_fuzz LABEL unit TIMEOUT 300 COST 58
   COMMAND ${_audit}/fuzz/run_fuzz.sh ${_audit} ${CMAKE_CURRENT_BINARY_DIR}/snapshot_fuzz
           ${KNIOMMU_FUZZ_SECONDS} ${KNIOMMU_AUDIT_FUZZ_EXTRA})
 
@@ -97,7 +97,7 @@ kniommu_test(snapshot_fuzz LABEL unit TIMEOUT 300
 add_executable(linux_vm_check ${_audit}/linux/vm_check.cpp ${_audit}/linux/record.cpp)
 target_link_libraries(linux_vm_check PRIVATE kniommu_audit_live kniommu_warnings)
 foreach(_aw 39 48)
-  kniommu_test(linux.vm_aw${_aw} LABEL linux TIMEOUT 420
+  kniommu_test(linux.vm_aw${_aw} LABEL linux TIMEOUT 420 COST 16
     COMMAND ${_audit}/linux/linux_test.sh $<TARGET_FILE:kniommu-audit> $<TARGET_FILE:linux_vm_check>
             ${CMAKE_CURRENT_BINARY_DIR}/linux_vm_aw${_aw} ${_aw})
   set_tests_properties(linux.vm_aw${_aw} PROPERTIES SKIP_RETURN_CODE 77 RESOURCE_LOCK linux_vm)

@@ -61,7 +61,11 @@ if(TARGET kniommu_example_adapter)
       KNIOMMU_CRASH_MODE=KNIOMMU_CRASH_${_mode})
     target_link_libraries(kniommu_crash_${mode}_adapter PRIVATE kniommu_adapter_abi ${CMAKE_DL_LIBS} kniommu_warnings)
     add_dependencies(kniommu_crash_${mode}_adapter kniommu_example_adapter)
-    kniommu_test(conform.crash_isolated.${mode} LABEL refinement TIMEOUT 900
+    set(_cost 5)
+    if(mode STREQUAL hang)
+      set(_cost 65)  # about 45 hangs of 1 s each (expect_crash.sh)
+    endif()
+    kniommu_test(conform.crash_isolated.${mode} LABEL refinement TIMEOUT 900 COST ${_cost}
       COMMAND ${_conform}/tests/expect_crash.sh $<TARGET_FILE:kniommu-conform>
               $<TARGET_FILE:kniommu_crash_${mode}_adapter> ${mode}
               ${CMAKE_CURRENT_BINARY_DIR}/conform_crash_${mode})
@@ -72,7 +76,7 @@ if(TARGET kniommu_example_adapter)
   endforeach()
 
   # Optimistic isolation: same results as per case, fallback on a bad report, watchdog on a hang.
-  kniommu_test(conform.optimistic_isolation LABEL refinement TIMEOUT 900
+  kniommu_test(conform.optimistic_isolation LABEL refinement TIMEOUT 900 COST 14
     COMMAND ${_conform}/tests/expect_optimistic.sh $<TARGET_FILE:kniommu-conform>
             $<TARGET_FILE:kniommu_crash_hang_adapter> ${CMAKE_CURRENT_BINARY_DIR}/conform_optimistic)
 
@@ -94,7 +98,7 @@ if(TARGET kniommu_example_adapter)
 endif()
 
 # The merge reader under libFuzzer (clang++), seeded with a real shard's JSON and JUnit.
-kniommu_test(merge_fuzz LABEL unit TIMEOUT 300
+kniommu_test(merge_fuzz LABEL unit TIMEOUT 300 COST 32
   COMMAND ${PROJECT_SOURCE_DIR}/tools/audit/fuzz/run_fuzz_merge.sh $<TARGET_FILE:kniommu-conform>
           ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/merge_fuzz ${KNIOMMU_FUZZ_SECONDS})
 

@@ -28,7 +28,7 @@ kniommu_gtest(demo_tests LABEL unit
 kniommu_test(main_job.audit LABEL unit
   COMMAND kniommu-main --only audit --out ${CMAKE_CURRENT_BINARY_DIR}/main_job_audit)
 if(TARGET kniommu_conform_cli)
-  kniommu_test(main_job.conformance LABEL refinement
+  kniommu_test(main_job.conformance LABEL refinement COST 34
     COMMAND kniommu-main --only conformance --cases 20 --seed 1 --out ${CMAKE_CURRENT_BINARY_DIR}/main_job_conf)
 endif()
 
