@@ -1,10 +1,13 @@
 #include "obligation.h"
 
+#include "child_run.h"
 #include "finite_expand.h"
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -134,11 +137,58 @@ Raw run_one(const QueryBuilder& build, bool negate_goal, const Strategy& st) {
   return raw;
 }
 
+// A strategy's answer as bytes, for the child that computes it (child_run.h).
+std::string encode(const Raw& r) {
+  std::string out(1, static_cast<char>(r.result == z3::unsat ? 0 : r.result == z3::sat ? 1 : 2));
+  out.append(reinterpret_cast<const char*>(&r.seconds), sizeof r.seconds);
+  const std::uint64_t n = r.log.size();
+  out.append(reinterpret_cast<const char*>(&n), sizeof n);
+  return out + r.log + r.model_text;
+}
+
+bool decode(const std::string& in, Raw* r) {
+  std::uint64_t n = 0;
+  constexpr std::size_t kHead = 1 + sizeof r->seconds + sizeof n;
+  if (in.size() < kHead || static_cast<unsigned char>(in[0]) > 2) return false;
+  r->result = in[0] == 0 ? z3::unsat : in[0] == 1 ? z3::sat : z3::unknown;
+  std::memcpy(&r->seconds, in.data() + 1, sizeof r->seconds);
+  std::memcpy(&n, in.data() + 1 + sizeof r->seconds, sizeof n);
+  if (in.size() - kHead < n) return false;
+  r->log = in.substr(kHead, n);
+  r->model_text = in.substr(kHead + n);
+  return true;
+}
+
+// How long past its budget a strategy's child may run before it is stopped: time for Z3 to notice
+// the interrupt (it normally returns within milliseconds of it) and for the child to start and
+// report on a loaded machine.
+constexpr unsigned kStopGraceMs = 5000;
+
+// One strategy in a child process: a child that Z3 keeps busy past its budget plus the grace is
+// stopped, and the strategy counts as timed out (unknown, never a pass).
+Raw run_stage(const QueryBuilder& build, bool negate_goal, const Strategy& st) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string bytes;
+  const ChildOutcome o = run_in_child([&] { return encode(run_one(build, negate_goal, st)); },
+                                      st.timeout_ms + kStopGraceMs, &bytes);
+  Raw raw;
+  if (o == ChildOutcome::kDone && decode(bytes, &raw)) return raw;
+  raw = Raw{};
+  raw.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  char secs[32];
+  std::snprintf(secs, sizeof secs, " %.3f s", raw.seconds);
+  raw.log = std::string(st.name) + ": unknown (" +
+            (o == ChildOutcome::kStopped ? "no answer within its budget plus 5 s: stopped"
+                                         : "its child process failed") +
+            ")" + secs;
+  return raw;
+}
+
 template <std::size_t N>
 Raw run_portfolio(const Strategy (&portfolio)[N], const QueryBuilder& build, bool negate_goal) {
   Raw total;
   for (const Strategy& st : portfolio) {
-    const Raw r = run_one(build, negate_goal, st);
+    const Raw r = run_stage(build, negate_goal, st);
     total.seconds += r.seconds;
     total.log += (total.log.empty() ? "" : "; ") + r.log;
     // A finite scope proves nothing: only its sat answers count.
