@@ -44,7 +44,14 @@ ChildOutcome run_in_child(const std::function<std::string()>& body, unsigned lim
     // Dies with the parent; if the parent is already gone, so is the reason to run.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(3);
-    const std::string result = body();
+    // Nothing may leave the child but its result: an exception unwinding past here would return
+    // into the caller's code (a second copy of the test program running on).
+    std::string result;
+    try {
+      result = body();
+    } catch (...) {
+      ::_exit(4);
+    }
     const std::uint64_t n = result.size();
     const bool ok = write_all(fds[1], reinterpret_cast<const char*>(&n), sizeof n) &&
                     write_all(fds[1], result.data(), result.size());

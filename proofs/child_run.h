@@ -17,7 +17,7 @@ enum class ChildOutcome {
 };
 
 // Forks; the child runs `body`, writes its result to a pipe and leaves with _exit (no atexit
-// handlers, no leak check of the parent's heap). The child dies with the parent (PR_SET_PDEATHSIG),
+// handlers, no leak check of the parent's heap); a body that throws is a failure. The child dies with the parent (PR_SET_PDEATHSIG),
 // so a parent stopped by CTest leaves no child behind. The caller must be single-threaded.
 ChildOutcome run_in_child(const std::function<std::string()>& body, unsigned limit_ms,
                           std::string* out);

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 
 namespace kniommu::proofs {
@@ -71,6 +72,28 @@ TEST(ChildRun, AChildThatDiesIsAFailureNotAResult) {
                 },
                 60'000, &out),
             ChildOutcome::kFailed);
+  EXPECT_EQ(out, "");
+}
+
+TEST(ChildRun, AThrowingBodyIsAFailureAndItsChildNeverReturnsHere) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t me = ::getpid();
+  std::string out;
+  ChildOutcome o = ChildOutcome::kDone;
+  try {
+    o = run_in_child([]() -> std::string { throw std::runtime_error("no result"); }, 60'000, &out);
+  } catch (...) {
+  }
+  if (::getpid() != me) {  // the child unwound into this test: say so, and leave
+    (void)!::write(fds[1], "E", 1);
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  char c = 0;
+  EXPECT_EQ(::read(fds[0], &c, 1), 0) << "the child returned from run_in_child";
+  ::close(fds[0]);
+  EXPECT_EQ(o, ChildOutcome::kFailed);
   EXPECT_EQ(out, "");
 }
 

@@ -160,7 +160,7 @@ bool decode(const std::string& in, Raw* r) {
 }
 
 // How long past its budget a strategy's child may run before it is stopped: time for Z3 to notice
-// the interrupt (it normally returns within milliseconds of it) and for the child to start and
+// its timeout (it normally returns within milliseconds of it) and for the child to start and
 // report on a loaded machine.
 constexpr unsigned kStopGraceMs = 5000;
 
@@ -169,8 +169,16 @@ constexpr unsigned kStopGraceMs = 5000;
 Raw run_stage(const QueryBuilder& build, bool negate_goal, const Strategy& st) {
   const auto t0 = std::chrono::steady_clock::now();
   std::string bytes;
-  const ChildOutcome o = run_in_child([&] { return encode(run_one(build, negate_goal, st)); },
-                                      st.timeout_ms + kStopGraceMs, &bytes);
+  const auto body = [&] {
+    try {
+      return encode(run_one(build, negate_goal, st));
+    } catch (const z3::exception& e) {  // outside check(): never an answer, but worth naming
+      Raw r;
+      r.log = std::string(st.name) + ": unknown (Z3 exception: " + e.msg() + ")";
+      return encode(r);
+    }
+  };
+  const ChildOutcome o = run_in_child(body, st.timeout_ms + kStopGraceMs, &bytes);
   Raw raw;
   if (o == ChildOutcome::kDone && decode(bytes, &raw)) return raw;
   raw = Raw{};
